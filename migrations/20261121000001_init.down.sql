@@ -1,0 +1,7 @@
+DROP TABLE IF EXISTS room_presence;
+DROP TABLE IF EXISTS instances;
+DROP TABLE IF EXISTS direct_messages;
+DROP TABLE IF EXISTS room_messages;
+DROP TABLE IF EXISTS rooms;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS users;

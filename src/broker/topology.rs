@@ -1,0 +1,97 @@
+//! Exchange and queue names and their idempotent declaration. Declaring something that exists
+//! with the same arguments is a no-op, so every process declares what it uses at every
+//! (re)connect and start-up order does not matter. `docs/rabbitmq.md` draws the picture.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
+
+/// Names derived from the prefix (`BROKER_PREFIX`), so tenants and tests can share a broker.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// Topic exchange every event goes through; each server instance binds one queue to it.
+    pub events: String,
+    /// Direct exchange for bot commands.
+    pub commands: String,
+    /// Durable quorum queue the bots consume.
+    pub stock_queue: String,
+    /// Where commands go after too many failed deliveries.
+    pub dead_exchange: String,
+    pub dead_queue: String,
+}
+
+/// Routing key of stock commands on the commands exchange.
+pub const STOCK_KEY: &str = "stock";
+
+/// Deliveries of one command before RabbitMQ dead-letters it (a bot crashing on it each time).
+pub const DELIVERY_LIMIT: i64 = 5;
+
+impl Topology {
+    pub fn new(prefix: &str) -> Self {
+        Topology {
+            events: format!("{prefix}.events"),
+            commands: format!("{prefix}.commands"),
+            stock_queue: format!("{prefix}.stock.commands"),
+            dead_exchange: format!("{prefix}.dead"),
+            dead_queue: format!("{prefix}.stock.commands.dead"),
+        }
+    }
+
+    /// Declares the events exchange and the command path (used by servers and bots alike).
+    pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        ch.exchange_declare(name(&self.events), ExchangeKind::Topic, durable, FieldTable::default())
+            .await?;
+        ch.exchange_declare(name(&self.commands), ExchangeKind::Direct, durable, FieldTable::default())
+            .await?;
+        ch.exchange_declare(name(&self.dead_exchange), ExchangeKind::Direct, durable, FieldTable::default())
+            .await?;
+
+        let durable_q = QueueDeclareOptions { durable: true, ..Default::default() };
+        ch.queue_declare(name(&self.dead_queue), durable_q, FieldTable::default()).await?;
+        ch.queue_bind(
+            name(&self.dead_queue),
+            name(&self.dead_exchange),
+            name(STOCK_KEY),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+
+        // A quorum queue counts deliveries itself (x-delivery-limit), which is what stops a
+        // poison command from looping forever even when the consumer dies before it can nack.
+        let mut args = FieldTable::default();
+        args.insert(name("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
+        args.insert(name("x-delivery-limit"), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+        args.insert(
+            name("x-dead-letter-exchange"),
+            AMQPValue::LongString(LongString::from(self.dead_exchange.as_str())),
+        );
+        args.insert(name("x-dead-letter-routing-key"), AMQPValue::LongString(LongString::from(STOCK_KEY)));
+        ch.queue_declare(name(&self.stock_queue), durable_q, args).await?;
+        ch.queue_bind(
+            name(&self.stock_queue),
+            name(&self.commands),
+            name(STOCK_KEY),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Declares this server instance's own queue: server-named, exclusive and auto-delete (it
+    /// dies with the connection), bound to every event. One queue per instance, never per socket.
+    pub async fn declare_instance_queue(&self, ch: &Channel) -> lapin::Result<String> {
+        let opts = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+        let q = ch.queue_declare(name(""), opts, FieldTable::default()).await?;
+        let queue = q.name().as_str().to_string();
+        ch.queue_bind(name(&queue), name(&self.events), name("#"), QueueBindOptions::default(), FieldTable::default())
+            .await?;
+        Ok(queue)
+    }
+}
+
+pub fn name(s: &str) -> ShortString {
+    ShortString::from(s)
+}

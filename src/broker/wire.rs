@@ -1,0 +1,117 @@
+//! Messages on the broker, shared by the server and the bot. JSON, one message per event.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::StockCode;
+
+/// What server instances tell each other (and what the bot tells them) on the events exchange.
+/// Every instance receives every event and delivers it to its own sockets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A stored room message. `seq` is the room's counter, used to deliver in order and to
+    /// notice (and fill) gaps.
+    RoomMessage {
+        room_id: i64,
+        seq: i64,
+        id: i64,
+        user_id: i64,
+        username: String,
+        body: String,
+        created_at: DateTime<Utc>,
+        /// The author's `client_id`, echoed only on the author's own sockets.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// A `stockbot` answer (quote or help). Not stored.
+    BotReply(BotReply),
+    /// Someone is typing in a room; `conn_id` is the typing socket, which does not get it back.
+    Typing { room_id: i64, username: String, conn_id: Uuid },
+    /// A user's first socket entered, or last socket left, a room.
+    Presence {
+        room_id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        joined: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left: Option<String>,
+    },
+    /// A stored direct message, for every socket of both users.
+    DirectMessage {
+        id: i64,
+        author_id: i64,
+        author: String,
+        recipient_id: i64,
+        recipient: String,
+        body: String,
+        message_type: i16,
+        created_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// A session was logged out: every instance closes that session's sockets.
+    SessionRevoked { session_id: Uuid },
+}
+
+impl Event {
+    /// Topic routing key, `room.<id>.<what>`, `user.<id>.dm` or `session.revoked`.
+    pub fn routing_key(&self) -> String {
+        match self {
+            Event::RoomMessage { room_id, .. } => format!("room.{room_id}.message"),
+            Event::BotReply(r) => format!("room.{}.bot", r.room_id),
+            Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
+            Event::Presence { room_id, .. } => format!("room.{room_id}.presence"),
+            Event::DirectMessage { recipient_id, .. } => format!("user.{recipient_id}.dm"),
+            Event::SessionRevoked { .. } => "session.revoked".into(),
+        }
+    }
+}
+
+/// The bot's answer to one command, delivered into the room as a `stockbot` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BotReply {
+    pub room_id: i64,
+    pub text: String,
+    /// The command this answers (none for the server's own help replies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A `/stock=CODE` request on the durable command queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StockCommand {
+    pub request_id: Uuid,
+    pub room_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub symbol: StockCode,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let ev = Event::BotReply(BotReply {
+            room_id: 3,
+            text: "AAPL.US quote is $93.42 per share".into(),
+            request_id: Some(Uuid::nil()),
+            created_at: Utc::now(),
+        });
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.contains(r#""kind":"bot_reply""#));
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);
+        assert_eq!(ev.routing_key(), "room.3.bot");
+    }
+
+    #[test]
+    fn a_command_with_a_bad_symbol_does_not_decode() {
+        let json = r#"{"request_id":"00000000-0000-0000-0000-000000000000","room_id":1,"user_id":1,
+            "username":"a","symbol":"no spaces","requested_at":"2026-01-01T00:00:00Z"}"#;
+        assert!(serde_json::from_str::<StockCommand>(json).is_err());
+    }
+}

@@ -1,0 +1,246 @@
+//! Process configuration: command-line flags, environment variables and `.env`, in that order of
+//! precedence (clap reads the environment; `main` loads `.env` into it first).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Everything the server reads at start-up. Secrets are kept out of `Debug` (see the manual impl).
+#[derive(Parser, Clone)]
+#[command(name = "tickertalk", version, about = "tickertalk chat server")]
+pub struct Config {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// HTTP/WebSocket listen address.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    pub listen_addr: SocketAddr,
+
+    /// PostgreSQL URL. Contains a password, so it is never logged as is.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// RabbitMQ URL. Contains a password, so it is never logged as is.
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true,
+        global = true
+    )]
+    pub amqp_url: String,
+
+    /// HS256 signing key for access tokens. Required to serve; at least 16 characters.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Comma-separated WebSocket `Origin` allowlist; empty means the server's own origin.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
+    pub allowed_origins: Vec<String>,
+
+    /// Prefix of every exchange and queue name, so tests and tenants can share one broker.
+    #[arg(long, env = "BROKER_PREFIX", default_value = "tickertalk", global = true)]
+    pub broker_prefix: String,
+
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900, global = true)]
+    pub access_token_ttl_secs: u64,
+
+    /// Refresh-token (session) lifetime in seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Messages a user may post per rate window (WebSocket and HTTP together).
+    #[arg(long, env = "RATE_LIMIT_MESSAGES", default_value_t = 20, global = true)]
+    pub rate_limit_messages: u32,
+
+    /// Length of the rate window in seconds.
+    #[arg(long, env = "RATE_LIMIT_WINDOW_SECS", default_value_t = 10, global = true)]
+    pub rate_limit_window_secs: u64,
+
+    /// Frames buffered per socket before a client that does not read is disconnected.
+    #[arg(long, env = "WS_SEND_BUFFER", default_value_t = 256, global = true)]
+    pub ws_send_buffer: usize,
+
+    /// Seconds between server pings.
+    #[arg(long, env = "WS_PING_SECS", default_value_t = 20, global = true)]
+    pub ws_ping_secs: u64,
+
+    /// A socket silent (no frame, no pong) for this many seconds is closed.
+    #[arg(long, env = "WS_IDLE_SECS", default_value_t = 60, global = true)]
+    pub ws_idle_secs: u64,
+
+    /// Size of the PostgreSQL connection pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    pub db_max_connections: u32,
+}
+
+/// Sub-commands of the server binary.
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Apply migrations, then serve HTTP and WebSocket (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Apply migrations and create the default rooms (General, Random) if missing.
+    Seed,
+    /// Print every HTTP route the server answers, one `METHOD /path` per line.
+    Routes,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen_addr", &self.listen_addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("amqp_url", &redact_url(&self.amqp_url))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("allowed_origins", &self.allowed_origins)
+            .field("broker_prefix", &self.broker_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration problem, reported as one line naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Checks what clap cannot: the secret, URL syntax and the origin list.
+    pub fn validate(&self, serving: bool) -> Result<(), ConfigError> {
+        if serving {
+            match self.jwt_secret.as_deref() {
+                None | Some("") => {
+                    return Err(ConfigError {
+                        variable: "JWT_SECRET",
+                        message: "not set; the server refuses to start without a signing key \
+                                  (make run writes a random one into .env)"
+                            .into(),
+                    });
+                }
+                Some(s) if s.len() < 16 => {
+                    return Err(ConfigError {
+                        variable: "JWT_SECRET",
+                        message: "too short; use at least 16 characters".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        for (variable, value, schemes) in [
+            ("DATABASE_URL", &self.database_url, &["postgres", "postgresql"][..]),
+            ("AMQP_URL", &self.amqp_url, &["amqp", "amqps"][..]),
+        ] {
+            let parsed = url::Url::parse(value).map_err(|e| ConfigError {
+                variable,
+                message: format!("not a valid URL ({e})"),
+            })?;
+            if !schemes.contains(&parsed.scheme()) {
+                return Err(ConfigError {
+                    variable,
+                    message: format!("scheme must be one of {schemes:?}"),
+                });
+            }
+        }
+        for origin in &self.allowed_origins {
+            if url::Url::parse(origin).is_err() {
+                return Err(ConfigError {
+                    variable: "ALLOWED_ORIGINS",
+                    message: format!("{origin:?} is not an origin like http://host:port"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The WebSocket origin allowlist, defaulting to the server's own origin.
+    pub fn origins(&self) -> Vec<String> {
+        let mut list: Vec<String> = self
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if list.is_empty() {
+            let addr = self.listen_addr;
+            list.push(format!("http://{addr}"));
+            if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+                list.push(format!("http://localhost:{}", addr.port()));
+                list.push(format!("http://127.0.0.1:{}", addr.port()));
+            }
+        }
+        list
+    }
+
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+}
+
+/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable url>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["tickertalk"];
+        all.extend_from_slice(args);
+        Config::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn a_missing_secret_is_refused_only_when_serving() {
+        let cfg = parse(&["--jwt-secret", ""]);
+        assert_eq!(cfg.validate(true).unwrap_err().variable, "JWT_SECRET");
+        assert!(cfg.validate(false).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_database_url_names_the_variable() {
+        let cfg = parse(&["--jwt-secret", "0123456789abcdef", "--database-url", "nope"]);
+        assert_eq!(cfg.validate(true).unwrap_err().variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let cfg = parse(&["--jwt-secret", "supersecretvalue123", "--database-url", "postgres://u:pw123@h/db"]);
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("supersecretvalue123"));
+        assert!(!shown.contains("pw123"));
+    }
+
+    #[test]
+    fn default_origins_are_the_servers_own() {
+        let cfg = parse(&["--listen-addr", "127.0.0.1:9000"]);
+        assert!(cfg.origins().contains(&"http://127.0.0.1:9000".to_string()));
+        assert!(cfg.origins().contains(&"http://localhost:9000".to_string()));
+    }
+}

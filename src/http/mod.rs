@@ -1,0 +1,209 @@
+//! HTTP routes, one module per resource. Handlers never reject: every outcome, errors included,
+//! is a finished `Response`, so warp's route combination cannot turn an auth failure into a
+//! misleading 404/405. Only requests no route matches reach `recover`.
+
+pub mod auth;
+pub mod dms;
+pub mod health;
+pub mod rooms;
+pub mod socket;
+pub mod web;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::app::App;
+use crate::error::{ApiError, problem};
+
+/// Largest JSON body accepted; larger ones get 413.
+pub const MAX_BODY: u64 = 64 * 1024;
+
+/// Every route the server answers (`tickertalk routes` prints this; a test checks the list
+/// against the router and against `docs/openapi.yaml`).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v1/openapi.yaml"),
+    ("POST", "/v1/auth/signup"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("DELETE", "/v1/auth/token"),
+    ("GET", "/v1/auth/me"),
+    ("POST", "/v1/chat/rooms"),
+    ("GET", "/v1/chat/rooms"),
+    ("GET", "/v1/chat/rooms/{id}"),
+    ("GET", "/v1/chat/rooms/{id}/messages"),
+    ("POST", "/v1/chat/rooms/{id}/messages"),
+    ("GET", "/v1/api/chat/rooms/{id}/messages"),
+    ("GET", "/v1/chat/inbox"),
+    ("GET", "/v1/chat/threads/{username}"),
+    ("POST", "/v1/chat/threads/{username}"),
+    ("GET", "/v1/ws"),
+];
+
+/// The whole HTTP surface, with problem-details for unmatched requests and security headers.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let api = health::routes(app.clone())
+        .or(auth::routes(app.clone()))
+        .unify()
+        .or(rooms::routes(app.clone()))
+        .unify()
+        .or(dms::routes(app.clone()))
+        .unify()
+        .or(socket::route(app))
+        .unify()
+        .or(web::routes())
+        .unify();
+    api.recover(handle_rejection)
+        .unify()
+        .with(warp::reply::with::headers(security_headers()))
+        .map(Reply::into_response)
+        .boxed()
+}
+
+fn security_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h
+}
+
+/// Maps requests no route took (or warp's own checks refused) to problem details.
+async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
+    let (status, detail) = if err.is_not_found() {
+        (StatusCode::NOT_FOUND, "no such route".to_string())
+    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {MAX_BODY} bytes"))
+    } else if err.find::<warp::reject::LengthRequired>().is_some() {
+        (StatusCode::LENGTH_REQUIRED, "a request body needs a Content-Length header".to_string())
+    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route".to_string())
+    } else if err.find::<warp::reject::InvalidHeader>().is_some() || err.find::<warp::reject::MissingHeader>().is_some() {
+        (StatusCode::BAD_REQUEST, "missing or invalid header".to_string())
+    } else if err.find::<warp::ws::MissingConnectionUpgrade>().is_some() {
+        (StatusCode::BAD_REQUEST, "this route expects a WebSocket upgrade".to_string())
+    } else {
+        tracing::debug!(?err, "unhandled rejection");
+        (StatusCode::BAD_REQUEST, "bad request".to_string())
+    };
+    Ok(problem(status, &detail))
+}
+
+pub fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// The raw `Authorization` header, if any (checked by `App::authenticate`).
+pub fn bearer() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
+    warp::header::optional::<String>("authorization").or(warp::any().map(|| None)).unify()
+}
+
+/// A bounded request body (413 above `MAX_BODY`).
+pub fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes())
+}
+
+/// Query string as a map; a malformed one is treated as empty and fields are validated later.
+pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Infallible> + Clone {
+    warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify()
+}
+
+/// Parses a JSON body: 400 when it is not JSON (saying where), 422 when a field has the
+/// wrong type.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("request body must be a JSON object".into()));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest("request body must be a JSON object".into()));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e.to_string()))
+}
+
+/// A JSON response with a status.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// Turns a handler result into the response (errors become problem details).
+pub fn respond(result: Result<Response, ApiError>) -> Result<Response, Rejection> {
+    Ok(result.unwrap_or_else(ApiError::into_response))
+}
+
+/// `before` and `limit` query parameters, shared by room and thread history.
+pub struct Paging {
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl Paging {
+    pub fn parse(q: &HashMap<String, String>) -> Result<Paging, ApiError> {
+        let mut errors = crate::error::FieldErrors::new();
+        let before = match q.get("before").map(|v| v.parse::<i64>()) {
+            None => None,
+            Some(Ok(v)) if v > 0 => Some(v),
+            Some(_) => {
+                errors.insert("before", "must be a message id".into());
+                None
+            }
+        };
+        let limit = match q.get("limit").map(|v| v.parse::<i64>()) {
+            None => 50,
+            Some(Ok(v)) if (1..=100).contains(&v) => v,
+            Some(_) => {
+                errors.insert("limit", "must be an integer from 1 to 100".into());
+                50
+            }
+        };
+        if errors.is_empty() { Ok(Paging { before, limit }) } else { Err(ApiError::Invalid(errors)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_distinguish_malformed_from_invalid() {
+        #[derive(serde::Deserialize, Debug)]
+        struct B {
+            #[allow(dead_code)]
+            name: Option<String>,
+        }
+        assert!(matches!(parse_json::<B>(b"{nope"), Err(ApiError::BadRequest(m)) if m.contains("line 1")));
+        assert!(matches!(parse_json::<B>(b""), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_json::<B>(b"[]"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_json::<B>(br#"{"name":5}"#), Err(ApiError::Invalid(_))));
+        assert!(parse_json::<B>(br#"{"name":"x"}"#).is_ok());
+    }
+
+    #[test]
+    fn paging_defaults_and_bounds() {
+        let q = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let p = Paging::parse(&q(&[])).unwrap();
+        assert_eq!((p.before, p.limit), (None, 50));
+        assert!(Paging::parse(&q(&[("limit", "0")])).is_err());
+        assert!(Paging::parse(&q(&[("limit", "101")])).is_err());
+        assert!(Paging::parse(&q(&[("before", "abc")])).is_err());
+        assert_eq!(Paging::parse(&q(&[("before", "9"), ("limit", "5")])).unwrap().limit, 5);
+    }
+}

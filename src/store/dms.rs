@@ -1,0 +1,106 @@
+//! Direct messages between two users. A conversation is the unordered pair of user ids.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredDm {
+    pub id: i64,
+    pub author_id: i64,
+    pub author: String,
+    pub recipient_id: i64,
+    pub recipient: String,
+    pub body: String,
+    pub message_type: i16,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One inbox entry: the other user and the conversation's latest message.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct InboxEntry {
+    pub username: String,
+    pub latest_message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipient_id, \
+                      r.username AS recipient, d.body, d.message_type, d.created_at \
+                      FROM direct_messages d JOIN users a ON a.id = d.author_id \
+                      JOIN users r ON r.id = d.recipient_id";
+
+pub async fn insert(db: &PgPool, author_id: i64, recipient_id: i64, body: &str) -> Result<StoredDm, ApiError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO direct_messages (author_id, recipient_id, body) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(author_id)
+    .bind(recipient_id)
+    .bind(body)
+    .fetch_one(db)
+    .await?;
+    Ok(sqlx::query_as::<_, StoredDm>(sql!("{SELECT} WHERE d.id = $1"))
+        .bind(id)
+        .fetch_one(db)
+        .await?)
+}
+
+/// The latest `limit` messages between two users (before message `before`), oldest first.
+pub async fn thread(db: &PgPool, me: i64, peer: i64, before: Option<i64>, limit: i64) -> Result<Vec<StoredDm>, ApiError> {
+    let pair = "LEAST(d.author_id, d.recipient_id) = LEAST($1::bigint, $2::bigint) \
+                AND GREATEST(d.author_id, d.recipient_id) = GREATEST($1::bigint, $2::bigint)";
+    let mut rows = match before {
+        None => {
+            sqlx::query_as::<_, StoredDm>(sql!(
+                "{SELECT} WHERE {pair} ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
+            ))
+            .bind(me)
+            .bind(peer)
+            .bind(limit)
+            .fetch_all(db)
+            .await?
+        }
+        Some(before) => {
+            let anchor: Option<(DateTime<Utc>, i64)> = sqlx::query_as(sql!(
+                "SELECT d.created_at, d.id FROM direct_messages d WHERE d.id = $3 AND {pair}"
+            ))
+            .bind(me)
+            .bind(peer)
+            .bind(before)
+            .fetch_optional(db)
+            .await?;
+            let (at, id) = anchor.ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this conversation")))?;
+            sqlx::query_as::<_, StoredDm>(sql!(
+                "{SELECT} WHERE {pair} AND (d.created_at, d.id) < ($3, $4) \
+                 ORDER BY d.created_at DESC, d.id DESC LIMIT $5"
+            ))
+            .bind(me)
+            .bind(peer)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(db)
+            .await?
+        }
+    };
+    rows.reverse();
+    Ok(rows)
+}
+
+/// One entry per conversation of `me`, newest conversation first.
+pub async fn inbox(db: &PgPool, me: i64) -> Result<Vec<InboxEntry>, ApiError> {
+    Ok(sqlx::query_as::<_, InboxEntry>(
+        "SELECT username, latest_message, created_at FROM ( \
+             SELECT DISTINCT ON (peer) peer, body AS latest_message, created_at, id FROM ( \
+                 SELECT recipient_id AS peer, body, created_at, id FROM direct_messages WHERE author_id = $1 \
+                 UNION ALL \
+                 SELECT author_id AS peer, body, created_at, id FROM direct_messages WHERE recipient_id = $1 \
+             ) AS mine ORDER BY peer, created_at DESC, id DESC \
+         ) AS latest JOIN users u ON u.id = latest.peer \
+         ORDER BY created_at DESC, id DESC",
+    )
+    .bind(me)
+    .fetch_all(db)
+    .await?)
+}

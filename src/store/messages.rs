@@ -1,0 +1,110 @@
+//! Room messages. Ordering is `created_at, id` everywhere; inside one room `seq`, `id` and
+//! `created_at` grow together (see the migration), which is what makes `since` replay and the
+//! per-room delivery sequencer exact.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::error::ApiError;
+
+/// A stored room message with its author's name.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub room_id: i64,
+    pub seq: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Stores a message. Bumping `rooms.last_seq` locks the room row until commit, so messages of one
+/// room are numbered and time-stamped in commit order. `None` when the room does not exist.
+pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> Result<Option<StoredMessage>, ApiError> {
+    Ok(sqlx::query_as::<_, StoredMessage>(
+        "WITH r AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING id, last_seq), \
+              m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
+                    SELECT r.id, r.last_seq, $2, $3 FROM r \
+                    RETURNING id, room_id, seq, user_id, body, created_at) \
+         SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
+         FROM m JOIN users u ON u.id = m.user_id",
+    )
+    .bind(room_id)
+    .bind(user_id)
+    .bind(body)
+    .fetch_optional(db)
+    .await?)
+}
+
+const SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
+                      FROM room_messages m JOIN users u ON u.id = m.user_id";
+
+/// The latest `limit` messages of a room (optionally older than message `before`), oldest first.
+/// `Err(NotFound)` when `before` is not a message of this room.
+pub async fn latest(db: &PgPool, room_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<StoredMessage>, ApiError> {
+    let mut rows = match before {
+        None => {
+            sqlx::query_as::<_, StoredMessage>(sql!(
+                "{SELECT} WHERE m.room_id = $1 ORDER BY m.created_at DESC, m.id DESC LIMIT $2"
+            ))
+            .bind(room_id)
+            .bind(limit)
+            .fetch_all(db)
+            .await?
+        }
+        Some(before) => {
+            let anchor: Option<(DateTime<Utc>, i64)> =
+                sqlx::query_as("SELECT created_at, id FROM room_messages WHERE id = $1 AND room_id = $2")
+                    .bind(before)
+                    .bind(room_id)
+                    .fetch_optional(db)
+                    .await?;
+            let (at, id) = anchor.ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this room")))?;
+            sqlx::query_as::<_, StoredMessage>(sql!(
+                "{SELECT} WHERE m.room_id = $1 AND (m.created_at, m.id) < ($2, $3) \
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT $4"
+            ))
+            .bind(room_id)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(db)
+            .await?
+        }
+    };
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Messages of a room with id greater than `since`, oldest first, at most `limit`.
+pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> Result<Vec<StoredMessage>, ApiError> {
+    // id and seq grow together inside a room, so "id > since" is "seq > the seq of the newest
+    // message with id <= since"; seq is what the unique (room_id, seq) index can range over.
+    // The usual `since` is a message of this room (one primary-key probe); COALESCE evaluates
+    // the slower fallback only when it is not.
+    Ok(sqlx::query_as::<_, StoredMessage>(sql!(
+        "{SELECT} WHERE m.room_id = $1 AND m.seq > COALESCE( \
+             (SELECT p.seq FROM room_messages p WHERE p.id = $2 AND p.room_id = $1), \
+             (SELECT p.seq FROM room_messages p WHERE p.room_id = $1 AND p.id <= $2 \
+              ORDER BY p.seq DESC LIMIT 1), 0) \
+         ORDER BY m.seq LIMIT $3"
+    ))
+    .bind(room_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Messages of a room with `from <= seq <= to`, in order (fills delivery gaps).
+pub async fn seq_range(db: &PgPool, room_id: i64, from: i64, to: i64) -> Result<Vec<StoredMessage>, ApiError> {
+    Ok(sqlx::query_as::<_, StoredMessage>(sql!(
+        "{SELECT} WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3 ORDER BY m.seq LIMIT 1000"
+    ))
+    .bind(room_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?)
+}

@@ -1,0 +1,87 @@
+//! Who is in which room, across all server instances. Each instance records its own sockets and
+//! heartbeats; rows of an instance that stopped heartbeating are ignored and swept.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// An instance counts as alive this long after its last heartbeat.
+const ALIVE_SECS: i32 = 30;
+
+pub async fn heartbeat(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+    )
+    .bind(instance)
+    .execute(db)
+    .await?;
+    // Sweep instances that died without cleaning up (their presence rows cascade).
+    sqlx::query("DELETE FROM instances WHERE heartbeat_at < now() - make_interval(secs => $1 * 4)")
+        .bind(ALIVE_SECS)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a socket in a room. Returns true when this is the user's first live socket there
+/// (so a `joined` notice is due).
+pub async fn enter(db: &PgPool, instance: Uuid, conn: Uuid, room_id: i64, user_id: i64) -> Result<bool, ApiError> {
+    sqlx::query(
+        "INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(conn)
+    .bind(room_id)
+    .bind(instance)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(sockets_of(db, room_id, user_id).await? == 1)
+}
+
+/// Removes a socket from a room. Returns true when the user has no live socket left there.
+pub async fn leave(db: &PgPool, conn: Uuid, room_id: i64, user_id: i64) -> Result<bool, ApiError> {
+    let removed = sqlx::query("DELETE FROM room_presence WHERE conn_id = $1 AND room_id = $2")
+        .bind(conn)
+        .bind(room_id)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(removed > 0 && sockets_of(db, room_id, user_id).await? == 0)
+}
+
+async fn sockets_of(db: &PgPool, room_id: i64, user_id: i64) -> Result<i64, ApiError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM room_presence p JOIN instances i ON i.id = p.instance_id \
+         WHERE p.room_id = $1 AND p.user_id = $2 \
+         AND i.heartbeat_at > now() - make_interval(secs => $3)",
+    )
+    .bind(room_id)
+    .bind(user_id)
+    .bind(ALIVE_SECS)
+    .fetch_one(db)
+    .await?;
+    Ok(n)
+}
+
+/// Usernames with a live socket in the room, sorted.
+pub async fn users_in(db: &PgPool, room_id: i64) -> Result<Vec<String>, ApiError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT u.username FROM room_presence p \
+         JOIN instances i ON i.id = p.instance_id JOIN users u ON u.id = p.user_id \
+         WHERE p.room_id = $1 AND i.heartbeat_at > now() - make_interval(secs => $2) \
+         ORDER BY u.username",
+    )
+    .bind(room_id)
+    .bind(ALIVE_SECS)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Forgets this instance and its sockets (graceful shutdown).
+pub async fn retire(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance).execute(db).await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::domain::{Email, Username};
+use crate::error::ApiError;
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user row with the hash, for login only.
+#[derive(sqlx::FromRow)]
+pub struct Credentials {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub password_hash: String,
+}
+
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub password_hash: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+const COLUMNS: &str = "id, username, email, first_name, last_name, phone, created_at";
+
+pub async fn insert(db: &PgPool, new: &NewUser) -> Result<User, ApiError> {
+    let sql = format!(
+        "INSERT INTO users (username, email, password_hash, first_name, last_name, phone) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    );
+    sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+        .bind(new.username.as_str())
+        .bind(new.email.as_str())
+        .bind(&new.password_hash)
+        .bind(&new.first_name)
+        .bind(&new.last_name)
+        .bind(&new.phone)
+        .fetch_one(db)
+        .await
+        .map_err(|e| {
+            if super::is_unique_violation(&e, "users_username_key") {
+                ApiError::conflict("username", "username already taken")
+            } else if super::is_unique_violation(&e, "users_email_key") {
+                ApiError::conflict("email", "email already registered")
+            } else {
+                e.into()
+            }
+        })
+}
+
+/// Looks a user up by email or username, ignoring case.
+pub async fn credentials(db: &PgPool, login: &str, by_email: bool) -> Result<Option<Credentials>, ApiError> {
+    let column = if by_email { "email" } else { "username" };
+    let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE lower({column}) = lower($1)");
+    Ok(sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(sql)).bind(login).fetch_optional(db).await?)
+}
+
+pub async fn by_id(db: &PgPool, id: i64) -> Result<Option<User>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?)
+}
+
+pub async fn by_username(db: &PgPool, username: &str) -> Result<Option<User>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)");
+    Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql)).bind(username).fetch_optional(db).await?)
+}

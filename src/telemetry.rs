@@ -1,0 +1,15 @@
+//! Structured logs with `tracing`. `RUST_LOG` filters; `LOG_FORMAT=json` switches to JSON lines.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init(default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second init (tests) is harmless.
+    let _ = result;
+}

@@ -1,0 +1,382 @@
+//! The per-instance registry of sockets and rooms, and the delivery of broker events to them.
+//!
+//! Each event is serialised once here; every socket that gets it receives the same `Arc<str>`
+//! through its bounded channel (a `try_send`: never a wait, never a per-socket JSON encode).
+//! A socket whose channel is full is told to close (1013) instead of being buffered.
+//!
+//! Room messages go through a per-room sequencer: they carry the room's `seq`, and a room
+//! delivers seq n+1 only after n. Instances publish after their own commit, so two instances can
+//! publish out of order, and a message stored while the broker was down never reaches the broker
+//! at all; either way the gap is noticed and filled from PostgreSQL after a short wait.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use super::protocol::{self, DirectFrame, RoomMessageFrame};
+use crate::broker::Event;
+use crate::store::messages::{self, StoredMessage};
+
+pub type ConnId = Uuid;
+
+/// What a socket task receives from the hub.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A frame to send as is.
+    Frame(Arc<str>),
+    /// A stored room message; the socket skips it when a `since` replay already sent that id.
+    Room { room_id: i64, id: i64, frame: Arc<str> },
+}
+
+/// Lets the hub (or a logout on any instance) ask a socket task to close with a code.
+#[derive(Default)]
+pub struct Closer {
+    notify: Notify,
+    reason: Mutex<Option<(u16, &'static str)>>,
+}
+
+impl Closer {
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let mut slot = self.reason.lock().expect("closer lock");
+        if slot.is_none() {
+            *slot = Some((code, reason));
+            self.notify.notify_one();
+        }
+    }
+
+    /// Resolves once `close` was called, with its code and reason.
+    pub async fn closed(&self) -> (u16, &'static str) {
+        loop {
+            if let Some(r) = *self.reason.lock().expect("closer lock") {
+                return r;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+struct Conn {
+    user_id: i64,
+    session_id: Uuid,
+    tx: mpsc::Sender<Outbound>,
+    closer: Arc<Closer>,
+    rooms: HashSet<i64>,
+}
+
+/// A room message ready to send: the frame for everyone and, if the author sent a
+/// `client_id`, the variant carrying it for the author's own sockets.
+struct Ready {
+    id: i64,
+    author_id: i64,
+    plain: Arc<str>,
+    authored: Option<Arc<str>>,
+}
+
+#[derive(Default)]
+struct Room {
+    members: HashSet<ConnId>,
+    /// The next seq to deliver; `None` until the first joiner has read the room's floor.
+    next_seq: Option<i64>,
+    /// Messages that arrived ahead of a gap, by seq.
+    pending: BTreeMap<i64, Ready>,
+    /// A gap-fill task is scheduled or running.
+    filling: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    conns: HashMap<ConnId, Conn>,
+    rooms: HashMap<i64, Room>,
+    users: HashMap<i64, HashSet<ConnId>>,
+}
+
+pub struct Hub {
+    inner: Mutex<Inner>,
+    db: PgPool,
+    /// How long a gap may stay open before it is filled from the database.
+    gap_wait: Duration,
+    this: Weak<Hub>,
+}
+
+impl Hub {
+    pub fn new(db: PgPool, gap_wait: Duration) -> Arc<Hub> {
+        Arc::new_cyclic(|this| Hub { inner: Mutex::default(), db, gap_wait, this: this.clone() })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // No code panics while holding this lock; a poisoned lock would still hold valid maps.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn register(&self, conn: ConnId, user_id: i64, session_id: Uuid, tx: mpsc::Sender<Outbound>, closer: Arc<Closer>) {
+        let mut inner = self.lock();
+        inner.conns.insert(conn, Conn { user_id, session_id, tx, closer, rooms: HashSet::new() });
+        inner.users.entry(user_id).or_default().insert(conn);
+    }
+
+    /// Forgets a socket; returns the rooms it was in.
+    pub fn unregister(&self, conn: ConnId) -> Vec<i64> {
+        let mut inner = self.lock();
+        let Some(c) = inner.conns.remove(&conn) else { return Vec::new() };
+        if let Some(set) = inner.users.get_mut(&c.user_id) {
+            set.remove(&conn);
+            if set.is_empty() {
+                inner.users.remove(&c.user_id);
+            }
+        }
+        for room in &c.rooms {
+            Self::drop_member(&mut inner, *room, conn);
+        }
+        c.rooms.into_iter().collect()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.lock().conns.len()
+    }
+
+    /// Adds the socket to the room; true if it was not a member yet.
+    pub fn join(&self, conn: ConnId, room_id: i64) -> bool {
+        let mut inner = self.lock();
+        let Some(c) = inner.conns.get_mut(&conn) else { return false };
+        if !c.rooms.insert(room_id) {
+            return false;
+        }
+        inner.rooms.entry(room_id).or_default().members.insert(conn);
+        true
+    }
+
+    /// Tells a room where its sequence stands (`rooms.last_seq` read after the join). Only the
+    /// first call for a room matters; events that arrived meanwhile were kept in `pending`.
+    pub fn set_floor(&self, room_id: i64, last_seq: i64) {
+        let mut inner = self.lock();
+        let Inner { conns, rooms, .. } = &mut *inner;
+        let Some(room) = rooms.get_mut(&room_id) else { return };
+        if room.next_seq.is_none() {
+            room.next_seq = Some(last_seq + 1);
+            room.pending = room.pending.split_off(&(last_seq + 1));
+            self.drain(room_id, room, conns);
+        }
+    }
+
+    pub fn leave(&self, conn: ConnId, room_id: i64) -> bool {
+        let mut inner = self.lock();
+        let was = inner.conns.get_mut(&conn).is_some_and(|c| c.rooms.remove(&room_id));
+        if was {
+            Self::drop_member(&mut inner, room_id, conn);
+        }
+        was
+    }
+
+    pub fn is_member(&self, conn: ConnId, room_id: i64) -> bool {
+        self.lock().conns.get(&conn).is_some_and(|c| c.rooms.contains(&room_id))
+    }
+
+    fn drop_member(inner: &mut Inner, room_id: i64, conn: ConnId) {
+        if let Some(room) = inner.rooms.get_mut(&room_id) {
+            room.members.remove(&conn);
+            if room.members.is_empty() {
+                // Nobody here listens to this room any more: forget its sequence too; the next
+                // joiner reads a fresh floor.
+                inner.rooms.remove(&room_id);
+            }
+        }
+    }
+
+    /// Delivers one event to the local sockets it concerns.
+    pub fn dispatch(&self, event: Event) {
+        match event {
+            Event::RoomMessage { room_id, seq, id, user_id, username, body, created_at, client_id } => {
+                let m = StoredMessage { id, room_id, seq, user_id, username, body, created_at };
+                self.sequence(room_id, seq, ready(&m, client_id.as_deref()));
+            }
+            Event::BotReply(r) => {
+                let frame: Arc<str> = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
+                self.to_room(r.room_id, None, &frame);
+            }
+            Event::Typing { room_id, username, conn_id } => {
+                let frame: Arc<str> = protocol::typing(room_id, &username).into();
+                self.to_room(room_id, Some(conn_id), &frame);
+            }
+            Event::Presence { room_id, joined, left } => {
+                let frame: Arc<str> = protocol::presence_change(room_id, joined.as_deref(), left.as_deref()).into();
+                self.to_room(room_id, None, &frame);
+            }
+            Event::DirectMessage { id, author_id, author, recipient_id, recipient, body, message_type, created_at, client_id } => {
+                let dm = crate::store::dms::StoredDm {
+                    id, author_id, author, recipient_id, recipient, body, message_type, created_at,
+                };
+                let mut f = DirectFrame::of(&dm);
+                let plain: Arc<str> = serde_json::to_string(&f).expect("frame").into();
+                f.client_id = client_id.as_deref();
+                let authored: Arc<str> =
+                    if client_id.is_some() { serde_json::to_string(&f).expect("frame").into() } else { plain.clone() };
+                let inner = self.lock();
+                let mut targets: Vec<(ConnId, &Arc<str>)> = Vec::new();
+                for (user, frame) in [(author_id, &authored), (recipient_id, &plain)] {
+                    for conn in inner.users.get(&user).into_iter().flatten() {
+                        if !targets.iter().any(|(c, _)| c == conn) {
+                            targets.push((*conn, frame));
+                        }
+                    }
+                }
+                for (conn, frame) in targets {
+                    if let Some(c) = inner.conns.get(&conn) {
+                        send(c, Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
+            Event::SessionRevoked { session_id } => {
+                let inner = self.lock();
+                for c in inner.conns.values().filter(|c| c.session_id == session_id) {
+                    c.closer.close(4001, "session revoked");
+                }
+            }
+        }
+    }
+
+    /// After a broker reconnect: fetch what was stored meanwhile for every room with sockets.
+    pub fn resync(&self) {
+        let rooms: Vec<i64> = {
+            let mut inner = self.lock();
+            inner
+                .rooms
+                .iter_mut()
+                .filter(|(_, r)| r.next_seq.is_some() && !r.filling)
+                .map(|(id, r)| {
+                    r.filling = true;
+                    *id
+                })
+                .collect()
+        };
+        for room in rooms {
+            self.spawn_fill(room, Duration::ZERO);
+        }
+    }
+
+    fn to_room(&self, room_id: i64, except: Option<ConnId>, frame: &Arc<str>) {
+        let inner = self.lock();
+        let Some(room) = inner.rooms.get(&room_id) else { return };
+        for conn in &room.members {
+            if Some(*conn) == except {
+                continue;
+            }
+            if let Some(c) = inner.conns.get(conn) {
+                send(c, Outbound::Frame(frame.clone()));
+            }
+        }
+    }
+
+    fn sequence(&self, room_id: i64, seq: i64, msg: Ready) {
+        let mut inner = self.lock();
+        let Inner { conns, rooms, .. } = &mut *inner;
+        let Some(room) = rooms.get_mut(&room_id) else { return };
+        match room.next_seq {
+            None => {
+                room.pending.insert(seq, msg);
+            }
+            Some(next) if seq < next => {} // already delivered (a gap fill got there first)
+            Some(next) if seq == next => {
+                self.deliver(room_id, room, conns, &msg);
+                room.next_seq = Some(next + 1);
+                self.drain(room_id, room, conns);
+            }
+            Some(_) => {
+                room.pending.insert(seq, msg);
+                if !room.filling {
+                    room.filling = true;
+                    self.spawn_fill(room_id, self.gap_wait);
+                }
+            }
+        }
+    }
+
+    /// Delivers pending messages that are now in sequence.
+    fn drain(&self, room_id: i64, room: &mut Room, conns: &HashMap<ConnId, Conn>) {
+        while let Some(next) = room.next_seq {
+            let Some(msg) = room.pending.remove(&next) else { break };
+            self.deliver(room_id, room, conns, &msg);
+            room.next_seq = Some(next + 1);
+        }
+    }
+
+    fn deliver(&self, room_id: i64, room: &Room, conns: &HashMap<ConnId, Conn>, msg: &Ready) {
+        for conn in &room.members {
+            let Some(c) = conns.get(conn) else { continue };
+            let frame = match &msg.authored {
+                Some(a) if c.user_id == msg.author_id => a.clone(),
+                _ => msg.plain.clone(),
+            };
+            send(c, Outbound::Room { room_id, id: msg.id, frame });
+        }
+    }
+
+    /// Fills a room's gap from the database after `wait`, repeating while a gap remains.
+    fn spawn_fill(&self, room_id: i64, wait: Duration) {
+        let Some(hub) = self.this.upgrade() else { return };
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            loop {
+                // The range to read: from the next expected seq up to just before the first
+                // message held back (or everything newer, after a reconnect).
+                let range = {
+                    let mut inner = hub.lock();
+                    let Some(room) = inner.rooms.get_mut(&room_id) else { return };
+                    match (room.next_seq, room.pending.keys().next()) {
+                        (Some(next), Some(&first)) if first > next => Some((next, first - 1)),
+                        (Some(next), None) if wait.is_zero() => Some((next, i64::MAX)),
+                        _ => None,
+                    }
+                };
+                let Some((from, to)) = range else { break };
+                match messages::seq_range(&hub.db, room_id, from, to).await {
+                    Ok(rows) => {
+                        for m in &rows {
+                            hub.sequence(room_id, m.seq, ready(m, None));
+                        }
+                        if to == i64::MAX || rows.is_empty() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(room_id, error = %e, "gap fill failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            let mut inner = hub.lock();
+            let Inner { conns, rooms, .. } = &mut *inner;
+            if let Some(room) = rooms.get_mut(&room_id) {
+                room.filling = false;
+                // Anything still held back waits for its gap to close: schedule another fill.
+                if !room.pending.is_empty() {
+                    hub.drain(room_id, room, conns);
+                    if !room.pending.is_empty() {
+                        room.filling = true;
+                        hub.spawn_fill(room_id, hub.gap_wait);
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn ready(m: &StoredMessage, client_id: Option<&str>) -> Ready {
+    let mut frame = RoomMessageFrame::of(m);
+    let plain: Arc<str> = serde_json::to_string(&frame).expect("frame").into();
+    let authored = client_id.map(|c| {
+        frame.client_id = Some(c);
+        Arc::<str>::from(serde_json::to_string(&frame).expect("frame"))
+    });
+    Ready { id: m.id, author_id: m.user_id, plain, authored }
+}
+
+/// Hands a frame to a socket without waiting; a full buffer means the client stopped reading.
+fn send(c: &Conn, out: Outbound) {
+    if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(out) {
+        c.closer.close(1013, "too slow: send buffer full");
+    }
+}

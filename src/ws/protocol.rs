@@ -1,0 +1,210 @@
+//! Frames as the contract defines them. Field names follow the original chat server
+//! (`type`, `chatmessage`, `chatuser`, `chatroomId`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::domain::BOT_NAME;
+use crate::store::dms::StoredDm;
+use crate::store::messages::StoredMessage;
+
+/// Frame type numbers.
+pub mod kind {
+    pub const ROOM_MESSAGE: i64 = 1;
+    pub const JOIN: i64 = 2;
+    pub const LEAVE: i64 = 3;
+    pub const DIRECT: i64 = 4;
+    pub const TYPING: i64 = 5;
+    pub const ERROR: i64 = 6;
+    pub const PRESENCE: i64 = 7;
+    pub const COMMAND_ACCEPTED: i64 = 8;
+}
+
+/// A client frame, as far as it parsed. Unknown fields (such as a spoofed `chatuser`) are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct ClientFrame {
+    #[serde(rename = "type")]
+    pub kind: Option<i64>,
+    #[serde(rename = "chatroomId")]
+    pub room_id: Option<i64>,
+    pub chatmessage: Option<String>,
+    pub client_id: Option<String>,
+    pub since: Option<i64>,
+    pub recipient: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Why a client frame could not be parsed.
+#[derive(Debug)]
+pub struct FrameError {
+    pub message: String,
+    /// The frame's `client_id` if it could be read, for the error reply.
+    pub client_id: Option<String>,
+}
+
+impl ClientFrame {
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
+            message: format!("malformed JSON: {e}"),
+            client_id: None,
+        })?;
+        let client_id = value.get("client_id").and_then(Value::as_str).map(str::to_string);
+        if !value.is_object() {
+            return Err(FrameError { message: "a frame must be a JSON object".into(), client_id });
+        }
+        serde_json::from_value(value).map_err(|e| FrameError { message: format!("bad field: {e}"), client_id })
+    }
+}
+
+/// RFC 3339 with microseconds and `Z`, as in the contract's examples.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Room message, in the shape both the socket and the HTTP API use.
+#[derive(Debug, Serialize)]
+pub struct RoomMessageFrame<'a> {
+    #[serde(rename = "type")]
+    pub kind: i64,
+    pub id: i64,
+    #[serde(rename = "chatroomId")]
+    pub room_id: i64,
+    pub chatuser: &'a str,
+    pub chatmessage: &'a str,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
+}
+
+impl<'a> RoomMessageFrame<'a> {
+    pub fn of(m: &'a StoredMessage) -> Self {
+        RoomMessageFrame {
+            kind: kind::ROOM_MESSAGE,
+            id: m.id,
+            room_id: m.room_id,
+            chatuser: &m.username,
+            chatmessage: &m.body,
+            created_at: timestamp(&m.created_at),
+            client_id: None,
+        }
+    }
+}
+
+/// Direct message, for both the socket and the HTTP API.
+#[derive(Debug, Serialize)]
+pub struct DirectFrame<'a> {
+    #[serde(rename = "type")]
+    pub kind: i64,
+    pub id: i64,
+    pub author: &'a str,
+    pub recipient: &'a str,
+    pub message: &'a str,
+    pub message_type: i16,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
+}
+
+impl<'a> DirectFrame<'a> {
+    pub fn of(m: &'a StoredDm) -> Self {
+        DirectFrame {
+            kind: kind::DIRECT,
+            id: m.id,
+            author: &m.author,
+            recipient: &m.recipient,
+            message: &m.body,
+            message_type: m.message_type,
+            created_at: timestamp(&m.created_at),
+            client_id: None,
+        }
+    }
+}
+
+pub fn bot_message(room_id: i64, text: &str, created_at: &DateTime<Utc>) -> String {
+    json!({
+        "type": kind::ROOM_MESSAGE,
+        "chatroomId": room_id,
+        "chatuser": BOT_NAME,
+        "bot": true,
+        "chatmessage": text,
+        "created_at": timestamp(created_at),
+    })
+    .to_string()
+}
+
+pub fn typing(room_id: i64, username: &str) -> String {
+    json!({"type": kind::TYPING, "chatroomId": room_id, "chatuser": username}).to_string()
+}
+
+pub fn presence_list(room_id: i64, users: &[String]) -> String {
+    json!({"type": kind::PRESENCE, "chatroomId": room_id, "users": users}).to_string()
+}
+
+pub fn presence_change(room_id: i64, joined: Option<&str>, left: Option<&str>) -> String {
+    let mut v = json!({"type": kind::PRESENCE, "chatroomId": room_id});
+    if let Some(j) = joined {
+        v["joined"] = json!(j);
+    }
+    if let Some(l) = left {
+        v["left"] = json!(l);
+    }
+    v.to_string()
+}
+
+pub fn left_room(room_id: i64) -> String {
+    json!({"type": kind::LEAVE, "chatroomId": room_id}).to_string()
+}
+
+pub fn command_accepted(room_id: i64, command: &str, request_id: Option<uuid::Uuid>, client_id: Option<&str>) -> String {
+    let mut v = json!({"type": kind::COMMAND_ACCEPTED, "chatroomId": room_id, "command": command});
+    if let Some(id) = request_id {
+        v["request_id"] = json!(id);
+    }
+    if let Some(c) = client_id {
+        v["client_id"] = json!(c);
+    }
+    v.to_string()
+}
+
+pub fn error(code: &str, message: &str, client_id: Option<&str>) -> String {
+    let mut v = json!({"type": kind::ERROR, "error": {"code": code, "message": message}});
+    if let Some(c) = client_id {
+        v["client_id"] = json!(c);
+    }
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spoofed_chatuser_is_not_even_read() {
+        let f = ClientFrame::parse(r#"{"type":1,"chatroomId":2,"chatmessage":"hi","chatuser":"admin"}"#).unwrap();
+        assert_eq!((f.kind, f.room_id, f.chatmessage.as_deref()), (Some(1), Some(2), Some("hi")));
+    }
+
+    #[test]
+    fn malformed_frames_say_what_is_wrong_and_keep_the_client_id() {
+        assert!(ClientFrame::parse("{nope").unwrap_err().message.starts_with("malformed JSON"));
+        assert!(ClientFrame::parse("[1]").is_err());
+        let e = ClientFrame::parse(r#"{"type":"one","client_id":"c-1"}"#).unwrap_err();
+        assert_eq!(e.client_id.as_deref(), Some("c-1"));
+        assert!(e.message.contains("bad field"));
+    }
+
+    #[test]
+    fn timestamps_have_microseconds_and_z() {
+        let t = DateTime::parse_from_rfc3339("2026-11-21T10:00:00.123456Z").unwrap().with_timezone(&Utc);
+        assert_eq!(timestamp(&t), "2026-11-21T10:00:00.123456Z");
+    }
+
+    #[test]
+    fn bot_messages_carry_the_bot_flag_and_no_id() {
+        let v: Value = serde_json::from_str(&bot_message(1, "x", &Utc::now())).unwrap();
+        assert_eq!(v["bot"], true);
+        assert_eq!(v["chatuser"], "stockbot");
+        assert!(v.get("id").is_none());
+    }
+}
