@@ -69,7 +69,7 @@ impl From<ChatError> for ApiError {
 pub enum Posted {
     Stored(StoredMessage),
     /// A command; nothing stored. `command` is `stock` or `help`.
-    Command { command: &'static str, request_id: Option<Uuid> },
+    Command { command: &'static str, request_id: Uuid },
 }
 
 impl App {
@@ -137,11 +137,12 @@ impl App {
                 } else {
                     tracing::info!(%request_id, room_id, symbol = symbol.as_str(), "stock command queued");
                 }
-                Posted::Command { command: "stock", request_id: Some(request_id) }
+                Posted::Command { command: "stock", request_id }
             }
             Command::Help { reason } => {
-                self.bot_reply(room_id, None, Command::help_text(&reason)).await;
-                Posted::Command { command: "help", request_id: None }
+                let request_id = Uuid::new_v4();
+                self.bot_reply(room_id, Some(request_id), Command::help_text(&reason)).await;
+                Posted::Command { command: "help", request_id }
             }
         }
     }

@@ -8,6 +8,8 @@ pub struct MessageText(String);
 pub enum TextError {
     Empty,
     TooLong,
+    /// PostgreSQL text cannot hold U+0000.
+    Nul,
 }
 
 impl TextError {
@@ -15,6 +17,7 @@ impl TextError {
         match self {
             TextError::Empty => "empty_message",
             TextError::TooLong => "message_too_long",
+            TextError::Nul => "invalid_message",
         }
     }
 
@@ -22,6 +25,7 @@ impl TextError {
         match self {
             TextError::Empty => "message must not be empty",
             TextError::TooLong => "message must be at most 2000 characters",
+            TextError::Nul => "message must not contain NUL characters",
         }
     }
 }
@@ -35,6 +39,9 @@ impl MessageText {
         }
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(TextError::TooLong);
+        }
+        if raw.contains('\0') {
+            return Err(TextError::Nul);
         }
         Ok(MessageText(raw.to_string()))
     }
@@ -96,6 +103,7 @@ mod tests {
         assert_eq!(MessageText::parse(" \n\t").unwrap_err(), TextError::Empty);
         assert_eq!(MessageText::parse(&"é".repeat(2001)).unwrap_err(), TextError::TooLong);
         assert!(MessageText::parse(&"é".repeat(2000)).is_ok());
+        assert_eq!(MessageText::parse("a\0b").unwrap_err(), TextError::Nul);
     }
 
     #[test]

@@ -54,6 +54,7 @@ struct SessionReply {
     user: User,
     token: String,
     refresh_token: String,
+    #[serde(serialize_with = "crate::ws::protocol::micros")]
     expires_at: DateTime<Utc>,
 }
 

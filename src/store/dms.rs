@@ -23,6 +23,7 @@ pub struct StoredDm {
 pub struct InboxEntry {
     pub username: String,
     pub latest_message: String,
+    #[serde(serialize_with = "crate::ws::protocol::micros")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -91,14 +92,14 @@ pub async fn thread(db: &PgPool, me: i64, peer: i64, before: Option<i64>, limit:
 /// One entry per conversation of `me`, newest conversation first.
 pub async fn inbox(db: &PgPool, me: i64) -> Result<Vec<InboxEntry>, ApiError> {
     Ok(sqlx::query_as::<_, InboxEntry>(
-        "SELECT username, latest_message, created_at FROM ( \
+        "SELECT u.username, latest.latest_message, latest.created_at FROM ( \
              SELECT DISTINCT ON (peer) peer, body AS latest_message, created_at, id FROM ( \
                  SELECT recipient_id AS peer, body, created_at, id FROM direct_messages WHERE author_id = $1 \
                  UNION ALL \
                  SELECT author_id AS peer, body, created_at, id FROM direct_messages WHERE recipient_id = $1 \
              ) AS mine ORDER BY peer, created_at DESC, id DESC \
          ) AS latest JOIN users u ON u.id = latest.peer \
-         ORDER BY created_at DESC, id DESC",
+         ORDER BY latest.created_at DESC, latest.id DESC",
     )
     .bind(me)
     .fetch_all(db)

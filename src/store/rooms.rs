@@ -9,6 +9,7 @@ use crate::error::ApiError;
 pub struct Room {
     pub id: i64,
     pub name: String,
+    #[serde(serialize_with = "crate::ws::protocol::micros")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -14,6 +14,7 @@ pub struct User {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
+    #[serde(serialize_with = "crate::ws::protocol::micros")]
     pub created_at: DateTime<Utc>,
 }
 

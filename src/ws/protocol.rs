@@ -62,6 +62,11 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// `#[serde(serialize_with = "micros")]`: every timestamp in the API has the same shape.
+pub fn micros<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&timestamp(t))
+}
+
 /// Room message, in the shape both the socket and the HTTP API use.
 #[derive(Debug, Serialize)]
 pub struct RoomMessageFrame<'a> {
@@ -156,11 +161,8 @@ pub fn left_room(room_id: i64) -> String {
     json!({"type": kind::LEAVE, "chatroomId": room_id}).to_string()
 }
 
-pub fn command_accepted(room_id: i64, command: &str, request_id: Option<uuid::Uuid>, client_id: Option<&str>) -> String {
-    let mut v = json!({"type": kind::COMMAND_ACCEPTED, "chatroomId": room_id, "command": command});
-    if let Some(id) = request_id {
-        v["request_id"] = json!(id);
-    }
+pub fn command_accepted(room_id: i64, command: &str, request_id: uuid::Uuid, client_id: Option<&str>) -> String {
+    let mut v = json!({"type": kind::COMMAND_ACCEPTED, "chatroomId": room_id, "command": command, "request_id": request_id});
     if let Some(c) = client_id {
         v["client_id"] = json!(c);
     }

@@ -1,0 +1,83 @@
+# tickertalk: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO ?= cargo
+SERVER_BIN := target/debug/tickertalk
+BOT_BIN := target/debug/tickertalk-bot
+# The database and broker the tests use (the role may create databases: each test makes its own).
+TEST_DATABASE_URL ?= postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk
+TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
+
+.PHONY: run test deps build unit-test check-schema check-openapi newman e2e lint fmt db-migrate db-reset bench stop-deps
+
+## make run: start PostgreSQL and RabbitMQ (installing them if needed), migrate, start server + bot.
+run: deps build
+	bash scripts/run.sh
+
+## make test: everything: unit + integration tests, schema and OpenAPI checks, Postman, browser.
+test: deps build unit-test check-schema check-openapi newman e2e
+	@echo "make test: all suites passed"
+
+deps:
+	bash scripts/deps.sh
+
+stop-deps:
+	bash scripts/stop-deps.sh
+
+build:
+	$(CARGO) build --workspace --bins
+
+unit-test:
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_AMQP_URL='$(TEST_AMQP_URL)' \
+		$(CARGO) test --workspace -- --test-threads=4
+
+## schema.sql must be exactly what the migrations produce.
+check-schema: build
+	db=tickertalk_schema_$$$$; \
+	bash scripts/db.sh create '$(TEST_DATABASE_URL)' $$db; \
+	url=$$(sed -E "s#/[^/?]*(\?|$$)#/$$db\1#" <<<'$(TEST_DATABASE_URL)'); \
+	DATABASE_URL=$$url ./$(SERVER_BIN) migrate; \
+	bash scripts/db.sh dump-schema $$url target/schema.check.sql; \
+	bash scripts/db.sh drop '$(TEST_DATABASE_URL)' $$db; \
+	if ! diff -u schema.sql target/schema.check.sql; then \
+		echo "schema.sql is stale: run 'make db-migrate' and commit it"; exit 1; fi; \
+	echo "schema.sql matches the migrations"
+
+## Every route the server answers is in docs/openapi.yaml, and the document is valid.
+check-openapi: build
+	./$(SERVER_BIN) routes > target/routes.txt
+	python3 -m pip install -q -r scripts/requirements-dev.txt
+	python3 scripts/check_openapi.py target/routes.txt
+
+## The Postman collection, run by newman against a live server on its own database.
+newman: build
+	bash scripts/with-server.sh bash scripts/newman.sh
+
+## Browser end-to-end tests in headless Chromium.
+e2e: build
+	DATABASE_URL='$(TEST_DATABASE_URL)' AMQP_URL='$(TEST_AMQP_URL)' bash scripts/e2e.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Apply migrations to DATABASE_URL and regenerate schema.sql from it.
+db-migrate: deps build
+	set -a; [ -f .env ] && . ./.env; set +a; \
+	./$(SERVER_BIN) migrate; \
+	bash scripts/db.sh dump-schema "$${DATABASE_URL}" schema.sql
+	@echo "schema.sql regenerated"
+
+## Drop and recreate the database, migrate, and seed the rooms General and Random.
+db-reset: deps build
+	bash scripts/db.sh reset
+	set -a; [ -f .env ] && . ./.env; set +a; ./$(SERVER_BIN) seed
+
+## Benchmarks; results go to BENCHMARKS.md by hand with the command that produced them.
+bench: deps
+	bash bench/run.sh
