@@ -1,0 +1,110 @@
+//! Fetching a quote over HTTP: bounded connect and total timeouts, a small retry with backoff
+//! for transient failures (connection refused/reset, 502/503/504), and a short per-symbol cache
+//! so a room asking for the same symbol again and again does not hammer the service.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tickertalk::domain::StockCode;
+
+use crate::quote::{self, Quote};
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// URL template; `{symbol}` is replaced by the lower-case code.
+    pub url: String,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    pub cache_ttl: Duration,
+}
+
+pub struct QuoteSource {
+    cfg: FetchConfig,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, (Instant, Quote)>>,
+}
+
+impl QuoteSource {
+    pub fn new(cfg: FetchConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.total_timeout)
+            .user_agent(concat!("tickertalk-bot/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(QuoteSource { cfg, http, cache: Mutex::new(HashMap::new()) })
+    }
+
+    /// The reply text for a symbol: a quote, "not available", or a failure notice. Never fails.
+    pub async fn answer(&self, symbol: &StockCode) -> String {
+        match self.quote(symbol).await {
+            Ok(q) => quote::reply(&q),
+            Err(why) => quote::failure_reply(symbol.as_str(), &why),
+        }
+    }
+
+    async fn quote(&self, symbol: &StockCode) -> Result<Quote, String> {
+        if let Some(q) = self.cached(symbol.as_str()) {
+            tracing::debug!(symbol = symbol.as_str(), "quote from cache");
+            return Ok(q);
+        }
+        let url = self.cfg.url.replace("{symbol}", symbol.as_str());
+        let mut attempt = 0;
+        let body = loop {
+            match self.fetch_once(&url).await {
+                Ok(body) => break body,
+                Err(Failure { transient: true, why }) if attempt < self.cfg.retries => {
+                    attempt += 1;
+                    let backoff = Duration::from_millis(200 * 2u64.pow(attempt - 1));
+                    tracing::info!(symbol = symbol.as_str(), attempt, %why, "quote fetch failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(f) => {
+                    tracing::warn!(symbol = symbol.as_str(), why = %f.why, "quote fetch failed");
+                    return Err(f.why);
+                }
+            }
+        };
+        let q = quote::parse(&body).map_err(|e| {
+            tracing::warn!(symbol = symbol.as_str(), error = %e, "unusable quote response");
+            "unexpected response".to_string()
+        })?;
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(symbol.as_str().to_string(), (Instant::now(), q.clone()));
+        Ok(q)
+    }
+
+    fn cached(&self, symbol: &str) -> Option<Quote> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let ttl = self.cfg.cache_ttl;
+        cache.retain(|_, (at, _)| at.elapsed() < ttl);
+        cache.get(symbol).map(|(_, q)| q.clone())
+    }
+
+    async fn fetch_once(&self, url: &str) -> Result<String, Failure> {
+        let resp = self.http.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                Failure { transient: false, why: "timed out".into() }
+            } else {
+                Failure { transient: e.is_connect() || e.is_request(), why: "unreachable".into() }
+            }
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(Failure {
+                transient: matches!(status.as_u16(), 502..=504),
+                why: format!("HTTP {}", status.as_u16()),
+            });
+        }
+        resp.text().await.map_err(|e| Failure {
+            transient: false,
+            why: if e.is_timeout() { "timed out".into() } else { "unreadable response".into() },
+        })
+    }
+}
+
+struct Failure {
+    transient: bool,
+    why: String,
+}

@@ -1,0 +1,107 @@
+//! tickertalk-bot: consumes `/stock=CODE` commands from RabbitMQ, fetches the quote CSV and
+//! publishes the answer to the room through the events exchange. It talks to the server only
+//! through RabbitMQ; the wire types and topology come from the `tickertalk` library so both
+//! sides agree on them.
+
+pub mod fetch;
+pub mod quote;
+pub mod worker;
+
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Bot configuration: flags, environment, `.env`.
+#[derive(Parser, Clone)]
+#[command(name = "tickertalk-bot", version, about = "tickertalk stock-quote bot")]
+pub struct BotConfig {
+    /// RabbitMQ URL.
+    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", hide_env_values = true)]
+    pub amqp_url: String,
+
+    /// Quote CSV URL; `{symbol}` is replaced by the lower-case stock code.
+    #[arg(long, env = "QUOTE_URL", default_value = "https://stooq.com/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv")]
+    pub quote_url: String,
+
+    /// Prefix of exchange and queue names (must match the server's).
+    #[arg(long, env = "BROKER_PREFIX", default_value = "tickertalk")]
+    pub broker_prefix: String,
+
+    /// Commands one bot works on at once (the broker's prefetch limit).
+    #[arg(long, env = "BOT_PREFETCH", default_value_t = 8)]
+    pub prefetch: u16,
+
+    /// Total time allowed for one quote request, in milliseconds.
+    #[arg(long, env = "QUOTE_TIMEOUT_MS", default_value_t = 5000)]
+    pub quote_timeout_ms: u64,
+
+    /// Time allowed to connect to the quote service, in milliseconds.
+    #[arg(long, env = "QUOTE_CONNECT_TIMEOUT_MS", default_value_t = 2000)]
+    pub quote_connect_timeout_ms: u64,
+
+    /// Extra attempts after a transient quote failure.
+    #[arg(long, env = "QUOTE_RETRIES", default_value_t = 2)]
+    pub quote_retries: u32,
+
+    /// Seconds a quote is reused for the same symbol.
+    #[arg(long, env = "QUOTE_CACHE_SECS", default_value_t = 30)]
+    pub quote_cache_secs: u64,
+}
+
+impl std::fmt::Debug for BotConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotConfig")
+            .field("amqp_url", &tickertalk::config::redact_url(&self.amqp_url))
+            .field("quote_url", &self.quote_url)
+            .field("broker_prefix", &self.broker_prefix)
+            .field("prefetch", &self.prefetch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BotConfig {
+    /// One line naming the variable when something is malformed.
+    pub fn validate(&self) -> Result<(), String> {
+        let amqp = url::Url::parse(&self.amqp_url).map_err(|e| format!("AMQP_URL: not a valid URL ({e})"))?;
+        if !matches!(amqp.scheme(), "amqp" | "amqps") {
+            return Err("AMQP_URL: scheme must be amqp or amqps".into());
+        }
+        let probe = self.quote_url.replace("{symbol}", "aapl.us");
+        let quote = url::Url::parse(&probe).map_err(|e| format!("QUOTE_URL: not a valid URL ({e})"))?;
+        if !matches!(quote.scheme(), "http" | "https") {
+            return Err("QUOTE_URL: scheme must be http or https".into());
+        }
+        if !self.quote_url.contains("{symbol}") {
+            return Err("QUOTE_URL: must contain {symbol}".into());
+        }
+        if self.prefetch == 0 {
+            return Err("BOT_PREFETCH: must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn fetch_config(&self) -> fetch::FetchConfig {
+        fetch::FetchConfig {
+            url: self.quote_url.clone(),
+            connect_timeout: Duration::from_millis(self.quote_connect_timeout_ms),
+            total_timeout: Duration::from_millis(self.quote_timeout_ms),
+            retries: self.quote_retries,
+            cache_ttl: Duration::from_secs(self.quote_cache_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_url_must_have_the_symbol_placeholder() {
+        let mut c = BotConfig::try_parse_from(["bot"]).unwrap();
+        assert!(c.validate().is_ok());
+        c.quote_url = "http://127.0.0.1/q".into();
+        assert!(c.validate().unwrap_err().starts_with("QUOTE_URL"));
+        c.quote_url = "not a url {symbol}".into();
+        assert!(c.validate().unwrap_err().starts_with("QUOTE_URL"));
+    }
+}

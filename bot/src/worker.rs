@@ -1,0 +1,147 @@
+//! The consume loop. Commands are acknowledged only after the reply is confirmed by the broker,
+//! so a bot that dies mid-command loses nothing: RabbitMQ redelivers the unacknowledged command
+//! to another (or the restarted) bot. The quorum queue's delivery limit dead-letters a command
+//! that keeps failing instead of letting it loop forever.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use tickertalk::broker::topology::name;
+use tickertalk::broker::{BotReply, Event, StockCommand, Topology};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::BotConfig;
+use crate::fetch::QuoteSource;
+
+/// How long a finishing bot waits for the commands in hand.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs until `stop` turns true: connect, consume, reconnect with backoff on any failure.
+pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let source = Arc::new(QuoteSource::new(cfg.fetch_config()).map_err(|e| format!("QUOTE_URL: http client: {e}"))?);
+    let topology = Topology::new(&cfg.broker_prefix);
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        match session(&cfg, &topology, &source, &mut stop).await {
+            Ok(Ended::Stopped) => return Ok(()),
+            Ok(Ended::Lost) => {
+                backoff = Duration::from_millis(250);
+                tracing::warn!("broker connection lost; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "broker connect failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+enum Ended {
+    Stopped,
+    Lost,
+}
+
+/// One connection's lifetime.
+async fn session(
+    cfg: &BotConfig,
+    topology: &Topology,
+    source: &Arc<QuoteSource>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Ended, lapin::Error> {
+    let props = ConnectionProperties::default().with_connection_name("tickertalk-bot".into());
+    let conn = Connection::connect(&cfg.amqp_url, props).await?;
+    let consume = conn.create_channel().await?;
+    topology.declare(&consume).await?;
+    consume.basic_qos(cfg.prefetch, BasicQosOptions::default()).await?;
+    let publish = conn.create_channel().await?;
+    publish.confirm_select(ConfirmSelectOptions::default()).await?;
+    let mut consumer = consume
+        .basic_consume(name(&topology.stock_queue), name(""), BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
+    tracing::info!(queue = %topology.stock_queue, prefetch = cfg.prefetch, "bot consuming");
+
+    let mut in_hand = JoinSet::new();
+    let ended = loop {
+        tokio::select! {
+            _ = stop.changed() => break Ended::Stopped,
+            Some(_) = in_hand.join_next(), if !in_hand.is_empty() => {}
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let (source, publish, events) = (source.clone(), publish.clone(), topology.events.clone());
+                    in_hand.spawn(handle(delivery, source, publish, events));
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer failed");
+                    break Ended::Lost;
+                }
+                None => break Ended::Lost,
+            }
+        }
+    };
+    if let Ended::Stopped = ended {
+        // Finish the commands in hand (their replies and acks), then leave; anything prefetched
+        // but unacknowledged goes back to the queue when the connection closes.
+        tracing::info!(in_hand = in_hand.len(), "stopping: finishing commands in hand");
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async { while in_hand.join_next().await.is_some() {} }).await;
+    }
+    in_hand.abort_all();
+    let _ = conn.close(200, name("bye")).await;
+    Ok(ended)
+}
+
+async fn handle(delivery: Delivery, source: Arc<QuoteSource>, publish: Channel, events: String) {
+    let cmd: StockCommand = match serde_json::from_slice(&delivery.data) {
+        Ok(c) => c,
+        Err(e) => {
+            // Unreadable: no room to answer into. Dead-letter it for a human to look at.
+            tracing::error!(error = %e, "undecodable command dead-lettered");
+            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("command", request_id = %cmd.request_id, room_id = cmd.room_id, symbol = cmd.symbol.as_str());
+    let _enter = span.enter();
+    let text = source.answer(&cmd.symbol).await;
+    let reply = Event::BotReply(BotReply { room_id: cmd.room_id, text, request_id: Some(cmd.request_id), created_at: Utc::now() });
+    match publish_reply(&publish, &events, &reply).await {
+        Ok(()) => {
+            tracing::info!("replied");
+            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                // The reply went out; the command may come back and be answered twice. That is
+                // the price of at-least-once; the alternative (ack first) could lose the reply.
+                tracing::warn!(error = %e, "ack failed after reply");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reply not confirmed; command requeued");
+            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+        }
+    }
+}
+
+async fn publish_reply(ch: &Channel, exchange: &str, reply: &Event) -> Result<(), String> {
+    let payload = serde_json::to_vec(reply).map_err(|e| e.to_string())?;
+    let props = BasicProperties::default().with_content_type("application/json".into()).with_delivery_mode(2);
+    let confirm = ch
+        .basic_publish(name(exchange), name(&reply.routing_key()), BasicPublishOptions::default(), &payload, props)
+        .await
+        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(5), confirm).await {
+        Ok(Ok(Confirmation::Nack(_))) => Err("broker nacked the reply".into()),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("confirm timed out".into()),
+    }
+}
