@@ -27,11 +27,22 @@ pub struct App {
     pub origins: Vec<String>,
     /// Flips to true when the server begins shutting down; sockets close on it.
     pub shutdown: watch::Receiver<bool>,
-    /// Each socket task holds a clone; shutdown waits until all are dropped.
-    pub socket_guard: mpsc::Sender<()>,
+    /// Each socket task holds a clone of the sender; shutdown takes the original out and
+    /// waits until every clone is dropped. `None` once shutdown began.
+    pub socket_guard: std::sync::Mutex<Option<mpsc::Sender<()>>>,
 }
 
 impl App {
+    /// A guard for a new socket task, or `None` when the server is shutting down.
+    pub fn socket_guard(&self) -> Option<mpsc::Sender<()>> {
+        self.socket_guard.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops handing out guards; returns the original so the caller can drop it.
+    pub fn close_socket_guard(&self) -> Option<mpsc::Sender<()>> {
+        self.socket_guard.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Resolves `Authorization: Bearer` (or a bare token) to the caller: signature, expiry and
     /// the session not being revoked. Every failure is the same 401.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<AuthUser, ApiError> {

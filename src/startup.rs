@@ -28,6 +28,9 @@ pub struct Application {
     pub app: Arc<App>,
     listener: TcpListener,
     stop_tx: watch::Sender<bool>,
+    /// Stops the broker supervisor and heartbeat, only after the sockets have drained, so their
+    /// last publishes (presence "left") still go out.
+    background_stop: watch::Sender<bool>,
     guard_rx: mpsc::Receiver<()>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -59,6 +62,7 @@ impl Application {
         config.validate(true)?;
         let db = open_database(&config).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (background_stop, background_rx) = watch::channel(false);
         let (guard_tx, guard_rx) = mpsc::channel(1);
         let hub = Hub::new(db.clone(), GAP_WAIT);
         let broker = Broker::new(&config.amqp_url, &config.broker_prefix);
@@ -71,18 +75,18 @@ impl Application {
             db,
             hub: hub.clone(),
             broker: broker.clone(),
-            shutdown: stop_rx.clone(),
-            socket_guard: guard_tx,
+            shutdown: stop_rx,
+            socket_guard: std::sync::Mutex::new(Some(guard_tx)),
         });
         store::presence::heartbeat(&app.db, app.instance_id).await.map_err(|e| ConfigError {
             variable: "DATABASE_URL",
             message: format!("cannot write to the database ({e})"),
         })?;
         let background = vec![
-            tokio::spawn(broker.supervise(hub, stop_rx.clone())),
-            tokio::spawn(heartbeat(app.clone(), stop_rx)),
+            tokio::spawn(broker.supervise(hub, background_rx.clone())),
+            tokio::spawn(heartbeat(app.clone(), background_rx)),
         ];
-        Ok(Application { app, listener, stop_tx, guard_rx, background })
+        Ok(Application { app, listener, stop_tx, background_stop, guard_rx, background })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -92,7 +96,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains: stop accepting, close every socket with a
     /// close frame, let in-flight stores and publishes finish, stop the broker, forget presence.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let Application { app, listener, stop_tx, mut guard_rx, background } = self;
+        let Application { app, listener, stop_tx, background_stop, mut guard_rx, background } = self;
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, instance = %app.instance_id, "listening");
         let routes = crate::http::routes(app.clone());
@@ -110,11 +114,13 @@ impl Application {
         stop_tx.send_replace(true);
         let instance = app.instance_id;
         let db = app.db.clone();
+        drop(app.close_socket_guard());
         drop(app);
         // Every socket task holds a guard sender; recv() returns None once all are gone.
         if tokio::time::timeout(DRAIN_TIMEOUT, guard_rx.recv()).await.is_err() {
             tracing::warn!("some sockets did not close in time");
         }
+        background_stop.send_replace(true);
         for task in background {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, task).await;
         }

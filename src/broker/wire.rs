@@ -29,9 +29,11 @@ pub enum Event {
     BotReply(BotReply),
     /// Someone is typing in a room; `conn_id` is the typing socket, which does not get it back.
     Typing { room_id: i64, username: String, conn_id: Uuid },
-    /// A user's first socket entered, or last socket left, a room.
+    /// A user's first socket entered, or last socket left, a room. `conn_id` is the socket
+    /// that caused it, which already knows (it gets the full list instead).
     Presence {
         room_id: i64,
+        conn_id: Uuid,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         joined: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]

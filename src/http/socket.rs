@@ -13,8 +13,14 @@ use crate::app::App;
 use crate::error::problem;
 use crate::ws::connection;
 
-/// Largest WebSocket message (and frame) accepted; larger ones close the socket with 1009.
-pub const MAX_FRAME: usize = 64 * 1024;
+/// Largest WebSocket message accepted; larger ones close the socket with 1009.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Frames are read up to this size before the message limit is checked. Reading the whole
+/// oversized frame (instead of stopping at its header) is what lets the 1009 close frame reach
+/// the client: closing with unread bytes in the kernel buffer sends a TCP reset that would
+/// destroy it. Frames larger than this are cut off with a reset, which is fine for abuse.
+const MAX_FRAME: usize = 1024 * 1024;
 
 pub fn route(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("v1" / "ws")
@@ -48,7 +54,7 @@ async fn upgrade(
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    ws.max_message_size(MAX_FRAME)
+    ws.max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| connection::run(socket, app, user))
         .into_response()

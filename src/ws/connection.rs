@@ -50,7 +50,7 @@ struct Connection {
     cursors: HashMap<i64, i64>,
     last_typing: Option<Instant>,
     /// Held for the task's lifetime; graceful shutdown waits until every clone is gone.
-    _guard: mpsc::Sender<()>,
+    _guard: Option<mpsc::Sender<()>>,
 }
 
 /// How the read side ended, if it did.
@@ -65,7 +65,7 @@ impl Connection {
         let (tx, rx) = mpsc::channel(app.config.ws_send_buffer.max(8));
         let closer = Arc::new(Closer::default());
         app.hub.register(conn_id, user.user_id, user.session_id, tx, closer.clone());
-        let guard = app.socket_guard.clone();
+        let guard = app.socket_guard();
         Connection { app, user, conn_id, socket, rx, closer, cursors: HashMap::new(), last_typing: None, _guard: guard }
     }
 
@@ -123,8 +123,18 @@ impl Connection {
 
         if let Flow::Close(code, reason) = end {
             tracing::info!(code, reason, "closing socket");
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.send(Message::close_with(code, reason))).await;
-            let _ = tokio::time::timeout(Duration::from_secs(2), SinkExt::close(&mut self.socket)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.send(Message::close_with(code, reason))).await;
+            // Give the client a moment to answer the close, so our close frame is not lost to
+            // a reset caused by its unread data.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while let Some(Ok(m)) = self.socket.next().await {
+                    if m.is_close() {
+                        break;
+                    }
+                }
+            })
+            .await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), SinkExt::close(&mut self.socket)).await;
         }
         self.cleanup().await;
         tracing::info!("socket closed");
@@ -163,6 +173,9 @@ impl Connection {
 
     async fn on_message(&mut self, msg: Message) -> Flow {
         if msg.is_close() {
+            // tungstenite has queued the answering close frame; flushing sends it (RFC 6455
+            // 5.5.1), so the client sees a clean close instead of 1006.
+            let _ = tokio::time::timeout(Duration::from_secs(1), SinkExt::close(&mut self.socket)).await;
             return Flow::Gone;
         }
         if msg.is_ping() || msg.is_pong() {
@@ -264,7 +277,12 @@ impl Connection {
             match store::presence::enter(&self.app.db, self.app.instance_id, self.conn_id, room_id, self.user.user_id).await {
                 Ok(true) => {
                     self.app
-                        .publish_or_local(Event::Presence { room_id, joined: Some(self.user.username.clone()), left: None })
+                        .publish_or_local(Event::Presence {
+                            room_id,
+                            conn_id: self.conn_id,
+                            joined: Some(self.user.username.clone()),
+                            left: None,
+                        })
                         .await
                 }
                 Ok(false) => {}
@@ -289,7 +307,12 @@ impl Connection {
         match store::presence::leave(&self.app.db, self.conn_id, room_id, self.user.user_id).await {
             Ok(true) => {
                 self.app
-                    .publish_or_local(Event::Presence { room_id, joined: None, left: Some(self.user.username.clone()) })
+                    .publish_or_local(Event::Presence {
+                        room_id,
+                        conn_id: self.conn_id,
+                        joined: None,
+                        left: Some(self.user.username.clone()),
+                    })
                     .await
             }
             Ok(false) => {}

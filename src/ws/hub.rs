@@ -201,9 +201,9 @@ impl Hub {
                 let frame: Arc<str> = protocol::typing(room_id, &username).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
-            Event::Presence { room_id, joined, left } => {
+            Event::Presence { room_id, conn_id, joined, left } => {
                 let frame: Arc<str> = protocol::presence_change(room_id, joined.as_deref(), left.as_deref()).into();
-                self.to_room(room_id, None, &frame);
+                self.to_room(room_id, Some(conn_id), &frame);
             }
             Event::DirectMessage { id, author_id, author, recipient_id, recipient, body, message_type, created_at, client_id } => {
                 let dm = crate::store::dms::StoredDm {

@@ -98,6 +98,7 @@ impl TestApp {
 
     /// Starts another server instance on an existing database and prefix.
     pub async fn spawn_on(db_url: &str, prefix: &str, extra: &[&str]) -> TestApp {
+        tickertalk::telemetry::init("warn");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let application = Application::build(config(db_url, prefix, extra), listener).await.expect("server builds");
         let addr = application.local_addr();
