@@ -28,6 +28,7 @@ let stack;
 let browser;
 let alice;
 let bob;
+let bobSignedUpAt = 0;
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -169,6 +170,7 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
 
     await bob.getByTestId('signup-username').fill('');
     await signUp(bob, BOB);
+    bobSignedUpAt = Date.now();
   }));
 
   it('both open General, see presence and typing, and each other\'s messages live', { timeout: 90_000 }, () => step('live', async () => {
@@ -219,6 +221,9 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
       assert.ok(botMsg.bot, 'bot message is styled as bot');
     }
     assert.ok(stack.quotes.requests.includes('aapl.us'), 'the bot asked the quote service');
+    // An unknown symbol (all N/D in the CSV) gets "not available", from the other browser.
+    await send(bob, '/stock=zzzz.us');
+    await waitForMessage(alice, 'ZZZZ.US quote is not available', { state: 'bot', timeout: 30_000 });
     // The command is acknowledged, not stored: its pending bubble goes away.
     await alice.waitForFunction(() => ![...document.querySelectorAll('[data-testid="message-text"]')].some((e) => e.textContent === '/stock=aapl.us'), null, { timeout: 10_000 });
     assert.equal(await countMessages(bob, '/stock=aapl.us'), 0);
@@ -419,6 +424,10 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
   }));
 
   it('is usable at phone width', { timeout: 60_000 }, () => step('phone', async () => {
+    // Dismiss leftover notifications from the previous step (with their close buttons).
+    while (await alice.locator('[data-testid="toast"] .toast-close').count()) {
+      await alice.locator('[data-testid="toast"] .toast-close').first().click();
+    }
     await alice.setViewportSize({ width: 375, height: 740 });
     await delay(300);
     const overflow = await alice.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -504,8 +513,10 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
   it('refreshes the short-lived access token by itself and keeps working', { timeout: 60_000 }, () => step('refresh', async () => {
     // ACCESS_TOKEN_TTL_SECS is 20 s here, so bob's first token (from signup) expired long ago
     // unless the client renewed it; bob never reloaded, so his refreshes are the client's own.
-    await waitFor(() => bob.refreshes >= 1, { timeout: 30_000, what: 'bob to refresh his token' });
-    await waitFor(() => bob.refreshes >= 2, { timeout: 30_000, what: 'bob to refresh his token again' });
+    const before = bob.refreshes;
+    await waitFor(() => bob.refreshes > before, { timeout: 25_000, what: 'a timer-driven token refresh in bob\'s idle page' });
+    const ttl = Number(stack.env.ACCESS_TOKEN_TTL_SECS) * 1000;
+    await waitFor(() => Date.now() > bobSignedUpAt + ttl + 2_000, { timeout: ttl + 5_000, what: 'the signup token to expire' });
     const LATE = `still here after the token expired ${RUN}`;
     await send(bob, LATE);
     await waitForMessage(alice, LATE, { state: 'sent' });

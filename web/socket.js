@@ -1,0 +1,175 @@
+// WebSocket connection with automatic reconnect (exponential backoff + jitter).
+//
+// Events dispatched (CustomEvent, detail as noted):
+//   'status'  {state: 'connecting'|'online'|'waiting'|'offline', retryInMs?, attempt?}
+//   'open'    {}                       every time a connection is established
+//   'frame'   {frame}                  every parsed JSON frame from the server
+//   'drop'    {code, reason, wasOpen}  a connection ended (before a retry is scheduled)
+//   'revoked' {}                       the server closed with 4001 (session revoked)
+
+const MIN_DELAY = 500;
+const MAX_DELAY = 15_000;
+
+export class ChatSocket extends EventTarget {
+  /**
+   * @param {() => Promise<string>} getToken resolves a fresh access token
+   */
+  constructor(getToken) {
+    super();
+    this.getToken = getToken;
+    this.ws = null;
+    this.attempt = 0;
+    this.failedOpens = 0;
+    this.timer = null;
+    this.stopped = true;
+    this.state = 'offline';
+    this.openedAt = 0;
+    this.onOnline = () => {
+      if (!this.stopped && this.state === 'waiting') this.connectNow();
+    };
+    window.addEventListener('online', this.onOnline);
+  }
+
+  get isOpen() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  setState(state, extra = {}) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('status', { detail: { state, ...extra } }));
+  }
+
+  start() {
+    this.stopped = false;
+    this.attempt = 0;
+    this.connectNow();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
+      try {
+        ws.close(1000, 'bye');
+      } catch {
+        /* ignore */
+      }
+    }
+    this.setState('offline');
+  }
+
+  /** Drop the current connection (if any) and connect again right away. */
+  reconnect() {
+    if (this.stopped) return;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
+      try {
+        ws.close(1000, 'reconnect');
+      } catch {
+        /* ignore */
+      }
+      this.dispatchEvent(new CustomEvent('drop', { detail: { code: 1000, reason: 'reconnect', wasOpen: true } }));
+    }
+    this.connectNow();
+  }
+
+  async connectNow() {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.setState('connecting', { attempt: this.attempt });
+    let token;
+    try {
+      token = await this.getToken(this.failedOpens >= 2);
+    } catch (err) {
+      if (this.stopped) return;
+      if (err && err.status === 401) {
+        // Session is gone; the app reacts to the session's 'expired' event.
+        this.stopped = true;
+        this.setState('offline');
+        return;
+      }
+      this.scheduleRetry();
+      return;
+    }
+    if (this.stopped) return;
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const url = `${scheme}://${location.host}/v1/ws?token=${encodeURIComponent(token)}`;
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    let wasOpen = false;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      wasOpen = true;
+      this.openedAt = Date.now();
+      this.failedOpens = 0;
+      this.setState('online');
+      this.dispatchEvent(new CustomEvent('open'));
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      let frame;
+      try {
+        frame = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (frame && typeof frame === 'object') {
+        this.dispatchEvent(new CustomEvent('frame', { detail: { frame } }));
+      }
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.dispatchEvent(new CustomEvent('drop', { detail: { code: ev.code, reason: ev.reason, wasOpen } }));
+      if (ev.code === 4001) {
+        this.stopped = true;
+        this.setState('offline');
+        this.dispatchEvent(new CustomEvent('revoked'));
+        return;
+      }
+      if (this.stopped) return;
+      if (!wasOpen) {
+        // Refused before the handshake: maybe the token expired (401), maybe the server is down.
+        this.failedOpens += 1;
+      } else if (Date.now() - this.openedAt > 30_000) {
+        // A connection that lived a while resets the backoff.
+        this.attempt = 0;
+      }
+      this.scheduleRetry();
+    };
+  }
+
+  scheduleRetry() {
+    if (this.stopped) return;
+    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** this.attempt);
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt = Math.min(this.attempt + 1, 10);
+    this.setState('waiting', { retryInMs: delay, attempt: this.attempt });
+    this.timer = setTimeout(() => this.connectNow(), delay);
+  }
+
+  /** Send a frame; returns false when the socket is not open. */
+  send(frame) {
+    if (!this.isOpen) return false;
+    try {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
