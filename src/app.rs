@@ -35,7 +35,10 @@ pub struct App {
 impl App {
     /// A guard for a new socket task, or `None` when the server is shutting down.
     pub fn socket_guard(&self) -> Option<mpsc::Sender<()>> {
-        self.socket_guard.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.socket_guard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stops handing out guards; returns the original so the caller can drop it.
@@ -47,14 +50,29 @@ impl App {
     /// the session not being revoked. Every failure is the same 401.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<AuthUser, ApiError> {
         let token = token
-            .map(|t| t.strip_prefix("Bearer ").or_else(|| t.strip_prefix("bearer ")).unwrap_or(t).trim())
+            .map(|t| {
+                t.strip_prefix("Bearer ")
+                    .or_else(|| t.strip_prefix("bearer "))
+                    .unwrap_or(t)
+                    .trim()
+            })
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("missing bearer token"))?;
-        let claims = self.keys.verify(token).ok_or(ApiError::Unauthorized("invalid or expired token"))?;
-        let user_id: i64 = claims.sub.parse().map_err(|_| ApiError::Unauthorized("invalid or expired token"))?;
+        let claims = self
+            .keys
+            .verify(token)
+            .ok_or(ApiError::Unauthorized("invalid or expired token"))?;
+        let user_id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::Unauthorized("invalid or expired token"))?;
         if !store::sessions::is_active(&self.db, claims.sid).await? {
             return Err(ApiError::Unauthorized("invalid or expired token"));
         }
-        Ok(AuthUser { user_id, username: claims.name, session_id: claims.sid })
+        Ok(AuthUser {
+            user_id,
+            username: claims.name,
+            session_id: claims.sid,
+        })
     }
 }

@@ -46,7 +46,9 @@ impl ChatError {
                 tracing::error!(error = %cause, "chat operation failed");
                 "internal error; nothing was stored".into()
             }
-            ChatError::Api(ApiError::Unavailable(_)) => "the database is unavailable; nothing was stored".into(),
+            ChatError::Api(ApiError::Unavailable(_)) => {
+                "the database is unavailable; nothing was stored".into()
+            }
             other => other.to_string(),
         }
     }
@@ -69,14 +71,19 @@ impl From<ChatError> for ApiError {
 pub enum Posted {
     Stored(StoredMessage),
     /// A command; nothing stored. `command` is `stock` or `help`.
-    Command { command: &'static str, request_id: Uuid },
+    Command {
+        command: &'static str,
+        request_id: Uuid,
+    },
 }
 
 impl App {
     fn rate_check(&self, user: &AuthUser) -> Result<(), ChatError> {
-        self.limiter.check(user.user_id).map_err(|wait| ChatError::RateLimited {
-            retry_after_secs: wait.as_secs_f64().ceil() as u64,
-        })
+        self.limiter
+            .check(user.user_id)
+            .map_err(|wait| ChatError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil() as u64,
+            })
     }
 
     /// Posts `text` to a room as `user`.
@@ -137,19 +144,31 @@ impl App {
                 } else {
                     tracing::info!(%request_id, room_id, symbol = symbol.as_str(), "stock command queued");
                 }
-                Posted::Command { command: "stock", request_id }
+                Posted::Command {
+                    command: "stock",
+                    request_id,
+                }
             }
             Command::Help { reason } => {
                 let request_id = Uuid::new_v4();
-                self.bot_reply(room_id, Some(request_id), Command::help_text(&reason)).await;
-                Posted::Command { command: "help", request_id }
+                self.bot_reply(room_id, Some(request_id), Command::help_text(&reason))
+                    .await;
+                Posted::Command {
+                    command: "help",
+                    request_id,
+                }
             }
         }
     }
 
     async fn bot_reply(&self, room_id: i64, request_id: Option<Uuid>, text: String) {
-        self.publish_or_local(Event::BotReply(BotReply { room_id, text, request_id, created_at: Utc::now() }))
-            .await;
+        self.publish_or_local(Event::BotReply(BotReply {
+            room_id,
+            text,
+            request_id,
+            created_at: Utc::now(),
+        }))
+        .await;
     }
 
     /// Sends a direct message from `user` to the user named `recipient`.
@@ -161,7 +180,9 @@ impl App {
         client_id: Option<String>,
     ) -> Result<StoredDm, ChatError> {
         let text = MessageText::parse(text).map_err(ChatError::Text)?;
-        let peer = store::users::by_username(&self.db, recipient).await?.ok_or(ChatError::UnknownUser)?;
+        let peer = store::users::by_username(&self.db, recipient)
+            .await?
+            .ok_or(ChatError::UnknownUser)?;
         self.rate_check(user)?;
         let dm = store::dms::insert(&self.db, user.user_id, peer.id, text.as_str()).await?;
         self.publish_or_local(Event::DirectMessage {

@@ -140,7 +140,11 @@ impl Config {
             }
         }
         for (variable, value, schemes) in [
-            ("DATABASE_URL", &self.database_url, &["postgres", "postgresql"][..]),
+            (
+                "DATABASE_URL",
+                &self.database_url,
+                &["postgres", "postgresql"][..],
+            ),
             ("AMQP_URL", &self.amqp_url, &["amqp", "amqps"][..]),
         ] {
             let parsed = url::Url::parse(value).map_err(|e| ConfigError {
@@ -231,7 +235,12 @@ mod tests {
 
     #[test]
     fn debug_output_hides_secrets() {
-        let cfg = parse(&["--jwt-secret", "supersecretvalue123", "--database-url", "postgres://u:pw123@h/db"]);
+        let cfg = parse(&[
+            "--jwt-secret",
+            "supersecretvalue123",
+            "--database-url",
+            "postgres://u:pw123@h/db",
+        ]);
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("supersecretvalue123"));
         assert!(!shown.contains("pw123"));

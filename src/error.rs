@@ -44,7 +44,10 @@ impl ApiError {
     pub fn conflict(field: &'static str, detail: impl Into<String>) -> Self {
         let mut errors = FieldErrors::new();
         errors.insert(field, "taken".into());
-        ApiError::Conflict { detail: detail.into(), errors }
+        ApiError::Conflict {
+            detail: detail.into(),
+            errors,
+        }
     }
 
     pub fn status(&self) -> StatusCode {

@@ -39,7 +39,10 @@ impl RateLimiter {
             let (cap, rate) = (self.capacity, self.per_sec);
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < cap);
         }
-        let b = buckets.entry(user).or_insert(Bucket { tokens: self.capacity, at: now });
+        let b = buckets.entry(user).or_insert(Bucket {
+            tokens: self.capacity,
+            at: now,
+        });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.capacity);
         b.at = now;
         if b.tokens >= 1.0 {

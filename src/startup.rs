@@ -67,8 +67,14 @@ impl Application {
         let hub = Hub::new(db.clone(), GAP_WAIT);
         let broker = Broker::new(&config.amqp_url, &config.broker_prefix);
         let app = Arc::new(App {
-            keys: TokenKeys::new(config.jwt_secret.as_deref().unwrap_or_default(), config.access_token_ttl()),
-            limiter: RateLimiter::new(config.rate_limit_messages, Duration::from_secs(config.rate_limit_window_secs.max(1))),
+            keys: TokenKeys::new(
+                config.jwt_secret.as_deref().unwrap_or_default(),
+                config.access_token_ttl(),
+            ),
+            limiter: RateLimiter::new(
+                config.rate_limit_messages,
+                Duration::from_secs(config.rate_limit_window_secs.max(1)),
+            ),
             origins: config.origins(),
             instance_id: Uuid::new_v4(),
             config,
@@ -78,15 +84,24 @@ impl Application {
             shutdown: stop_rx,
             socket_guard: std::sync::Mutex::new(Some(guard_tx)),
         });
-        store::presence::heartbeat(&app.db, app.instance_id).await.map_err(|e| ConfigError {
-            variable: "DATABASE_URL",
-            message: format!("cannot write to the database ({e})"),
-        })?;
+        store::presence::heartbeat(&app.db, app.instance_id)
+            .await
+            .map_err(|e| ConfigError {
+                variable: "DATABASE_URL",
+                message: format!("cannot write to the database ({e})"),
+            })?;
         let background = vec![
             tokio::spawn(broker.supervise(hub, background_rx.clone())),
             tokio::spawn(heartbeat(app.clone(), background_rx)),
         ];
-        Ok(Application { app, listener, stop_tx, background_stop, guard_rx, background })
+        Ok(Application {
+            app,
+            listener,
+            stop_tx,
+            background_stop,
+            guard_rx,
+            background,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -96,7 +111,14 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains: stop accepting, close every socket with a
     /// close frame, let in-flight stores and publishes finish, stop the broker, forget presence.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let Application { app, listener, stop_tx, background_stop, mut guard_rx, background } = self;
+        let Application {
+            app,
+            listener,
+            stop_tx,
+            background_stop,
+            mut guard_rx,
+            background,
+        } = self;
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, instance = %app.instance_id, "listening");
         let routes = crate::http::routes(app.clone());
@@ -117,7 +139,10 @@ impl Application {
         drop(app.close_socket_guard());
         drop(app);
         // Every socket task holds a guard sender; recv() returns None once all are gone.
-        if tokio::time::timeout(DRAIN_TIMEOUT, guard_rx.recv()).await.is_err() {
+        if tokio::time::timeout(DRAIN_TIMEOUT, guard_rx.recv())
+            .await
+            .is_err()
+        {
             tracing::warn!("some sockets did not close in time");
         }
         background_stop.send_replace(true);

@@ -105,7 +105,10 @@ mod tests {
         let sid = Uuid::new_v4();
         let (token, _) = keys.issue(7, "alice", sid);
         let claims = keys.verify(&token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.sid, claims.name.as_str()), ("7", sid, "alice"));
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid, claims.name.as_str()),
+            ("7", sid, "alice")
+        );
     }
 
     #[test]
@@ -131,7 +134,13 @@ mod tests {
     #[test]
     fn an_expired_token_is_refused() {
         let keys = TokenKeys::new("0123456789abcdef0123", Duration::from_secs(60));
-        let claims = Claims { sub: "1".into(), sid: Uuid::new_v4(), name: "a".into(), iat: 0, exp: 1000 };
+        let claims = Claims {
+            sub: "1".into(),
+            sid: Uuid::new_v4(),
+            name: "a".into(),
+            iat: 0,
+            exp: 1000,
+        };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&token).is_none());
     }

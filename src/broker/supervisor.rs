@@ -72,16 +72,24 @@ impl Broker {
         let payload = serde_json::to_vec(event).expect("events always serialise");
         // Events are a fan-out of data already stored in PostgreSQL: transient delivery mode is
         // enough (a lost event is re-read from the database by the gap filler).
-        self.publish(&self.topology.events, &event.routing_key(), &payload, 1).await
+        self.publish(&self.topology.events, &event.routing_key(), &payload, 1)
+            .await
     }
 
     /// Queues a bot command durably (persistent message, confirmed by the broker).
     pub async fn publish_command(&self, cmd: &StockCommand) -> Result<(), BrokerError> {
         let payload = serde_json::to_vec(cmd).expect("commands always serialise");
-        self.publish(&self.topology.commands, STOCK_KEY, &payload, 2).await
+        self.publish(&self.topology.commands, STOCK_KEY, &payload, 2)
+            .await
     }
 
-    async fn publish(&self, exchange: &str, key: &str, payload: &[u8], delivery_mode: u8) -> Result<(), BrokerError> {
+    async fn publish(
+        &self,
+        exchange: &str,
+        key: &str,
+        payload: &[u8],
+        delivery_mode: u8,
+    ) -> Result<(), BrokerError> {
         let guard = self.live.read().await;
         let live = guard.as_ref().ok_or(BrokerError::Down)?;
         let props = BasicProperties::default()
@@ -89,7 +97,16 @@ impl Broker {
             .with_delivery_mode(delivery_mode);
         let confirm = live
             .publish
-            .basic_publish(name(exchange), name(key), BasicPublishOptions { mandatory: false, ..Default::default() }, payload, props)
+            .basic_publish(
+                name(exchange),
+                name(key),
+                BasicPublishOptions {
+                    mandatory: false,
+                    ..Default::default()
+                },
+                payload,
+                props,
+            )
             .await?;
         drop(guard);
         match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
@@ -178,7 +195,11 @@ impl Broker {
             .basic_consume(
                 name(&queue),
                 name("tickertalk-server"),
-                BasicConsumeOptions { no_ack: true, exclusive: true, ..Default::default() },
+                BasicConsumeOptions {
+                    no_ack: true,
+                    exclusive: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await?;

@@ -39,16 +39,38 @@ impl Topology {
 
     /// Declares the events exchange and the command path (used by servers and bots alike).
     pub async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-        ch.exchange_declare(name(&self.events), ExchangeKind::Topic, durable, FieldTable::default())
-            .await?;
-        ch.exchange_declare(name(&self.commands), ExchangeKind::Direct, durable, FieldTable::default())
-            .await?;
-        ch.exchange_declare(name(&self.dead_exchange), ExchangeKind::Direct, durable, FieldTable::default())
-            .await?;
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        ch.exchange_declare(
+            name(&self.events),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+        ch.exchange_declare(
+            name(&self.commands),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+        ch.exchange_declare(
+            name(&self.dead_exchange),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
 
-        let durable_q = QueueDeclareOptions { durable: true, ..Default::default() };
-        ch.queue_declare(name(&self.dead_queue), durable_q, FieldTable::default()).await?;
+        let durable_q = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        ch.queue_declare(name(&self.dead_queue), durable_q, FieldTable::default())
+            .await?;
         ch.queue_bind(
             name(&self.dead_queue),
             name(&self.dead_exchange),
@@ -61,13 +83,19 @@ impl Topology {
         // A quorum queue counts deliveries itself (x-delivery-limit), which is what stops a
         // poison command from looping forever even when the consumer dies before it can nack.
         let mut args = FieldTable::default();
-        args.insert(name("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
+        args.insert(
+            name("x-queue-type"),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
         args.insert(name("x-delivery-limit"), AMQPValue::LongLongInt(DELIVERY_LIMIT));
         args.insert(
             name("x-dead-letter-exchange"),
             AMQPValue::LongString(LongString::from(self.dead_exchange.as_str())),
         );
-        args.insert(name("x-dead-letter-routing-key"), AMQPValue::LongString(LongString::from(STOCK_KEY)));
+        args.insert(
+            name("x-dead-letter-routing-key"),
+            AMQPValue::LongString(LongString::from(STOCK_KEY)),
+        );
         ch.queue_declare(name(&self.stock_queue), durable_q, args).await?;
         ch.queue_bind(
             name(&self.stock_queue),
@@ -83,11 +111,21 @@ impl Topology {
     /// Declares this server instance's own queue: server-named, exclusive and auto-delete (it
     /// dies with the connection), bound to every event. One queue per instance, never per socket.
     pub async fn declare_instance_queue(&self, ch: &Channel) -> lapin::Result<String> {
-        let opts = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+        let opts = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
         let q = ch.queue_declare(name(""), opts, FieldTable::default()).await?;
         let queue = q.name().as_str().to_string();
-        ch.queue_bind(name(&queue), name(&self.events), name("#"), QueueBindOptions::default(), FieldTable::default())
-            .await?;
+        ch.queue_bind(
+            name(&queue),
+            name(&self.events),
+            name("#"),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
         Ok(queue)
     }
 }

@@ -28,7 +28,11 @@ pub enum Event {
     /// A `stockbot` answer (quote or help). Not stored.
     BotReply(BotReply),
     /// Someone is typing in a room; `conn_id` is the typing socket, which does not get it back.
-    Typing { room_id: i64, username: String, conn_id: Uuid },
+    Typing {
+        room_id: i64,
+        username: String,
+        conn_id: Uuid,
+    },
     /// A user's first socket entered, or last socket left, a room. `conn_id` is the socket
     /// that caused it, which already knows (it gets the full list instead).
     Presence {

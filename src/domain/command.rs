@@ -69,9 +69,14 @@ impl Command {
         Some(match arg.map(StockCode::parse) {
             Some(Ok(code)) => Command::Stock(code),
             Some(Err(_)) => Command::Help {
-                reason: format!("\"{}\" is not a valid stock code.", truncate(arg.unwrap_or(""), 32)),
+                reason: format!(
+                    "\"{}\" is not a valid stock code.",
+                    truncate(arg.unwrap_or(""), 32)
+                ),
             },
-            None => Command::Help { reason: "/stock needs a code.".into() },
+            None => Command::Help {
+                reason: "/stock needs a code.".into(),
+            },
         })
     }
 
@@ -100,13 +105,26 @@ mod tests {
             Command::parse("/stock=AAPL.US"),
             Some(Command::Stock(StockCode::parse("aapl.us").unwrap()))
         );
-        assert_eq!(Command::parse("/STOCK=^spx").unwrap(), Command::Stock(StockCode("^spx".into())));
+        assert_eq!(
+            Command::parse("/STOCK=^spx").unwrap(),
+            Command::Stock(StockCode("^spx".into()))
+        );
     }
 
     #[test]
     fn bad_codes_and_unknown_commands_get_help() {
-        for text in ["/stock=", "/stock=aa pl", "/stock=<script>", "/stock", "/weather=rome", "/"] {
-            assert!(matches!(Command::parse(text), Some(Command::Help { .. })), "{text}");
+        for text in [
+            "/stock=",
+            "/stock=aa pl",
+            "/stock=<script>",
+            "/stock",
+            "/weather=rome",
+            "/",
+        ] {
+            assert!(
+                matches!(Command::parse(text), Some(Command::Help { .. })),
+                "{text}"
+            );
         }
         assert!(StockCode::parse(&"a".repeat(21)).is_err());
     }

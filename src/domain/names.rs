@@ -108,7 +108,12 @@ mod tests {
 
     #[test]
     fn usernames_follow_the_contract_pattern() {
-        for ok in ["bob", "Alice_1", "a23", "x_______________________________"[..32].as_ref()] {
+        for ok in [
+            "bob",
+            "Alice_1",
+            "a23",
+            "x_______________________________"[..32].as_ref(),
+        ] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
         for bad in ["", "ab", "1abc", "_abc", "bo b", "bob!", "ålice", &"a".repeat(33)] {

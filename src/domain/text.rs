@@ -80,9 +80,7 @@ impl OptionalField {
         match raw.map(str::trim) {
             None | Some("") => Ok(None),
             Some(v) if v.chars().count() > max => Err(format!("must be at most {max} characters")),
-            Some(v) if v.chars().any(char::is_control) => {
-                Err("must not contain control characters".into())
-            }
+            Some(v) if v.chars().any(char::is_control) => Err("must not contain control characters".into()),
             Some(v) => Ok(Some(v.to_string())),
         }
     }
@@ -101,7 +99,10 @@ mod tests {
     #[test]
     fn blank_and_oversized_messages_are_refused() {
         assert_eq!(MessageText::parse(" \n\t").unwrap_err(), TextError::Empty);
-        assert_eq!(MessageText::parse(&"é".repeat(2001)).unwrap_err(), TextError::TooLong);
+        assert_eq!(
+            MessageText::parse(&"é".repeat(2001)).unwrap_err(),
+            TextError::TooLong
+        );
         assert!(MessageText::parse(&"é".repeat(2000)).is_ok());
         assert_eq!(MessageText::parse("a\0b").unwrap_err(), TextError::Nul);
     }
@@ -116,7 +117,10 @@ mod tests {
     #[test]
     fn optional_fields_treat_blank_as_absent() {
         assert_eq!(OptionalField::parse(Some("  "), 10).unwrap(), None);
-        assert_eq!(OptionalField::parse(Some(" Ann "), 10).unwrap(), Some("Ann".into()));
+        assert_eq!(
+            OptionalField::parse(Some(" Ann "), 10).unwrap(),
+            Some("Ann".into())
+        );
         assert!(OptionalField::parse(Some("abcdefghijk"), 10).is_err());
     }
 }

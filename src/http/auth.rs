@@ -44,7 +44,15 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
         .and(with_app(app))
         .and(bearer())
         .and_then(|app, t| async move { respond(me(app, t).await) });
-    signup.or(login).unify().or(refresh).unify().or(logout).unify().or(me).unify()
+    signup
+        .or(login)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(me)
+        .unify()
 }
 
 /// What signup, login and refresh return: the user plus fresh tokens.
@@ -68,7 +76,12 @@ struct SignupBody {
     phone: Option<String>,
 }
 
-fn required<T>(errors: &mut FieldErrors, field: &'static str, raw: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+fn required<T>(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
     match raw {
         None => {
             errors.insert(field, "required".into());
@@ -79,7 +92,10 @@ fn required<T>(errors: &mut FieldErrors, field: &'static str, raw: Option<&str>,
 }
 
 fn optional(errors: &mut FieldErrors, field: &'static str, raw: Option<&str>, max: usize) -> Option<String> {
-    OptionalField::parse(raw, max).map_err(|e| errors.insert(field, e)).ok().flatten()
+    OptionalField::parse(raw, max)
+        .map_err(|e| errors.insert(field, e))
+        .ok()
+        .flatten()
 }
 
 async fn signup(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
@@ -91,13 +107,21 @@ async fn signup(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
     let first_name = optional(&mut errors, "first_name", b.first_name.as_deref(), 64);
     let last_name = optional(&mut errors, "last_name", b.last_name.as_deref(), 64);
     let phone = optional(&mut errors, "phone", b.phone.as_deref(), 32);
-    let (Some(username), Some(email), Some(password), true) = (username, email, password, errors.is_empty()) else {
+    let (Some(username), Some(email), Some(password), true) = (username, email, password, errors.is_empty())
+    else {
         return Err(ApiError::Invalid(errors));
     };
     let password_hash = password::hash(password.expose().to_string()).await?;
     let user = store::users::insert(
         &app.db,
-        &store::users::NewUser { username, email, password_hash, first_name, last_name, phone },
+        &store::users::NewUser {
+            username,
+            email,
+            password_hash,
+            first_name,
+            last_name,
+            phone,
+        },
     )
     .await?;
     tracing::info!(user_id = user.id, username = %user.username, "signed up");
@@ -115,7 +139,10 @@ struct LoginBody {
 async fn login(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
     let b: LoginBody = parse_json(&body)?;
     let mut errors = FieldErrors::new();
-    let login = match (b.email.as_deref().map(str::trim), b.username.as_deref().map(str::trim)) {
+    let login = match (
+        b.email.as_deref().map(str::trim),
+        b.username.as_deref().map(str::trim),
+    ) {
         (Some(e), _) if !e.is_empty() => Some((e.to_string(), true)),
         (_, Some(u)) if !u.is_empty() => Some((u.to_string(), false)),
         _ => {
@@ -148,10 +175,16 @@ async fn login(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
 async fn start_session(app: &App, user: User) -> Result<SessionReply, ApiError> {
     let session_id = Uuid::new_v4();
     let (refresh_token, hash) = token::new_refresh_token();
-    let expires = Utc::now() + chrono::Duration::from_std(app.config.refresh_token_ttl()).unwrap_or(chrono::Duration::days(30));
+    let expires = Utc::now()
+        + chrono::Duration::from_std(app.config.refresh_token_ttl()).unwrap_or(chrono::Duration::days(30));
     store::sessions::create(&app.db, session_id, user.id, &hash, expires).await?;
     let (token, expires_at) = app.keys.issue(user.id, &user.username, session_id);
-    Ok(SessionReply { user, token, refresh_token, expires_at })
+    Ok(SessionReply {
+        user,
+        token,
+        refresh_token,
+        expires_at,
+    })
 }
 
 #[derive(Deserialize)]
@@ -161,28 +194,46 @@ struct RefreshBody {
 
 async fn refresh(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
     let b: RefreshBody = parse_json(&body)?;
-    let old = b.refresh_token.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::invalid("refresh_token", "required"))?;
+    let old = b
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::invalid("refresh_token", "required"))?;
     let (refresh_token, new_hash) = token::new_refresh_token();
     let (session_id, user_id) = store::sessions::rotate(&app.db, &token::refresh_hash(&old), &new_hash)
         .await?
         .ok_or(ApiError::Unauthorized("invalid or expired refresh token"))?;
-    let user = store::users::by_id(&app.db, user_id).await?.ok_or(ApiError::Unauthorized("invalid or expired refresh token"))?;
+    let user = store::users::by_id(&app.db, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("invalid or expired refresh token"))?;
     let (token, expires_at) = app.keys.issue(user.id, &user.username, session_id);
-    Ok(json(StatusCode::OK, &SessionReply { user, token, refresh_token, expires_at }))
+    Ok(json(
+        StatusCode::OK,
+        &SessionReply {
+            user,
+            token,
+            refresh_token,
+            expires_at,
+        },
+    ))
 }
 
 async fn logout(app: Arc<App>, bearer: Option<String>) -> Result<Response, ApiError> {
     let me = app.authenticate(bearer.as_deref()).await?;
     store::sessions::revoke(&app.db, me.session_id).await?;
     // Close this session's sockets on every instance (locally too if the broker is down).
-    app.publish_or_local(Event::SessionRevoked { session_id: me.session_id }).await;
+    app.publish_or_local(Event::SessionRevoked {
+        session_id: me.session_id,
+    })
+    .await;
     tracing::info!(user_id = me.user_id, "logged out");
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 
 async fn me(app: Arc<App>, bearer: Option<String>) -> Result<Response, ApiError> {
     let me = app.authenticate(bearer.as_deref()).await?;
-    let user = store::users::by_id(&app.db, me.user_id).await?.ok_or(ApiError::Unauthorized("user no longer exists"))?;
+    let user = store::users::by_id(&app.db, me.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("user no longer exists"))?;
     Ok(json(StatusCode::OK, &user))
 }
 

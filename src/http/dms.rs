@@ -38,13 +38,23 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
 
 async fn inbox(app: Arc<App>, bearer: Option<String>) -> Result<Response, ApiError> {
     let me = app.authenticate(bearer.as_deref()).await?;
-    Ok(json(StatusCode::OK, &store::dms::inbox(&app.db, me.user_id).await?))
+    Ok(json(
+        StatusCode::OK,
+        &store::dms::inbox(&app.db, me.user_id).await?,
+    ))
 }
 
-async fn thread(app: Arc<App>, bearer: Option<String>, peer: String, q: HashMap<String, String>) -> Result<Response, ApiError> {
+async fn thread(
+    app: Arc<App>,
+    bearer: Option<String>,
+    peer: String,
+    q: HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let me = app.authenticate(bearer.as_deref()).await?;
     let paging = Paging::parse(&q)?;
-    let peer = store::users::by_username(&app.db, &peer).await?.ok_or_else(|| ApiError::NotFound("unknown user".into()))?;
+    let peer = store::users::by_username(&app.db, &peer)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("unknown user".into()))?;
     let rows = store::dms::thread(&app.db, me.user_id, peer.id, paging.before, paging.limit).await?;
     let frames: Vec<DirectFrame> = rows.iter().map(DirectFrame::of).collect();
     Ok(json(StatusCode::OK, &frames))
@@ -56,13 +66,23 @@ struct SendBody {
     client_id: Option<String>,
 }
 
-async fn send(app: Arc<App>, bearer: Option<String>, peer: String, body: Bytes) -> Result<Response, ApiError> {
+async fn send(
+    app: Arc<App>,
+    bearer: Option<String>,
+    peer: String,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let me = app.authenticate(bearer.as_deref()).await?;
     let b: SendBody = parse_json(&body)?;
-    let text = b.message.ok_or_else(|| ApiError::invalid("message", "required"))?;
-    let dm = app.send_dm(&me, &peer, &text, b.client_id).await.map_err(|e| match ApiError::from(e) {
-        ApiError::Invalid(_) => ApiError::invalid("message", "must be 1-2000 characters"),
-        other => other,
-    })?;
+    let text = b
+        .message
+        .ok_or_else(|| ApiError::invalid("message", "required"))?;
+    let dm = app
+        .send_dm(&me, &peer, &text, b.client_id)
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Invalid(_) => ApiError::invalid("message", "must be 1-2000 characters"),
+            other => other,
+        })?;
     Ok(json(StatusCode::CREATED, &DirectFrame::of(&dm)))
 }

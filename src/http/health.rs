@@ -16,10 +16,13 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| json(StatusCode::OK, &json!({"status": "ok"})));
-    let readyz = warp::path!("readyz").and(warp::get()).and(with_app(app)).then(ready);
-    let openapi = warp::path!("v1" / "openapi.yaml").and(warp::get()).map(|| {
-        warp::reply::with_header(OPENAPI, "content-type", "application/yaml").into_response()
-    });
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with_app(app))
+        .then(ready);
+    let openapi = warp::path!("v1" / "openapi.yaml")
+        .and(warp::get())
+        .map(|| warp::reply::with_header(OPENAPI, "content-type", "application/yaml").into_response());
     healthz.or(readyz).unify().or(openapi).unify()
 }
 
@@ -33,11 +36,17 @@ async fn ready(app: Arc<App>) -> Response {
     .is_ok_and(|r| r.is_ok());
     let broker_ok = app.broker.is_up();
     if db_ok && broker_ok {
-        return json(StatusCode::OK, &json!({"status": "ready", "database": "ok", "broker": "ok"}));
+        return json(
+            StatusCode::OK,
+            &json!({"status": "ready", "database": "ok", "broker": "ok"}),
+        );
     }
     let down: Vec<&str> = [(!db_ok).then_some("database"), (!broker_ok).then_some("broker")]
         .into_iter()
         .flatten()
         .collect();
-    problem(StatusCode::SERVICE_UNAVAILABLE, &format!("not ready: {} unavailable", down.join(" and ")))
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("not ready: {} unavailable", down.join(" and ")),
+    )
 }

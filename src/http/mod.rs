@@ -90,15 +90,29 @@ async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
     let (status, detail) = if err.is_not_found() {
         (StatusCode::NOT_FOUND, "no such route".to_string())
     } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {MAX_BODY} bytes"))
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {MAX_BODY} bytes"),
+        )
     } else if err.find::<warp::reject::LengthRequired>().is_some() {
-        (StatusCode::LENGTH_REQUIRED, "a request body needs a Content-Length header".to_string())
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "a request body needs a Content-Length header".to_string(),
+        )
     } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route".to_string())
-    } else if err.find::<warp::reject::InvalidHeader>().is_some() || err.find::<warp::reject::MissingHeader>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this route".to_string(),
+        )
+    } else if err.find::<warp::reject::InvalidHeader>().is_some()
+        || err.find::<warp::reject::MissingHeader>().is_some()
+    {
         (StatusCode::BAD_REQUEST, "missing or invalid header".to_string())
     } else if err.find::<warp::ws::MissingConnectionUpgrade>().is_some() {
-        (StatusCode::BAD_REQUEST, "this route expects a WebSocket upgrade".to_string())
+        (
+            StatusCode::BAD_REQUEST,
+            "this route expects a WebSocket upgrade".to_string(),
+        )
     } else {
         tracing::debug!(?err, "unhandled rejection");
         (StatusCode::BAD_REQUEST, "bad request".to_string())
@@ -112,7 +126,9 @@ pub fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Inf
 
 /// The raw `Authorization` header, if any (checked by `App::authenticate`).
 pub fn bearer() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
-    warp::header::optional::<String>("authorization").or(warp::any().map(|| None)).unify()
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
 }
 
 /// A bounded request body (413 above `MAX_BODY`).
@@ -122,7 +138,9 @@ pub fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
 
 /// Query string as a map; a malformed one is treated as empty and fields are validated later.
 pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Infallible> + Clone {
-    warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify()
+    warp::query::<HashMap<String, String>>()
+        .or(warp::any().map(HashMap::new))
+        .unify()
 }
 
 /// Parses a JSON body: 400 when it is not JSON (saying where), 422 when a field has the
@@ -174,7 +192,11 @@ impl Paging {
                 50
             }
         };
-        if errors.is_empty() { Ok(Paging { before, limit }) } else { Err(ApiError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(Paging { before, limit })
+        } else {
+            Err(ApiError::Invalid(errors))
+        }
     }
 }
 
@@ -192,18 +214,31 @@ mod tests {
         assert!(matches!(parse_json::<B>(b"{nope"), Err(ApiError::BadRequest(m)) if m.contains("line 1")));
         assert!(matches!(parse_json::<B>(b""), Err(ApiError::BadRequest(_))));
         assert!(matches!(parse_json::<B>(b"[]"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(parse_json::<B>(br#"{"name":5}"#), Err(ApiError::Invalid(_))));
+        assert!(matches!(
+            parse_json::<B>(br#"{"name":5}"#),
+            Err(ApiError::Invalid(_))
+        ));
         assert!(parse_json::<B>(br#"{"name":"x"}"#).is_ok());
     }
 
     #[test]
     fn paging_defaults_and_bounds() {
-        let q = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let q = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
         let p = Paging::parse(&q(&[])).unwrap();
         assert_eq!((p.before, p.limit), (None, 50));
         assert!(Paging::parse(&q(&[("limit", "0")])).is_err());
         assert!(Paging::parse(&q(&[("limit", "101")])).is_err());
         assert!(Paging::parse(&q(&[("before", "abc")])).is_err());
-        assert_eq!(Paging::parse(&q(&[("before", "9"), ("limit", "5")])).unwrap().limit, 5);
+        assert_eq!(
+            Paging::parse(&q(&[("before", "9"), ("limit", "5")]))
+                .unwrap()
+                .limit,
+            5
+        );
     }
 }

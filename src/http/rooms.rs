@@ -50,7 +50,15 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
         .and(bearer())
         .and(body())
         .and_then(|id, app, t, b| async move { respond(post(app, t, id, b).await) });
-    create.or(list).unify().or(get).unify().or(history).unify().or(post).unify()
+    create
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(history)
+        .unify()
+        .or(post)
+        .unify()
 }
 
 #[derive(Deserialize)]
@@ -74,11 +82,18 @@ async fn list(app: Arc<App>, bearer: Option<String>) -> Result<Response, ApiErro
 
 async fn get(app: Arc<App>, bearer: Option<String>, id: i64) -> Result<Response, ApiError> {
     app.authenticate(bearer.as_deref()).await?;
-    let room = store::rooms::get(&app.db, id).await?.ok_or_else(|| ApiError::NotFound("unknown room".into()))?;
+    let room = store::rooms::get(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("unknown room".into()))?;
     Ok(json(StatusCode::OK, &room))
 }
 
-async fn history(app: Arc<App>, bearer: Option<String>, id: i64, q: HashMap<String, String>) -> Result<Response, ApiError> {
+async fn history(
+    app: Arc<App>,
+    bearer: Option<String>,
+    id: i64,
+    q: HashMap<String, String>,
+) -> Result<Response, ApiError> {
     app.authenticate(bearer.as_deref()).await?;
     let paging = Paging::parse(&q)?;
     if store::rooms::get(&app.db, id).await?.is_none() {
@@ -98,7 +113,9 @@ struct PostBody {
 async fn post(app: Arc<App>, bearer: Option<String>, id: i64, body: Bytes) -> Result<Response, ApiError> {
     let me = app.authenticate(bearer.as_deref()).await?;
     let b: PostBody = parse_json(&body)?;
-    let text = b.chatmessage.ok_or_else(|| ApiError::invalid("chatmessage", "required"))?;
+    let text = b
+        .chatmessage
+        .ok_or_else(|| ApiError::invalid("chatmessage", "required"))?;
     let client_id = b
         .client_id
         .map(|c| crate::domain::ClientId::parse(&c).map(|c| c.as_str().to_string()))

@@ -44,7 +44,7 @@ async fn upgrade(
     // Clients without Origin (CLI tools, other servers) are not browsers and are allowed.
     if let Some(origin) = origin {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        if !app.origins.iter().any(|o| *o == origin) {
+        if !app.origins.contains(&origin) {
             tracing::info!(%origin, "websocket origin refused");
             return problem(StatusCode::FORBIDDEN, "origin not allowed");
         }

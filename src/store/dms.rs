@@ -32,7 +32,12 @@ const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipien
                       FROM direct_messages d JOIN users a ON a.id = d.author_id \
                       JOIN users r ON r.id = d.recipient_id";
 
-pub async fn insert(db: &PgPool, author_id: i64, recipient_id: i64, body: &str) -> Result<StoredDm, ApiError> {
+pub async fn insert(
+    db: &PgPool,
+    author_id: i64,
+    recipient_id: i64,
+    body: &str,
+) -> Result<StoredDm, ApiError> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO direct_messages (author_id, recipient_id, body) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -48,7 +53,13 @@ pub async fn insert(db: &PgPool, author_id: i64, recipient_id: i64, body: &str) 
 }
 
 /// The latest `limit` messages between two users (before message `before`), oldest first.
-pub async fn thread(db: &PgPool, me: i64, peer: i64, before: Option<i64>, limit: i64) -> Result<Vec<StoredDm>, ApiError> {
+pub async fn thread(
+    db: &PgPool,
+    me: i64,
+    peer: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoredDm>, ApiError> {
     let pair = "LEAST(d.author_id, d.recipient_id) = LEAST($1::bigint, $2::bigint) \
                 AND GREATEST(d.author_id, d.recipient_id) = GREATEST($1::bigint, $2::bigint)";
     let mut rows = match before {
@@ -71,7 +82,8 @@ pub async fn thread(db: &PgPool, me: i64, peer: i64, before: Option<i64>, limit:
             .bind(before)
             .fetch_optional(db)
             .await?;
-            let (at, id) = anchor.ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this conversation")))?;
+            let (at, id) = anchor
+                .ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this conversation")))?;
             sqlx::query_as::<_, StoredDm>(sql!(
                 "{SELECT} WHERE {pair} AND (d.created_at, d.id) < ($3, $4) \
                  ORDER BY d.created_at DESC, d.id DESC LIMIT $5"

@@ -21,7 +21,12 @@ pub struct StoredMessage {
 
 /// Stores a message. Bumping `rooms.last_seq` locks the room row until commit, so messages of one
 /// room are numbered and time-stamped in commit order. `None` when the room does not exist.
-pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> Result<Option<StoredMessage>, ApiError> {
+pub async fn insert(
+    db: &PgPool,
+    room_id: i64,
+    user_id: i64,
+    body: &str,
+) -> Result<Option<StoredMessage>, ApiError> {
     Ok(sqlx::query_as::<_, StoredMessage>(
         "WITH r AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING id, last_seq), \
               m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
@@ -42,7 +47,12 @@ const SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.bo
 
 /// The latest `limit` messages of a room (optionally older than message `before`), oldest first.
 /// `Err(NotFound)` when `before` is not a message of this room.
-pub async fn latest(db: &PgPool, room_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<StoredMessage>, ApiError> {
+pub async fn latest(
+    db: &PgPool,
+    room_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoredMessage>, ApiError> {
     let mut rows = match before {
         None => {
             sqlx::query_as::<_, StoredMessage>(sql!(
@@ -60,7 +70,8 @@ pub async fn latest(db: &PgPool, room_id: i64, before: Option<i64>, limit: i64) 
                     .bind(room_id)
                     .fetch_optional(db)
                     .await?;
-            let (at, id) = anchor.ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this room")))?;
+            let (at, id) =
+                anchor.ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this room")))?;
             sqlx::query_as::<_, StoredMessage>(sql!(
                 "{SELECT} WHERE m.room_id = $1 AND (m.created_at, m.id) < ($2, $3) \
                  ORDER BY m.created_at DESC, m.id DESC LIMIT $4"
@@ -78,7 +89,12 @@ pub async fn latest(db: &PgPool, room_id: i64, before: Option<i64>, limit: i64) 
 }
 
 /// Messages of a room with id greater than `since`, oldest first, at most `limit`.
-pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> Result<Vec<StoredMessage>, ApiError> {
+pub async fn after(
+    db: &PgPool,
+    room_id: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<StoredMessage>, ApiError> {
     // id and seq grow together inside a room, so "id > since" is "seq > the seq of the newest
     // message with id <= since"; seq is what the unique (room_id, seq) index can range over.
     // The usual `since` is a message of this room (one primary-key probe); COALESCE evaluates
@@ -98,7 +114,12 @@ pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> Result<
 }
 
 /// Messages of a room with `from <= seq <= to`, in order (fills delivery gaps).
-pub async fn seq_range(db: &PgPool, room_id: i64, from: i64, to: i64) -> Result<Vec<StoredMessage>, ApiError> {
+pub async fn seq_range(
+    db: &PgPool,
+    room_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<StoredMessage>, ApiError> {
     Ok(sqlx::query_as::<_, StoredMessage>(sql!(
         "{SELECT} WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3 ORDER BY m.seq LIMIT 1000"
     ))

@@ -10,12 +10,10 @@ use crate::error::ApiError;
 const ALIVE_SECS: i32 = 30;
 
 pub async fn heartbeat(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
-    )
-    .bind(instance)
-    .execute(db)
-    .await?;
+    sqlx::query("INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()")
+        .bind(instance)
+        .execute(db)
+        .await?;
     // Sweep instances that died without cleaning up (their presence rows cascade).
     sqlx::query("DELETE FROM instances WHERE heartbeat_at < now() - make_interval(secs => $1 * 4)")
         .bind(ALIVE_SECS)
@@ -26,7 +24,13 @@ pub async fn heartbeat(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
 
 /// Records a socket in a room. Returns true when this is the user's first live socket there
 /// (so a `joined` notice is due).
-pub async fn enter(db: &PgPool, instance: Uuid, conn: Uuid, room_id: i64, user_id: i64) -> Result<bool, ApiError> {
+pub async fn enter(
+    db: &PgPool,
+    instance: Uuid,
+    conn: Uuid,
+    room_id: i64,
+    user_id: i64,
+) -> Result<bool, ApiError> {
     sqlx::query(
         "INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
@@ -82,6 +86,9 @@ pub async fn users_in(db: &PgPool, room_id: i64) -> Result<Vec<String>, ApiError
 
 /// Forgets this instance and its sockets (graceful shutdown).
 pub async fn retire(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance).execute(db).await?;
+    sqlx::query("DELETE FROM instances WHERE id = $1")
+        .bind(instance)
+        .execute(db)
+        .await?;
     Ok(())
 }

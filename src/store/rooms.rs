@@ -25,7 +25,10 @@ pub async fn create(db: &PgPool, name: &RoomName, created_by: Option<i64>) -> Re
         if super::is_unique_violation(&e, "rooms_name_key") {
             let mut errors = crate::error::FieldErrors::new();
             errors.insert("name", "taken".into());
-            ApiError::Conflict { detail: "a room with that name already exists".into(), errors }
+            ApiError::Conflict {
+                detail: "a room with that name already exists".into(),
+                errors,
+            }
         } else {
             e.into()
         }
@@ -44,16 +47,20 @@ pub async fn ensure(db: &PgPool, names: &[&str]) -> Result<(), sqlx::Error> {
 }
 
 pub async fn list(db: &PgPool) -> Result<Vec<Room>, ApiError> {
-    Ok(sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms ORDER BY lower(name), id")
-        .fetch_all(db)
-        .await?)
+    Ok(
+        sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms ORDER BY lower(name), id")
+            .fetch_all(db)
+            .await?,
+    )
 }
 
 pub async fn get(db: &PgPool, id: i64) -> Result<Option<Room>, ApiError> {
-    Ok(sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 /// The room's latest message sequence number, or `None` for an unknown room.

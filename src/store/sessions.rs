@@ -23,23 +23,18 @@ pub async fn create(
 
 /// Whether the session exists, is not revoked and has not expired.
 pub async fn is_active(db: &PgPool, id: Uuid) -> Result<bool, ApiError> {
-    let row: Option<(bool,)> = sqlx::query_as(
-        "SELECT revoked_at IS NULL AND expires_at > now() FROM sessions WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(bool,)> =
+        sqlx::query_as("SELECT revoked_at IS NULL AND expires_at > now() FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
     Ok(matches!(row, Some((true,))))
 }
 
 /// Swaps the stored refresh hash for a new one, in one statement, so two concurrent refreshes
 /// with the same token cannot both win. Returns the session and its user, or `None` when the
 /// token is unknown, already rotated, revoked or expired.
-pub async fn rotate(
-    db: &PgPool,
-    old_hash: &[u8],
-    new_hash: &[u8],
-) -> Result<Option<(Uuid, i64)>, ApiError> {
+pub async fn rotate(db: &PgPool, old_hash: &[u8], new_hash: &[u8]) -> Result<Option<(Uuid, i64)>, ApiError> {
     Ok(sqlx::query_as(
         "UPDATE sessions SET refresh_hash = $2, refreshed_at = now() \
          WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now() \

@@ -66,15 +66,24 @@ pub async fn insert(db: &PgPool, new: &NewUser) -> Result<User, ApiError> {
 pub async fn credentials(db: &PgPool, login: &str, by_email: bool) -> Result<Option<Credentials>, ApiError> {
     let column = if by_email { "email" } else { "username" };
     let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE lower({column}) = lower($1)");
-    Ok(sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(sql)).bind(login).fetch_optional(db).await?)
+    Ok(sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(sql))
+        .bind(login)
+        .fetch_optional(db)
+        .await?)
 }
 
 pub async fn by_id(db: &PgPool, id: i64) -> Result<Option<User>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?)
+    Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db)
+        .await?)
 }
 
 pub async fn by_username(db: &PgPool, username: &str) -> Result<Option<User>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)");
-    Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql)).bind(username).fetch_optional(db).await?)
+    Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+        .bind(username)
+        .fetch_optional(db)
+        .await?)
 }

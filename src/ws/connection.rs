@@ -36,7 +36,10 @@ const TYPING_EVERY: Duration = Duration::from_millis(1000);
 pub async fn run(socket: WebSocket, app: Arc<App>, user: AuthUser) {
     let conn_id = Uuid::new_v4();
     let span = tracing::info_span!("ws", conn = %conn_id, user_id = user.user_id, user = %user.username);
-    Connection::new(socket, app, user, conn_id).serve().instrument(span).await;
+    Connection::new(socket, app, user, conn_id)
+        .serve()
+        .instrument(span)
+        .await;
 }
 
 struct Connection {
@@ -64,9 +67,20 @@ impl Connection {
     fn new(socket: WebSocket, app: Arc<App>, user: AuthUser, conn_id: Uuid) -> Self {
         let (tx, rx) = mpsc::channel(app.config.ws_send_buffer.max(8));
         let closer = Arc::new(Closer::default());
-        app.hub.register(conn_id, user.user_id, user.session_id, tx, closer.clone());
+        app.hub
+            .register(conn_id, user.user_id, user.session_id, tx, closer.clone());
         let guard = app.socket_guard();
-        Connection { app, user, conn_id, socket, rx, closer, cursors: HashMap::new(), last_typing: None, _guard: guard }
+        Connection {
+            app,
+            user,
+            conn_id,
+            socket,
+            rx,
+            closer,
+            cursors: HashMap::new(),
+            last_typing: None,
+            _guard: guard,
+        }
     }
 
     async fn serve(mut self) {
@@ -123,7 +137,11 @@ impl Connection {
 
         if let Flow::Close(code, reason) = end {
             tracing::info!(code, reason, "closing socket");
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.send(Message::close_with(code, reason))).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                self.socket.send(Message::close_with(code, reason)),
+            )
+            .await;
             // Give the client a moment to answer the close, so our close frame is not lost to
             // a reset caused by its unread data.
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -182,11 +200,21 @@ impl Connection {
             return Flow::Continue;
         }
         let Ok(text) = msg.to_str() else {
-            return self.write(protocol::error("invalid_frame", "frames must be JSON text", None)).await;
+            return self
+                .write(protocol::error("invalid_frame", "frames must be JSON text", None))
+                .await;
         };
         let frame = match ClientFrame::parse(text) {
             Ok(f) => f,
-            Err(e) => return self.write(protocol::error("invalid_frame", &e.message, e.client_id.as_deref())).await,
+            Err(e) => {
+                return self
+                    .write(protocol::error(
+                        "invalid_frame",
+                        &e.message,
+                        e.client_id.as_deref(),
+                    ))
+                    .await;
+            }
         };
         let client_id = match frame.client_id.as_deref().map(ClientId::parse).transpose() {
             Ok(c) => c.map(|c| c.as_str().to_string()),
@@ -199,7 +227,10 @@ impl Connection {
             Some(kind::LEAVE) => self.leave(&frame).await,
             Some(kind::DIRECT) => self.direct(&frame, client_id.clone()).await,
             Some(kind::TYPING) => self.typing(&frame).await,
-            Some(other) => Err(("unknown_type", format!("unknown frame type {other}; expected 1, 2, 3, 4 or 5"))),
+            Some(other) => Err((
+                "unknown_type",
+                format!("unknown frame type {other}; expected 1, 2, 3, 4 or 5"),
+            )),
             None => Err(("invalid_frame", "missing field `type`".to_string())),
         };
         match result {
@@ -209,23 +240,41 @@ impl Connection {
     }
 
     fn room_id(frame: &ClientFrame) -> Result<i64, (&'static str, String)> {
-        frame.room_id.ok_or(("invalid_frame", "missing field `chatroomId`".into()))
+        frame
+            .room_id
+            .ok_or(("invalid_frame", "missing field `chatroomId`".into()))
     }
 
     /// Type 1: post to a room (which also joins it, before storing, so the echo is not missed).
-    async fn post(&mut self, frame: &ClientFrame, client_id: Option<String>) -> Result<Flow, (&'static str, String)> {
+    async fn post(
+        &mut self,
+        frame: &ClientFrame,
+        client_id: Option<String>,
+    ) -> Result<Flow, (&'static str, String)> {
         let room_id = Self::room_id(frame)?;
-        let text = frame.chatmessage.as_deref().ok_or(("invalid_frame", "missing field `chatmessage`".to_string()))?;
-        if !self.app.hub.is_member(self.conn_id, room_id) {
-            if let Flow::Gone = self.enter(room_id, None).await? {
-                return Ok(Flow::Gone);
-            }
+        let text = frame
+            .chatmessage
+            .as_deref()
+            .ok_or(("invalid_frame", "missing field `chatmessage`".to_string()))?;
+        if !self.app.hub.is_member(self.conn_id, room_id)
+            && let Flow::Gone = self.enter(room_id, None).await?
+        {
+            return Ok(Flow::Gone);
         }
-        match self.app.post_room_message(&self.user, room_id, text, client_id.clone()).await {
+        match self
+            .app
+            .post_room_message(&self.user, room_id, text, client_id.clone())
+            .await
+        {
             Ok(Posted::Stored(_)) => Ok(Flow::Continue), // the echo arrives through the hub
-            Ok(Posted::Command { command, request_id }) => {
-                Ok(self.write(protocol::command_accepted(room_id, command, request_id, client_id.as_deref())).await)
-            }
+            Ok(Posted::Command { command, request_id }) => Ok(self
+                .write(protocol::command_accepted(
+                    room_id,
+                    command,
+                    request_id,
+                    client_id.as_deref(),
+                ))
+                .await),
             Err(e) => Err(chat_error(e)),
         }
     }
@@ -233,10 +282,8 @@ impl Connection {
     /// Type 2: join, optionally replaying stored messages after `since`.
     async fn join(&mut self, frame: &ClientFrame) -> Result<Flow, (&'static str, String)> {
         let room_id = Self::room_id(frame)?;
-        if let Some(since) = frame.since {
-            if since < 0 {
-                return Err(("invalid_frame", "`since` must be a message id (>= 0)".into()));
-            }
+        if frame.since.is_some_and(|since| since < 0) {
+            return Err(("invalid_frame", "`since` must be a message id (>= 0)".into()));
         }
         self.enter(room_id, frame.since).await
     }
@@ -274,7 +321,15 @@ impl Connection {
             self.cursors.insert(room_id, cursor);
         }
         if newly {
-            match store::presence::enter(&self.app.db, self.app.instance_id, self.conn_id, room_id, self.user.user_id).await {
+            match store::presence::enter(
+                &self.app.db,
+                self.app.instance_id,
+                self.conn_id,
+                room_id,
+                self.user.user_id,
+            )
+            .await
+            {
                 Ok(true) => {
                     self.app
                         .publish_or_local(Event::Presence {
@@ -289,14 +344,19 @@ impl Connection {
                 Err(e) => tracing::warn!(room_id, error = %e, "presence not recorded"),
             }
         }
-        let users = store::presence::users_in(&self.app.db, room_id).await.unwrap_or_default();
+        let users = store::presence::users_in(&self.app.db, room_id)
+            .await
+            .unwrap_or_default();
         Ok(self.write(protocol::presence_list(room_id, &users)).await)
     }
 
     async fn leave(&mut self, frame: &ClientFrame) -> Result<Flow, (&'static str, String)> {
         let room_id = Self::room_id(frame)?;
         if !self.app.hub.leave(self.conn_id, room_id) {
-            return Err(("not_in_room", format!("this socket has not joined room {room_id}")));
+            return Err((
+                "not_in_room",
+                format!("this socket has not joined room {room_id}"),
+            ));
         }
         self.cursors.remove(&room_id);
         self.leave_presence(room_id).await;
@@ -320,10 +380,23 @@ impl Connection {
         }
     }
 
-    async fn direct(&mut self, frame: &ClientFrame, client_id: Option<String>) -> Result<Flow, (&'static str, String)> {
-        let recipient = frame.recipient.as_deref().ok_or(("invalid_frame", "missing field `recipient`".to_string()))?;
-        let text = frame.message.as_deref().ok_or(("invalid_frame", "missing field `message`".to_string()))?;
-        self.app.send_dm(&self.user, recipient, text, client_id).await.map_err(chat_error)?;
+    async fn direct(
+        &mut self,
+        frame: &ClientFrame,
+        client_id: Option<String>,
+    ) -> Result<Flow, (&'static str, String)> {
+        let recipient = frame
+            .recipient
+            .as_deref()
+            .ok_or(("invalid_frame", "missing field `recipient`".to_string()))?;
+        let text = frame
+            .message
+            .as_deref()
+            .ok_or(("invalid_frame", "missing field `message`".to_string()))?;
+        self.app
+            .send_dm(&self.user, recipient, text, client_id)
+            .await
+            .map_err(chat_error)?;
         Ok(Flow::Continue) // the echo arrives through the hub
     }
 
@@ -337,7 +410,11 @@ impl Connection {
         }
         self.last_typing = Some(Instant::now());
         self.app
-            .publish_or_local(Event::Typing { room_id, username: self.user.username.clone(), conn_id: self.conn_id })
+            .publish_or_local(Event::Typing {
+                room_id,
+                username: self.user.username.clone(),
+                conn_id: self.conn_id,
+            })
             .await;
         Ok(Flow::Continue)
     }

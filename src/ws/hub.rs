@@ -104,7 +104,12 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(db: PgPool, gap_wait: Duration) -> Arc<Hub> {
-        Arc::new_cyclic(|this| Hub { inner: Mutex::default(), db, gap_wait, this: this.clone() })
+        Arc::new_cyclic(|this| Hub {
+            inner: Mutex::default(),
+            db,
+            gap_wait,
+            this: this.clone(),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -112,16 +117,34 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn register(&self, conn: ConnId, user_id: i64, session_id: Uuid, tx: mpsc::Sender<Outbound>, closer: Arc<Closer>) {
+    pub fn register(
+        &self,
+        conn: ConnId,
+        user_id: i64,
+        session_id: Uuid,
+        tx: mpsc::Sender<Outbound>,
+        closer: Arc<Closer>,
+    ) {
         let mut inner = self.lock();
-        inner.conns.insert(conn, Conn { user_id, session_id, tx, closer, rooms: HashSet::new() });
+        inner.conns.insert(
+            conn,
+            Conn {
+                user_id,
+                session_id,
+                tx,
+                closer,
+                rooms: HashSet::new(),
+            },
+        );
         inner.users.entry(user_id).or_default().insert(conn);
     }
 
     /// Forgets a socket; returns the rooms it was in.
     pub fn unregister(&self, conn: ConnId) -> Vec<i64> {
         let mut inner = self.lock();
-        let Some(c) = inner.conns.remove(&conn) else { return Vec::new() };
+        let Some(c) = inner.conns.remove(&conn) else {
+            return Vec::new();
+        };
         if let Some(set) = inner.users.get_mut(&c.user_id) {
             set.remove(&conn);
             if set.is_empty() {
@@ -141,7 +164,9 @@ impl Hub {
     /// Adds the socket to the room; true if it was not a member yet.
     pub fn join(&self, conn: ConnId, room_id: i64) -> bool {
         let mut inner = self.lock();
-        let Some(c) = inner.conns.get_mut(&conn) else { return false };
+        let Some(c) = inner.conns.get_mut(&conn) else {
+            return false;
+        };
         if !c.rooms.insert(room_id) {
             return false;
         }
@@ -154,7 +179,9 @@ impl Hub {
     pub fn set_floor(&self, room_id: i64, last_seq: i64) {
         let mut inner = self.lock();
         let Inner { conns, rooms, .. } = &mut *inner;
-        let Some(room) = rooms.get_mut(&room_id) else { return };
+        let Some(room) = rooms.get_mut(&room_id) else {
+            return;
+        };
         if room.next_seq.is_none() {
             room.next_seq = Some(last_seq + 1);
             room.pending = room.pending.split_off(&(last_seq + 1));
@@ -164,7 +191,10 @@ impl Hub {
 
     pub fn leave(&self, conn: ConnId, room_id: i64) -> bool {
         let mut inner = self.lock();
-        let was = inner.conns.get_mut(&conn).is_some_and(|c| c.rooms.remove(&room_id));
+        let was = inner
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| c.rooms.remove(&room_id));
         if was {
             Self::drop_member(&mut inner, room_id, conn);
         }
@@ -172,7 +202,10 @@ impl Hub {
     }
 
     pub fn is_member(&self, conn: ConnId, room_id: i64) -> bool {
-        self.lock().conns.get(&conn).is_some_and(|c| c.rooms.contains(&room_id))
+        self.lock()
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.rooms.contains(&room_id))
     }
 
     fn drop_member(inner: &mut Inner, room_id: i64, conn: ConnId) {
@@ -189,31 +222,78 @@ impl Hub {
     /// Delivers one event to the local sockets it concerns.
     pub fn dispatch(&self, event: Event) {
         match event {
-            Event::RoomMessage { room_id, seq, id, user_id, username, body, created_at, client_id } => {
-                let m = StoredMessage { id, room_id, seq, user_id, username, body, created_at };
+            Event::RoomMessage {
+                room_id,
+                seq,
+                id,
+                user_id,
+                username,
+                body,
+                created_at,
+                client_id,
+            } => {
+                let m = StoredMessage {
+                    id,
+                    room_id,
+                    seq,
+                    user_id,
+                    username,
+                    body,
+                    created_at,
+                };
                 self.sequence(room_id, seq, ready(&m, client_id.as_deref()));
             }
             Event::BotReply(r) => {
                 let frame: Arc<str> = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
                 self.to_room(r.room_id, None, &frame);
             }
-            Event::Typing { room_id, username, conn_id } => {
+            Event::Typing {
+                room_id,
+                username,
+                conn_id,
+            } => {
                 let frame: Arc<str> = protocol::typing(room_id, &username).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
-            Event::Presence { room_id, conn_id, joined, left } => {
-                let frame: Arc<str> = protocol::presence_change(room_id, joined.as_deref(), left.as_deref()).into();
+            Event::Presence {
+                room_id,
+                conn_id,
+                joined,
+                left,
+            } => {
+                let frame: Arc<str> =
+                    protocol::presence_change(room_id, joined.as_deref(), left.as_deref()).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
-            Event::DirectMessage { id, author_id, author, recipient_id, recipient, body, message_type, created_at, client_id } => {
+            Event::DirectMessage {
+                id,
+                author_id,
+                author,
+                recipient_id,
+                recipient,
+                body,
+                message_type,
+                created_at,
+                client_id,
+            } => {
                 let dm = crate::store::dms::StoredDm {
-                    id, author_id, author, recipient_id, recipient, body, message_type, created_at,
+                    id,
+                    author_id,
+                    author,
+                    recipient_id,
+                    recipient,
+                    body,
+                    message_type,
+                    created_at,
                 };
                 let mut f = DirectFrame::of(&dm);
                 let plain: Arc<str> = serde_json::to_string(&f).expect("frame").into();
                 f.client_id = client_id.as_deref();
-                let authored: Arc<str> =
-                    if client_id.is_some() { serde_json::to_string(&f).expect("frame").into() } else { plain.clone() };
+                let authored: Arc<str> = if client_id.is_some() {
+                    serde_json::to_string(&f).expect("frame").into()
+                } else {
+                    plain.clone()
+                };
                 let inner = self.lock();
                 let mut targets: Vec<(ConnId, &Arc<str>)> = Vec::new();
                 for (user, frame) in [(author_id, &authored), (recipient_id, &plain)] {
@@ -259,7 +339,9 @@ impl Hub {
 
     fn to_room(&self, room_id: i64, except: Option<ConnId>, frame: &Arc<str>) {
         let inner = self.lock();
-        let Some(room) = inner.rooms.get(&room_id) else { return };
+        let Some(room) = inner.rooms.get(&room_id) else {
+            return;
+        };
         for conn in &room.members {
             if Some(*conn) == except {
                 continue;
@@ -273,7 +355,9 @@ impl Hub {
     fn sequence(&self, room_id: i64, seq: i64, msg: Ready) {
         let mut inner = self.lock();
         let Inner { conns, rooms, .. } = &mut *inner;
-        let Some(room) = rooms.get_mut(&room_id) else { return };
+        let Some(room) = rooms.get_mut(&room_id) else {
+            return;
+        };
         match room.next_seq {
             None => {
                 room.pending.insert(seq, msg);
@@ -297,7 +381,9 @@ impl Hub {
     /// Delivers pending messages that are now in sequence.
     fn drain(&self, room_id: i64, room: &mut Room, conns: &HashMap<ConnId, Conn>) {
         while let Some(next) = room.next_seq {
-            let Some(msg) = room.pending.remove(&next) else { break };
+            let Some(msg) = room.pending.remove(&next) else {
+                break;
+            };
             self.deliver(room_id, room, conns, &msg);
             room.next_seq = Some(next + 1);
         }
@@ -310,7 +396,14 @@ impl Hub {
                 Some(a) if c.user_id == msg.author_id => a.clone(),
                 _ => msg.plain.clone(),
             };
-            send(c, Outbound::Room { room_id, id: msg.id, frame });
+            send(
+                c,
+                Outbound::Room {
+                    room_id,
+                    id: msg.id,
+                    frame,
+                },
+            );
         }
     }
 
@@ -324,7 +417,9 @@ impl Hub {
                 // message held back (or everything newer, after a reconnect).
                 let range = {
                     let mut inner = hub.lock();
-                    let Some(room) = inner.rooms.get_mut(&room_id) else { return };
+                    let Some(room) = inner.rooms.get_mut(&room_id) else {
+                        return;
+                    };
                     match (room.next_seq, room.pending.keys().next()) {
                         (Some(next), Some(&first)) if first > next => Some((next, first - 1)),
                         (Some(next), None) if wait.is_zero() => Some((next, i64::MAX)),
@@ -371,7 +466,12 @@ fn ready(m: &StoredMessage, client_id: Option<&str>) -> Ready {
         frame.client_id = Some(c);
         Arc::<str>::from(serde_json::to_string(&frame).expect("frame"))
     });
-    Ready { id: m.id, author_id: m.user_id, plain, authored }
+    Ready {
+        id: m.id,
+        author_id: m.user_id,
+        plain,
+        authored,
+    }
 }
 
 /// Hands a frame to a socket without waiting; a full buffer means the client stopped reading.

@@ -51,9 +51,15 @@ impl ClientFrame {
         })?;
         let client_id = value.get("client_id").and_then(Value::as_str).map(str::to_string);
         if !value.is_object() {
-            return Err(FrameError { message: "a frame must be a JSON object".into(), client_id });
+            return Err(FrameError {
+                message: "a frame must be a JSON object".into(),
+                client_id,
+            });
         }
-        serde_json::from_value(value).map_err(|e| FrameError { message: format!("bad field: {e}"), client_id })
+        serde_json::from_value(value).map_err(|e| FrameError {
+            message: format!("bad field: {e}"),
+            client_id,
+        })
     }
 }
 
@@ -161,7 +167,12 @@ pub fn left_room(room_id: i64) -> String {
     json!({"type": kind::LEAVE, "chatroomId": room_id}).to_string()
 }
 
-pub fn command_accepted(room_id: i64, command: &str, request_id: uuid::Uuid, client_id: Option<&str>) -> String {
+pub fn command_accepted(
+    room_id: i64,
+    command: &str,
+    request_id: uuid::Uuid,
+    client_id: Option<&str>,
+) -> String {
     let mut v = json!({"type": kind::COMMAND_ACCEPTED, "chatroomId": room_id, "command": command, "request_id": request_id});
     if let Some(c) = client_id {
         v["client_id"] = json!(c);
@@ -183,13 +194,22 @@ mod tests {
 
     #[test]
     fn a_spoofed_chatuser_is_not_even_read() {
-        let f = ClientFrame::parse(r#"{"type":1,"chatroomId":2,"chatmessage":"hi","chatuser":"admin"}"#).unwrap();
-        assert_eq!((f.kind, f.room_id, f.chatmessage.as_deref()), (Some(1), Some(2), Some("hi")));
+        let f =
+            ClientFrame::parse(r#"{"type":1,"chatroomId":2,"chatmessage":"hi","chatuser":"admin"}"#).unwrap();
+        assert_eq!(
+            (f.kind, f.room_id, f.chatmessage.as_deref()),
+            (Some(1), Some(2), Some("hi"))
+        );
     }
 
     #[test]
     fn malformed_frames_say_what_is_wrong_and_keep_the_client_id() {
-        assert!(ClientFrame::parse("{nope").unwrap_err().message.starts_with("malformed JSON"));
+        assert!(
+            ClientFrame::parse("{nope")
+                .unwrap_err()
+                .message
+                .starts_with("malformed JSON")
+        );
         assert!(ClientFrame::parse("[1]").is_err());
         let e = ClientFrame::parse(r#"{"type":"one","client_id":"c-1"}"#).unwrap_err();
         assert_eq!(e.client_id.as_deref(), Some("c-1"));
@@ -198,7 +218,9 @@ mod tests {
 
     #[test]
     fn timestamps_have_microseconds_and_z() {
-        let t = DateTime::parse_from_rfc3339("2026-11-21T10:00:00.123456Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-21T10:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(timestamp(&t), "2026-11-21T10:00:00.123456Z");
     }
 

@@ -1,0 +1,62 @@
+//! `tickertalk routes` (http::ROUTES, which `make check-openapi` compares with docs/openapi.yaml)
+//! must be the routes the router really answers.
+
+mod common;
+
+use common::TestApp;
+use tickertalk::http::ROUTES;
+
+#[tokio::test]
+async fn every_listed_route_is_served_and_unlisted_paths_are_404() {
+    let (app, db, _) = TestApp::spawn(&[]).await;
+    for (method, path) in ROUTES {
+        let path = path.replace("{id}", "1").replace("{username}", "someone");
+        let req = app
+            .http
+            .request(method.parse().unwrap(), app.url(&path))
+            .header("content-type", "application/json");
+        let req = if *method == "POST" { req.body("{}") } else { req };
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap();
+        // 404 is fine for an unknown room/user, but never "no such route"; 405 never.
+        assert!(
+            !body.contains("no such route") && status != 405,
+            "{method} {path} -> {status} {body}"
+        );
+    }
+    for path in ["/v1/nope", "/v1/chat/roomz", "/v1/auth/signout"] {
+        let (status, body) = app.get(path, None).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(body["detail"], "no such route");
+    }
+    let (status, _) = app.get("/v1/openapi.yaml", None).await;
+    assert_eq!(status, 200);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_client_is_served_with_a_strict_content_security_policy() {
+    let (app, db, _) = TestApp::spawn(&[]).await;
+    let resp = app.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<script type=\"module\""), "the client is served");
+    app.stop().await;
+    db.drop_db().await;
+}
