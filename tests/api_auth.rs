@@ -28,12 +28,20 @@ async fn duplicate_usernames_and_emails_are_409_ignoring_case() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     app.signup("bob").await;
     let (status, body) = app
-        .post("/v1/auth/signup", None, json!({"username": "BOB", "email": "other@example.com", "password": "password123"}))
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"username": "BOB", "email": "other@example.com", "password": "password123"}),
+        )
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["errors"]["username"], "taken");
     let (status, body) = app
-        .post("/v1/auth/signup", None, json!({"username": "bobby", "email": "Bob@Example.com", "password": "password123"}))
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"username": "bobby", "email": "Bob@Example.com", "password": "password123"}),
+        )
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["errors"]["email"], "taken");
@@ -45,7 +53,11 @@ async fn duplicate_usernames_and_emails_are_409_ignoring_case() {
 async fn invalid_fields_are_422_with_an_error_per_field() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     let (status, body) = app
-        .post("/v1/auth/signup", None, json!({"username": "1x", "email": "nope", "password": "short"}))
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"username": "1x", "email": "nope", "password": "short"}),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     for field in ["username", "email", "password"] {
@@ -55,7 +67,11 @@ async fn invalid_fields_are_422_with_an_error_per_field() {
     assert_eq!(status, 422);
     assert_eq!(body["errors"]["username"], "required");
     let (status, _) = app
-        .post("/v1/auth/signup", None, json!({"username": "stockbot", "email": "s@example.com", "password": "password123"}))
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"username": "stockbot", "email": "s@example.com", "password": "password123"}),
+        )
         .await;
     assert_eq!(status, 422, "the bot's name is reserved");
     app.stop().await;
@@ -67,7 +83,10 @@ async fn malformed_json_is_400_and_says_why() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     let (status, body) = app.post_raw("/v1/auth/signup", None, "{\"username\": ").await;
     assert_eq!(status, 400);
-    assert!(body["detail"].as_str().unwrap().starts_with("malformed JSON"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("malformed JSON"),
+        "{body}"
+    );
     app.stop().await;
     db.drop_db().await;
 }
@@ -76,12 +95,36 @@ async fn malformed_json_is_400_and_says_why() {
 async fn login_works_by_email_or_username_and_wrong_passwords_get_the_same_401_as_unknown_users() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     app.signup("carol").await;
-    let (s1, _) = app.post("/v1/auth/login", None, json!({"email": "CAROL@example.com", "password": "password123"})).await;
-    let (s2, b2) = app.post("/v1/auth/login", None, json!({"username": "carol", "password": "password123"})).await;
+    let (s1, _) = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "CAROL@example.com", "password": "password123"}),
+        )
+        .await;
+    let (s2, b2) = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "carol", "password": "password123"}),
+        )
+        .await;
     assert_eq!((s1, s2), (200, 200));
     assert!(b2["token"].is_string());
-    let (s3, wrong) = app.post("/v1/auth/login", None, json!({"username": "carol", "password": "password124"})).await;
-    let (s4, unknown) = app.post("/v1/auth/login", None, json!({"username": "nobody", "password": "password123"})).await;
+    let (s3, wrong) = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "carol", "password": "password124"}),
+        )
+        .await;
+    let (s4, unknown) = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "nobody", "password": "password123"}),
+        )
+        .await;
     assert_eq!((s3, s4), (401, 401));
     assert_eq!(wrong, unknown, "no hint whether the user exists");
     app.stop().await;
@@ -95,17 +138,39 @@ async fn missing_garbage_expired_and_foreign_tokens_are_401() {
     assert_eq!(app.get("/v1/auth/me", None).await.0, 401);
     assert_eq!(app.get("/v1/auth/me", Some("garbage")).await.0, 401);
     let sid = {
-        let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(user["token"].as_str().unwrap()).unwrap().claims;
+        let claims =
+            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(user["token"].as_str().unwrap())
+                .unwrap()
+                .claims;
         claims["sid"].as_str().unwrap().to_string()
     };
     let sign = |secret: &str, exp: i64| {
         let claims = json!({"sub": user["id"].to_string(), "sid": sid, "name": "dave", "iat": 0, "exp": exp});
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     };
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(app.get("/v1/auth/me", Some(&sign(SECRET, now + 600))).await.0, 200, "control: a valid token works");
-    assert_eq!(app.get("/v1/auth/me", Some(&sign(SECRET, now - 60))).await.0, 401, "expired");
-    assert_eq!(app.get("/v1/auth/me", Some(&sign("some-other-secret-123", now + 600))).await.0, 401, "foreign key");
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&sign(SECRET, now + 600))).await.0,
+        200,
+        "control: a valid token works"
+    );
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&sign(SECRET, now - 60))).await.0,
+        401,
+        "expired"
+    );
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&sign("some-other-secret-123", now + 600)))
+            .await
+            .0,
+        401,
+        "foreign key"
+    );
     app.stop().await;
     db.drop_db().await;
 }
@@ -115,13 +180,23 @@ async fn refresh_rotates_and_the_old_refresh_token_stops_working() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     let user = app.signup("erin").await;
     let old = user["refresh_token"].as_str().unwrap();
-    let (status, fresh) = app.post("/v1/auth/refresh", None, json!({"refresh_token": old})).await;
+    let (status, fresh) = app
+        .post("/v1/auth/refresh", None, json!({"refresh_token": old}))
+        .await;
     assert_eq!(status, 200, "{fresh}");
     assert_ne!(fresh["refresh_token"], user["refresh_token"]);
     assert_eq!(app.get("/v1/auth/me", fresh["token"].as_str()).await.0, 200);
-    let (status, _) = app.post("/v1/auth/refresh", None, json!({"refresh_token": old})).await;
+    let (status, _) = app
+        .post("/v1/auth/refresh", None, json!({"refresh_token": old}))
+        .await;
     assert_eq!(status, 401, "a rotated refresh token is dead");
-    let (status, _) = app.post("/v1/auth/refresh", None, json!({"refresh_token": fresh["refresh_token"]})).await;
+    let (status, _) = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": fresh["refresh_token"]}),
+        )
+        .await;
     assert_eq!(status, 200, "the new one works once");
     app.stop().await;
     db.drop_db().await;
@@ -131,13 +206,39 @@ async fn refresh_rotates_and_the_old_refresh_token_stops_working() {
 async fn logout_revokes_access_and_refresh_tokens_of_that_session_only() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     let first = app.signup("frank").await;
-    let (_, second) = app.post("/v1/auth/login", None, json!({"username": "frank", "password": "password123"})).await;
-    let resp = app.http.delete(app.url("/v1/auth/token")).bearer_auth(first["token"].as_str().unwrap()).send().await.unwrap();
+    let (_, second) = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "frank", "password": "password123"}),
+        )
+        .await;
+    let resp = app
+        .http
+        .delete(app.url("/v1/auth/token"))
+        .bearer_auth(first["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
-    assert_eq!(app.get("/v1/auth/me", first["token"].as_str()).await.0, 401, "revoked access token");
-    let (status, _) = app.post("/v1/auth/refresh", None, json!({"refresh_token": first["refresh_token"]})).await;
+    assert_eq!(
+        app.get("/v1/auth/me", first["token"].as_str()).await.0,
+        401,
+        "revoked access token"
+    );
+    let (status, _) = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
     assert_eq!(status, 401, "revoked refresh token");
-    assert_eq!(app.get("/v1/auth/me", second["token"].as_str()).await.0, 200, "other sessions live on");
+    assert_eq!(
+        app.get("/v1/auth/me", second["token"].as_str()).await.0,
+        200,
+        "other sessions live on"
+    );
     app.stop().await;
     db.drop_db().await;
 }

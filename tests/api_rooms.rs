@@ -9,7 +9,9 @@ use serde_json::json;
 async fn rooms_are_created_listed_and_fetched() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
-    let (status, room) = app.post("/v1/chat/rooms", Some(&t), json!({"name": "  Lobby  "})).await;
+    let (status, room) = app
+        .post("/v1/chat/rooms", Some(&t), json!({"name": "  Lobby  "}))
+        .await;
     assert_eq!(status, 201, "{room}");
     assert_eq!(room["name"], "Lobby", "names are trimmed");
     assert!(room["created_at"].is_string());
@@ -27,15 +29,32 @@ async fn room_names_follow_the_rules() {
     let (app, db, _) = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     app.create_room(&t, "General").await;
-    let (status, body) = app.post("/v1/chat/rooms", Some(&t), json!({"name": "general"})).await;
+    let (status, body) = app
+        .post("/v1/chat/rooms", Some(&t), json!({"name": "general"}))
+        .await;
     assert_eq!(status, 409, "duplicate ignoring case: {body}");
-    for bad in [json!({"name": ""}), json!({"name": "   "}), json!({"name": "x".repeat(65)}), json!({})] {
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"name": "x".repeat(65)}),
+        json!({}),
+    ] {
         let (status, body) = app.post("/v1/chat/rooms", Some(&t), bad.clone()).await;
         assert_eq!(status, 422, "{bad} -> {body}");
         assert!(body["errors"]["name"].is_string());
     }
-    assert_eq!(app.post("/v1/chat/rooms", Some(&t), json!({"name": "y".repeat(64)})).await.0, 201);
-    assert_eq!(app.post("/v1/chat/rooms", None, json!({"name": "NoAuth"})).await.0, 401);
+    assert_eq!(
+        app.post("/v1/chat/rooms", Some(&t), json!({"name": "y".repeat(64)}))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        app.post("/v1/chat/rooms", None, json!({"name": "NoAuth"}))
+            .await
+            .0,
+        401
+    );
     app.stop().await;
     db.drop_db().await;
 }
@@ -46,7 +65,16 @@ async fn unknown_rooms_are_404() {
     let t = app.token("alice").await;
     assert_eq!(app.get("/v1/chat/rooms/999999", Some(&t)).await.0, 404);
     assert_eq!(app.get("/v1/chat/rooms/999999/messages", Some(&t)).await.0, 404);
-    assert_eq!(app.post("/v1/chat/rooms/999999/messages", Some(&t), json!({"chatmessage": "hi"})).await.0, 404);
+    assert_eq!(
+        app.post(
+            "/v1/chat/rooms/999999/messages",
+            Some(&t),
+            json!({"chatmessage": "hi"})
+        )
+        .await
+        .0,
+        404
+    );
     let (status, body) = app.get("/v1/chat/rooms/abc", Some(&t)).await;
     assert_eq!(status, 404);
     assert_eq!(body["status"], 404, "problem details even for unmatched routes");
@@ -61,27 +89,58 @@ async fn latest_returns_exactly_the_newest_50_of_60_oldest_first_at_both_paths()
     let room = app.create_room(&t, "History").await;
     let mut ids = Vec::new();
     for i in 0..60 {
-        let (status, m) = app.post(&format!("/v1/chat/rooms/{room}/messages"), Some(&t), json!({"chatmessage": format!("m{i}")})).await;
+        let (status, m) = app
+            .post(
+                &format!("/v1/chat/rooms/{room}/messages"),
+                Some(&t),
+                json!({"chatmessage": format!("m{i}")}),
+            )
+            .await;
         assert_eq!(status, 201, "{m}");
         ids.push(m["id"].as_i64().unwrap());
     }
-    for path in [format!("/v1/chat/rooms/{room}/messages"), format!("/v1/api/chat/rooms/{room}/messages")] {
+    for path in [
+        format!("/v1/chat/rooms/{room}/messages"),
+        format!("/v1/api/chat/rooms/{room}/messages"),
+    ] {
         let (status, list) = app.get(&path, Some(&t)).await;
         assert_eq!(status, 200);
-        let texts: Vec<String> = list.as_array().unwrap().iter().map(|m| m["chatmessage"].as_str().unwrap().to_string()).collect();
+        let texts: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["chatmessage"].as_str().unwrap().to_string())
+            .collect();
         let expected: Vec<String> = (10..60).map(|i| format!("m{i}")).collect();
         assert_eq!(texts, expected, "{path}");
         assert_eq!(list[0]["chatuser"], "alice");
         assert_eq!(list[0]["chatroomId"], room);
     }
     // Paging backwards from the oldest message shown.
-    let (status, older) = app.get(&format!("/v1/chat/rooms/{room}/messages?before={}&limit=7", ids[10]), Some(&t)).await;
+    let (status, older) = app
+        .get(
+            &format!("/v1/chat/rooms/{room}/messages?before={}&limit=7", ids[10]),
+            Some(&t),
+        )
+        .await;
     assert_eq!(status, 200);
-    let got: Vec<i64> = older.as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let got: Vec<i64> = older
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(got, ids[3..10].to_vec());
-    let (status, _) = app.get(&format!("/v1/chat/rooms/{room}/messages?limit=0"), Some(&t)).await;
+    let (status, _) = app
+        .get(&format!("/v1/chat/rooms/{room}/messages?limit=0"), Some(&t))
+        .await;
     assert_eq!(status, 422);
-    let (status, _) = app.get(&format!("/v1/chat/rooms/{room}/messages?before=999999999"), Some(&t)).await;
+    let (status, _) = app
+        .get(
+            &format!("/v1/chat/rooms/{room}/messages?before=999999999"),
+            Some(&t),
+        )
+        .await;
     assert_eq!(status, 404, "before must be a message of this room");
     app.stop().await;
     db.drop_db().await;
@@ -100,15 +159,37 @@ async fn sql_looking_and_html_text_is_stored_and_returned_verbatim() {
         "emoji 🎉 and unicode ü ∑",
     ];
     for text in texts {
-        let (status, m) = app.post(&format!("/v1/chat/rooms/{room}/messages"), Some(&t), json!({"chatmessage": text})).await;
+        let (status, m) = app
+            .post(
+                &format!("/v1/chat/rooms/{room}/messages"),
+                Some(&t),
+                json!({"chatmessage": text}),
+            )
+            .await;
         assert_eq!(status, 201, "{m}");
         assert_eq!(m["chatmessage"], text);
     }
-    let (_, list) = app.get(&format!("/v1/chat/rooms/{room}/messages"), Some(&t)).await;
-    let got: Vec<&str> = list.as_array().unwrap().iter().map(|m| m["chatmessage"].as_str().unwrap()).collect();
+    let (_, list) = app
+        .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&t))
+        .await;
+    let got: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["chatmessage"].as_str().unwrap())
+        .collect();
     assert_eq!(got, texts.to_vec());
-    let (status, body) = app.post(&format!("/v1/chat/rooms/{room}/messages"), Some(&t), json!({"chatmessage": "nul\u{0000}byte"})).await;
-    assert_eq!(status, 422, "PostgreSQL cannot store NUL: a clear error, not a 500: {body}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/chat/rooms/{room}/messages"),
+            Some(&t),
+            json!({"chatmessage": "nul\u{0000}byte"}),
+        )
+        .await;
+    assert_eq!(
+        status, 422,
+        "PostgreSQL cannot store NUL: a clear error, not a 500: {body}"
+    );
     let (status, _) = app.get("/v1/chat/rooms", Some(&t)).await;
     assert_eq!(status, 200, "tables still there");
     app.stop().await;
@@ -121,10 +202,29 @@ async fn empty_and_too_long_messages_are_422_and_oversized_bodies_413() {
     let t = app.token("alice").await;
     let room = app.create_room(&t, "Limits").await;
     let path = format!("/v1/chat/rooms/{room}/messages");
-    assert_eq!(app.post(&path, Some(&t), json!({"chatmessage": "   "})).await.0, 422);
-    assert_eq!(app.post(&path, Some(&t), json!({"chatmessage": "x".repeat(2001)})).await.0, 422);
-    assert_eq!(app.post(&path, Some(&t), json!({"chatmessage": "x".repeat(2000)})).await.0, 201);
-    let (status, body) = app.post_raw(&path, Some(&t), format!("{{\"chatmessage\":\"{}\"}}", "x".repeat(70_000))).await;
+    assert_eq!(
+        app.post(&path, Some(&t), json!({"chatmessage": "   "})).await.0,
+        422
+    );
+    assert_eq!(
+        app.post(&path, Some(&t), json!({"chatmessage": "x".repeat(2001)}))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        app.post(&path, Some(&t), json!({"chatmessage": "x".repeat(2000)}))
+            .await
+            .0,
+        201
+    );
+    let (status, body) = app
+        .post_raw(
+            &path,
+            Some(&t),
+            format!("{{\"chatmessage\":\"{}\"}}", "x".repeat(70_000)),
+        )
+        .await;
     assert_eq!(status, 413, "{body}");
     let (_, list) = app.get(&path, Some(&t)).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "nothing else stored");
@@ -139,9 +239,21 @@ async fn posting_over_the_rate_limit_is_429_with_retry_after_and_not_stored() {
     let room = app.create_room(&t, "Fast").await;
     let path = format!("/v1/chat/rooms/{room}/messages");
     for i in 0..3 {
-        assert_eq!(app.post(&path, Some(&t), json!({"chatmessage": format!("ok {i}")})).await.0, 201);
+        assert_eq!(
+            app.post(&path, Some(&t), json!({"chatmessage": format!("ok {i}")}))
+                .await
+                .0,
+            201
+        );
     }
-    let resp = app.http.post(app.url(&path)).bearer_auth(&t).json(&json!({"chatmessage": "too many"})).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(&t)
+        .json(&json!({"chatmessage": "too many"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().get("retry-after").is_some());
     let (_, list) = app.get(&path, Some(&t)).await;
@@ -159,14 +271,26 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
     assert_eq!(status, 200, "{body}");
 
     // Make this test's database unreachable: refuse new connections and kill the pool's.
-    let admin = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres")).await.unwrap();
+    let admin = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres"))
+        .await
+        .unwrap();
     let su = std::process::Command::new("su")
-        .args(["postgres", "-c", &format!("psql -qc \"ALTER DATABASE {} ALLOW_CONNECTIONS false\"", db.name)])
+        .args([
+            "postgres",
+            "-c",
+            &format!("psql -qc \"ALTER DATABASE {} ALLOW_CONNECTIONS false\"", db.name),
+        ])
         .status();
     let blocked = su.map(|s| s.success()).unwrap_or(false);
     if !blocked {
         // Without superuser access, the owner can still do it (tickertalk owns its test DBs).
-        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", db.name))).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+            db.name
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
     }
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
         .bind(&db.name)
@@ -178,7 +302,13 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
     assert!(body["detail"].as_str().unwrap().contains("database"), "{body}");
     assert_eq!(app.get("/healthz", None).await.0, 200, "the process is still up");
 
-    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name))).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        db.name
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     let mut ready = false;
     for _ in 0..50 {
         if app.get("/readyz", None).await.0 == 200 {
@@ -199,11 +329,15 @@ async fn commands_posted_over_http_are_accepted_but_never_stored() {
     let t = app.token("alice").await;
     let room = app.create_room(&t, "Cmd").await;
     let path = format!("/v1/chat/rooms/{room}/messages");
-    let (status, body) = app.post(&path, Some(&t), json!({"chatmessage": "/stock=aapl.us"})).await;
+    let (status, body) = app
+        .post(&path, Some(&t), json!({"chatmessage": "/stock=aapl.us"}))
+        .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["command"], "stock");
     assert!(body["request_id"].is_string());
-    let (status, body) = app.post(&path, Some(&t), json!({"chatmessage": "/weather"})).await;
+    let (status, body) = app
+        .post(&path, Some(&t), json!({"chatmessage": "/weather"}))
+        .await;
     assert_eq!((status, &body["command"]), (202, &json!("help")));
     let (_, list) = app.get(&path, Some(&t)).await;
     assert_eq!(list, json!([]));

@@ -38,7 +38,11 @@ async fn stored_ids(app: &TestApp, token: &str, room: i64) -> Vec<i64> {
 async fn users_on_two_instances_chat_and_other_rooms_hear_nothing() {
     let (a, db, prefix) = TestApp::spawn(&[]).await;
     let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
-    let (alice, bob, carol) = (a.token("alice").await, a.token("bob").await, a.token("carol").await);
+    let (alice, bob, carol) = (
+        a.token("alice").await,
+        a.token("bob").await,
+        a.token("carol").await,
+    );
     let room1 = a.create_room(&alice, "One").await;
     let room2 = a.create_room(&alice, "Two").await;
     let mut wa = a.ws(&alice).await;
@@ -48,19 +52,35 @@ async fn users_on_two_instances_chat_and_other_rooms_hear_nothing() {
     wb.join(room1, None).await;
     wc.join(room2, None).await;
 
-    wa.send(json!({"type": 1, "chatroomId": room1, "chatmessage": "hi bob", "client_id": "c-1"})).await;
+    wa.send(json!({"type": 1, "chatroomId": room1, "chatmessage": "hi bob", "client_id": "c-1"}))
+        .await;
     let echo = wa.next_where(|v| v["type"] == 1).await;
-    assert_eq!((echo["chatmessage"].as_str(), echo["client_id"].as_str()), (Some("hi bob"), Some("c-1")));
+    assert_eq!(
+        (echo["chatmessage"].as_str(), echo["client_id"].as_str()),
+        (Some("hi bob"), Some("c-1"))
+    );
     let got = wb.next_where(|v| v["type"] == 1).await;
-    assert_eq!((got["chatuser"].as_str(), got["chatmessage"].as_str()), (Some("alice"), Some("hi bob")));
-    assert!(got.get("client_id").is_none(), "client_id only on the author's sockets");
+    assert_eq!(
+        (got["chatuser"].as_str(), got["chatmessage"].as_str()),
+        (Some("alice"), Some("hi bob"))
+    );
+    assert!(
+        got.get("client_id").is_none(),
+        "client_id only on the author's sockets"
+    );
     assert_eq!(got["id"], echo["id"]);
 
-    wb.send(json!({"type": 1, "chatroomId": room1, "chatmessage": "hi alice"})).await;
+    wb.send(json!({"type": 1, "chatroomId": room1, "chatmessage": "hi alice"}))
+        .await;
     let got = wa.next_where(|v| v["type"] == 1).await;
     assert_eq!(got["chatuser"], "bob");
 
-    let heard: Vec<Value> = wc.drain(Duration::from_millis(800)).await.into_iter().filter(|v| v["type"] == 1).collect();
+    let heard: Vec<Value> = wc
+        .drain(Duration::from_millis(800))
+        .await
+        .into_iter()
+        .filter(|v| v["type"] == 1)
+        .collect();
     assert!(heard.is_empty(), "carol in another room heard {heard:?}");
     a.stop().await;
     b.stop().await;
@@ -71,7 +91,11 @@ async fn users_on_two_instances_chat_and_other_rooms_hear_nothing() {
 async fn two_hundred_messages_from_two_senders_on_two_instances_arrive_in_stored_order() {
     let (a, db, prefix) = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
     let b = TestApp::spawn_on(&db.url, &prefix, &["--rate-limit-messages=1000"]).await;
-    let (alice, bob, carol) = (a.token("alice").await, a.token("bob").await, a.token("carol").await);
+    let (alice, bob, carol) = (
+        a.token("alice").await,
+        a.token("bob").await,
+        a.token("carol").await,
+    );
     let room = a.create_room(&alice, "Busy").await;
     let mut reader = a.ws(&carol).await;
     reader.join(room, None).await;
@@ -81,7 +105,8 @@ async fn two_hundred_messages_from_two_senders_on_two_instances_arrive_in_stored
     wb.join(room, None).await;
     let send_all = |mut ws: Ws, who: &'static str| async move {
         for i in 0..100 {
-            ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("{who} {i}")})).await;
+            ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("{who} {i}")}))
+                .await;
         }
         ws
     };
@@ -89,13 +114,26 @@ async fn two_hundred_messages_from_two_senders_on_two_instances_arrive_in_stored
     let got = reader.messages(room, 200).await;
     let got_ids = ids(&got);
     assert_eq!(got_ids.iter().collect::<HashSet<_>>().len(), 200, "no duplicates");
-    assert_eq!(got_ids, stored_ids(&a, &alice, room).await, "live order is the stored order");
+    assert_eq!(
+        got_ids,
+        stored_ids(&a, &alice, room).await,
+        "live order is the stored order"
+    );
     // Each sender's own messages keep their sending order too.
     for who in ["alice", "bob"] {
-        let mine: Vec<String> = got.iter().filter(|m| m["chatuser"] == who).map(|m| m["chatmessage"].as_str().unwrap().to_string()).collect();
+        let mine: Vec<String> = got
+            .iter()
+            .filter(|m| m["chatuser"] == who)
+            .map(|m| m["chatmessage"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(mine, (0..100).map(|i| format!("{who} {i}")).collect::<Vec<_>>());
     }
-    let extra: Vec<Value> = reader.drain(Duration::from_millis(500)).await.into_iter().filter(|v| v["type"] == 1).collect();
+    let extra: Vec<Value> = reader
+        .drain(Duration::from_millis(500))
+        .await
+        .into_iter()
+        .filter(|v| v["type"] == 1)
+        .collect();
     assert!(extra.is_empty(), "nothing delivered twice: {extra:?}");
     drop((wa, wb));
     a.stop().await;
@@ -112,19 +150,24 @@ async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messag
     let mut wb = b.ws(&bob).await;
     wb.join(room, None).await;
     for i in 0..10 {
-        wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("before {i}")})).await;
+        wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("before {i}")}))
+            .await;
     }
     let mut wa = a.ws(&alice).await;
     wa.join(room, None).await;
-    wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": "seen"})).await;
-    let seen = wa.next_where(|v| v["type"] == 1 && v["chatmessage"] == "seen").await;
+    wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": "seen"}))
+        .await;
+    let seen = wa
+        .next_where(|v| v["type"] == 1 && v["chatmessage"] == "seen")
+        .await;
     let since = seen["id"].as_i64().unwrap();
     drop(wa); // alice's connection drops
 
     // Bob keeps posting while alice reconnects.
     let poster = tokio::spawn(async move {
         for i in 0..120 {
-            wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("after {i}")})).await;
+            wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("after {i}")}))
+                .await;
             if i % 10 == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -136,7 +179,8 @@ async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messag
     let replayed = wa.join(room, Some(since)).await;
     let mut wb = poster.await.unwrap();
     // Bob's own echo of his last message marks the end of the stream.
-    wb.next_where(|v| v["type"] == 1 && v["chatmessage"] == "after 119").await;
+    wb.next_where(|v| v["type"] == 1 && v["chatmessage"] == "after 119")
+        .await;
     let mut union = ids(&replayed);
     while !union.contains(&stored_ids(&a, &alice, room).await.last().copied().unwrap()) {
         let v = wa.next().await;
@@ -149,9 +193,16 @@ async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messag
             union.push(v["id"].as_i64().unwrap());
         }
     }
-    let expected: Vec<i64> = stored_ids(&a, &alice, room).await.into_iter().filter(|id| *id > since).collect();
+    let expected: Vec<i64> = stored_ids(&a, &alice, room)
+        .await
+        .into_iter()
+        .filter(|id| *id > since)
+        .collect();
     assert_eq!(expected.len(), 120);
-    assert_eq!(union, expected, "replay + live = exactly the stored messages after since, in order");
+    assert_eq!(
+        union, expected,
+        "replay + live = exactly the stored messages after since, in order"
+    );
     a.stop().await;
     b.stop().await;
     db.drop_db().await;
@@ -165,10 +216,13 @@ async fn a_spoofed_chatuser_is_ignored() {
     let mut wb = app.ws(&bob).await;
     wb.join(room, None).await;
     let mut wa = app.ws(&alice).await;
-    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "i am bob", "chatuser": "bob"})).await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "i am bob", "chatuser": "bob"}))
+        .await;
     let got = wb.next_where(|v| v["type"] == 1).await;
     assert_eq!(got["chatuser"], "alice");
-    let (_, stored) = app.get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice)).await;
+    let (_, stored) = app
+        .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice))
+        .await;
     assert_eq!(stored[0]["chatuser"], "alice");
     app.stop().await;
     db.drop_db().await;
@@ -186,14 +240,38 @@ async fn bad_frames_get_their_error_and_the_socket_keeps_working() {
         ("[1,2]".into(), "invalid_frame"),
         (json!({"type": "one"}).to_string(), "invalid_frame"),
         (json!({"chatroomId": room}).to_string(), "invalid_frame"),
-        (json!({"type": 99, "chatroomId": room}).to_string(), "unknown_type"),
-        (json!({"type": 1, "chatroomId": 987654, "chatmessage": "x"}).to_string(), "unknown_room"),
-        (json!({"type": 2, "chatroomId": 987654}).to_string(), "unknown_room"),
-        (json!({"type": 1, "chatroomId": room, "chatmessage": "   "}).to_string(), "empty_message"),
-        (json!({"type": 1, "chatroomId": room, "chatmessage": "x".repeat(2001)}).to_string(), "message_too_long"),
-        (json!({"type": 1, "chatroomId": room}).to_string(), "invalid_frame"),
-        (json!({"type": 4, "recipient": "nobody_here", "message": "hi"}).to_string(), "unknown_user"),
-        (json!({"type": 3, "chatroomId": 987654}).to_string(), "not_in_room"),
+        (
+            json!({"type": 99, "chatroomId": room}).to_string(),
+            "unknown_type",
+        ),
+        (
+            json!({"type": 1, "chatroomId": 987654, "chatmessage": "x"}).to_string(),
+            "unknown_room",
+        ),
+        (
+            json!({"type": 2, "chatroomId": 987654}).to_string(),
+            "unknown_room",
+        ),
+        (
+            json!({"type": 1, "chatroomId": room, "chatmessage": "   "}).to_string(),
+            "empty_message",
+        ),
+        (
+            json!({"type": 1, "chatroomId": room, "chatmessage": "x".repeat(2001)}).to_string(),
+            "message_too_long",
+        ),
+        (
+            json!({"type": 1, "chatroomId": room}).to_string(),
+            "invalid_frame",
+        ),
+        (
+            json!({"type": 4, "recipient": "nobody_here", "message": "hi"}).to_string(),
+            "unknown_user",
+        ),
+        (
+            json!({"type": 3, "chatroomId": 987654}).to_string(),
+            "not_in_room",
+        ),
     ];
     for (frame, code) in cases {
         ws.send_text(&frame).await;
@@ -201,13 +279,28 @@ async fn bad_frames_get_their_error_and_the_socket_keeps_working() {
         assert_eq!(err["error"]["code"], code, "frame {frame}");
         assert!(err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "x".repeat(2001), "client_id": "c-9"})).await;
-    assert_eq!(ws.next_where(|v| v["type"] == 6).await["client_id"], "c-9", "errors echo client_id");
-    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "still here", "client_id": "c-10"})).await;
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "x".repeat(2001), "client_id": "c-9"}))
+        .await;
+    assert_eq!(
+        ws.next_where(|v| v["type"] == 6).await["client_id"],
+        "c-9",
+        "errors echo client_id"
+    );
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "still here", "client_id": "c-10"}))
+        .await;
     let ok = ws.next_where(|v| v["type"] == 1).await;
-    assert_eq!((ok["chatmessage"].as_str(), ok["client_id"].as_str()), (Some("still here"), Some("c-10")));
-    let (_, stored) = app.get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice)).await;
-    assert_eq!(stored.as_array().unwrap().len(), 1, "only the good message was stored");
+    assert_eq!(
+        (ok["chatmessage"].as_str(), ok["client_id"].as_str()),
+        (Some("still here"), Some("c-10"))
+    );
+    let (_, stored) = app
+        .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice))
+        .await;
+    assert_eq!(
+        stored.as_array().unwrap().len(),
+        1,
+        "only the good message was stored"
+    );
     app.stop().await;
     db.drop_db().await;
 }
@@ -220,7 +313,11 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009_and_others_are_unaffect
     let mut ws = app.ws(&alice).await;
     let mut other = app.ws(&alice).await;
     other.join(room, None).await;
-    ws.send_text(&format!("{{\"type\":1,\"chatroomId\":{room},\"chatmessage\":\"{}\"}}", "x".repeat(70_000))).await;
+    ws.send_text(&format!(
+        "{{\"type\":1,\"chatroomId\":{room},\"chatmessage\":\"{}\"}}",
+        "x".repeat(70_000)
+    ))
+    .await;
     let mut close_code = None;
     while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.stream.next()).await {
         if let Message::Close(Some(frame)) = msg {
@@ -229,7 +326,9 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009_and_others_are_unaffect
         }
     }
     assert_eq!(close_code, Some(1009));
-    other.send(json!({"type": 1, "chatroomId": room, "chatmessage": "fine"})).await;
+    other
+        .send(json!({"type": 1, "chatroomId": room, "chatmessage": "fine"}))
+        .await;
     assert_eq!(other.next_where(|v| v["type"] == 1).await["chatmessage"], "fine");
     app.stop().await;
     db.drop_db().await;
@@ -259,7 +358,9 @@ async fn the_rate_limit_refuses_and_does_not_store() {
         }
     }
     assert_eq!((acks, limited), (5, vec!["c5".to_string(), "c6".to_string()]));
-    let (_, stored) = app.get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice)).await;
+    let (_, stored) = app
+        .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice))
+        .await;
     assert_eq!(stored.as_array().unwrap().len(), 5);
     app.stop().await;
     db.drop_db().await;
@@ -268,14 +369,22 @@ async fn the_rate_limit_refuses_and_does_not_store() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
     let (app, db, _) = TestApp::spawn(&["--rate-limit-messages=100000", "--ws-send-buffer=16"]).await;
-    let (alice, bob, carol) = (app.token("alice").await, app.token("bob").await, app.token("carol").await);
+    let (alice, bob, carol) = (
+        app.token("alice").await,
+        app.token("bob").await,
+        app.token("carol").await,
+    );
     let room = app.create_room(&alice, "Flood").await;
     // Carol's socket has a tiny receive buffer and never reads after joining.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(app.addr).await.unwrap();
-    let req = format!("ws://{}/v1/ws?token={carol}", app.addr).into_client_request().unwrap();
-    let (stream, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    let req = format!("ws://{}/v1/ws?token={carol}", app.addr)
+        .into_client_request()
+        .unwrap();
+    let (stream, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
     let mut stuck = Ws { stream };
     stuck.join(room, None).await;
     let mut reader = app.ws(&bob).await;
@@ -292,10 +401,19 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
         (reader, got.len())
     });
     for i in 0..n {
-        let (status, _) = app.post(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice), json!({"chatmessage": format!("{i} {big}")})).await;
+        let (status, _) = app
+            .post(
+                &format!("/v1/chat/rooms/{room}/messages"),
+                Some(&alice),
+                json!({"chatmessage": format!("{i} {big}")}),
+            )
+            .await;
         assert_eq!(status, 201);
     }
-    let (_, got) = tokio::time::timeout(Duration::from_secs(60), reading).await.expect("reader keeps up").unwrap();
+    let (_, got) = tokio::time::timeout(Duration::from_secs(60), reading)
+        .await
+        .expect("reader keeps up")
+        .unwrap();
     assert_eq!(got, n, "the reading client got every message");
     // The stuck client is disconnected (after its buffer filled), not buffered forever.
     let mut gone = false;
@@ -306,7 +424,11 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(gone, "the non-reading socket was dropped (count {})", app.app.hub.connection_count());
+    assert!(
+        gone,
+        "the non-reading socket was dropped (count {})",
+        app.app.hub.connection_count()
+    );
     drop(stuck);
     app.stop().await;
     db.drop_db().await;
@@ -322,13 +444,17 @@ async fn live_delivery_resumes_after_the_broker_connection_drops_and_nothing_sto
     let mut wb = b.ws(&bob).await;
     wa.join(room, None).await;
     wb.join(room, None).await;
-    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before"})).await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before"}))
+        .await;
     let first = wb.next_where(|v| v["type"] == 1).await;
 
     // Instance A loses RabbitMQ. Posting still stores and acknowledges to the author.
     a.app.broker.drop_connection().await;
-    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "during", "client_id": "c-d"})).await;
-    let ack = wa.next_where(|v| v["type"] == 1 && v["chatmessage"] == "during").await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "during", "client_id": "c-d"}))
+        .await;
+    let ack = wa
+        .next_where(|v| v["type"] == 1 && v["chatmessage"] == "during")
+        .await;
     assert_eq!(ack["client_id"], "c-d");
 
     // A reconnects by itself; live delivery works again in both directions, and B also gets
@@ -343,17 +469,28 @@ async fn live_delivery_resumes_after_the_broker_connection_drops_and_nothing_sto
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ok, "ready again");
-    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "after"})).await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "after"}))
+        .await;
     let during = wb.next_where(|v| v["type"] == 1).await;
     let after = wb.next_where(|v| v["type"] == 1).await;
-    assert_eq!((during["chatmessage"].as_str(), after["chatmessage"].as_str()), (Some("during"), Some("after")));
-    wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": "from b"})).await;
-    assert_eq!(wa.next_where(|v| v["type"] == 1 && v["chatuser"] == "bob").await["chatmessage"], "from b");
+    assert_eq!(
+        (during["chatmessage"].as_str(), after["chatmessage"].as_str()),
+        (Some("during"), Some("after"))
+    );
+    wb.send(json!({"type": 1, "chatroomId": room, "chatmessage": "from b"}))
+        .await;
+    assert_eq!(
+        wa.next_where(|v| v["type"] == 1 && v["chatuser"] == "bob").await["chatmessage"],
+        "from b"
+    );
 
     // A rejoin with since sees every stored message.
     let mut wc = b.ws(&bob).await;
     let replay = wc.join(room, Some(first["id"].as_i64().unwrap() - 1)).await;
-    let texts: Vec<&str> = replay.iter().map(|m| m["chatmessage"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = replay
+        .iter()
+        .map(|m| m["chatmessage"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, vec!["before", "during", "after", "from b"]);
     a.stop().await;
     b.stop().await;
@@ -370,14 +507,19 @@ async fn presence_and_typing_cross_instances() {
     wa.join(room, None).await;
     let mut wb = b.ws(&bob).await;
     wb.send(json!({"type": 2, "chatroomId": room})).await;
-    let list = wb.next_where(|v| v["type"] == 7 && v.get("users").is_some()).await;
+    let list = wb
+        .next_where(|v| v["type"] == 7 && v.get("users").is_some())
+        .await;
     assert_eq!(list["users"], json!(["alice", "bob"]));
     let joined = wa.next_where(|v| v["type"] == 7).await;
     assert_eq!(joined["joined"], "bob");
 
     wb.send(json!({"type": 5, "chatroomId": room})).await;
     let typing = wa.next_where(|v| v["type"] == 5).await;
-    assert_eq!((typing["chatuser"].as_str(), typing["chatroomId"].as_i64()), (Some("bob"), Some(room)));
+    assert_eq!(
+        (typing["chatuser"].as_str(), typing["chatroomId"].as_i64()),
+        (Some("bob"), Some(room))
+    );
 
     wb.send(json!({"type": 3, "chatroomId": room})).await;
     assert_eq!(wb.next_where(|v| v["type"] == 3).await["chatroomId"], room);
@@ -395,7 +537,9 @@ async fn the_handshake_refuses_bad_tokens_with_401_and_foreign_origins_with_403(
     let try_connect = |token: String, origin: Option<&'static str>| {
         let addr = app.addr;
         async move {
-            let mut req = format!("ws://{addr}/v1/ws?token={token}").into_client_request().unwrap();
+            let mut req = format!("ws://{addr}/v1/ws?token={token}")
+                .into_client_request()
+                .unwrap();
             if let Some(o) = origin {
                 req.headers_mut().insert("origin", o.parse().unwrap());
             }
@@ -409,8 +553,15 @@ async fn the_handshake_refuses_bad_tokens_with_401_and_foreign_origins_with_403(
     assert_eq!(try_connect(String::new(), None).await, 401);
     assert_eq!(try_connect("garbage".into(), None).await, 401);
     assert_eq!(try_connect(alice.clone(), Some("http://evil.example")).await, 403);
-    assert_eq!(try_connect(alice.clone(), Some("http://allowed.example")).await, 101);
-    assert_eq!(try_connect(alice.clone(), None).await, 101, "non-browser clients send no Origin");
+    assert_eq!(
+        try_connect(alice.clone(), Some("http://allowed.example")).await,
+        101
+    );
+    assert_eq!(
+        try_connect(alice.clone(), None).await,
+        101,
+        "non-browser clients send no Origin"
+    );
     app.stop().await;
     db.drop_db().await;
 }
@@ -421,7 +572,13 @@ async fn logging_out_closes_that_sessions_sockets_on_every_instance() {
     let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
     let alice = a.token("alice").await;
     let mut ws = b.ws(&alice).await;
-    let resp = a.http.delete(a.url("/v1/auth/token")).bearer_auth(&alice).send().await.unwrap();
+    let resp = a
+        .http
+        .delete(a.url("/v1/auth/token"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
     let mut code = None;
     while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.stream.next()).await {
@@ -443,15 +600,29 @@ async fn direct_messages_reach_both_users_on_every_instance_and_are_stored() {
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let mut wa = a.ws(&alice).await;
     let mut wb = b.ws(&bob).await;
-    wa.send(json!({"type": 4, "recipient": "bob", "message": "psst", "client_id": "d-1"})).await;
+    wa.send(json!({"type": 4, "recipient": "bob", "message": "psst", "client_id": "d-1"}))
+        .await;
     let mine = wa.next_where(|v| v["type"] == 4).await;
     let theirs = wb.next_where(|v| v["type"] == 4).await;
-    assert_eq!((mine["client_id"].as_str(), theirs.get("client_id")), (Some("d-1"), None));
-    assert_eq!((theirs["author"].as_str(), theirs["recipient"].as_str(), theirs["message"].as_str()), (Some("alice"), Some("bob"), Some("psst")));
+    assert_eq!(
+        (mine["client_id"].as_str(), theirs.get("client_id")),
+        (Some("d-1"), None)
+    );
+    assert_eq!(
+        (
+            theirs["author"].as_str(),
+            theirs["recipient"].as_str(),
+            theirs["message"].as_str()
+        ),
+        (Some("alice"), Some("bob"), Some("psst"))
+    );
     let (_, thread) = b.get("/v1/chat/threads/alice", Some(&bob)).await;
     assert_eq!(thread[0]["id"], theirs["id"]);
     let (_, inbox) = b.get("/v1/chat/inbox", Some(&bob)).await;
-    assert_eq!(inbox, json!([{"username": "alice", "latest_message": "psst", "created_at": theirs["created_at"]}]));
+    assert_eq!(
+        inbox,
+        json!([{"username": "alice", "latest_message": "psst", "created_at": theirs["created_at"]}])
+    );
     a.stop().await;
     b.stop().await;
     db.drop_db().await;
@@ -472,6 +643,9 @@ async fn shutdown_sends_close_frames_and_finishes() {
     }
     assert_eq!(code, Some(1001));
     drop(ws);
-    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stops within seconds").unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("stops within seconds")
+        .unwrap();
     db.drop_db().await;
 }

@@ -34,7 +34,11 @@ impl QuoteSource {
             .timeout(cfg.total_timeout)
             .user_agent(concat!("tickertalk-bot/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(QuoteSource { cfg, http, cache: Mutex::new(HashMap::new()) })
+        Ok(QuoteSource {
+            cfg,
+            http,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The reply text for a symbol: a quote, "not available", or a failure notice. Never fails.
@@ -71,7 +75,10 @@ impl QuoteSource {
             tracing::warn!(symbol = symbol.as_str(), error = %e, "unusable quote response");
             "unexpected response".to_string()
         })?;
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(symbol.as_str().to_string(), (Instant::now(), q.clone()));
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(symbol.as_str().to_string(), (Instant::now(), q.clone()));
         Ok(q)
     }
 
@@ -85,9 +92,15 @@ impl QuoteSource {
     async fn fetch_once(&self, url: &str) -> Result<String, Failure> {
         let resp = self.http.get(url).send().await.map_err(|e| {
             if e.is_timeout() {
-                Failure { transient: false, why: "timed out".into() }
+                Failure {
+                    transient: false,
+                    why: "timed out".into(),
+                }
             } else {
-                Failure { transient: e.is_connect() || e.is_request(), why: "unreachable".into() }
+                Failure {
+                    transient: e.is_connect() || e.is_request(),
+                    why: "unreachable".into(),
+                }
             }
         })?;
         let status = resp.status();
@@ -99,7 +112,11 @@ impl QuoteSource {
         }
         resp.text().await.map_err(|e| Failure {
             transient: false,
-            why: if e.is_timeout() { "timed out".into() } else { "unreadable response".into() },
+            why: if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "unreadable response".into()
+            },
         })
     }
 }

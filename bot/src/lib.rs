@@ -16,11 +16,20 @@ use clap::Parser;
 #[command(name = "tickertalk-bot", version, about = "tickertalk stock-quote bot")]
 pub struct BotConfig {
     /// RabbitMQ URL.
-    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
     pub amqp_url: String,
 
     /// Quote CSV URL; `{symbol}` is replaced by the lower-case stock code.
-    #[arg(long, env = "QUOTE_URL", default_value = "https://stooq.com/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv")]
+    #[arg(
+        long,
+        env = "QUOTE_URL",
+        default_value = "https://stooq.com/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv"
+    )]
     pub quote_url: String,
 
     /// Prefix of exchange and queue names (must match the server's).

@@ -12,7 +12,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            eprintln!("tickertalk-bot: {}", e.to_string().lines().next().unwrap_or("invalid configuration"));
+            eprintln!(
+                "tickertalk-bot: {}",
+                e.to_string().lines().next().unwrap_or("invalid configuration")
+            );
             return ExitCode::from(1);
         }
     };
@@ -44,7 +47,8 @@ fn main() -> ExitCode {
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

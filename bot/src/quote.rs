@@ -52,19 +52,29 @@ pub fn parse(body: &str) -> Result<Quote, QuoteError> {
         .next()
         .ok_or(QuoteError::NoRow)?
         .map_err(|_| QuoteError::NotCsv)?;
-    let symbol = row.get(symbol_at).filter(|s| !s.is_empty()).ok_or(QuoteError::NoRow)?.to_ascii_uppercase();
+    let symbol = row
+        .get(symbol_at)
+        .filter(|s| !s.is_empty())
+        .ok_or(QuoteError::NoRow)?
+        .to_ascii_uppercase();
     // Stooq marks an unknown symbol with N/D in every field after the symbol.
     let fields_after_symbol: Vec<&str> = row.iter().skip(symbol_at + 1).collect();
     if !fields_after_symbol.is_empty() && fields_after_symbol.iter().all(|f| *f == NO_DATA) {
         return Ok(Quote::NoData { symbol });
     }
     let close_at = close_at.ok_or(QuoteError::MissingColumn("Close"))?;
-    let close = row.get(close_at).filter(|c| !c.is_empty()).ok_or(QuoteError::MissingColumn("Close"))?;
+    let close = row
+        .get(close_at)
+        .filter(|c| !c.is_empty())
+        .ok_or(QuoteError::MissingColumn("Close"))?;
     if close == NO_DATA {
         return Ok(Quote::NoData { symbol });
     }
     match close.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Quote::Price { symbol, close: close.to_string() }),
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Quote::Price {
+            symbol,
+            close: close.to_string(),
+        }),
         _ => Err(QuoteError::BadPrice(close.to_string())),
     }
 }
@@ -101,12 +111,19 @@ mod tests {
     #[test]
     fn lf_line_ends_work_too() {
         let q = parse(&NORMAL.replace("\r\n", "\n")).unwrap();
-        assert_eq!(q, Quote::Price { symbol: "AAPL.US".into(), close: "178.18".into() });
+        assert_eq!(
+            q,
+            Quote::Price {
+                symbol: "AAPL.US".into(),
+                close: "178.18".into()
+            }
+        );
     }
 
     #[test]
     fn lower_case_symbols_are_upper_cased() {
-        let body = "Symbol,Date,Time,Open,High,Low,Close,Volume\naapl.us,2023-09-08,22:00:10,1,2,0.5,93.42,10\n";
+        let body =
+            "Symbol,Date,Time,Open,High,Low,Close,Volume\naapl.us,2023-09-08,22:00:10,1,2,0.5,93.42,10\n";
         assert_eq!(reply(&parse(body).unwrap()), "AAPL.US quote is $93.42 per share");
     }
 
@@ -138,18 +155,25 @@ mod tests {
 
     #[test]
     fn a_header_without_a_row_is_an_error() {
-        assert_eq!(parse("Symbol,Date,Time,Open,High,Low,Close,Volume\r\n").unwrap_err(), QuoteError::NoRow);
+        assert_eq!(
+            parse("Symbol,Date,Time,Open,High,Low,Close,Volume\r\n").unwrap_err(),
+            QuoteError::NoRow
+        );
     }
 
     #[test]
     fn an_html_error_page_is_not_a_quote() {
-        let body = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>\n<body>oops</body></html>";
+        let body =
+            "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>\n<body>oops</body></html>";
         assert_eq!(parse(body).unwrap_err(), QuoteError::NotCsv);
     }
 
     #[test]
     fn a_plain_text_limit_notice_is_not_a_quote() {
-        assert_eq!(parse("Exceeded the daily hits limit").unwrap_err(), QuoteError::NotCsv);
+        assert_eq!(
+            parse("Exceeded the daily hits limit").unwrap_err(),
+            QuoteError::NotCsv
+        );
     }
 
     #[test]

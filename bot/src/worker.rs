@@ -9,7 +9,10 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tickertalk::broker::topology::name;
@@ -25,7 +28,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs until `stop` turns true: connect, consume, reconnect with backoff on any failure.
 pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let source = Arc::new(QuoteSource::new(cfg.fetch_config()).map_err(|e| format!("QUOTE_URL: http client: {e}"))?);
+    let source =
+        Arc::new(QuoteSource::new(cfg.fetch_config()).map_err(|e| format!("QUOTE_URL: http client: {e}"))?);
     let topology = Topology::new(&cfg.broker_prefix);
     let mut backoff = Duration::from_millis(250);
     loop {
@@ -38,7 +42,9 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
                 backoff = Duration::from_millis(250);
                 tracing::warn!("broker connection lost; reconnecting");
             }
-            Err(e) => tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "broker connect failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "broker connect failed")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
@@ -64,11 +70,18 @@ async fn session(
     let conn = Connection::connect(&cfg.amqp_url, props).await?;
     let consume = conn.create_channel().await?;
     topology.declare(&consume).await?;
-    consume.basic_qos(cfg.prefetch, BasicQosOptions::default()).await?;
+    consume
+        .basic_qos(cfg.prefetch, BasicQosOptions::default())
+        .await?;
     let publish = conn.create_channel().await?;
     publish.confirm_select(ConfirmSelectOptions::default()).await?;
     let mut consumer = consume
-        .basic_consume(name(&topology.stock_queue), name(""), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            name(&topology.stock_queue),
+            name(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     tracing::info!(queue = %topology.stock_queue, prefetch = cfg.prefetch, "bot consuming");
 
@@ -94,7 +107,10 @@ async fn session(
         // Finish the commands in hand (their replies and acks), then leave; anything prefetched
         // but unacknowledged goes back to the queue when the connection closes.
         tracing::info!(in_hand = in_hand.len(), "stopping: finishing commands in hand");
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async { while in_hand.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while in_hand.join_next().await.is_some() {}
+        })
+        .await;
     }
     in_hand.abort_all();
     let _ = conn.close(200, name("bye")).await;
@@ -114,7 +130,12 @@ async fn handle(delivery: Delivery, source: Arc<QuoteSource>, publish: Channel, 
     let span = tracing::info_span!("command", request_id = %cmd.request_id, room_id = cmd.room_id, symbol = cmd.symbol.as_str());
     let _enter = span.enter();
     let text = source.answer(&cmd.symbol).await;
-    let reply = Event::BotReply(BotReply { room_id: cmd.room_id, text, request_id: Some(cmd.request_id), created_at: Utc::now() });
+    let reply = Event::BotReply(BotReply {
+        room_id: cmd.room_id,
+        text,
+        request_id: Some(cmd.request_id),
+        created_at: Utc::now(),
+    });
     match publish_reply(&publish, &events, &reply).await {
         Ok(()) => {
             tracing::info!("replied");
@@ -126,16 +147,29 @@ async fn handle(delivery: Delivery, source: Arc<QuoteSource>, publish: Channel, 
         }
         Err(e) => {
             tracing::warn!(error = %e, "reply not confirmed; command requeued");
-            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+            let _ = delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await;
         }
     }
 }
 
 async fn publish_reply(ch: &Channel, exchange: &str, reply: &Event) -> Result<(), String> {
     let payload = serde_json::to_vec(reply).map_err(|e| e.to_string())?;
-    let props = BasicProperties::default().with_content_type("application/json".into()).with_delivery_mode(2);
+    let props = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2);
     let confirm = ch
-        .basic_publish(name(exchange), name(&reply.routing_key()), BasicPublishOptions::default(), &payload, props)
+        .basic_publish(
+            name(exchange),
+            name(&reply.routing_key()),
+            BasicPublishOptions::default(),
+            &payload,
+            props,
+        )
         .await
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_secs(5), confirm).await {

@@ -29,7 +29,10 @@ pub fn amqp_url() -> String {
 
 /// The same URL with another database name.
 pub fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
     let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
     match query {
         Some(q) => format!("{base}/{db}?{q}"),
@@ -46,18 +49,29 @@ pub struct TestDb {
 impl TestDb {
     pub async fn create() -> TestDb {
         let name = format!("tt_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres")).await.expect("admin connection");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create db");
+        let admin = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres"))
+            .await
+            .expect("admin connection");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create db");
         admin.close().await;
-        TestDb { url: with_db(&admin_url(), &name), name }
+        TestDb {
+            url: with_db(&admin_url(), &name),
+            name,
+        }
     }
 
     /// Drops the database (closing whatever still uses it).
     pub async fn drop_db(&self) {
         if let Ok(admin) = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres")).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
-                .execute(&admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&admin)
+            .await;
             admin.close().await;
         }
     }
@@ -100,21 +114,32 @@ impl TestApp {
     pub async fn spawn_on(db_url: &str, prefix: &str, extra: &[&str]) -> TestApp {
         tickertalk::telemetry::init("warn");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let application = Application::build(config(db_url, prefix, extra), listener).await.expect("server builds");
+        let application = Application::build(config(db_url, prefix, extra), listener)
+            .await
+            .expect("server builds");
         let addr = application.local_addr();
         let app = application.app.clone();
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(application.run(async move {
             let _ = rx.await;
         }));
-        let t = TestApp { addr, app, http: reqwest::Client::new(), stop: Some(tx), handle: Some(handle) };
+        let t = TestApp {
+            addr,
+            app,
+            http: reqwest::Client::new(),
+            stop: Some(tx),
+            handle: Some(handle),
+        };
         t.wait_broker_up().await;
         t
     }
 
     pub async fn wait_broker_up(&self) {
         let mut w = self.app.broker.watch();
-        tokio::time::timeout(Duration::from_secs(15), w.wait_for(|up| *up)).await.expect("broker up in time").unwrap();
+        tokio::time::timeout(Duration::from_secs(15), w.wait_for(|up| *up))
+            .await
+            .expect("broker up in time")
+            .unwrap();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -127,7 +152,10 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(h) = self.handle.take() {
-            tokio::time::timeout(Duration::from_secs(15), h).await.expect("server stops in time").unwrap();
+            tokio::time::timeout(Duration::from_secs(15), h)
+                .await
+                .expect("server stops in time")
+                .unwrap();
         }
     }
 
@@ -147,8 +175,17 @@ impl TestApp {
         read(req.send().await.unwrap()).await
     }
 
-    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let mut req = self.http.post(self.url(path)).header("content-type", "application/json").body(body);
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -174,7 +211,9 @@ impl TestApp {
     }
 
     pub async fn create_room(&self, token: &str, name: &str) -> i64 {
-        let (status, body) = self.post("/v1/chat/rooms", Some(token), json!({"name": name})).await;
+        let (status, body) = self
+            .post("/v1/chat/rooms", Some(token), json!({"name": name}))
+            .await;
         assert_eq!(status, 201, "create room: {body}");
         body["id"].as_i64().unwrap()
     }
@@ -197,7 +236,9 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(addr: SocketAddr, token: &str) -> Ws {
-        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token={token}")).await.expect("ws connects");
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token={token}"))
+            .await
+            .expect("ws connects");
         Ws { stream }
     }
 
@@ -213,7 +254,10 @@ impl Ws {
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??
+                .ok()?;
             match msg {
                 Message::Text(t) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
                 Message::Close(_) => return None,
@@ -223,7 +267,9 @@ impl Ws {
     }
 
     pub async fn next(&mut self) -> Value {
-        self.next_within(Duration::from_secs(10)).await.expect("a frame within 10 s")
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a frame within 10 s")
     }
 
     /// Skips frames until one matches; panics after 10 s.
@@ -231,7 +277,10 @@ impl Ws {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let v = self.next_within(left).await.expect("expected frame did not arrive");
+            let v = self
+                .next_within(left)
+                .await
+                .expect("expected frame did not arrive");
             if pred(&v) {
                 return v;
             }
