@@ -19,6 +19,7 @@ use tickertalk::broker::topology::name;
 use tickertalk::broker::{BotReply, Event, StockCommand, Topology};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::BotConfig;
 use crate::fetch::QuoteSource;
@@ -89,7 +90,13 @@ async fn session(
     let ended = loop {
         tokio::select! {
             _ = stop.changed() => break Ended::Stopped,
-            Some(_) = in_hand.join_next(), if !in_hand.is_empty() => {}
+            Some(done) = in_hand.join_next(), if !in_hand.is_empty() => {
+                if let Ok(Err(PublishBroken)) = done {
+                    // Replies cannot go out on this connection: reconnect rather than nack and
+                    // redeliver every command in a tight loop.
+                    break Ended::Lost;
+                }
+            }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     let (source, publish, events) = (source.clone(), publish.clone(), topology.events.clone());
@@ -117,18 +124,37 @@ async fn session(
     Ok(ended)
 }
 
-async fn handle(delivery: Delivery, source: Arc<QuoteSource>, publish: Channel, events: String) {
+/// The publish channel failed: this connection can no longer deliver replies.
+struct PublishBroken;
+
+async fn handle(
+    delivery: Delivery,
+    source: Arc<QuoteSource>,
+    publish: Channel,
+    events: String,
+) -> Result<(), PublishBroken> {
     let cmd: StockCommand = match serde_json::from_slice(&delivery.data) {
         Ok(c) => c,
         Err(e) => {
             // Unreadable: no room to answer into. Dead-letter it for a human to look at.
             tracing::error!(error = %e, "undecodable command dead-lettered");
             let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-            return;
+            return Ok(());
         }
     };
     let span = tracing::info_span!("command", request_id = %cmd.request_id, room_id = cmd.room_id, symbol = cmd.symbol.as_str());
-    let _enter = span.enter();
+    answer(delivery, cmd, source, publish, events)
+        .instrument(span)
+        .await
+}
+
+async fn answer(
+    delivery: Delivery,
+    cmd: StockCommand,
+    source: Arc<QuoteSource>,
+    publish: Channel,
+    events: String,
+) -> Result<(), PublishBroken> {
     let text = source.answer(&cmd.symbol).await;
     let reply = Event::BotReply(BotReply {
         room_id: cmd.room_id,
@@ -144,6 +170,7 @@ async fn handle(delivery: Delivery, source: Arc<QuoteSource>, publish: Channel, 
                 // the price of at-least-once; the alternative (ack first) could lose the reply.
                 tracing::warn!(error = %e, "ack failed after reply");
             }
+            Ok(())
         }
         Err(e) => {
             tracing::warn!(error = %e, "reply not confirmed; command requeued");
@@ -153,6 +180,11 @@ async fn handle(delivery: Delivery, source: Arc<QuoteSource>, publish: Channel, 
                     ..Default::default()
                 })
                 .await;
+            if publish.status().connected() {
+                Ok(())
+            } else {
+                Err(PublishBroken)
+            }
         }
     }
 }

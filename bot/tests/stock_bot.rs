@@ -1,0 +1,861 @@
+//! The stock bot end to end: a real server (real PostgreSQL, real RabbitMQ, its own broker
+//! prefix), the bot (in-process through `worker::run`, or the real binary where a process has to
+//! die) and a fake quote service speaking real HTTP on 127.0.0.1.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use common::{TestApp, Ws, amqp_url};
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Connection, ConnectionProperties};
+use serde_json::{Value, json};
+use tickertalk_bot::{BotConfig, worker};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+// ---------------------------------------------------------------------------------------------
+// Fake quote service
+// ---------------------------------------------------------------------------------------------
+
+/// The quote CSV header (stooq's `f=sd2t2ohlcv&h`), CRLF-terminated.
+const HEADER: &str = "Symbol,Date,Time,Open,High,Low,Close,Volume\r\n";
+
+/// An HTML page served with 200, as a misbehaving proxy or the service's error page would.
+const HTML_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Stooq</title></head>\n\
+                         <body><p>Service temporarily unavailable</p></body></html>\n";
+
+/// What the fake quote service answers to one request.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Answer {
+    /// A quote CSV the way stooq writes it: header, one row, CRLF line ends.
+    fn quote(symbol: &str, close: &str) -> Answer {
+        Answer::ok_csv(format!(
+            "{HEADER}{},2024-05-03,22:00:09,92.11,94.10,91.50,{close},163224109\r\n",
+            symbol.to_ascii_uppercase()
+        ))
+    }
+
+    /// The unknown-symbol answer: `N/D` in every field after the symbol.
+    fn no_data(symbol: &str) -> Answer {
+        Answer::ok_csv(format!(
+            "{HEADER}{},N/D,N/D,N/D,N/D,N/D,N/D,N/D\r\n",
+            symbol.to_ascii_uppercase()
+        ))
+    }
+
+    fn ok_csv(body: String) -> Answer {
+        Answer {
+            status: 200,
+            content_type: "text/csv",
+            body,
+        }
+    }
+
+    fn status(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body: body.into(),
+        }
+    }
+}
+
+/// One request as the fake service saw it.
+#[derive(Debug, Clone)]
+struct Hit {
+    /// The `s=` query parameter (the symbol as the bot sent it).
+    symbol: String,
+    /// The whole query string.
+    query: String,
+}
+
+type Handler = Arc<dyn Fn(Hit) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
+
+/// A minimal HTTP/1.1 server on 127.0.0.1:0: one request per connection, `Connection: close`.
+struct FakeQuotes {
+    addr: SocketAddr,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeQuotes {
+    async fn start<F, Fut>(handler: F) -> FakeQuotes
+    where
+        F: Fn(Hit) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Answer> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |hit| Box::pin(handler(hit)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let hits = hits.clone();
+            async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    tokio::spawn(serve_one(stream, handler.clone(), hits.clone()));
+                }
+            }
+        });
+        FakeQuotes { addr, hits, task }
+    }
+
+    /// The bot's `QUOTE_URL`, shaped like stooq's; `tag` lets a test tell bots apart.
+    fn url(&self, tag: &str) -> String {
+        format!(
+            "http://{}/q/l/?s={{symbol}}&f=sd2t2ohlcv&h&e=csv&bot={tag}",
+            self.addr
+        )
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    fn hits_for(&self, symbol: &str) -> usize {
+        self.hits().iter().filter(|h| h.symbol == symbol).count()
+    }
+}
+
+impl Drop for FakeQuotes {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve_one(mut stream: TcpStream, handler: Handler, hits: Arc<Mutex<Vec<Hit>>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    let target = head
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("/")
+        .to_string();
+    let query = target
+        .split_once('?')
+        .map(|(_, q)| q.to_string())
+        .unwrap_or_default();
+    let symbol = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("s="))
+        .unwrap_or_default()
+        .to_string();
+    let hit = Hit { symbol, query };
+    hits.lock().unwrap().push(hit.clone());
+    let answer = handler(hit).await;
+    let reason = match answer.status {
+        200 => "OK",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let response = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        answer.status,
+        answer.content_type,
+        answer.body.len(),
+        answer.body
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bot, in-process and as a process
+// ---------------------------------------------------------------------------------------------
+
+/// `worker::run` in a task, stopped through its watch channel.
+struct Bot {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Bot {
+    fn start(prefix: &str, quote_url: &str, extra: &[&str]) -> Bot {
+        let mut args = vec![
+            "tickertalk-bot".to_string(),
+            format!("--amqp-url={}", amqp_url()),
+            format!("--quote-url={quote_url}"),
+            format!("--broker-prefix={prefix}"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let cfg = BotConfig::try_parse_from(args).expect("bot config");
+        cfg.validate().expect("valid bot config");
+        let (stop, rx) = watch::channel(false);
+        Bot {
+            stop,
+            task: tokio::spawn(worker::run(cfg, rx)),
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        let res = tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("bot stops in time")
+            .expect("bot task did not panic");
+        assert_eq!(res, Ok(()), "bot ends cleanly");
+    }
+}
+
+/// The real `tickertalk-bot` binary; killed (SIGKILL) when dropped, so a failing test leaves
+/// no process behind.
+struct BotProcess {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl BotProcess {
+    fn spawn(prefix: &str, quote_url: &str, log_name: &str) -> BotProcess {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let log = dir.join(format!("{log_name}-{prefix}.log"));
+        let out = std::fs::File::create(&log).expect("bot log file");
+        let err = out.try_clone().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tickertalk-bot"))
+            // No `.env` is read from here: only what this test sets.
+            .current_dir(dir)
+            .env("AMQP_URL", amqp_url())
+            .env("QUOTE_URL", quote_url)
+            .env("BROKER_PREFIX", prefix)
+            .env("QUOTE_TIMEOUT_MS", "20000")
+            .env("QUOTE_CACHE_SECS", "0")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("bot binary starts");
+        BotProcess { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to finish, ack or close anything.
+    fn kill(&mut self) -> ExitStatus {
+        self.child.kill().expect("kill bot");
+        self.child.wait().expect("reap bot")
+    }
+
+    /// SIGTERM, then waits for the exit (at most `wait`).
+    async fn terminate(&mut self, wait: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker and socket helpers
+// ---------------------------------------------------------------------------------------------
+
+fn sname(s: &str) -> ShortString {
+    ShortString::from(s)
+}
+
+/// Waits until `n` consumers are on the prefix's stock command queue.
+async fn wait_consumers(prefix: &str, n: u32) {
+    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .expect("amqp");
+    let ch = conn.create_channel().await.unwrap();
+    let queue = format!("{prefix}.stock.commands");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let q = ch
+            .queue_declare(
+                sname(&queue),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("the server declared the command queue");
+        if q.consumer_count() == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{queue}: {} consumers, expected {n}",
+            q.consumer_count()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = ch.close(200, sname("bye")).await;
+    let _ = conn.close(200, sname("bye")).await;
+}
+
+/// Removes what the server and the bot declared for this prefix (durable: they would outlive
+/// the test otherwise).
+async fn cleanup_broker(prefix: &str) {
+    let Ok(conn) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await else {
+        return;
+    };
+    if let Ok(ch) = conn.create_channel().await {
+        for q in [
+            format!("{prefix}.stock.commands"),
+            format!("{prefix}.stock.commands.dead"),
+        ] {
+            let _ = ch.queue_delete(sname(&q), QueueDeleteOptions::default()).await;
+        }
+        for x in [
+            format!("{prefix}.events"),
+            format!("{prefix}.commands"),
+            format!("{prefix}.dead"),
+        ] {
+            let _ = ch
+                .exchange_delete(sname(&x), ExchangeDeleteOptions::default())
+                .await;
+        }
+        let _ = ch.close(200, sname("bye")).await;
+    }
+    let _ = conn.close(200, sname("bye")).await;
+}
+
+fn is_bot_reply(v: &Value, room: i64) -> bool {
+    v["type"] == 1 && v["chatroomId"] == room && v["chatuser"] == "stockbot" && v["bot"] == true
+}
+
+/// The next bot message in `room` (panics after 10 s), checked for the contract's shape.
+async fn bot_reply(ws: &mut Ws, room: i64) -> String {
+    let v = ws.next_where(|v| is_bot_reply(v, room)).await;
+    assert!(
+        v.get("id").is_none(),
+        "bot messages are not stored, so they have no id: {v}"
+    );
+    assert!(v["created_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
+    v["chatmessage"].as_str().expect("chatmessage").to_string()
+}
+
+/// The next bot message's text in `room`, or `None` after `wait`.
+async fn bot_reply_within(ws: &mut Ws, room: i64, wait: Duration) -> Option<String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let v = ws
+            .next_within(deadline.saturating_duration_since(Instant::now()))
+            .await?;
+        if is_bot_reply(&v, room) {
+            return Some(v["chatmessage"].as_str()?.to_string());
+        }
+    }
+}
+
+/// Sends a command over the socket; returns the type 8 acceptance frame.
+async fn command(ws: &mut Ws, room: i64, text: &str, client_id: &str) -> Value {
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": text, "client_id": client_id}))
+        .await;
+    let accepted = ws.next_where(|v| v["type"] == 8 || v["type"] == 6).await;
+    assert_eq!(accepted["type"], 8, "command accepted: {accepted}");
+    assert_eq!(accepted["chatroomId"], room, "{accepted}");
+    assert_eq!(accepted["client_id"], client_id, "{accepted}");
+    accepted
+}
+
+fn failure(symbol: &str, why: &str) -> String {
+    format!("Sorry, the quote service failed for {symbol} ({why}). Please try again later.")
+}
+
+async fn stored_bodies(app: &TestApp, token: &str, room: i64) -> Vec<Value> {
+    let (status, list) = app
+        .get(&format!("/v1/chat/rooms/{room}/messages"), Some(token))
+        .await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
+    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let quotes = FakeQuotes::start(|hit: Hit| async move {
+        match hit.symbol.as_str() {
+            "aapl.us" => Answer::quote("AAPL.US", "93.42"),
+            other => Answer::no_data(other),
+        }
+    })
+    .await;
+    let bot = Bot::start(&prefix, &quotes.url("a"), &[]);
+
+    let (alice, bob, carol) = (
+        app.token("alice").await,
+        app.token("bob").await,
+        app.token("carol").await,
+    );
+    let room_a = app.create_room(&alice, "Lobby").await;
+    let room_b = app.create_room(&bob, "Elsewhere").await;
+    let mut wa = app.ws(&alice).await;
+    wa.join(room_a, None).await;
+    let mut wc = app.ws(&carol).await;
+    wc.join(room_a, None).await;
+    let mut wb = app.ws(&bob).await;
+    wb.join(room_b, None).await;
+
+    wa.send(json!({"type": 1, "chatroomId": room_a, "chatmessage": "hello"}))
+        .await;
+    assert_eq!(wa.messages(room_a, 1).await[0]["chatmessage"], "hello");
+
+    let accepted = command(&mut wa, room_a, "/stock=aapl.us", "c-1").await;
+    assert_eq!(accepted["command"], "stock", "{accepted}");
+    assert!(
+        accepted["request_id"].as_str().is_some_and(|r| r.len() == 36),
+        "{accepted}"
+    );
+    assert_eq!(
+        bot_reply(&mut wa, room_a).await,
+        "AAPL.US quote is $93.42 per share"
+    );
+    assert_eq!(
+        bot_reply(&mut wc, room_a).await,
+        "AAPL.US quote is $93.42 per share",
+        "every member of the room gets it"
+    );
+
+    let elsewhere = wb.drain(Duration::from_secs(1)).await;
+    assert!(
+        elsewhere.iter().all(|v| v["type"] != 1),
+        "room B saw room A's traffic: {elsewhere:?}"
+    );
+
+    // The service was asked once, with the lower-case code in stooq's query shape.
+    let hits = quotes.hits();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(
+        hits[0].query.starts_with("s=aapl.us&f=sd2t2ohlcv&h&e=csv"),
+        "{hits:?}"
+    );
+
+    // Nothing of the command in the history: only the ordinary message.
+    let stored = stored_bodies(&app, &alice, room_a).await;
+    let bodies: Vec<&str> = stored
+        .iter()
+        .map(|m| m["chatmessage"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["hello"], "{stored:?}");
+    assert!(stored_bodies(&app, &bob, room_b).await.is_empty());
+
+    bot.stop().await;
+    // Clients leave before the server stops.
+    drop((wa, wb, wc));
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_symbol_in_any_case_is_answered_from_the_cache() {
+    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "93.42") }).await;
+    let bot = Bot::start(&prefix, &quotes.url("a"), &["--quote-cache-secs=60"]);
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "Lobby").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+
+    command(&mut ws, room, "/stock=aapl.us", "c-1").await;
+    assert_eq!(
+        bot_reply(&mut ws, room).await,
+        "AAPL.US quote is $93.42 per share"
+    );
+    command(&mut ws, room, "/STOCK=AAPL.US", "c-2").await;
+    assert_eq!(
+        bot_reply(&mut ws, room).await,
+        "AAPL.US quote is $93.42 per share"
+    );
+    assert_eq!(
+        quotes.hits_for("aapl.us"),
+        1,
+        "second answer comes from the cache: {:?}",
+        quotes.hits()
+    );
+
+    bot.stop().await;
+    // Clients leave before the server stops.
+    drop(ws);
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_quote_service_failure_gets_a_reply() {
+    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let flaky_calls = Arc::new(Mutex::new(0u32));
+    let quotes = FakeQuotes::start(move |hit: Hit| {
+        let flaky_calls = flaky_calls.clone();
+        async move {
+            match hit.symbol.as_str() {
+                "zzzz.us" => Answer::no_data("zzzz.us"),
+                "boom.us" => Answer::status(500, "<html><body>Internal Server Error</body></html>"),
+                "slow.us" => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    Answer::quote("SLOW.US", "1.00")
+                }
+                "html.us" => Answer::status(200, HTML_PAGE),
+                "limit.us" => Answer {
+                    status: 200,
+                    content_type: "text/plain",
+                    body: "Exceeded the daily hits limit".into(),
+                },
+                "empty.us" => Answer::ok_csv(String::new()),
+                // One 503 (transient), then the quote: the retry hides the hiccup.
+                "flaky.us" => {
+                    let n = {
+                        let mut c = flaky_calls.lock().unwrap();
+                        *c += 1;
+                        *c
+                    };
+                    if n == 1 {
+                        Answer::status(503, "busy")
+                    } else {
+                        Answer::quote("FLAKY.US", "12.5")
+                    }
+                }
+                other => Answer::status(404, &format!("no rule for {other}")),
+            }
+        }
+    })
+    .await;
+    let bot = Bot::start(
+        &prefix,
+        &quotes.url("a"),
+        &["--quote-cache-secs=0", "--quote-timeout-ms=300"],
+    );
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "Lobby").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+
+    let cases = [
+        ("zzzz.us", "ZZZZ.US quote is not available".to_string()),
+        ("boom.us", failure("BOOM.US", "HTTP 500")),
+        ("html.us", failure("HTML.US", "unexpected response")),
+        ("limit.us", failure("LIMIT.US", "unexpected response")),
+        ("empty.us", failure("EMPTY.US", "unexpected response")),
+        ("flaky.us", "FLAKY.US quote is $12.5 per share".to_string()),
+    ];
+    for (i, (symbol, expected)) in cases.iter().enumerate() {
+        command(&mut ws, room, &format!("/stock={symbol}"), &format!("c-{i}")).await;
+        assert_eq!(&bot_reply(&mut ws, room).await, expected, "/stock={symbol}");
+    }
+    assert_eq!(quotes.hits_for("boom.us"), 1, "a 500 is not retried");
+    assert_eq!(quotes.hits_for("flaky.us"), 2, "a 503 is retried once");
+
+    // Past the timeout: the bot gives up at 300 ms and says so, long before the service answers.
+    let asked = Instant::now();
+    command(&mut ws, room, "/stock=slow.us", "c-slow").await;
+    assert_eq!(bot_reply(&mut ws, room).await, failure("SLOW.US", "timed out"));
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_millis(1800),
+        "timed-out reply took {took:?}"
+    );
+    assert_eq!(quotes.hits_for("slow.us"), 1, "a timeout is not retried");
+
+    // One reply per command, no stragglers.
+    let extra = ws.drain(Duration::from_millis(700)).await;
+    assert!(extra.iter().all(|v| !is_bot_reply(v, room)), "{extra:?}");
+
+    bot.stop().await;
+    // Clients leave before the server stops.
+    drop(ws);
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_quote_service_gets_a_failure_reply() {
+    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    // A port nobody listens on.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let bot = Bot::start(
+        &prefix,
+        &format!("http://{closed}/q/l/?s={{symbol}}&f=sd2t2ohlcv&h&e=csv"),
+        &["--quote-cache-secs=0", "--quote-retries=1"],
+    );
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "Lobby").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+    command(&mut ws, room, "/stock=aapl.us", "c-1").await;
+    assert_eq!(bot_reply(&mut ws, room).await, failure("AAPL.US", "unreachable"));
+
+    bot.stop().await;
+    // Clients leave before the server stops.
+    drop(ws);
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_codes_and_unknown_commands_get_usage_without_any_bot() {
+    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "Lobby").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+    for (i, text) in ["/stock=", "/stock=aa pl", "/stock=<script>", "/weather=rome"]
+        .iter()
+        .enumerate()
+    {
+        let accepted = command(&mut ws, room, text, &format!("c-{i}")).await;
+        assert_eq!(accepted["command"], "help", "{text}: {accepted}");
+        let reply = bot_reply(&mut ws, room).await;
+        assert!(reply.contains("Usage: /stock=CODE"), "{text}: {reply}");
+    }
+    assert!(
+        stored_bodies(&app, &alice, room).await.is_empty(),
+        "commands are never stored"
+    );
+    // Clients leave before the server stops.
+    drop(ws);
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_bots_answer_fifty_commands_exactly_once_each() {
+    const N: usize = 50;
+    let (app, db, prefix) = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    // The close price encodes the symbol, so a reply can't be matched to the wrong command.
+    let quotes = FakeQuotes::start(|hit: Hit| async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let n: u32 = hit
+            .symbol
+            .trim_start_matches('s')
+            .trim_end_matches(".us")
+            .parse()
+            .unwrap_or(0);
+        Answer::quote(&hit.symbol, &format!("{n}.{n:02}"))
+    })
+    .await;
+    let bot_a = Bot::start(
+        &prefix,
+        &quotes.url("a"),
+        &["--prefetch=4", "--quote-cache-secs=0"],
+    );
+    let bot_b = Bot::start(
+        &prefix,
+        &quotes.url("b"),
+        &["--prefetch=4", "--quote-cache-secs=0"],
+    );
+    wait_consumers(&prefix, 2).await;
+
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "Lobby").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+
+    let posts = (1..=N).map(|i| {
+        let (app, alice) = (&app, &alice);
+        async move {
+            let (status, body) = app
+                .post(
+                    &format!("/v1/chat/rooms/{room}/messages"),
+                    Some(alice),
+                    json!({"chatmessage": format!("/stock=s{i}.us")}),
+                )
+                .await;
+            assert_eq!(
+                (status, &body["command"]),
+                (202, &json!("stock")),
+                "/stock=s{i}.us: {body}"
+            );
+        }
+    });
+    futures_util::future::join_all(posts).await;
+
+    let mut replies: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = 0;
+    while got < N {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let v = ws
+            .next_within(left)
+            .await
+            .unwrap_or_else(|| panic!("only {got} of {N} replies: {replies:?}"));
+        if is_bot_reply(&v, room) {
+            *replies
+                .entry(v["chatmessage"].as_str().unwrap().to_string())
+                .or_default() += 1;
+            got += 1;
+        }
+    }
+    // Settle: anything answered twice would show up now.
+    for v in ws.drain(Duration::from_millis(1500)).await {
+        if is_bot_reply(&v, room) {
+            *replies
+                .entry(v["chatmessage"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    let expected: HashMap<String, usize> = (1..=N)
+        .map(|i| (format!("S{i}.US quote is ${i}.{i:02} per share"), 1))
+        .collect();
+    assert_eq!(
+        replies, expected,
+        "each command answered exactly once, with its own price"
+    );
+
+    let by_bot = |tag: &str| {
+        quotes
+            .hits()
+            .iter()
+            .filter(|h| h.query.ends_with(&format!("bot={tag}")))
+            .count()
+    };
+    let (a, b) = (by_bot("a"), by_bot("b"));
+    assert!(a > 0 && b > 0, "both bots share the work (a: {a}, b: {b})");
+    assert_eq!(a + b, N, "one fetch per command");
+
+    bot_a.stop().await;
+    bot_b.stop().await;
+    // Clients leave before the server stops.
+    drop(ws);
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot() {
+    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    // The first request hangs (the bot that made it gets killed meanwhile); later ones answer.
+    let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let seen = Arc::new(Mutex::new(0u32));
+    let quotes = FakeQuotes::start(move |hit: Hit| {
+        let (first_tx, seen) = (first_tx.clone(), seen.clone());
+        async move {
+            let n = {
+                let mut s = seen.lock().unwrap();
+                *s += 1;
+                *s
+            };
+            if n == 1 {
+                let _ = first_tx.send(());
+                std::future::pending::<()>().await;
+            }
+            Answer::quote(&hit.symbol, "93.42")
+        }
+    })
+    .await;
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "Lobby").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+
+    let mut first = BotProcess::spawn(&prefix, &quotes.url("first"), "bot-first");
+    wait_consumers(&prefix, 1).await;
+    command(&mut ws, room, "/stock=aapl.us", "c-1").await;
+    tokio::time::timeout(Duration::from_secs(10), first_rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("the first bot never fetched; its log:\n{}", first.log()))
+        .unwrap();
+
+    // The command is in the bot's hands (fetched, not answered, not acked): kill it.
+    let status = first.kill();
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the first bot died of SIGKILL, not on its own: {status:?}"
+        );
+    }
+    let early = ws.drain(Duration::from_millis(300)).await;
+    assert!(
+        early.iter().all(|v| !is_bot_reply(v, room)),
+        "the killed bot answered: {early:?}"
+    );
+
+    let mut second = BotProcess::spawn(&prefix, &quotes.url("second"), "bot-second");
+    let reply = bot_reply_within(&mut ws, room, Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("no reply after the restart; second bot's log:\n{}", second.log()));
+    assert_eq!(reply, "AAPL.US quote is $93.42 per share");
+    let hits = quotes.hits();
+    assert_eq!(hits.len(), 2, "asked once by each bot: {hits:?}");
+    assert!(hits[1].query.ends_with("bot=second"), "{hits:?}");
+    let extra = ws.drain(Duration::from_secs(1)).await;
+    assert!(
+        extra.iter().all(|v| !is_bot_reply(v, room)),
+        "answered more than once: {extra:?}"
+    );
+
+    // The survivor stops cleanly on SIGTERM.
+    let status = second.terminate(Duration::from_secs(20)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "bot exit on SIGTERM: {status:?}\n{}",
+        second.log()
+    );
+
+    // Clients leave before the server stops.
+    drop(ws);
+    // The logs are kept only when the test fails (the panic messages print them).
+    let _ = std::fs::remove_file(&first.log);
+    let _ = std::fs::remove_file(&second.log);
+
+    app.stop().await;
+    db.drop_db().await;
+    cleanup_broker(&prefix).await;
+}
