@@ -1,0 +1,73 @@
+//! The binary refuses bad configuration at once: one line naming the variable, exit status 1.
+
+use std::process::Command;
+
+fn run(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickertalk"));
+    // Run from an empty directory so a developer's .env cannot interfere.
+    let dir = std::env::temp_dir().join(format!("tt-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    cmd.current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
+}
+
+#[test]
+fn a_missing_jwt_secret_is_refused_with_one_line() {
+    let (code, err) = run(&[("LISTEN_ADDR", "127.0.0.1:0")], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("JWT_SECRET"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_is_refused_with_one_line_and_no_password() {
+    let (code, err) = run(
+        &[
+            ("LISTEN_ADDR", "127.0.0.1:0"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+            ("DATABASE_URL", "postgres://u:hunter22@127.0.0.1:1/nodb"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(!err.contains("hunter22"), "the password is not printed: {err}");
+}
+
+#[test]
+fn malformed_urls_and_addresses_name_their_variable() {
+    let (code, err) = run(
+        &[("JWT_SECRET", "0123456789abcdef0123"), ("AMQP_URL", "http://x")],
+        &[],
+    );
+    assert_eq!((code, err.contains("AMQP_URL")), (1, true), "{err}");
+    let (code, err) = run(&[("LISTEN_ADDR", "not-an-address")], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.to_uppercase().contains("LISTEN_ADDR") || err.contains("listen-addr"),
+        "{err}"
+    );
+}
+
+#[test]
+fn routes_lists_every_route() {
+    let (code, _) = run(&[], &["routes"]);
+    assert_eq!(code, 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_tickertalk"))
+        .arg("routes")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l == "GET /v1/ws"));
+    assert_eq!(text.lines().count(), tickertalk::http::ROUTES.len());
+}
