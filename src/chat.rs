@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::auth::AuthUser;
+use crate::broker::supervisor::BrokerError;
 use crate::broker::{BotReply, Event, StockCommand};
 use crate::domain::{Command, MessageText, TextError};
 use crate::error::ApiError;
@@ -136,11 +137,15 @@ impl App {
                 if let Err(e) = self.broker.publish_command(&command).await {
                     tracing::warn!(error = %e, %request_id, "stock command not queued");
                     // Never silence: say so in the room (delivered locally if need be).
-                    self.bot_reply(room_id, Some(request_id), format!(
-                        "{} quote is unavailable right now (the bot cannot be reached); please try again shortly.",
+                    let why = match e {
+                        BrokerError::NoBot => "the quote bot is offline",
+                        _ => "the bot cannot be reached",
+                    };
+                    let text = format!(
+                        "{} quote is unavailable right now ({why}); please try again shortly.",
                         symbol.as_str().to_ascii_uppercase()
-                    ))
-                    .await;
+                    );
+                    self.bot_reply(room_id, Some(request_id), text).await;
                 } else {
                     tracing::info!(%request_id, room_id, symbol = symbol.as_str(), "stock command queued");
                 }

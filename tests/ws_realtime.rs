@@ -649,3 +649,31 @@ async fn shutdown_sends_close_frames_and_finishes() {
         .unwrap();
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent() {
+    let (app, db, _) = TestApp::spawn(&[]).await;
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "NoBot").await;
+    let mut ws = app.ws(&alice).await;
+    ws.join(room, None).await;
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "/stock=aapl.us", "client_id": "q-1"}))
+        .await;
+    let accepted = ws.next_where(|v| v["type"] == 8).await;
+    assert_eq!(
+        (accepted["command"].as_str(), accepted["client_id"].as_str()),
+        (Some("stock"), Some("q-1"))
+    );
+    let reply = ws.next_where(|v| v["type"] == 1).await;
+    assert_eq!(
+        (reply["chatuser"].as_str(), reply["bot"].as_bool()),
+        (Some("stockbot"), Some(true))
+    );
+    assert!(
+        reply["chatmessage"].as_str().unwrap().contains("offline"),
+        "{reply}"
+    );
+    assert!(reply.get("id").is_none(), "bot replies are not stored");
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -429,6 +429,8 @@ async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
     })
     .await;
     let bot = Bot::start(&prefix, &quotes.url("a"), &[]);
+    // The server answers "bot offline" when no bot consumes yet: wait for it.
+    wait_consumers(&prefix, 1).await;
 
     let (alice, bob, carol) = (
         app.token("alice").await,
@@ -500,6 +502,8 @@ async fn a_repeated_symbol_in_any_case_is_answered_from_the_cache() {
     let (app, db, prefix) = TestApp::spawn(&[]).await;
     let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "93.42") }).await;
     let bot = Bot::start(&prefix, &quotes.url("a"), &["--quote-cache-secs=60"]);
+    // The server answers "bot offline" when no bot consumes yet: wait for it.
+    wait_consumers(&prefix, 1).await;
     let alice = app.token("alice").await;
     let room = app.create_room(&alice, "Lobby").await;
     let mut ws = app.ws(&alice).await;
@@ -574,6 +578,8 @@ async fn every_kind_of_quote_service_failure_gets_a_reply() {
         &quotes.url("a"),
         &["--quote-cache-secs=0", "--quote-timeout-ms=300"],
     );
+    // The server answers "bot offline" when no bot consumes yet: wait for it.
+    wait_consumers(&prefix, 1).await;
     let alice = app.token("alice").await;
     let room = app.create_room(&alice, "Lobby").await;
     let mut ws = app.ws(&alice).await;
@@ -630,6 +636,8 @@ async fn an_unreachable_quote_service_gets_a_failure_reply() {
         &format!("http://{closed}/q/l/?s={{symbol}}&f=sd2t2ohlcv&h&e=csv"),
         &["--quote-cache-secs=0", "--quote-retries=1"],
     );
+    // The server answers "bot offline" when no bot consumes yet: wait for it.
+    wait_consumers(&prefix, 1).await;
     let alice = app.token("alice").await;
     let room = app.create_room(&alice, "Lobby").await;
     let mut ws = app.ws(&alice).await;

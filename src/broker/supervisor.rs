@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::sync::{RwLock, watch};
@@ -29,7 +29,13 @@ pub enum BrokerError {
     Amqp(#[from] lapin::Error),
     #[error("broker confirm timed out")]
     Timeout,
+    #[error("no bot is consuming commands")]
+    NoBot,
 }
+
+/// A queued command nobody picked up within this time is dead-lettered rather than answered
+/// minutes later with a stale quote.
+const COMMAND_TTL_MS: &str = "60000";
 
 /// The live connection, present only while connected.
 struct Live {
@@ -77,7 +83,24 @@ impl Broker {
     }
 
     /// Queues a bot command durably (persistent message, confirmed by the broker).
+    /// Refuses when no bot consumes the queue, so the caller can say so instead of leaving
+    /// the room in silence.
     pub async fn publish_command(&self, cmd: &StockCommand) -> Result<(), BrokerError> {
+        {
+            let guard = self.live.read().await;
+            let live = guard.as_ref().ok_or(BrokerError::Down)?;
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let queue = live
+                .publish
+                .queue_declare(name(&self.topology.stock_queue), passive, FieldTable::default())
+                .await?;
+            if queue.consumer_count() == 0 {
+                return Err(BrokerError::NoBot);
+            }
+        }
         let payload = serde_json::to_vec(cmd).expect("commands always serialise");
         self.publish(&self.topology.commands, STOCK_KEY, &payload, 2)
             .await
@@ -92,9 +115,12 @@ impl Broker {
     ) -> Result<(), BrokerError> {
         let guard = self.live.read().await;
         let live = guard.as_ref().ok_or(BrokerError::Down)?;
-        let props = BasicProperties::default()
+        let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(delivery_mode);
+        if exchange == self.topology.commands {
+            props = props.with_expiration(COMMAND_TTL_MS.into());
+        }
         let confirm = live
             .publish
             .basic_publish(
