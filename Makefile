@@ -68,7 +68,7 @@ fmt:
 
 ## Apply migrations to DATABASE_URL and regenerate schema.sql from it.
 db-migrate: deps build
-	set -a; [ -f .env ] && . ./.env; set +a; \
+	source scripts/lib.sh; load_env_file .env; \
 	./$(SERVER_BIN) migrate; \
 	bash scripts/db.sh dump-schema "$${DATABASE_URL}" schema.sql
 	@echo "schema.sql regenerated"
@@ -76,7 +76,7 @@ db-migrate: deps build
 ## Drop and recreate the database, migrate, and seed the rooms General and Random.
 db-reset: deps build
 	bash scripts/db.sh reset
-	set -a; [ -f .env ] && . ./.env; set +a; ./$(SERVER_BIN) seed
+	./$(SERVER_BIN) seed
 
 ## Benchmarks; results go to BENCHMARKS.md by hand with the command that produced them.
 bench: deps

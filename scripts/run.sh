@@ -16,27 +16,9 @@ cd "$ROOT"
 log() { printf 'run: %s\n' "$*" >&2; }
 die() { printf 'run: error: %s\n' "$*" >&2; exit 1; }
 
-# Same rule as dotenvy: real environment variables win over .env. Not `source`d, because values
-# such as QUOTE_URL contain `&` and `{}`.
-load_env_file() {
-    local file=$1 line key val
-    [[ -f $file ]] || return 0
-    while IFS= read -r line || [[ -n $line ]]; do
-        line=${line%$'\r'}
-        [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=(.*)$ ]] || continue
-        key=${BASH_REMATCH[2]}
-        val=${BASH_REMATCH[3]}
-        val=${val#"${val%%[![:space:]]*}"}
-        if [[ $val =~ ^\"([^\"]*)\"[[:space:]]*(#.*)?$ || $val =~ ^\'([^\']*)\'[[:space:]]*(#.*)?$ ]]; then
-            val=${BASH_REMATCH[1]}
-        else
-            val=${val%%[[:space:]]#*}
-            val=${val%"${val##*[![:space:]]}"}
-        fi
-        [[ -n ${!key+x} ]] && continue
-        export "$key=$val"
-    done <"$file"
-}
+# Same rule as dotenvy: real environment variables win over .env.
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_env_file .env
 SERVER_BIN=${SERVER_BIN:-target/debug/tickertalk}

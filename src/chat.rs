@@ -109,13 +109,7 @@ impl App {
             .ok_or(ChatError::UnknownRoom)?;
         tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
         self.publish_or_local(Event::RoomMessage {
-            room_id,
-            seq: stored.seq,
-            id: stored.id,
-            user_id: stored.user_id,
-            username: stored.username.clone(),
-            body: stored.body.clone(),
-            created_at: stored.created_at,
+            message: stored.clone(),
             client_id,
         })
         .await;
@@ -191,14 +185,7 @@ impl App {
         self.rate_check(user)?;
         let dm = store::dms::insert(&self.db, user.user_id, peer.id, text.as_str()).await?;
         self.publish_or_local(Event::DirectMessage {
-            id: dm.id,
-            author_id: dm.author_id,
-            author: dm.author.clone(),
-            recipient_id: dm.recipient_id,
-            recipient: dm.recipient.clone(),
-            body: dm.body.clone(),
-            message_type: dm.message_type,
-            created_at: dm.created_at,
+            message: dm.clone(),
             client_id,
         })
         .await;

@@ -5,23 +5,18 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::StockCode;
+use crate::store::dms::StoredDm;
+use crate::store::messages::StoredMessage;
 
 /// What server instances tell each other (and what the bot tells them) on the events exchange.
 /// Every instance receives every event and delivers it to its own sockets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    /// A stored room message. `seq` is the room's counter, used to deliver in order and to
-    /// notice (and fill) gaps.
+    /// A stored room message; its `seq` is used to deliver in order and to notice (and fill)
+    /// gaps. `client_id` is the author's, echoed only on the author's own sockets.
     RoomMessage {
-        room_id: i64,
-        seq: i64,
-        id: i64,
-        user_id: i64,
-        username: String,
-        body: String,
-        created_at: DateTime<Utc>,
-        /// The author's `client_id`, echoed only on the author's own sockets.
+        message: StoredMessage,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
@@ -45,14 +40,7 @@ pub enum Event {
     },
     /// A stored direct message, for every socket of both users.
     DirectMessage {
-        id: i64,
-        author_id: i64,
-        author: String,
-        recipient_id: i64,
-        recipient: String,
-        body: String,
-        message_type: i16,
-        created_at: DateTime<Utc>,
+        message: StoredDm,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
@@ -64,11 +52,11 @@ impl Event {
     /// Topic routing key, `room.<id>.<what>`, `user.<id>.dm` or `session.revoked`.
     pub fn routing_key(&self) -> String {
         match self {
-            Event::RoomMessage { room_id, .. } => format!("room.{room_id}.message"),
+            Event::RoomMessage { message, .. } => format!("room.{}.message", message.room_id),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
             Event::Presence { room_id, .. } => format!("room.{room_id}.presence"),
-            Event::DirectMessage { recipient_id, .. } => format!("user.{recipient_id}.dm"),
+            Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
             Event::SessionRevoked { .. } => "session.revoked".into(),
         }
     }

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct StoredDm {
     pub id: i64,
     pub author_id: i64,

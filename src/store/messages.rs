@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use crate::error::ApiError;
 
 /// A stored room message with its author's name.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct StoredMessage {
     pub id: i64,
     pub room_id: i64,

@@ -222,26 +222,12 @@ impl Hub {
     /// Delivers one event to the local sockets it concerns.
     pub fn dispatch(&self, event: Event) {
         match event {
-            Event::RoomMessage {
-                room_id,
-                seq,
-                id,
-                user_id,
-                username,
-                body,
-                created_at,
-                client_id,
-            } => {
-                let m = StoredMessage {
-                    id,
-                    room_id,
-                    seq,
-                    user_id,
-                    username,
-                    body,
-                    created_at,
-                };
-                self.sequence(room_id, seq, ready(&m, client_id.as_deref()));
+            Event::RoomMessage { message, client_id } => {
+                self.sequence(
+                    message.room_id,
+                    message.seq,
+                    ready(&message, client_id.as_deref()),
+                );
             }
             Event::BotReply(r) => {
                 let frame: Arc<str> = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
@@ -266,26 +252,9 @@ impl Hub {
                 self.to_room(room_id, Some(conn_id), &frame);
             }
             Event::DirectMessage {
-                id,
-                author_id,
-                author,
-                recipient_id,
-                recipient,
-                body,
-                message_type,
-                created_at,
+                message: dm,
                 client_id,
             } => {
-                let dm = crate::store::dms::StoredDm {
-                    id,
-                    author_id,
-                    author,
-                    recipient_id,
-                    recipient,
-                    body,
-                    message_type,
-                    created_at,
-                };
                 let mut f = DirectFrame::of(&dm);
                 let plain: Arc<str> = serde_json::to_string(&f).expect("frame").into();
                 f.client_id = client_id.as_deref();
@@ -296,7 +265,7 @@ impl Hub {
                 };
                 let inner = self.lock();
                 let mut targets: Vec<(ConnId, &Arc<str>)> = Vec::new();
-                for (user, frame) in [(author_id, &authored), (recipient_id, &plain)] {
+                for (user, frame) in [(dm.author_id, &authored), (dm.recipient_id, &plain)] {
                     for conn in inner.users.get(&user).into_iter().flatten() {
                         if !targets.iter().any(|(c, _)| c == conn) {
                             targets.push((*conn, frame));
