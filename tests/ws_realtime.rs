@@ -677,3 +677,30 @@ async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_silent_client_that_never_answers_pings_is_closed_as_idle() {
+    let (app, db, _) = TestApp::spawn(&["--ws-ping-secs=1", "--ws-idle-secs=2"]).await;
+    let alice = app.token("alice").await;
+    let mut silent = app.ws(&alice).await;
+    let mut lively = app.ws(&alice).await;
+    // The lively client reads (tungstenite answers pings while reading); the silent one does not.
+    let keep = tokio::spawn(async move { lively.drain(Duration::from_millis(4500)).await.len() });
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    let mut code = None;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(3), silent.stream.next()).await {
+        if let Message::Close(Some(f)) = msg {
+            code = Some(u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1008), "closed as idle");
+    keep.await.unwrap();
+    assert_eq!(
+        app.app.hub.connection_count(),
+        1,
+        "the client that answered pings is still connected"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}
