@@ -562,6 +562,14 @@ async fn the_handshake_refuses_bad_tokens_with_401_and_foreign_origins_with_403(
         101,
         "non-browser clients send no Origin"
     );
+    // Non-browser clients may send the token as a bearer header instead of in the URL.
+    let mut req = format!("ws://{}/v1/ws", app.addr).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {alice}").parse().unwrap());
+    assert!(
+        tokio_tungstenite::connect_async(req).await.is_ok(),
+        "bearer header accepted"
+    );
     app.stop().await;
     db.drop_db().await;
 }
