@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use super::{bearer, body, json, parse_json, respond, with_app};
 use crate::app::App;
@@ -236,5 +236,3 @@ async fn me(app: Arc<App>, bearer: Option<String>) -> Result<Response, ApiError>
         .ok_or(ApiError::Unauthorized("user no longer exists"))?;
     Ok(json(StatusCode::OK, &user))
 }
-
-use warp::Reply as _;

@@ -186,6 +186,11 @@ impl Hub {
             room.next_seq = Some(last_seq + 1);
             room.pending = room.pending.split_off(&(last_seq + 1));
             self.drain(room_id, room, conns);
+            // Held-back messages behind a gap must not wait for the room's next event.
+            if !room.pending.is_empty() && !room.filling {
+                room.filling = true;
+                self.spawn_fill(room_id, self.gap_wait);
+            }
         }
     }
 
@@ -447,5 +452,90 @@ fn ready(m: &StoredMessage, client_id: Option<&str>) -> Ready {
 fn send(c: &Conn, out: Outbound) {
     if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(out) {
         c.closer.close(1013, "too slow: send buffer full");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn msg(room_id: i64, seq: i64) -> Event {
+        Event::RoomMessage {
+            message: StoredMessage {
+                id: 100 + seq,
+                room_id,
+                seq,
+                user_id: 1,
+                username: "alice".into(),
+                body: format!("m{seq}"),
+                created_at: Utc::now(),
+            },
+            client_id: None,
+        }
+    }
+
+    fn ids(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if let Outbound::Room { id, .. } = o {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    /// A pool that never connects: these tests must not reach the database.
+    fn hub() -> Arc<Hub> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        Hub::new(pool, Duration::from_secs(3600))
+    }
+
+    #[tokio::test]
+    async fn out_of_order_messages_are_delivered_in_sequence() {
+        let hub = hub();
+        let (tx, mut rx) = mpsc::channel(16);
+        let conn = Uuid::new_v4();
+        hub.register(conn, 1, Uuid::new_v4(), tx, Arc::new(Closer::default()));
+        hub.join(conn, 7);
+        hub.set_floor(7, 10);
+        hub.dispatch(msg(7, 12));
+        hub.dispatch(msg(7, 13));
+        assert_eq!(ids(&mut rx), Vec::<i64>::new(), "held back behind the gap at 11");
+        hub.dispatch(msg(7, 11));
+        assert_eq!(ids(&mut rx), vec![111, 112, 113]);
+        hub.dispatch(msg(7, 12));
+        assert_eq!(ids(&mut rx), Vec::<i64>::new(), "duplicates are dropped");
+    }
+
+    #[tokio::test]
+    async fn events_arriving_before_the_floor_is_known_are_kept() {
+        let hub = hub();
+        let (tx, mut rx) = mpsc::channel(16);
+        let conn = Uuid::new_v4();
+        hub.register(conn, 1, Uuid::new_v4(), tx, Arc::new(Closer::default()));
+        hub.join(conn, 7);
+        hub.dispatch(msg(7, 5)); // stored before the floor read: the joiner's replay covers it
+        hub.dispatch(msg(7, 6));
+        hub.set_floor(7, 5);
+        assert_eq!(ids(&mut rx), vec![106]);
+    }
+
+    #[tokio::test]
+    async fn a_full_buffer_closes_the_socket_instead_of_growing() {
+        let hub = hub();
+        let (tx, _rx) = mpsc::channel(2);
+        let closer = Arc::new(Closer::default());
+        let conn = Uuid::new_v4();
+        hub.register(conn, 1, Uuid::new_v4(), tx, closer.clone());
+        hub.join(conn, 7);
+        hub.set_floor(7, 0);
+        for seq in 1..=3 {
+            hub.dispatch(msg(7, seq));
+        }
+        let closed = tokio::time::timeout(Duration::from_millis(100), closer.closed()).await;
+        assert_eq!(closed.unwrap(), (1013, "too slow: send buffer full"));
     }
 }
