@@ -108,11 +108,6 @@ async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
         || err.find::<warp::reject::MissingHeader>().is_some()
     {
         (StatusCode::BAD_REQUEST, "missing or invalid header".to_string())
-    } else if err.find::<warp::ws::MissingConnectionUpgrade>().is_some() {
-        (
-            StatusCode::BAD_REQUEST,
-            "this route expects a WebSocket upgrade".to_string(),
-        )
     } else {
         tracing::debug!(?err, "unhandled rejection");
         (StatusCode::BAD_REQUEST, "bad request".to_string())

@@ -1,14 +1,23 @@
-//! `GET /v1/ws`: authenticate and check the Origin before the handshake, then hand the socket
-//! to its connection task.
+//! `GET /v1/ws`: check the handshake, the Origin and the token before upgrading, then hand the
+//! socket to its connection task.
+//!
+//! The upgrade is done here rather than with warp's `ws()` filter so the socket gets our own
+//! `WebSocketConfig`: tungstenite preallocates its read buffer (128 KiB by default, not settable
+//! through warp), which dominated memory per idle socket; chat frames are small.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use warp::http::StatusCode;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Rejection};
 
-use super::{bearer, query, with_app};
+use super::{query, with_app};
 use crate::app::App;
 use crate::error::problem;
 use crate::ws::connection;
@@ -22,40 +31,123 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// destroy it. Frames larger than this are cut off with a reset, which is fine for abuse.
 const MAX_FRAME: usize = 1024 * 1024;
 
+/// Initial read buffer per socket (tungstenite grows it for a larger frame when needed).
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Unsent bytes a socket may hold before a write fails (its sender is then disconnected).
+const MAX_WRITE_BUFFER: usize = 512 * 1024;
+
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_FRAME))
+}
+
 pub fn route(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("v1" / "ws")
         .and(warp::get())
-        .and(warp::ws())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<OnUpgrade>())
         .and(with_app(app))
-        .and(warp::header::optional::<String>("origin"))
-        .and(bearer())
         .and(query())
         .then(upgrade)
 }
 
+/// The `Sec-WebSocket-Accept` value when the request is a valid WebSocket handshake.
+fn accept_key(headers: &HeaderMap) -> Option<String> {
+    let has_token = |name: &str, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token("connection", "upgrade") || !has_token("upgrade", "websocket") {
+        return None;
+    }
+    if headers.get("sec-websocket-version").and_then(|v| v.to_str().ok()) != Some("13") {
+        return None;
+    }
+    let key = headers.get("sec-websocket-key")?;
+    Some(derive_accept_key(key.as_bytes()))
+}
+
 async fn upgrade(
-    ws: warp::ws::Ws,
+    headers: HeaderMap,
+    on_upgrade: Option<OnUpgrade>,
     app: Arc<App>,
-    origin: Option<String>,
-    bearer: Option<String>,
     q: HashMap<String, String>,
 ) -> Response {
+    let (Some(accept), Some(on_upgrade)) = (accept_key(&headers), on_upgrade) else {
+        return problem(StatusCode::BAD_REQUEST, "this route expects a WebSocket upgrade");
+    };
     // Browsers always send Origin; a page on another site must not ride the user's token.
     // Clients without Origin (CLI tools, other servers) are not browsers and are allowed.
-    if let Some(origin) = origin {
-        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if let Some(origin) = headers.get("origin") {
+        let origin = origin
+            .to_str()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_ascii_lowercase();
         if !app.origins.contains(&origin) {
             tracing::info!(%origin, "websocket origin refused");
             return problem(StatusCode::FORBIDDEN, "origin not allowed");
         }
     }
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let token = q.get("token").cloned().or(bearer);
     let user = match app.authenticate(token.as_deref()).await {
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_FRAME)
-        .on_upgrade(move |socket| connection::run(socket, app, user))
-        .into_response()
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(socket_config()),
+                )
+                .await;
+                connection::run(socket, app, user).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    let mut resp = Response::new(bytes::Bytes::new().into());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert("connection", HeaderValue::from_static("upgrade"));
+    h.insert("upgrade", HeaderValue::from_static("websocket"));
+    h.insert(
+        "sec-websocket-accept",
+        HeaderValue::from_str(&accept).expect("base64 is a valid header"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accept_key_follows_rfc_6455() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("sec-websocket-version", HeaderValue::from_static("13"));
+        h.insert(
+            "sec-websocket-key",
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        // The example from RFC 6455 section 1.3.
+        assert_eq!(accept_key(&h).as_deref(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        h.remove("upgrade");
+        assert_eq!(accept_key(&h), None, "a plain GET is not a handshake");
+    }
 }

@@ -10,10 +10,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument;
 use uuid::Uuid;
-use warp::ws::{Message, WebSocket};
+
+/// The upgraded connection as a WebSocket.
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 use super::hub::{Closer, Outbound};
 use super::protocol::{self, ClientFrame, RoomMessageFrame, kind};
@@ -33,7 +41,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Typing notices are forwarded at most this often per socket.
 const TYPING_EVERY: Duration = Duration::from_millis(1000);
 
-pub async fn run(socket: WebSocket, app: Arc<App>, user: AuthUser) {
+pub async fn run(socket: Socket, app: Arc<App>, user: AuthUser) {
     let conn_id = Uuid::new_v4();
     let span = tracing::info_span!("ws", conn = %conn_id, user_id = user.user_id, user = %user.username);
     Connection::new(socket, app, user, conn_id)
@@ -46,7 +54,7 @@ struct Connection {
     app: Arc<App>,
     user: AuthUser,
     conn_id: Uuid,
-    socket: WebSocket,
+    socket: Socket,
     rx: mpsc::Receiver<Outbound>,
     closer: Arc<Closer>,
     /// Per room: the highest message id already sent by a `since` replay.
@@ -64,7 +72,7 @@ enum Flow {
 }
 
 impl Connection {
-    fn new(socket: WebSocket, app: Arc<App>, user: AuthUser, conn_id: Uuid) -> Self {
+    fn new(socket: Socket, app: Arc<App>, user: AuthUser, conn_id: Uuid) -> Self {
         let (tx, rx) = mpsc::channel(app.config.ws_send_buffer.max(8));
         let closer = Arc::new(Closer::default());
         app.hub
@@ -106,15 +114,14 @@ impl Connection {
                 },
                 incoming = self.socket.next() => match incoming {
                     None => Flow::Gone,
+                    Some(Err(WsError::Capacity(e))) => {
+                        tracing::info!(error = %e, "oversized frame");
+                        let _ = self.write(protocol::error("frame_too_large", "frames are limited to 64 KiB", None)).await;
+                        Flow::Close(1009, "frame too large")
+                    }
                     Some(Err(e)) => {
-                        let text = e.to_string();
-                        if text.contains("too long") || text.contains("Space limit") {
-                            let _ = self.write(protocol::error("frame_too_large", "frames are limited to 64 KiB", None)).await;
-                            Flow::Close(1009, "frame too large")
-                        } else {
-                            tracing::debug!(error = %text, "socket read failed");
-                            Flow::Gone
-                        }
+                        tracing::debug!(error = %e, "socket read failed");
+                        Flow::Gone
                     }
                     Some(Ok(msg)) => {
                         last_heard = Instant::now();
@@ -125,7 +132,7 @@ impl Connection {
                     if last_heard.elapsed() > idle_after {
                         Flow::Close(1008, "idle timeout")
                     } else {
-                        self.send(Message::ping(Vec::new())).await
+                        self.send(Message::Ping(Bytes::new())).await
                     }
                 }
             };
@@ -139,7 +146,10 @@ impl Connection {
             tracing::info!(code, reason, "closing socket");
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
-                self.socket.send(Message::close_with(code, reason)),
+                self.socket.send(Message::Close(Some(CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.into(),
+                }))),
             )
             .await;
             // Give the client a moment to answer the close, so our close frame is not lost to
@@ -173,18 +183,18 @@ impl Connection {
         }
     }
 
-    async fn write(&mut self, text: impl Into<String>) -> Flow {
-        self.send(Message::text(text.into())).await
+    async fn write(&mut self, text: impl Into<Utf8Bytes>) -> Flow {
+        self.send(Message::Text(text.into())).await
     }
 
     async fn write_out(&mut self, out: Outbound) -> Flow {
         match out {
-            Outbound::Frame(frame) => self.write(&*frame).await,
+            Outbound::Frame(frame) => self.write(frame).await,
             Outbound::Room { room_id, id, frame } => {
                 if self.cursors.get(&room_id).is_some_and(|&c| id <= c) {
                     return Flow::Continue; // the replay already sent it
                 }
-                self.write(&*frame).await
+                self.write(frame).await
             }
         }
     }
@@ -199,12 +209,12 @@ impl Connection {
         if msg.is_ping() || msg.is_pong() {
             return Flow::Continue;
         }
-        let Ok(text) = msg.to_str() else {
+        let Message::Text(text) = msg else {
             return self
                 .write(protocol::error("invalid_frame", "frames must be JSON text", None))
                 .await;
         };
-        let frame = match ClientFrame::parse(text) {
+        let frame = match ClientFrame::parse(text.as_str()) {
             Ok(f) => f,
             Err(e) => {
                 return self

@@ -1,6 +1,6 @@
 //! The per-instance registry of sockets and rooms, and the delivery of broker events to them.
 //!
-//! Each event is serialised once here; every socket that gets it receives the same `Arc<str>`
+//! Each event is serialised once here; every socket that gets it receives the same `Utf8Bytes`
 //! through its bounded channel (a `try_send`: never a wait, never a per-socket JSON encode).
 //! A socket whose channel is full is told to close (1013) instead of being buffered.
 //!
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 use super::protocol::{self, DirectFrame, RoomMessageFrame};
@@ -27,9 +28,9 @@ pub type ConnId = Uuid;
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A frame to send as is.
-    Frame(Arc<str>),
+    Frame(Utf8Bytes),
     /// A stored room message; the socket skips it when a `since` replay already sent that id.
-    Room { room_id: i64, id: i64, frame: Arc<str> },
+    Room { room_id: i64, id: i64, frame: Utf8Bytes },
 }
 
 /// Lets the hub (or a logout on any instance) ask a socket task to close with a code.
@@ -72,8 +73,8 @@ struct Conn {
 struct Ready {
     id: i64,
     author_id: i64,
-    plain: Arc<str>,
-    authored: Option<Arc<str>>,
+    plain: Utf8Bytes,
+    authored: Option<Utf8Bytes>,
 }
 
 #[derive(Default)]
@@ -235,7 +236,7 @@ impl Hub {
                 );
             }
             Event::BotReply(r) => {
-                let frame: Arc<str> = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
+                let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
                 self.to_room(r.room_id, None, &frame);
             }
             Event::Typing {
@@ -243,7 +244,7 @@ impl Hub {
                 username,
                 conn_id,
             } => {
-                let frame: Arc<str> = protocol::typing(room_id, &username).into();
+                let frame: Utf8Bytes = protocol::typing(room_id, &username).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
             Event::Presence {
@@ -252,7 +253,7 @@ impl Hub {
                 joined,
                 left,
             } => {
-                let frame: Arc<str> =
+                let frame: Utf8Bytes =
                     protocol::presence_change(room_id, joined.as_deref(), left.as_deref()).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
@@ -261,15 +262,15 @@ impl Hub {
                 client_id,
             } => {
                 let mut f = DirectFrame::of(&dm);
-                let plain: Arc<str> = serde_json::to_string(&f).expect("frame").into();
+                let plain: Utf8Bytes = serde_json::to_string(&f).expect("frame").into();
                 f.client_id = client_id.as_deref();
-                let authored: Arc<str> = if client_id.is_some() {
+                let authored: Utf8Bytes = if client_id.is_some() {
                     serde_json::to_string(&f).expect("frame").into()
                 } else {
                     plain.clone()
                 };
                 let inner = self.lock();
-                let mut targets: Vec<(ConnId, &Arc<str>)> = Vec::new();
+                let mut targets: Vec<(ConnId, &Utf8Bytes)> = Vec::new();
                 for (user, frame) in [(dm.author_id, &authored), (dm.recipient_id, &plain)] {
                     for conn in inner.users.get(&user).into_iter().flatten() {
                         if !targets.iter().any(|(c, _)| c == conn) {
@@ -311,7 +312,7 @@ impl Hub {
         }
     }
 
-    fn to_room(&self, room_id: i64, except: Option<ConnId>, frame: &Arc<str>) {
+    fn to_room(&self, room_id: i64, except: Option<ConnId>, frame: &Utf8Bytes) {
         let inner = self.lock();
         let Some(room) = inner.rooms.get(&room_id) else {
             return;
@@ -435,10 +436,10 @@ impl Hub {
 
 fn ready(m: &StoredMessage, client_id: Option<&str>) -> Ready {
     let mut frame = RoomMessageFrame::of(m);
-    let plain: Arc<str> = serde_json::to_string(&frame).expect("frame").into();
+    let plain: Utf8Bytes = serde_json::to_string(&frame).expect("frame").into();
     let authored = client_id.map(|c| {
         frame.client_id = Some(c);
-        Arc::<str>::from(serde_json::to_string(&frame).expect("frame"))
+        Utf8Bytes::from(serde_json::to_string(&frame).expect("frame"))
     });
     Ready {
         id: m.id,
