@@ -6,9 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{TestApp, Ws};
-use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn ids(frames: &[Value]) -> Vec<i64> {
@@ -318,13 +316,7 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009_and_others_are_unaffect
         "x".repeat(70_000)
     ))
     .await;
-    let mut close_code = None;
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.stream.next()).await {
-        if let Message::Close(Some(frame)) = msg {
-            close_code = Some(u16::from(frame.code));
-            break;
-        }
-    }
+    let close_code = ws.close_code(Duration::from_secs(5)).await;
     assert_eq!(close_code, Some(1009));
     other
         .send(json!({"type": 1, "chatroomId": room, "chatmessage": "fine"}))
@@ -588,13 +580,7 @@ async fn logging_out_closes_that_sessions_sockets_on_every_instance() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let mut code = None;
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.stream.next()).await {
-        if let Message::Close(Some(f)) = msg {
-            code = Some(u16::from(f.code));
-            break;
-        }
-    }
+    let code = ws.close_code(Duration::from_secs(5)).await;
     assert_eq!(code, Some(4001));
     a.stop().await;
     b.stop().await;
@@ -642,13 +628,7 @@ async fn shutdown_sends_close_frames_and_finishes() {
     let alice = app.token("alice").await;
     let mut ws = app.ws(&alice).await;
     let stopping = tokio::spawn(app.stop());
-    let mut code = None;
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.stream.next()).await {
-        if let Message::Close(Some(f)) = msg {
-            code = Some(u16::from(f.code));
-            break;
-        }
-    }
+    let code = ws.close_code(Duration::from_secs(5)).await;
     assert_eq!(code, Some(1001));
     drop(ws);
     tokio::time::timeout(Duration::from_secs(10), stopping)
@@ -695,13 +675,7 @@ async fn a_silent_client_that_never_answers_pings_is_closed_as_idle() {
     // The lively client reads (tungstenite answers pings while reading); the silent one does not.
     let keep = tokio::spawn(async move { lively.drain(Duration::from_millis(4500)).await.len() });
     tokio::time::sleep(Duration::from_millis(4000)).await;
-    let mut code = None;
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(3), silent.stream.next()).await {
-        if let Message::Close(Some(f)) = msg {
-            code = Some(u16::from(f.code));
-            break;
-        }
-    }
+    let code = silent.close_code(Duration::from_secs(3)).await;
     assert_eq!(code, Some(1008), "closed as idle");
     keep.await.unwrap();
     assert_eq!(

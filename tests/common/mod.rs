@@ -318,6 +318,17 @@ impl Ws {
         out
     }
 
+    /// The code of the close frame the server sends within `wait` (other frames are skipped).
+    pub async fn close_code(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, self.stream.next()).await {
+            if let Message::Close(Some(frame)) = msg {
+                return Some(u16::from(frame.code));
+            }
+        }
+        None
+    }
+
     /// Frames arriving within `wait` (for asserting that nothing arrives).
     pub async fn drain(&mut self, wait: Duration) -> Vec<Value> {
         let mut out = Vec::new();
