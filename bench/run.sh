@@ -16,7 +16,13 @@ LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="${TEST_AMQP_URL:-amq
   JWT_SECRET="bench-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' ')" BROKER_PREFIX="$db" \
   RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn target/release/tickertalk >target/bench/server.log 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; bash scripts/db.sh drop "$ADMIN_URL" "$db" >/dev/null 2>&1 || true' EXIT
+cleanup() {
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  bash scripts/db.sh drop "$ADMIN_URL" "$db" >/dev/null 2>&1 || true
+  BROKER_PREFIX="$db" AMQP_URL="${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}" \
+    target/release/tickertalk broker-cleanup >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 echo "server RSS idle: $(grep VmRSS /proc/$pid/status | awk '{print $2, $3}')"
 SERVER_PID=$pid target/release/examples/fanout --base-url "http://127.0.0.1:$port" \

@@ -32,6 +32,8 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   fi
   bash scripts/db.sh drop "$ADMIN_URL" "$db" >/dev/null 2>&1 || true
+  # Durable quorum queues left behind pile up on the broker and slow every restart of it.
+  BROKER_PREFIX="$db" AMQP_URL="$AMQP" "$SERVER_BIN" broker-cleanup >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 

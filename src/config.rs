@@ -94,6 +94,8 @@ pub enum Command {
     Seed,
     /// Print every HTTP route the server answers, one `METHOD /path` per line.
     Routes,
+    /// Delete the durable queues and exchanges of BROKER_PREFIX (tear down a tenant or test run).
+    BrokerCleanup,
 }
 
 impl std::fmt::Debug for Config {

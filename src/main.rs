@@ -36,6 +36,14 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
                 println!("{method} {path}");
             }
         }
+        Command::BrokerCleanup => {
+            config.validate(false)?;
+            tickertalk::broker::Topology::new(&config.broker_prefix)
+                .delete_at(&config.amqp_url)
+                .await
+                .map_err(|e| format!("AMQP_URL: cannot delete the topology ({e})"))?;
+            tracing::info!(prefix = %config.broker_prefix, "broker topology deleted");
+        }
         Command::Migrate => {
             config.validate(false)?;
             startup::open_database(&config).await?;

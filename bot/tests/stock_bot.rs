@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::{TestApp, Ws, amqp_url};
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::QueueDeclareOptions;
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
 use serde_json::{Value, json};
@@ -336,33 +336,6 @@ async fn wait_consumers(prefix: &str, n: u32) {
     let _ = conn.close(200, sname("bye")).await;
 }
 
-/// Removes what the server and the bot declared for this prefix (durable: they would outlive
-/// the test otherwise).
-async fn cleanup_broker(prefix: &str) {
-    let Ok(conn) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await else {
-        return;
-    };
-    if let Ok(ch) = conn.create_channel().await {
-        for q in [
-            format!("{prefix}.stock.commands"),
-            format!("{prefix}.stock.commands.dead"),
-        ] {
-            let _ = ch.queue_delete(sname(&q), QueueDeleteOptions::default()).await;
-        }
-        for x in [
-            format!("{prefix}.events"),
-            format!("{prefix}.commands"),
-            format!("{prefix}.dead"),
-        ] {
-            let _ = ch
-                .exchange_delete(sname(&x), ExchangeDeleteOptions::default())
-                .await;
-        }
-        let _ = ch.close(200, sname("bye")).await;
-    }
-    let _ = conn.close(200, sname("bye")).await;
-}
-
 fn is_bot_reply(v: &Value, room: i64) -> bool {
     v["type"] == 1 && v["chatroomId"] == room && v["chatuser"] == "stockbot" && v["bot"] == true
 }
@@ -494,7 +467,6 @@ async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
     drop((wa, wb, wc));
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,7 +503,6 @@ async fn a_repeated_symbol_in_any_case_is_answered_from_the_cache() {
     drop(ws);
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -620,7 +591,6 @@ async fn every_kind_of_quote_service_failure_gets_a_reply() {
     drop(ws);
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -650,12 +620,11 @@ async fn an_unreachable_quote_service_gets_a_failure_reply() {
     drop(ws);
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_codes_and_unknown_commands_get_usage_without_any_bot() {
-    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let (app, db, _) = TestApp::spawn(&[]).await;
     let alice = app.token("alice").await;
     let room = app.create_room(&alice, "Lobby").await;
     let mut ws = app.ws(&alice).await;
@@ -677,7 +646,6 @@ async fn bad_codes_and_unknown_commands_get_usage_without_any_bot() {
     drop(ws);
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -781,7 +749,6 @@ async fn two_bots_answer_fifty_commands_exactly_once_each() {
     drop(ws);
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -865,5 +832,4 @@ async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot(
 
     app.stop().await;
     db.drop_db().await;
-    cleanup_broker(&prefix).await;
 }

@@ -2,7 +2,9 @@
 //! with the same arguments is a no-op, so every process declares what it uses at every
 //! (re)connect and start-up order does not matter. `docs/rabbitmq.md` draws the picture.
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 
@@ -106,6 +108,29 @@ impl Topology {
         )
         .await?;
         Ok(())
+    }
+
+    /// Deletes every durable queue and exchange of this prefix (tearing down a tenant, or a
+    /// test run: quorum queues left behind pile up and slow every broker restart). Deleting
+    /// something that does not exist succeeds.
+    pub async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
+        for q in [&self.stock_queue, &self.dead_queue] {
+            ch.queue_delete(name(q), QueueDeleteOptions::default()).await?;
+        }
+        for x in [&self.events, &self.commands, &self.dead_exchange] {
+            ch.exchange_delete(name(x), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Connects, deletes this prefix's topology, disconnects.
+    pub async fn delete_at(&self, amqp_url: &str) -> lapin::Result<()> {
+        let conn = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
+        let ch = conn.create_channel().await?;
+        let result = self.delete(&ch).await;
+        let _ = conn.close(200, name("bye")).await;
+        result
     }
 
     /// Declares this server instance's own queue: server-named, exclusive and auto-delete (it

@@ -40,10 +40,12 @@ pub fn with_db(url: &str, db: &str) -> String {
     }
 }
 
-/// A fresh, empty database (migrations are applied by the server at start).
+/// A fresh, empty database (migrations are applied by the server at start), and the broker
+/// prefix used with it, both removed by `drop_db`.
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    pub prefix: Option<String>,
 }
 
 impl TestDb {
@@ -60,11 +62,18 @@ impl TestDb {
         TestDb {
             url: with_db(&admin_url(), &name),
             name,
+            prefix: None,
         }
     }
 
-    /// Drops the database (closing whatever still uses it).
+    /// Drops the database (closing whatever still uses it) and the prefix's broker objects:
+    /// durable quorum queues left behind would pile up and slow every broker restart.
     pub async fn drop_db(&self) {
+        if let Some(prefix) = &self.prefix {
+            let _ = tickertalk::broker::Topology::new(prefix)
+                .delete_at(&amqp_url())
+                .await;
+        }
         if let Ok(admin) = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres")).await {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -104,8 +113,9 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a new database with a new broker prefix.
     pub async fn spawn(extra: &[&str]) -> (TestApp, TestDb, String) {
-        let db = TestDb::create().await;
+        let mut db = TestDb::create().await;
         let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+        db.prefix = Some(prefix.clone());
         let app = TestApp::spawn_on(&db.url, &prefix, extra).await;
         (app, db, prefix)
     }

@@ -259,6 +259,13 @@ export async function startStack() {
     ACCESS_TOKEN_TTL_SECS: process.env.E2E_ACCESS_TOKEN_TTL_SECS || '20',
   };
 
+  // Remove this run's durable queues and exchanges at the end: left behind, quorum queues pile
+  // up on the broker and slow every restart of it.
+  onCleanup(async () => {
+    const r = spawnSync(SERVER_BIN, ['broker-cleanup'], { env, cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    log(`broker-cleanup ${env.BROKER_PREFIX}: exit ${r.status}`);
+  });
+
   const seed = spawnSync(SERVER_BIN, ['seed'], { env, cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   fs.writeFileSync(path.join(OUT_DIR, 'seed.log'), `${seed.stdout || ''}${seed.stderr || ''}`);
   if (seed.error) throw new Error(`seed could not run: ${seed.error.message}`);
