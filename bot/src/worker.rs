@@ -16,7 +16,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tickertalk::broker::topology::name;
-use tickertalk::broker::{BotReply, Event, StockCommand, Topology};
+use tickertalk::broker::{Backoff, BotReply, Event, StockCommand, Topology};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -32,7 +32,7 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
     let source =
         Arc::new(QuoteSource::new(cfg.fetch_config()).map_err(|e| format!("QUOTE_URL: http client: {e}"))?);
     let topology = Topology::new(&cfg.broker_prefix);
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = Backoff::default();
     loop {
         if *stop.borrow() {
             return Ok(());
@@ -40,18 +40,16 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
         match session(&cfg, &topology, &source, &mut stop).await {
             Ok(Ended::Stopped) => return Ok(()),
             Ok(Ended::Lost) => {
-                backoff = Duration::from_millis(250);
+                backoff.reset();
                 tracing::warn!("broker connection lost; reconnecting");
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "broker connect failed")
+                tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "broker connect failed")
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = stop.changed() => return Ok(()),
+        if !backoff.wait(&mut stop).await {
+            return Ok(());
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -12,6 +12,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::sync::{RwLock, watch};
 
+use super::backoff::Backoff;
 use super::topology::{STOCK_KEY, Topology, name};
 use super::wire::{Event, StockCommand};
 use crate::ws::Hub;
@@ -153,14 +154,14 @@ impl Broker {
 
     /// Runs until `stop` fires: connect, consume, and reconnect with backoff on failure.
     pub async fn supervise(self: Arc<Self>, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = Backoff::default();
         loop {
             if *stop.borrow() {
                 break;
             }
             match self.connect_once().await {
                 Ok(mut consumer) => {
-                    backoff = Duration::from_millis(250);
+                    backoff.reset();
                     tracing::info!("broker connected");
                     self.up_tx.send_replace(true);
                     // Messages stored while we were away never reached this instance's queue:
@@ -191,17 +192,12 @@ impl Broker {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "broker connect failed");
+                    tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "broker connect failed");
                 }
             }
-            if *stop.borrow() {
+            if !backoff.wait(&mut stop).await {
                 break;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = stop.changed() => break,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
         self.up_tx.send_replace(false);
         if let Some(live) = self.live.write().await.take() {
