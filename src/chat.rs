@@ -55,12 +55,14 @@ impl ChatError {
     }
 }
 
-impl From<ChatError> for ApiError {
-    fn from(e: ChatError) -> Self {
-        match e {
+impl ChatError {
+    /// The HTTP error; `text_field` names the request field that held the text (room posts say
+    /// `chatmessage`, direct messages `message`).
+    pub fn into_api(self, text_field: &'static str) -> ApiError {
+        match self {
             ChatError::UnknownRoom => ApiError::NotFound("unknown room".into()),
             ChatError::UnknownUser => ApiError::NotFound("unknown user".into()),
-            ChatError::Text(t) => ApiError::invalid("chatmessage", t.message()),
+            ChatError::Text(t) => ApiError::invalid(text_field, t.message()),
             ChatError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
             ChatError::Api(api) => api,
         }

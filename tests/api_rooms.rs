@@ -344,3 +344,42 @@ async fn commands_posted_over_http_are_accepted_but_never_stored() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn direct_message_errors_name_the_message_field_and_the_reason() {
+    let (app, db, _) = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    app.signup("bob").await;
+    let (status, body) = app
+        .post("/v1/chat/threads/bob", Some(&t), json!({"message": "  "}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"]["message"], "message must not be empty");
+    let (status, body) = app
+        .post(
+            "/v1/chat/threads/bob",
+            Some(&t),
+            json!({"message": "x".repeat(2001)}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["errors"]["message"],
+        "message must be at most 2000 characters"
+    );
+    assert_eq!(
+        app.post("/v1/chat/threads/nobody", Some(&t), json!({"message": "hi"}))
+            .await
+            .0,
+        404
+    );
+    let (status, body) = app
+        .post("/v1/chat/rooms/1/messages", Some(&t), json!({"chatmessage": ""}))
+        .await;
+    assert_eq!(
+        (status, &body["errors"]["chatmessage"]),
+        (422, &json!("message must not be empty"))
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

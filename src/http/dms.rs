@@ -80,9 +80,6 @@ async fn send(
     let dm = app
         .send_dm(&me, &peer, &text, b.client_id)
         .await
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::Invalid(_) => ApiError::invalid("message", "must be 1-2000 characters"),
-            other => other,
-        })?;
+        .map_err(|e| e.into_api("message"))?;
     Ok(json(StatusCode::CREATED, &DirectFrame::of(&dm)))
 }

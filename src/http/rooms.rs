@@ -121,7 +121,11 @@ async fn post(app: Arc<App>, bearer: Option<String>, id: i64, body: Bytes) -> Re
         .map(|c| crate::domain::ClientId::parse(&c).map(|c| c.as_str().to_string()))
         .transpose()
         .map_err(|e| ApiError::invalid("client_id", e))?;
-    match app.post_room_message(&me, id, &text, client_id).await? {
+    let posted = app
+        .post_room_message(&me, id, &text, client_id)
+        .await
+        .map_err(|e| e.into_api("chatmessage"))?;
+    match posted {
         Posted::Stored(m) => Ok(json(StatusCode::CREATED, &RoomMessageFrame::of(&m))),
         Posted::Command { command, request_id } => Ok(json(
             StatusCode::ACCEPTED,
