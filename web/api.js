@@ -1,4 +1,8 @@
 // HTTP API client and session (access + refresh token) handling.
+//
+// Owns the tokens and every HTTP request's plumbing (problem details, one
+// refresh-and-retry on 401). Must not touch the DOM or know about chat: the
+// views turn an ApiError into words, the controller decides which routes to call.
 
 const REFRESH_KEY = 'tickertalk.refresh_token';
 const USER_KEY = 'tickertalk.username';

@@ -1,5 +1,9 @@
 // WebSocket connection with automatic reconnect (exponential backoff + jitter).
 //
+// Owns the transport only: one socket at a time, its token, its retries, and
+// JSON in and out. Must not know what a frame means (protocol.js builds and
+// reads them) or touch the DOM; the app listens to its events instead.
+//
 // Events dispatched (CustomEvent, detail as noted):
 //   'status'  {state: 'connecting'|'online'|'waiting'|'offline', retryInMs?, attempt?}
 //   'open'    {}                       every time a connection is established

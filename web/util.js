@@ -1,5 +1,7 @@
-// Small DOM and formatting helpers. Everything that puts user data on the
-// page goes through textContent (el(..., { text })), never innerHTML.
+// Small DOM and formatting helpers shared by the views. Everything that puts
+// user data on the page goes through textContent (el(..., { text })), never
+// innerHTML. Holds no state and knows nothing of chat: what a message is and
+// how messages sort belongs to model.js.
 
 /**
  * Create an element. `opts`: className, text (set with textContent), attrs
@@ -41,24 +43,6 @@ export function newClientId() {
   let s = '';
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
   return `c-${s}`;
-}
-
-/**
- * Timestamp in microseconds since the epoch for ordering. The server sends
- * RFC 3339 with a variable number of fraction digits, so plain string
- * comparison is not safe.
- */
-export function tsMicros(iso) {
-  if (!iso) return Number.MAX_SAFE_INTEGER;
-  const m = /^(.*?T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(iso);
-  if (!m) {
-    const t = Date.parse(iso);
-    return Number.isNaN(t) ? Number.MAX_SAFE_INTEGER : t * 1000;
-  }
-  const base = Date.parse(m[1] + (m[3] || 'Z'));
-  if (Number.isNaN(base)) return Number.MAX_SAFE_INTEGER;
-  const frac = (m[2] || '').padEnd(6, '0').slice(0, 6);
-  return base * 1000 + Number(frac);
 }
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -113,4 +97,28 @@ export function avatar(name, extraClass = '') {
 
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Disable a form's submit button while `fn` runs, so a double click sends once. */
+export async function withBusy(form, fn) {
+  const btn = form.querySelector('button[type="submit"]');
+  btn.disabled = true;
+  form.setAttribute('aria-busy', 'true');
+  try {
+    await fn();
+  } finally {
+    btn.disabled = false;
+    form.removeAttribute('aria-busy');
+  }
+}
+
+const FIELD_LABEL = { username: 'Username', email: 'Email', password: 'Password', name: 'Name' };
+
+/** A sentence for one entry of a problem's `errors` (a code such as "taken", or the server's own words). */
+export function describeFieldError(field, value) {
+  const v = String(value);
+  if (v === 'taken') return `This ${field === 'email' ? 'email' : field} is already taken.`;
+  if (v === 'reserved') return `This ${field} is reserved.`;
+  if (v === 'required') return `${FIELD_LABEL[field] || field} is required.`;
+  return v ? v[0].toUpperCase() + v.slice(1) + (/[.!?]$/.test(v) ? '' : '.') : '';
 }

@@ -1,0 +1,779 @@
+// The chat controller: the signed-in screen's behaviour. It reacts to socket
+// frames and user actions, asks the server for history, rooms and the inbox,
+// keeps the model (model.js) up to date and has the views (render.js) show it.
+//
+// Owns what is per session but not message data: the DOM view of each
+// conversation, requests in flight, typing timers, drafts and scroll
+// positions. Must not decide message rules itself (order, de-duplication,
+// unread: ask the model), build frames by hand (protocol.js) or handle
+// sign-in and tokens (auth-view.js, api.js).
+
+import { ChatModel, BOT_NAME, sameUser, pendingMessage } from './model.js';
+import {
+  FRAME, postFrame, joinFrame, typingFrame, parseMessage, parseHistory, directPeer,
+  errorText, failureReason,
+} from './protocol.js';
+import {
+  MessageListView, renderRoomList, renderDmList, renderDmListError, renderUnreadTotals, renderCurrentUser,
+  renderHeader, renderNoConversation, renderConversation, renderPresence, renderTyping, renderHistoryTop,
+  setComposerEnabled, renderCharCount, toast,
+} from './render.js';
+import { $, show, newClientId, withBusy, describeFieldError } from './util.js';
+
+const PAGE_SIZE = 50;
+const TYPING_SEND_EVERY = 2000;
+const TYPING_SHOW_FOR = 3000;
+// How long "stockbot is fetching a quote…" may show before the answer comes.
+const BOT_TYPING_FOR = 10_000;
+// A message with no echo by then is marked failed, so it never spins forever.
+const ECHO_TIMEOUT = 15_000;
+const LAST_CONV_KEY = 'tickertalk.last_conversation';
+const USERNAME = /^[A-Za-z][A-Za-z0-9_]{2,31}$/;
+
+function historyPath(conv) {
+  return conv.kind === 'room'
+    ? `/v1/chat/rooms/${encodeURIComponent(conv.ref)}/messages`
+    : `/v1/chat/threads/${encodeURIComponent(conv.ref)}`;
+}
+
+/** The URL fragment that reopens a conversation after a reload. */
+function conversationHash(conv) {
+  return conv.kind === 'room' ? `#room/${conv.ref}` : `#dm/${encodeURIComponent(conv.ref)}`;
+}
+
+/** What the controller tracks about one conversation besides its messages. */
+class ConversationUi {
+  constructor(view) {
+    this.view = view;
+    /** The first page's request while it runs, shared by everyone who asks. */
+    this.loading = null;
+    this.loadingOlder = false;
+    /** Joined on the current socket; a new socket rejoins every joined room with `since`. */
+    this.joined = false;
+    this.typing = new Map(); // username -> timeout that clears them
+    this.echoTimers = new Map(); // client_id -> timeout that fails the pending message
+    this.lastTypingSent = 0;
+    /** Saved scroll position; null = stick to the bottom. */
+    this.scroll = null;
+    this.draft = '';
+  }
+
+  clearTimers() {
+    for (const t of this.typing.values()) clearTimeout(t);
+    for (const t of this.echoTimers.values()) clearTimeout(t);
+  }
+}
+
+export class Chat {
+  /**
+   * @param {{session: import('./api.js').Session, socket: import('./socket.js').ChatSocket,
+   *          layout: import('./layout.js').Layout}} deps
+   */
+  constructor({ session, socket, layout }) {
+    this.session = session;
+    this.socket = socket;
+    this.layout = layout;
+    /** The signed-in user's conversations; null while signed out. */
+    this.model = null;
+    // Keyed by the Conversation object, not its key: a conversation forgotten
+    // and opened again must not inherit the old one's view and callbacks.
+    this.uis = new WeakMap(); // Conversation -> ConversationUi
+    this.lastRoomsFetch = 0;
+    this.listEl = $('message-list');
+    this.composer = $('composer-input');
+    this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
+    this.bindControls();
+  }
+
+  get started() {
+    return this.model !== null;
+  }
+
+  get me() {
+    return this.model ? this.model.me : '';
+  }
+
+  get current() {
+    return this.model ? this.model.active : null;
+  }
+
+  // -------------------------------------------------------------------------
+  // Session lifecycle
+  // -------------------------------------------------------------------------
+
+  /** The user is signed in and the app screen is showing: load and connect. */
+  async start(username) {
+    const model = new ChatModel(username);
+    this.model = model;
+    model.setAttentive(document.visibilityState === 'visible');
+    renderCurrentUser(username);
+    this.layout.setTab('rooms');
+    this.renderEmpty();
+    this.socket.start();
+    try {
+      await this.loadRooms();
+    } catch (err) {
+      toast(`Could not load rooms: ${err.friendly || err.message}`);
+    }
+    if (this.model !== model) return; // signed out while the rooms loaded
+    this.loadInbox().catch(() => {});
+    let last = null;
+    try {
+      last = localStorage.getItem(LAST_CONV_KEY);
+    } catch {
+      /* ignore */
+    }
+    if (this.openFromHash(location.hash) || this.openFromHash(last)) return;
+    const rooms = this.model.rooms;
+    const general = rooms.find((r) => r.name.toLowerCase() === 'general') || rooms[0];
+    if (general) this.openConversation(this.roomConv(general.id, general.name), { focus: !this.layout.isNarrow });
+  }
+
+  /** Forget everything of the session (signed out or expired). */
+  stop({ stopSocket = true } = {}) {
+    if (stopSocket) this.socket.stop();
+    if (this.model) {
+      for (const conv of this.model.conversations.values()) this.uis.get(conv)?.clearTimers();
+    }
+    this.uis = new WeakMap();
+    this.model = null;
+    $('messages-host').replaceChildren();
+    $('room-list').replaceChildren();
+    $('dm-list').replaceChildren();
+    $('presence-list').replaceChildren();
+    $('typing-indicator').textContent = '';
+    $('toasts').replaceChildren();
+    show($('dm-list-error'), false);
+    show($('jump-latest'), false);
+    document.title = 'tickertalk';
+  }
+
+  /** Page shown or hidden: unread counting depends on it. */
+  setVisible(visible) {
+    if (!this.started) return;
+    this.model.setAttentive(visible);
+    if (visible && this.current) this.renderUnread();
+  }
+
+  /** The window regained focus: rooms may have been created meanwhile. */
+  onFocus() {
+    if (this.started && Date.now() - this.lastRoomsFetch > 30_000) this.loadRooms().catch(() => {});
+  }
+
+  onHashChange() {
+    if (!this.started) return;
+    if (this.current && location.hash === conversationHash(this.current)) return;
+    this.openFromHash(location.hash);
+  }
+
+  // -------------------------------------------------------------------------
+  // Conversations and their views
+  // -------------------------------------------------------------------------
+
+  /**
+   * The controller's side of a conversation. Created together with the
+   * conversation (roomConv, dmConv) so that no message reaches the model
+   * before there is a view to show it.
+   */
+  ui(conv) {
+    let ui = this.uis.get(conv);
+    if (!ui) {
+      ui = new ConversationUi(new MessageListView(conv.name, {
+        me: this.me,
+        onRetry: (msg) => this.retry(conv, msg),
+        onDismiss: (msg) => this.dropPending(conv, msg.client_id),
+      }));
+      this.uis.set(conv, ui);
+    }
+    return ui;
+  }
+
+  roomConv(id, name) {
+    const conv = this.model.room(id, name);
+    this.ui(conv);
+    return conv;
+  }
+
+  dmConv(username) {
+    const conv = this.model.dm(username);
+    this.ui(conv);
+    return conv;
+  }
+
+  /** Drop a conversation that turned out not to exist (an unknown user's thread). */
+  forget(conv) {
+    const wasCurrent = this.isCurrent(conv);
+    this.uis.get(conv)?.clearTimers();
+    this.uis.delete(conv);
+    this.model.forget(conv);
+    if (wasCurrent) this.renderEmpty();
+  }
+
+  isCurrent(conv) {
+    return this.started && this.model.active === conv;
+  }
+
+  // -------------------------------------------------------------------------
+  // Scrolling
+  // -------------------------------------------------------------------------
+
+  nearBottom() {
+    const l = this.listEl;
+    return l.scrollHeight - l.scrollTop - l.clientHeight < 80;
+  }
+
+  scrollToBottom() {
+    this.listEl.scrollTop = this.listEl.scrollHeight;
+    show($('jump-latest'), false);
+  }
+
+  // -------------------------------------------------------------------------
+  // Incoming frames
+  // -------------------------------------------------------------------------
+
+  onFrame(frame) {
+    if (!this.started) return undefined;
+    switch (frame.type) {
+      case FRAME.MESSAGE: return this.onRoomMessage(frame);
+      case FRAME.LEAVE: return undefined; // leave confirmed
+      case FRAME.DIRECT: return this.onDirectMessage(frame);
+      case FRAME.TYPING: return this.onTyping(frame);
+      case FRAME.ERROR: return this.onError(frame);
+      case FRAME.PRESENCE: return this.onPresence(frame);
+      case FRAME.COMMAND_ACCEPTED: return this.onCommandAccepted(frame);
+      default: return undefined;
+    }
+  }
+
+  /** A message from the server into a conversation, on screen or not. */
+  deliver(conv, msg) {
+    const ui = this.ui(conv);
+    const isCurrent = this.isCurrent(conv);
+    const stick = isCurrent && this.nearBottom();
+    const { added, replaced, own, counted } = this.model.receive(conv, msg);
+    if (replaced) this.forgetPending(conv, replaced);
+    if (!added) return;
+    ui.view.place(added);
+    if (msg.author && ui.typing.has(msg.author)) this.clearTyping(conv, msg.author);
+    if (msg.bot && ui.typing.has(BOT_NAME)) this.clearTyping(conv, BOT_NAME);
+    if (isCurrent && document.visibilityState === 'visible') {
+      if (stick || own) this.scrollToBottom();
+      else show($('jump-latest'), true);
+    } else if (counted) {
+      this.renderUnread();
+    }
+  }
+
+  onRoomMessage(frame) {
+    if (typeof frame.chatroomId !== 'number') return;
+    if (!this.model.hasRoom(frame.chatroomId)) this.loadRooms().catch(() => {});
+    this.deliver(this.roomConv(frame.chatroomId), parseMessage(frame));
+  }
+
+  onDirectMessage(frame) {
+    const other = directPeer(frame, this.me);
+    if (!other) return;
+    const msg = parseMessage(frame);
+    // A thread never opened keeps the message too, so opening it shows it.
+    this.deliver(this.dmConv(other), msg);
+    this.model.bumpInbox(other, msg.text, msg.created_at);
+    this.renderInbox();
+  }
+
+  onTyping(frame) {
+    if (typeof frame.chatroomId !== 'number' || !frame.chatuser || sameUser(frame.chatuser, this.me)) return;
+    const conv = this.model.find('room', frame.chatroomId);
+    if (conv) this.setTyping(conv, frame.chatuser, TYPING_SHOW_FOR);
+  }
+
+  onError(frame) {
+    const err = frame.error || {};
+    const text = errorText(err);
+    const found = this.model.findPending(frame.client_id);
+    if (found) this.failPending(found.conv, found.msg, failureReason(err));
+    // A typing notice racing a (re)join is harmless: not worth a popup.
+    if (!found && err.code === 'not_in_room') return;
+    toast(text, { code: err.code || 'error' });
+  }
+
+  onPresence(frame) {
+    if (typeof frame.chatroomId !== 'number') return;
+    const conv = this.model.find('room', frame.chatroomId);
+    if (!conv) return;
+    conv.applyPresence(frame);
+    if (frame.left) this.clearTyping(conv, frame.left);
+    if (this.isCurrent(conv)) renderPresence(conv, this.me);
+  }
+
+  onCommandAccepted(frame) {
+    const found = this.model.findPending(frame.client_id);
+    const conv = found ? found.conv : this.model.find('room', frame.chatroomId);
+    if (found) this.dropPending(found.conv, found.msg.client_id);
+    // The bot answers shortly; show that it is working on it.
+    if (conv) this.setTyping(conv, BOT_NAME, BOT_TYPING_FOR);
+  }
+
+  setTyping(conv, user, ms) {
+    const { typing } = this.ui(conv);
+    clearTimeout(typing.get(user));
+    typing.set(user, setTimeout(() => this.clearTyping(conv, user), ms));
+    if (this.isCurrent(conv)) this.renderTyping();
+  }
+
+  clearTyping(conv, user) {
+    const ui = this.uis.get(conv);
+    if (!ui) return;
+    clearTimeout(ui.typing.get(user));
+    ui.typing.delete(user);
+    if (this.isCurrent(conv)) this.renderTyping();
+  }
+
+  // -------------------------------------------------------------------------
+  // Socket lifecycle
+  // -------------------------------------------------------------------------
+
+  joinRoom(conv) {
+    this.ui(conv).joined = true;
+    this.socket.send(joinFrame(conv.ref, conv.maxId));
+  }
+
+  /** A (re)connected socket: rejoin every room we were in, asking for what we missed. */
+  onSocketOpen() {
+    if (!this.started) return;
+    for (const conv of this.model.conversations.values()) {
+      if (conv.kind === 'room' && this.ui(conv).joined) this.joinRoom(conv);
+    }
+    // DMs have no `since`: refetch the open thread and merge (deduplicated by id).
+    const current = this.current;
+    if (current && current.kind === 'dm' && current.loaded) {
+      this.refreshThread(current).catch(() => {});
+    }
+    if (Date.now() - this.lastRoomsFetch > 5_000) this.loadRooms().catch(() => {});
+    this.loadInbox().catch(() => {});
+  }
+
+  /** The socket went away: what was in flight may or may not have been stored. */
+  onSocketDrop() {
+    if (!this.started) return;
+    for (const conv of this.model.conversations.values()) {
+      for (const msg of conv.pending.values()) {
+        if (msg.state === 'pending') this.failPending(conv, msg, 'connection lost', true);
+      }
+      const ui = this.uis.get(conv);
+      if (ui) for (const user of [...ui.typing.keys()]) this.clearTyping(conv, user);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Loading data
+  // -------------------------------------------------------------------------
+
+  async loadRooms() {
+    const { model } = this;
+    this.lastRoomsFetch = Date.now();
+    const rooms = await this.session.request('GET', '/v1/chat/rooms');
+    if (!model || this.model !== model) return; // signed out meanwhile
+    model.setRooms(rooms);
+    this.renderRooms();
+    if (this.current && this.current.kind === 'room') renderHeader(this.current);
+  }
+
+  async loadInbox() {
+    const { model } = this;
+    let inbox;
+    try {
+      inbox = await this.session.request('GET', '/v1/chat/inbox');
+    } catch (err) {
+      if (this.started) renderDmListError(`Could not load your conversations. ${err.friendly || ''}`.trim());
+      throw err;
+    }
+    if (!model || this.model !== model) return;
+    renderDmListError('');
+    model.setInbox(inbox);
+    this.renderInbox();
+  }
+
+  /** First page of history for a conversation; concurrent callers share one request. */
+  loadInitial(conv) {
+    const ui = this.ui(conv);
+    if (conv.loaded) return Promise.resolve();
+    if (ui.loading) return ui.loading;
+    ui.loading = (async () => {
+      const list = await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`);
+      ui.view.placeAll(conv.addLatestPage(parseHistory(list), PAGE_SIZE));
+    })().finally(() => {
+      ui.loading = null;
+    });
+    return ui.loading;
+  }
+
+  async refreshThread(conv) {
+    const list = await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`);
+    const stick = this.isCurrent(conv) && this.nearBottom();
+    this.ui(conv).view.placeAll(conv.merge(parseHistory(list)));
+    if (stick) this.scrollToBottom();
+  }
+
+  async loadOlder(conv) {
+    const ui = this.ui(conv);
+    if (ui.loadingOlder || !conv.canLoadOlder) return;
+    ui.loadingOlder = true;
+    this.renderHistoryTop();
+    try {
+      const list = await this.session.request('GET', `${historyPath(conv)}?before=${conv.oldestId}&limit=${PAGE_SIZE}`);
+      const isCurrent = this.isCurrent(conv);
+      const fromBottom = this.listEl.scrollHeight - this.listEl.scrollTop;
+      ui.view.placeAll(conv.addOlderPage(parseHistory(list), PAGE_SIZE));
+      if (isCurrent) this.listEl.scrollTop = this.listEl.scrollHeight - fromBottom; // keep the view still
+    } catch (err) {
+      toast(`Could not load older messages: ${err.friendly || err.message}`);
+    } finally {
+      ui.loadingOlder = false;
+      if (this.isCurrent(conv)) this.renderHistoryTop();
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Opening a conversation
+  // -------------------------------------------------------------------------
+
+  async openConversation(conv, { focus = true } = {}) {
+    const prev = this.current;
+    if (prev && prev !== conv) {
+      const prevUi = this.uis.get(prev);
+      if (prevUi) {
+        prevUi.scroll = this.nearBottom() ? null : this.listEl.scrollTop;
+        prevUi.draft = this.composer.value;
+      }
+    }
+    this.model.open(conv);
+    const ui = this.ui(conv);
+    const hash = conversationHash(conv);
+    try {
+      localStorage.setItem(LAST_CONV_KEY, hash);
+    } catch {
+      /* ignore */
+    }
+    if (location.hash !== hash) history.replaceState(null, '', hash);
+    if (conv.kind === 'dm' && this.layout.tab !== 'dms') this.layout.setTab('dms');
+    if (conv.kind === 'room' && this.layout.tab !== 'rooms') this.layout.setTab('rooms');
+
+    renderConversation(ui.view);
+    const input = this.composer;
+    input.value = ui.draft || '';
+    input.placeholder = conv.kind === 'room' ? `Message #${conv.name}` : `Message @${conv.name}`;
+    renderHeader(conv);
+    this.renderRooms();
+    this.renderInbox();
+    this.renderUnread();
+    renderPresence(conv, this.me);
+    this.renderTyping();
+    this.renderHistoryTop();
+    this.updateComposerState();
+    this.layout.closeDrawer(false);
+    this.scrollToBottom();
+
+    try {
+      await this.loadInitial(conv);
+    } catch (err) {
+      if (this.isCurrent(conv)) {
+        if (conv.kind === 'dm' && err.status === 404) {
+          toast(`There is no user named ${conv.name}.`);
+          this.forget(conv);
+          return;
+        }
+        toast(`Could not load messages: ${err.friendly || err.message}`);
+      }
+      return;
+    }
+    if (!this.started) return;
+    if (conv.kind === 'room' && !ui.joined) this.joinRoom(conv);
+    if (!this.isCurrent(conv)) return;
+    this.renderHistoryTop();
+    if (ui.scroll == null) this.scrollToBottom();
+    else this.listEl.scrollTop = ui.scroll;
+    // Short history that does not fill the screen: fetch more right away.
+    if (conv.hasMore && this.listEl.scrollHeight <= this.listEl.clientHeight) this.loadOlder(conv);
+    if (focus && !this.layout.isNarrow) input.focus({ preventScroll: true });
+  }
+
+  openFromHash(hash) {
+    let m = /^#room\/(\d+)$/.exec(hash || '');
+    if (m) {
+      const id = Number(m[1]);
+      const room = this.model.rooms.find((r) => r.id === id);
+      if (room) {
+        this.openConversation(this.roomConv(room.id, room.name));
+        return true;
+      }
+      return false;
+    }
+    m = /^#dm\/(.+)$/.exec(hash || '');
+    if (m) {
+      const name = decodeURIComponent(m[1]);
+      if (USERNAME.test(name)) {
+        this.openConversation(this.dmConv(name));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // -------------------------------------------------------------------------
+  // Rendering from the model
+  // -------------------------------------------------------------------------
+
+  listHooks(open) {
+    return {
+      isActive: (key) => !!this.current && this.current.key === key,
+      unreadOf: (key) => {
+        const conv = this.model.conversations.get(key);
+        return conv ? conv.unread : 0;
+      },
+      onOpen: open,
+    };
+  }
+
+  renderRooms() {
+    if (!this.started) return;
+    renderRoomList(this.model.rooms, this.listHooks((room) => this.openConversation(this.roomConv(room.id, room.name))));
+  }
+
+  renderInbox() {
+    if (!this.started) return;
+    renderDmList(this.model.inboxEntries(), this.listHooks((entry) => this.openConversation(this.dmConv(entry.username))));
+  }
+
+  renderUnread() {
+    if (!this.started) return;
+    renderUnreadTotals(this.model.unreadTotals());
+    this.renderRooms();
+    this.renderInbox();
+  }
+
+  renderTyping() {
+    const ui = this.current && this.uis.get(this.current);
+    renderTyping(ui ? [...ui.typing.keys()] : []);
+  }
+
+  renderHistoryTop() {
+    const conv = this.current;
+    const ui = conv && this.uis.get(conv);
+    renderHistoryTop(conv, { loading: !!(ui && ui.loading), loadingOlder: !!(ui && ui.loadingOlder) });
+  }
+
+  renderEmpty() {
+    renderNoConversation();
+    renderPresence(null, this.me);
+    this.renderTyping();
+    this.renderHistoryTop();
+    this.updateComposerState();
+  }
+
+  updateComposerState() {
+    setComposerEnabled(!!this.current);
+  }
+
+  // -------------------------------------------------------------------------
+  // Sending
+  // -------------------------------------------------------------------------
+
+  sendPending(conv, msg) {
+    const ui = this.ui(conv);
+    if (!this.socket.send(postFrame(conv.kind, conv.ref, msg.text, msg.client_id))) {
+      this.failPending(conv, msg, 'you are offline');
+      return;
+    }
+    clearTimeout(ui.echoTimers.get(msg.client_id));
+    ui.echoTimers.set(msg.client_id, setTimeout(() => {
+      ui.echoTimers.delete(msg.client_id);
+      if (msg.state === 'pending' && conv.pending.has(msg.client_id)) this.failPending(conv, msg, 'no reply from the server');
+    }, ECHO_TIMEOUT));
+  }
+
+  sendMessage() {
+    const conv = this.current;
+    const text = this.composer.value.trim();
+    if (!conv || !text) return;
+    const msg = pendingMessage({ clientId: newClientId(), author: this.me, text });
+    if (conv.addPending(msg)) this.ui(conv).view.addPending(msg);
+    this.composer.value = '';
+    this.ui(conv).draft = '';
+    this.updateCharCount();
+    show($('composer-error'), false);
+    this.scrollToBottom();
+    this.sendPending(conv, msg);
+  }
+
+  retry(conv, msg) {
+    conv.retryPending(msg);
+    this.ui(conv).view.updatePending(msg);
+    this.sendPending(conv, msg);
+  }
+
+  failPending(conv, msg, reason, dropped = false) {
+    const ui = this.ui(conv);
+    clearTimeout(ui.echoTimers.get(msg.client_id));
+    ui.echoTimers.delete(msg.client_id);
+    conv.failPending(msg, reason, dropped);
+    ui.view.updatePending(msg);
+  }
+
+  dropPending(conv, clientId) {
+    const msg = conv.dropPending(clientId);
+    if (msg) this.forgetPending(conv, msg);
+  }
+
+  /** The model has let go of a pending message: remove its bubble and timer. */
+  forgetPending(conv, msg) {
+    const ui = this.ui(conv);
+    clearTimeout(ui.echoTimers.get(msg.client_id));
+    ui.echoTimers.delete(msg.client_id);
+    ui.view.removePending(msg);
+  }
+
+  updateCharCount() {
+    renderCharCount(this.composer.value.trim().length);
+  }
+
+  maybeSendTyping() {
+    const conv = this.current;
+    if (!conv || conv.kind !== 'room' || !this.ui(conv).joined) return;
+    const value = this.composer.value;
+    if (!value.trim() || value.trimStart().startsWith('/')) return;
+    const ui = this.ui(conv);
+    const now = Date.now();
+    if (now - ui.lastTypingSent < TYPING_SEND_EVERY) return;
+    if (this.socket.send(typingFrame(conv.ref))) ui.lastTypingSent = now;
+  }
+
+  /** Grow the message box with its content (CSS field-sizing does it where supported). */
+  autosize() {
+    if (this.nativeAutosize) return;
+    this.composer.style.height = 'auto';
+    this.composer.style.height = `${Math.min(this.composer.scrollHeight, 200)}px`;
+  }
+
+  // -------------------------------------------------------------------------
+  // Controls of the chat screen
+  // -------------------------------------------------------------------------
+
+  bindControls() {
+    const { composer } = this;
+    composer.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+        ev.preventDefault();
+        this.sendMessage();
+      }
+    });
+    composer.addEventListener('input', () => {
+      this.updateCharCount();
+      this.maybeSendTyping();
+      this.autosize();
+    });
+    $('composer-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.sendMessage();
+      composer.focus();
+    });
+
+    this.listEl.addEventListener('scroll', () => {
+      const conv = this.current;
+      if (!conv) return;
+      if (this.nearBottom()) show($('jump-latest'), false);
+      if (this.listEl.scrollTop < 120 && conv.hasMore) this.loadOlder(conv);
+    }, { passive: true });
+    $('load-older').addEventListener('click', () => {
+      if (this.current) this.loadOlder(this.current);
+    });
+    document.querySelector('.skip-link').addEventListener('click', (ev) => {
+      ev.preventDefault();
+      if (!composer.disabled) composer.focus();
+    });
+    $('jump-latest').addEventListener('click', () => {
+      this.scrollToBottom();
+      composer.focus();
+    });
+
+    $('create-room-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submitCreateRoom(ev.currentTarget);
+    });
+    $('dm-start-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submitStartDm(ev.currentTarget);
+    });
+  }
+
+  submitCreateRoom(form) {
+    const input = $('create-room-input');
+    const name = input.value.trim();
+    const error = $('create-room-error');
+    show(error, false);
+    input.setAttribute('aria-invalid', 'false');
+    const fail = (text) => {
+      error.textContent = text;
+      show(error, true);
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    };
+    if (!name) {
+      fail('Enter a room name.');
+      return;
+    }
+    withBusy(form, async () => {
+      try {
+        const room = await this.session.request('POST', '/v1/chat/rooms', { name });
+        if (!this.started) return;
+        input.value = '';
+        this.model.addRoom(room);
+        this.renderRooms();
+        this.openConversation(this.roomConv(room.id, room.name));
+      } catch (err) {
+        if (err.status === 409) fail(err.errors?.name ? `A room called "${name}" already exists.` : err.friendly);
+        else if (err.status === 422) fail(describeFieldError('name', err.errors?.name || err.detail || 'invalid name'));
+        else fail(err.friendly || 'Could not create the room.');
+      }
+    });
+  }
+
+  submitStartDm(form) {
+    const input = $('dm-start-input');
+    const name = input.value.trim().replace(/^@/, '');
+    const error = $('dm-start-error');
+    show(error, false);
+    const fail = (text) => {
+      error.textContent = text;
+      show(error, true);
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    };
+    if (!USERNAME.test(name)) {
+      fail('Enter a valid username.');
+      return;
+    }
+    if (sameUser(name, this.me)) {
+      fail('That is you.');
+      return;
+    }
+    withBusy(form, async () => {
+      const conv = this.dmConv(name);
+      try {
+        await this.loadInitial(conv);
+      } catch (err) {
+        if (this.started) this.forget(conv);
+        fail(err.status === 404 ? `There is no user named ${name}.` : err.friendly);
+        return;
+      }
+      if (!this.started) return;
+      input.value = '';
+      input.setAttribute('aria-invalid', 'false');
+      this.openConversation(conv);
+    });
+  }
+
+  /** The Direct tab was chosen: the inbox may have changed since it was last fetched. */
+  onTabChange(which) {
+    if (which === 'dms' && this.started) this.loadInbox().catch(() => {});
+  }
+}

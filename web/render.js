@@ -1,0 +1,340 @@
+// Rendering of the chat screen: message bubbles and the message list of a
+// conversation, the sidebar lists, header, presence, typing line, history
+// top, unread badges, connection status and toasts.
+//
+// Turns data it is given into DOM. Must not keep chat state, talk to the
+// network or decide anything about messages (order, duplicates, unread: that
+// is model.js); user actions go back out through the callbacks it is handed.
+// User text reaches the page only through textContent (util.el), never innerHTML.
+
+import { BOT_NAME, sameUser } from './model.js';
+import { MAX_MESSAGE } from './protocol.js';
+import {
+  $, el, show, formatTime, formatFullTime, formatShortDate, avatar,
+} from './util.js';
+
+/** One bubble. `own` decides the side; pending/failed ones carry their status line. */
+export function renderMessage(msg, { me, onRetry, onDismiss }) {
+  const own = !msg.bot && sameUser(msg.author, me);
+  const classes = ['msg'];
+  if (own) classes.push('own');
+  if (msg.bot) classes.push('bot');
+  if (msg.state === 'pending') classes.push('pending');
+  if (msg.state === 'failed') classes.push('failed');
+
+  const meta = el('div', { className: 'msg-meta' }, [
+    el('span', { className: 'msg-author', testid: 'message-author', text: msg.author }),
+    msg.bot ? el('span', { className: 'bot-badge', testid: 'bot-badge', text: 'Bot' }) : null,
+    msg.created_at
+      ? el('time', {
+        className: 'msg-time',
+        testid: 'message-time',
+        text: formatTime(msg.created_at),
+        attrs: { datetime: msg.created_at, title: formatFullTime(msg.created_at) },
+      })
+      : null,
+  ]);
+
+  const body = el('div', { className: 'msg-body' }, [
+    meta,
+    el('p', { className: 'msg-text', testid: 'message-text', text: msg.text }),
+  ]);
+
+  if (msg.state === 'pending' || msg.state === 'failed') {
+    const status = el('p', { className: 'msg-status', testid: 'message-status' });
+    if (msg.state === 'pending') {
+      status.append(el('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } }),
+        el('span', { text: msg.command ? 'Sending command…' : 'Sending…' }));
+    } else {
+      const retry = el('button', { className: 'link-btn', testid: 'message-retry', text: 'Retry', attrs: { type: 'button' } });
+      retry.addEventListener('click', () => onRetry(msg));
+      const dismiss = el('button', { className: 'link-btn', testid: 'message-dismiss', text: 'Dismiss', attrs: { type: 'button' } });
+      dismiss.addEventListener('click', () => onDismiss(msg));
+      status.append(
+        el('span', { className: 'msg-status-icon', text: '!', attrs: { 'aria-hidden': 'true' } }),
+        el('span', { testid: 'message-error', text: `Not sent: ${msg.reason || 'unknown error'}` }),
+        retry, dismiss,
+      );
+    }
+    body.append(status);
+  }
+
+  const li = el('li', {
+    className: classes.join(' '),
+    testid: 'message',
+    dataset: {
+      id: msg.id ?? undefined,
+      clientId: msg.client_id ?? undefined,
+      author: msg.author,
+      state: msg.state || (msg.bot ? 'bot' : 'sent'),
+    },
+  }, [avatar(msg.bot ? 'bot' : msg.author, msg.bot ? 'avatar-bot' : ''), body]);
+  if (msg.bot) li.firstChild.textContent = '$';
+  return li;
+}
+
+/**
+ * The DOM of one conversation: stored messages, then the ones being sent.
+ * Mirrors the model's list: the model says where a message goes ({msg, next}),
+ * this only puts the bubble there. Kept while the conversation is off screen,
+ * so switching back is instant and keeps the scroll position.
+ */
+export class MessageListView {
+  constructor(name, { me, onRetry, onDismiss }) {
+    this.handlers = { me, onRetry, onDismiss };
+    this.nodes = new WeakMap(); // message -> its <li>
+    this.list = el('ol', { className: 'messages', testid: 'messages', attrs: { 'aria-label': `Messages in ${name}` } });
+    this.pendingList = el('ol', { className: 'messages messages-pending', testid: 'pending-messages', attrs: { 'aria-label': 'Messages being sent' } });
+  }
+
+  get elements() {
+    return [this.list, this.pendingList];
+  }
+
+  /** Insert a stored message before `next` (or last). */
+  place({ msg, next }) {
+    const node = renderMessage(msg, this.handlers);
+    this.nodes.set(msg, node);
+    this.list.insertBefore(node, next ? this.nodes.get(next) || null : null);
+  }
+
+  placeAll(insertions) {
+    for (const at of insertions) this.place(at);
+  }
+
+  addPending(msg) {
+    const node = renderMessage(msg, this.handlers);
+    this.nodes.set(msg, node);
+    this.pendingList.append(node);
+  }
+
+  /** Redraw a pending bubble after its state changed (sending → failed → sending). */
+  updatePending(msg) {
+    const old = this.nodes.get(msg);
+    if (!old) return;
+    const fresh = renderMessage(msg, this.handlers);
+    old.replaceWith(fresh);
+    this.nodes.set(msg, fresh);
+  }
+
+  removePending(msg) {
+    const node = this.nodes.get(msg);
+    if (node) node.remove();
+    this.nodes.delete(msg);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sidebar
+// ---------------------------------------------------------------------------
+
+/** `isActive(key)`, `unreadOf(key)` and `onOpen(room)` come from the controller. */
+export function renderRoomList(rooms, { isActive, unreadOf, onOpen }) {
+  const items = rooms.map((room) => {
+    const key = `room:${room.id}`;
+    const active = isActive(key);
+    const unread = unreadOf(key);
+    const btn = el('button', {
+      className: `conv-item${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
+      testid: 'room-item',
+      attrs: { type: 'button', 'aria-current': active ? 'page' : null },
+      dataset: { roomId: room.id, roomName: room.name },
+    }, [
+      el('span', { className: 'conv-hash', text: '#', attrs: { 'aria-hidden': 'true' } }),
+      el('span', { className: 'conv-name', text: room.name }),
+      unread ? el('span', { className: 'badge', testid: 'room-unread', text: unread > 99 ? '99+' : unread, attrs: { 'aria-label': `${unread} unread` } }) : null,
+    ]);
+    btn.addEventListener('click', () => onOpen(room));
+    return el('li', {}, [btn]);
+  });
+  $('room-list').replaceChildren(...items);
+  show($('room-list-empty'), rooms.length === 0);
+}
+
+export function renderDmList(entries, { isActive, unreadOf, onOpen }) {
+  const items = entries.map((entry) => {
+    const key = `dm:${String(entry.username).toLowerCase()}`;
+    const active = isActive(key);
+    const unread = unreadOf(key);
+    const btn = el('button', {
+      className: `conv-item dm-item${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
+      testid: 'dm-item',
+      attrs: { type: 'button', 'aria-current': active ? 'page' : null },
+      dataset: { username: entry.username },
+    }, [
+      avatar(entry.username, 'avatar-small'),
+      el('span', { className: 'dm-text' }, [
+        el('span', { className: 'dm-top' }, [
+          el('span', { className: 'conv-name', text: entry.username }),
+          entry.created_at ? el('span', { className: 'dm-date', text: formatShortDate(entry.created_at) }) : null,
+        ]),
+        el('span', { className: 'dm-preview', text: entry.latest_message || 'No messages yet' }),
+      ]),
+      unread ? el('span', { className: 'badge', testid: 'dm-unread', text: unread, attrs: { 'aria-label': `${unread} unread` } }) : null,
+    ]);
+    btn.addEventListener('click', () => onOpen(entry));
+    return el('li', {}, [btn]);
+  });
+  $('dm-list').replaceChildren(...items);
+  show($('dm-list-empty'), items.length === 0);
+}
+
+export function renderDmListError(text) {
+  const p = $('dm-list-error');
+  if (text) p.textContent = text;
+  show(p, !!text);
+}
+
+/** The Direct tab's badge, the menu button's dot and the window title. */
+export function renderUnreadTotals({ rooms, dms }) {
+  const badge = $('dm-unread-total');
+  badge.textContent = dms > 99 ? '99+' : String(dms);
+  show(badge, dms > 0);
+  show($('nav-unread-dot'), rooms + dms > 0);
+  document.title = rooms + dms > 0 ? `(${rooms + dms}) tickertalk` : 'tickertalk';
+}
+
+export function renderCurrentUser(username) {
+  $('current-user').textContent = username;
+  const meAv = $('me-avatar');
+  const av = avatar(username);
+  meAv.className = av.className;
+  meAv.textContent = av.textContent;
+}
+
+// ---------------------------------------------------------------------------
+// The conversation on screen
+// ---------------------------------------------------------------------------
+
+export function renderHeader(conv) {
+  if (!conv) return;
+  const title = $('room-title');
+  title.textContent = conv.kind === 'room' ? `# ${conv.name}` : `@ ${conv.name}`;
+  title.dataset.kind = conv.kind;
+  title.dataset.name = conv.name;
+  if (conv.kind === 'dm') $('room-subtitle').textContent = 'Direct message';
+}
+
+/** Nothing open: the welcome text instead of messages. */
+export function renderNoConversation() {
+  $('messages-host').replaceChildren();
+  show($('empty-state'), true);
+  $('room-title').textContent = 'Select a room';
+  $('room-subtitle').textContent = '';
+}
+
+export function renderConversation(view) {
+  $('messages-host').replaceChildren(...view.elements);
+  show($('empty-state'), false);
+}
+
+export function renderPresence(conv, me) {
+  const isRoom = !!conv && conv.kind === 'room';
+  $('app-screen').classList.toggle('no-presence', !isRoom);
+  show($('presence-toggle'), isRoom);
+  if (!isRoom) {
+    $('presence-list').replaceChildren();
+    return;
+  }
+  const users = [...conv.presence].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
+  const items = users.map((u) => el('li', { className: 'presence-user', testid: 'presence-user', dataset: { username: u } }, [
+    el('span', { className: 'presence-avatar' }, [avatar(u, 'avatar-small'), el('span', { className: 'online-dot', attrs: { 'aria-hidden': 'true' } })]),
+    el('span', { className: 'presence-name', text: u }),
+    sameUser(u, me) ? el('span', { className: 'muted small', text: '(you)' }) : null,
+  ]));
+  $('presence-list').replaceChildren(...items);
+  show($('presence-empty'), users.length === 0);
+  $('presence-count').textContent = String(users.length);
+  $('room-subtitle').textContent = users.length === 1 ? '1 person here' : `${users.length} people here`;
+}
+
+/** `names`: who is typing in the conversation on screen (the bot "types" while fetching a quote). */
+export function renderTyping(names) {
+  const box = $('typing-indicator');
+  let text = '';
+  if (names.length === 1) {
+    text = sameUser(names[0], BOT_NAME) ? `${BOT_NAME} is fetching a quote…` : `${names[0]} is typing…`;
+  } else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = 'Several people are typing…';
+  box.textContent = text;
+  box.classList.toggle('active', names.length > 0);
+}
+
+/** The top of the message list: a spinner, "Load older messages", or the start of history. */
+export function renderHistoryTop(conv, { loading, loadingOlder }) {
+  show($('history-loading'), !!conv && (loading || loadingOlder));
+  show($('load-older'), !!conv && conv.loaded && conv.hasMore && !loadingOlder);
+  const start = $('history-start');
+  if (conv && conv.loaded && !conv.hasMore) {
+    start.textContent = conv.kind === 'room'
+      ? `This is the beginning of #${conv.name}.`
+      : `This is the beginning of your conversation with ${conv.name}.`;
+    show(start, true);
+  } else show(start, false);
+}
+
+export function setComposerEnabled(enabled) {
+  $('composer-input').disabled = !enabled;
+  document.querySelector('[data-testid="send-button"]').disabled = !enabled;
+}
+
+export function renderCharCount(n) {
+  const counter = $('char-count');
+  counter.textContent = `${n} / ${MAX_MESSAGE}`;
+  counter.classList.toggle('over', n > MAX_MESSAGE);
+  show(counter, n > MAX_MESSAGE - 200);
+}
+
+// ---------------------------------------------------------------------------
+// Connection status and toasts
+// ---------------------------------------------------------------------------
+
+/** The header's connection pill; counts down to the next reconnect attempt. */
+export class ConnectionStatus {
+  constructor() {
+    this.box = $('connection-status');
+    this.text = $('connection-text');
+    this.timer = null;
+  }
+
+  /** `detail` of ChatSocket's 'status' event. */
+  show({ state, retryInMs }) {
+    clearInterval(this.timer);
+    this.box.dataset.state = state;
+    if (state === 'online') this.text.textContent = 'Connected';
+    else if (state === 'connecting') this.text.textContent = 'Connecting…';
+    else if (state === 'waiting') {
+      const until = Date.now() + retryInMs;
+      const tick = () => {
+        const secs = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+        this.text.textContent = secs > 0 ? `Reconnecting in ${secs}s…` : 'Reconnecting…';
+      };
+      tick();
+      this.timer = setInterval(tick, 500);
+    } else this.text.textContent = 'Offline';
+  }
+}
+
+export function toast(text, { code = 'error', kind = 'error', timeout = 7000 } = {}) {
+  const box = $('toasts');
+  // The same error again (e.g. a burst of rate_limited): renew it instead of stacking.
+  for (const existing of box.children) {
+    if (existing.dataset.code === code && existing.querySelector('.toast-text')?.textContent === text) {
+      clearTimeout(existing.timer);
+      existing.timer = setTimeout(() => existing.remove(), timeout);
+      const count = Number(existing.dataset.count || 1) + 1;
+      existing.dataset.count = String(count);
+      existing.querySelector('.toast-count').textContent = `×${count}`;
+      return;
+    }
+  }
+  const close = el('button', { className: 'toast-close', text: '×', attrs: { type: 'button', 'aria-label': 'Dismiss' } });
+  const node = el('div', { className: `toast toast-${kind}`, testid: 'toast', dataset: { code } }, [
+    el('span', { className: 'toast-text', text }), el('span', { className: 'toast-count', attrs: { 'aria-hidden': 'true' } }), close,
+  ]);
+  const remove = () => node.remove();
+  close.addEventListener('click', remove);
+  box.append(node);
+  while (box.children.length > 3) box.firstChild.remove();
+  node.timer = setTimeout(remove, timeout);
+}
