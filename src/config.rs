@@ -1,10 +1,13 @@
 //! Process configuration: command-line flags, environment variables and `.env`, in that order of
 //! precedence (clap reads the environment; `main` loads `.env` into it first).
+//!
+//! Layer 0: read by everything above, uses nothing of this crate.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tickertalk_wire::redact_url;
 
 /// Everything the server reads at start-up. Secrets are kept out of `Debug` (see the manual impl).
 #[derive(Parser, Clone)]
@@ -96,6 +99,22 @@ pub enum Command {
     Routes,
     /// Delete the durable queues and exchanges of BROKER_PREFIX (tear down a tenant or test run).
     BrokerCleanup,
+    /// Database chores on the server of DATABASE_URL (the role needs CREATEDB).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `tickertalk db ...`: the scripts and the Makefile call these instead of rewriting URLs.
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum DbCommand {
+    /// Create database NAME (default: DATABASE_URL's) unless it exists.
+    Create { name: Option<String> },
+    /// Drop database NAME if it exists, ending the sessions still using it.
+    Drop { name: String },
+    /// Drop and recreate DATABASE_URL's database, then apply the migrations.
+    Reset,
+    /// Print DATABASE_URL with its database name replaced by NAME.
+    Url { name: String },
 }
 
 impl std::fmt::Debug for Config {
@@ -196,19 +215,6 @@ impl Config {
 
     pub fn refresh_token_ttl(&self) -> Duration {
         Duration::from_secs(self.refresh_token_ttl_secs)
-    }
-}
-
-/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparsable url>".into(),
     }
 }
 

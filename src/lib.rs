@@ -1,25 +1,32 @@
 //! tickertalk: real-time chat rooms with a stock-quote bot.
 //!
-//! Where things live:
-//! - `config`: flags/env/.env; `startup`: build and run a server (used by `main` and tests).
-//! - `http/`: one module per resource; `ws/`: the socket protocol, hub and connection task.
-//! - `chat`: what posting a message or a DM means (shared by HTTP and WebSocket).
-//! - `broker/`: RabbitMQ wire format, topology, supervised connection (also used by the bot).
-//! - `store/`: all SQL; `auth/`: passwords and tokens; `domain/`: validated values.
+//! The modules form layers; each uses only the layers below it (checked by `tests/layers.rs`,
+//! drawn in `docs/architecture.md`):
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | 6 | `startup` | wiring the layers together, running and draining a server |
+//! | 5 | `http` | routes, request parsing, problem-details errors, the WebSocket upgrade |
+//! | 4 | `realtime` | frames, the hub (sockets, rooms, ordered fan-out), one task per socket |
+//! | 3 | `chat` | the use cases: accounts, rooms, posting, direct messages, presence |
+//! | 2 | `bus` | the supervised RabbitMQ connection: publish, consume into an `EventSink` |
+//! | 1 | `store`, `auth` | all SQL; passwords and tokens |
+//! | 0 | `domain`, `config`, `shutdown` | validated values and timestamps; configuration; the stop signal |
+//!
+//! What the server shares with the bot (events, commands, topology, backoff, stock codes) is
+//! the `tickertalk-wire` crate, below all of these.
 
-pub mod app;
 pub mod auth;
-pub mod broker;
+pub mod bus;
 pub mod chat;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod http;
-pub mod ratelimit;
+pub mod realtime;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
-pub mod telemetry;
-pub mod ws;
 
 pub use config::Config;
 pub use startup::Application;
+pub use tickertalk_wire::telemetry;

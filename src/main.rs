@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tickertalk::config::{Command, Config};
+use tickertalk::config::{Command, Config, DbCommand};
+use tickertalk::store::admin;
 use tickertalk::{Application, startup, store, telemetry};
 
 fn main() -> ExitCode {
@@ -32,13 +33,17 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match config.command.clone().unwrap_or(Command::Serve) {
         Command::Routes => {
-            for (method, path) in tickertalk::http::ROUTES {
-                println!("{method} {path}");
+            for route in tickertalk::http::ROUTES {
+                println!("{} {}", route.method, route.path);
             }
+        }
+        Command::Db(db) => {
+            config.validate(false)?;
+            run_db(&config.database_url, db).await?;
         }
         Command::BrokerCleanup => {
             config.validate(false)?;
-            tickertalk::broker::Topology::new(&config.broker_prefix)
+            tickertalk_wire::Topology::new(&config.broker_prefix)
                 .delete_at(&config.amqp_url)
                 .await
                 .map_err(|e| format!("AMQP_URL: cannot delete the topology ({e})"))?;
@@ -62,6 +67,60 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| format!("LISTEN_ADDR: cannot listen on {} ({e})", config.listen_addr))?;
             let app = Application::build(config, listener).await?;
             app.run(shutdown_signal()).await;
+        }
+    }
+    Ok(())
+}
+
+/// `tickertalk db ...`. Errors name DATABASE_URL with its password redacted.
+async fn run_db(url: &str, command: DbCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let shown = tickertalk_wire::redact_url(url);
+    let fail = |what: &str, e: store::StoreError| format!("DATABASE_URL: cannot {what} via {shown} ({e})");
+    let name = |n: Option<String>| -> Result<String, String> {
+        let n = match n {
+            Some(n) => n,
+            None => admin::db_name(url).map_err(|e| format!("DATABASE_URL: {e}"))?,
+        };
+        admin::check_name(&n)?;
+        Ok(n)
+    };
+    match command {
+        DbCommand::Url { name: n } => {
+            let n = name(Some(n))?;
+            println!(
+                "{}",
+                admin::url_with_db(url, &n).map_err(|e| format!("DATABASE_URL: {e}"))?
+            );
+        }
+        DbCommand::Create { name: n } => {
+            let n = name(n)?;
+            let created = admin::create(url, &n)
+                .await
+                .map_err(|e| fail("create a database", e))?;
+            tracing::info!(database = %n, created, "database present");
+        }
+        DbCommand::Drop { name: n } => {
+            let n = name(Some(n))?;
+            admin::drop(url, &n)
+                .await
+                .map_err(|e| fail("drop a database", e))?;
+            tracing::info!(database = %n, "database dropped (if it existed)");
+        }
+        DbCommand::Reset => {
+            let n = name(None)?;
+            admin::drop(url, &n)
+                .await
+                .map_err(|e| fail("drop a database", e))?;
+            admin::create(url, &n)
+                .await
+                .map_err(|e| fail("create a database", e))?;
+            let db = store::connect(url, 2)
+                .await
+                .map_err(|e| fail("connect", e.into()))?;
+            store::migrate(&db)
+                .await
+                .map_err(|e| format!("migrations failed ({e})"))?;
+            tracing::info!(database = %n, "database reset and migrated");
         }
     }
     Ok(())

@@ -1,42 +1,51 @@
-//! Building and running the server: the library entry point `main` and the tests share.
+//! Building and running the server: the one place where the layers are wired together (the
+//! top layer, docs/architecture.md). `main` and the tests both go through `Application`.
+//!
+//! Shutdown runs in two phases, each a `ShutdownSignal`: first the listener stops and every
+//! socket closes with a close frame (their last presence publishes still go out), then the
+//! broker supervisor and the heartbeat stop, and this instance's presence rows are removed.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use uuid::Uuid;
+use tokio::task::JoinHandle;
 
-use crate::app::App;
-use crate::auth::TokenKeys;
-use crate::broker::Broker;
-use crate::config::{Config, ConfigError, redact_url};
-use crate::ratelimit::RateLimiter;
+use crate::bus::Bus;
+use crate::chat::Chat;
+use crate::config::{Config, ConfigError};
+use crate::http::{self, AppState};
+use crate::realtime::{Hub, SocketSettings};
+use crate::shutdown::{Shutdown, ShutdownSignal};
 use crate::store;
-use crate::ws::Hub;
 
-/// How long shutdown waits for sockets to close and publishes to finish.
+/// How long each shutdown phase waits for its tasks.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Gap in a room's sequence tolerated before reading the missing messages from PostgreSQL.
 const GAP_WAIT: Duration = Duration::from_millis(300);
 
+/// How often this instance proves it is alive in the presence table.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
 /// A configured server bound to its listener, not yet serving.
 pub struct Application {
-    pub app: Arc<App>,
+    /// What the handlers share. Dropped by `run` before the drain, because it holds a socket
+    /// shutdown handle of its own.
+    state: Arc<AppState>,
     listener: TcpListener,
-    stop_tx: watch::Sender<bool>,
-    /// Stops the broker supervisor and heartbeat, only after the sockets have drained, so their
-    /// last publishes (presence "left") still go out.
-    background_stop: watch::Sender<bool>,
-    guard_rx: mpsc::Receiver<()>,
-    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Phase one: the listener and the sockets.
+    sockets: ShutdownSignal,
+    /// Phase two: the broker supervisor and the heartbeat.
+    background: ShutdownSignal,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// Opens the database (one clear error when it is unreachable) and applies migrations.
-pub async fn open_database(config: &Config) -> Result<sqlx::PgPool, ConfigError> {
+pub async fn open_database(config: &Config) -> Result<PgPool, ConfigError> {
     let db = tokio::time::timeout(
         Duration::from_secs(10),
         store::connect(&config.database_url, config.db_max_connections),
@@ -46,7 +55,10 @@ pub async fn open_database(config: &Config) -> Result<sqlx::PgPool, ConfigError>
     .and_then(|r| r.map_err(|e| e.to_string()))
     .map_err(|e| ConfigError {
         variable: "DATABASE_URL",
-        message: format!("cannot connect to {} ({e})", redact_url(&config.database_url)),
+        message: format!(
+            "cannot connect to {} ({e})",
+            tickertalk_wire::redact_url(&config.database_url)
+        ),
     })?;
     store::migrate(&db).await.map_err(|e| ConfigError {
         variable: "DATABASE_URL",
@@ -61,46 +73,32 @@ impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
         config.validate(true)?;
         let db = open_database(&config).await?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (background_stop, background_rx) = watch::channel(false);
-        let (guard_tx, guard_rx) = mpsc::channel(1);
         let hub = Hub::new(db.clone(), GAP_WAIT);
-        let broker = Broker::new(&config.amqp_url, &config.broker_prefix);
-        let app = Arc::new(App {
-            keys: TokenKeys::new(
-                config.jwt_secret.as_deref().unwrap_or_default(),
-                config.access_token_ttl(),
-            ),
-            limiter: RateLimiter::new(
-                config.rate_limit_messages,
-                Duration::from_secs(config.rate_limit_window_secs.max(1)),
-            ),
-            origins: config.origins(),
-            instance_id: Uuid::new_v4(),
-            config,
-            db,
-            hub: hub.clone(),
-            broker: broker.clone(),
-            shutdown: stop_rx,
-            socket_guard: std::sync::Mutex::new(Some(guard_tx)),
-        });
-        store::presence::heartbeat(&app.db, app.instance_id)
-            .await
-            .map_err(|e| ConfigError {
-                variable: "DATABASE_URL",
-                message: format!("cannot write to the database ({e})"),
-            })?;
-        let background = vec![
-            tokio::spawn(broker.supervise(hub, background_rx.clone())),
-            tokio::spawn(heartbeat(app.clone(), background_rx)),
+        let bus = Bus::new(&config.amqp_url, &config.broker_prefix, hub.clone());
+        let chat = Arc::new(Chat::new(db, bus.clone(), &config));
+        chat.heartbeat().await.map_err(|e| ConfigError {
+            variable: "DATABASE_URL",
+            message: format!("cannot write to the database ({e})"),
+        })?;
+        let sockets = ShutdownSignal::new();
+        let background = ShutdownSignal::new();
+        let tasks = vec![
+            tokio::spawn(bus.supervise(background.subscribe())),
+            tokio::spawn(heartbeat(chat.clone(), background.subscribe())),
         ];
+        let state = Arc::new(AppState {
+            chat,
+            hub,
+            sockets: SocketSettings::from_config(&config),
+            origins: config.origins(),
+            shutdown: sockets.subscribe(),
+        });
         Ok(Application {
-            app,
+            state,
             listener,
-            stop_tx,
-            background_stop,
-            guard_rx,
+            sockets,
             background,
+            tasks,
         })
     }
 
@@ -108,66 +106,63 @@ impl Application {
         self.listener.local_addr().expect("bound listener has an address")
     }
 
+    /// What the handlers share (tests reach the hub, the bus and the database through it).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
     /// Serves until `shutdown` resolves, then drains: stop accepting, close every socket with a
     /// close frame, let in-flight stores and publishes finish, stop the broker, forget presence.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let Application {
-            app,
+            state,
             listener,
-            stop_tx,
-            background_stop,
-            mut guard_rx,
+            sockets,
             background,
+            tasks,
         } = self;
         let addr = listener.local_addr().ok();
-        tracing::info!(?addr, instance = %app.instance_id, "listening");
-        let routes = crate::http::routes(app.clone());
-        let stop = stop_tx.clone();
-        warp::serve(routes)
+        let chat = state.chat.clone();
+        tracing::info!(?addr, instance = %chat.instance_id, "listening");
+        let close_sockets = sockets.trigger();
+        // The router holds the state (and its socket handle); it is dropped when serving ends.
+        warp::serve(http::router(state))
             .incoming(listener)
             .graceful(async move {
                 shutdown.await;
                 tracing::info!("shutting down");
-                // Sockets watch this; they close while warp finishes plain requests.
-                stop.send_replace(true);
+                close_sockets.fire();
             })
             .run()
             .await;
-        stop_tx.send_replace(true);
-        let instance = app.instance_id;
-        let db = app.db.clone();
-        drop(app.close_socket_guard());
-        drop(app);
-        // Every socket task holds a guard sender; recv() returns None once all are gone.
-        if tokio::time::timeout(DRAIN_TIMEOUT, guard_rx.recv())
-            .await
-            .is_err()
-        {
+        if !sockets.shutdown(DRAIN_TIMEOUT).await {
             tracing::warn!("some sockets did not close in time");
         }
-        background_stop.send_replace(true);
-        for task in background {
+        if !background.shutdown(DRAIN_TIMEOUT).await {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        for task in tasks {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, task).await;
         }
-        if let Err(e) = store::presence::retire(&db, instance).await {
+        if let Err(e) = chat.retire().await {
             tracing::warn!(error = %e, "presence not cleared at shutdown");
         }
-        db.close().await;
+        chat.db.close().await;
         tracing::info!("stopped");
     }
 }
 
 /// Keeps this instance's presence rows alive (and sweeps dead instances).
-async fn heartbeat(app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(10));
+async fn heartbeat(chat: Arc<Chat>, mut shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = store::presence::heartbeat(&app.db, app.instance_id).await {
+                if let Err(e) = chat.heartbeat().await {
                     tracing::warn!(error = %e, "presence heartbeat failed");
                 }
             }
-            _ = stop.changed() => break,
+            _ = shutdown.recv() => break,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn signup_returns_the_user_and_working_tokens() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let body = app.signup("alice").await;
     assert_eq!(body["username"], "alice");
     assert_eq!(body["email"], "alice@example.com");
@@ -19,13 +19,11 @@ async fn signup_returns_the_user_and_working_tokens() {
     let (status, me) = app.get("/v1/auth/me", body["token"].as_str()).await;
     assert_eq!(status, 200);
     assert_eq!(me["username"], "alice");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn duplicate_usernames_and_emails_are_409_ignoring_case() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     app.signup("bob").await;
     let (status, body) = app
         .post(
@@ -45,13 +43,11 @@ async fn duplicate_usernames_and_emails_are_409_ignoring_case() {
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["errors"]["email"], "taken");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn invalid_fields_are_422_with_an_error_per_field() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let (status, body) = app
         .post(
             "/v1/auth/signup",
@@ -74,26 +70,22 @@ async fn invalid_fields_are_422_with_an_error_per_field() {
         )
         .await;
     assert_eq!(status, 422, "the bot's name is reserved");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_and_says_why() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let (status, body) = app.post_raw("/v1/auth/signup", None, "{\"username\": ").await;
     assert_eq!(status, 400);
     assert!(
         body["detail"].as_str().unwrap().starts_with("malformed JSON"),
         "{body}"
     );
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn login_works_by_email_or_username_and_wrong_passwords_get_the_same_401_as_unknown_users() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     app.signup("carol").await;
     let (s1, _) = app
         .post(
@@ -127,13 +119,11 @@ async fn login_works_by_email_or_username_and_wrong_passwords_get_the_same_401_a
         .await;
     assert_eq!((s3, s4), (401, 401));
     assert_eq!(wrong, unknown, "no hint whether the user exists");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn missing_garbage_expired_and_foreign_tokens_are_401() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let user = app.signup("dave").await;
     assert_eq!(app.get("/v1/auth/me", None).await.0, 401);
     assert_eq!(app.get("/v1/auth/me", Some("garbage")).await.0, 401);
@@ -171,13 +161,11 @@ async fn missing_garbage_expired_and_foreign_tokens_are_401() {
         401,
         "foreign key"
     );
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn refresh_rotates_and_the_old_refresh_token_stops_working() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let user = app.signup("erin").await;
     let old = user["refresh_token"].as_str().unwrap();
     let (status, fresh) = app
@@ -198,13 +186,11 @@ async fn refresh_rotates_and_the_old_refresh_token_stops_working() {
         )
         .await;
     assert_eq!(status, 200, "the new one works once");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn logout_revokes_access_and_refresh_tokens_of_that_session_only() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let first = app.signup("frank").await;
     let (_, second) = app
         .post(
@@ -239,6 +225,4 @@ async fn logout_revokes_access_and_refresh_tokens_of_that_session_only() {
         200,
         "other sessions live on"
     );
-    app.stop().await;
-    db.drop_db().await;
 }

@@ -2,12 +2,13 @@
 
 mod common;
 
-use common::{TestApp, admin_url, with_db};
+use common::{TestApp, admin_url};
 use serde_json::json;
+use tickertalk::store::admin::url_with_db;
 
 #[tokio::test]
 async fn rooms_are_created_listed_and_fetched() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     let (status, room) = app
         .post("/v1/chat/rooms", Some(&t), json!({"name": "  Lobby  "}))
@@ -20,13 +21,11 @@ async fn rooms_are_created_listed_and_fetched() {
     assert!(list.as_array().unwrap().iter().any(|r| r["name"] == "Lobby"));
     let (status, one) = app.get(&format!("/v1/chat/rooms/{}", room["id"]), Some(&t)).await;
     assert_eq!((status, &one["name"]), (200, &json!("Lobby")));
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn room_names_follow_the_rules() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     app.create_room(&t, "General").await;
     let (status, body) = app
@@ -55,13 +54,11 @@ async fn room_names_follow_the_rules() {
             .0,
         401
     );
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn unknown_rooms_are_404() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     assert_eq!(app.get("/v1/chat/rooms/999999", Some(&t)).await.0, 404);
     assert_eq!(app.get("/v1/chat/rooms/999999/messages", Some(&t)).await.0, 404);
@@ -78,13 +75,11 @@ async fn unknown_rooms_are_404() {
     let (status, body) = app.get("/v1/chat/rooms/abc", Some(&t)).await;
     assert_eq!(status, 404);
     assert_eq!(body["status"], 404, "problem details even for unmatched routes");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn latest_returns_exactly_the_newest_50_of_60_oldest_first_at_both_paths() {
-    let (app, db, _) = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    let app = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
     let t = app.token("alice").await;
     let room = app.create_room(&t, "History").await;
     let mut ids = Vec::new();
@@ -142,13 +137,11 @@ async fn latest_returns_exactly_the_newest_50_of_60_oldest_first_at_both_paths()
         )
         .await;
     assert_eq!(status, 404, "before must be a message of this room");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn sql_looking_and_html_text_is_stored_and_returned_verbatim() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     let room = app.create_room(&t, "Weird").await;
     let texts = [
@@ -192,13 +185,11 @@ async fn sql_looking_and_html_text_is_stored_and_returned_verbatim() {
     );
     let (status, _) = app.get("/v1/chat/rooms", Some(&t)).await;
     assert_eq!(status, 200, "tables still there");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn empty_and_too_long_messages_are_422_and_oversized_bodies_413() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     let room = app.create_room(&t, "Limits").await;
     let path = format!("/v1/chat/rooms/{room}/messages");
@@ -228,13 +219,11 @@ async fn empty_and_too_long_messages_are_422_and_oversized_bodies_413() {
     assert_eq!(status, 413, "{body}");
     let (_, list) = app.get(&path, Some(&t)).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "nothing else stored");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn posting_over_the_rate_limit_is_429_with_retry_after_and_not_stored() {
-    let (app, db, _) = TestApp::spawn(&["--rate-limit-messages=3", "--rate-limit-window-secs=60"]).await;
+    let app = TestApp::spawn(&["--rate-limit-messages=3", "--rate-limit-window-secs=60"]).await;
     let t = app.token("alice").await;
     let room = app.create_room(&t, "Fast").await;
     let path = format!("/v1/chat/rooms/{room}/messages");
@@ -258,27 +247,28 @@ async fn posting_over_the_rate_limit_is_429_with_retry_after_and_not_stored() {
     assert!(resp.headers().get("retry-after").is_some());
     let (_, list) = app.get(&path, Some(&t)).await;
     assert_eq!(list.as_array().unwrap().len(), 3);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let (status, body) = app.get("/healthz", None).await;
     assert_eq!((status, &body["status"]), (200, &json!("ok")));
     let (status, body) = app.get("/readyz", None).await;
     assert_eq!(status, 200, "{body}");
 
     // Make this test's database unreachable: refuse new connections and kill the pool's.
-    let admin = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres"))
+    let admin = sqlx::PgPool::connect(&url_with_db(&admin_url(), "postgres").unwrap())
         .await
         .unwrap();
     let su = std::process::Command::new("su")
         .args([
             "postgres",
             "-c",
-            &format!("psql -qc \"ALTER DATABASE {} ALLOW_CONNECTIONS false\"", db.name),
+            &format!(
+                "psql -qc \"ALTER DATABASE {} ALLOW_CONNECTIONS false\"",
+                app.env.db_name
+            ),
         ])
         .status();
     let blocked = su.map(|s| s.success()).unwrap_or(false);
@@ -286,14 +276,14 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
         // Without superuser access, the owner can still do it (tickertalk owns its test DBs).
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "ALTER DATABASE {} ALLOW_CONNECTIONS false",
-            db.name
+            app.env.db_name
         )))
         .execute(&admin)
         .await
         .unwrap();
     }
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-        .bind(&db.name)
+        .bind(&app.env.db_name)
         .execute(&admin)
         .await
         .unwrap();
@@ -304,7 +294,7 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
 
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-        db.name
+        app.env.db_name
     )))
     .execute(&admin)
     .await
@@ -319,13 +309,11 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
     }
     assert!(ready, "ready again once the database is back");
     admin.close().await;
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn commands_posted_over_http_are_accepted_but_never_stored() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     let room = app.create_room(&t, "Cmd").await;
     let path = format!("/v1/chat/rooms/{room}/messages");
@@ -341,13 +329,11 @@ async fn commands_posted_over_http_are_accepted_but_never_stored() {
     assert_eq!((status, &body["command"]), (202, &json!("help")));
     let (_, list) = app.get(&path, Some(&t)).await;
     assert_eq!(list, json!([]));
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn direct_message_errors_name_the_message_field_and_the_reason() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     app.signup("bob").await;
     let (status, body) = app
@@ -380,6 +366,4 @@ async fn direct_message_errors_name_the_message_field_and_the_reason() {
         (status, &body["errors"]["chatmessage"]),
         (422, &json!("message must not be empty"))
     );
-    app.stop().await;
-    db.drop_db().await;
 }

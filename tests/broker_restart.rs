@@ -17,14 +17,6 @@ fn rabbitmqctl(arg: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn wait_broker(app: &TestApp, up: bool) {
-    let mut w = app.app.broker.watch();
-    tokio::time::timeout(Duration::from_secs(60), w.wait_for(|u| *u == up))
-        .await
-        .unwrap_or_else(|_| panic!("broker never became {}", if up { "up" } else { "down" }))
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_broker_restart_interrupts_live_delivery_briefly_and_loses_nothing() {
     if Command::new("rabbitmqctl")
@@ -37,8 +29,8 @@ async fn a_broker_restart_interrupts_live_delivery_briefly_and_loses_nothing() {
         eprintln!("SKIPPED: rabbitmqctl cannot control a local broker here");
         return;
     }
-    let (a, db, prefix) = TestApp::spawn(&[]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let room = a.create_room(&alice, "Restart").await;
     let mut wa = a.ws(&alice).await;
@@ -51,8 +43,8 @@ async fn a_broker_restart_interrupts_live_delivery_briefly_and_loses_nothing() {
 
     assert!(rabbitmqctl("stop_app"), "rabbitmqctl stop_app");
     let restarted = async {
-        wait_broker(&a, false).await;
-        wait_broker(&b, false).await;
+        a.wait_broker(false).await;
+        b.wait_broker(false).await;
         assert_eq!(
             a.get("/readyz", None).await.0,
             503,
@@ -73,8 +65,8 @@ async fn a_broker_restart_interrupts_live_delivery_briefly_and_loses_nothing() {
     let _ = Command::new("rabbitmqctl")
         .args(["await_startup", "--timeout", "60"])
         .status();
-    wait_broker(&a, true).await;
-    wait_broker(&b, true).await;
+    a.wait_broker(true).await;
+    b.wait_broker(true).await;
 
     // Bob's instance catches up on what was stored during the outage, then live delivery goes on.
     let during = wb.next_where(|v| v["type"] == 1).await;
@@ -100,7 +92,4 @@ async fn a_broker_restart_interrupts_live_delivery_briefly_and_loses_nothing() {
         vec!["before", "during", "after", "from b"],
         "nothing stored is missing"
     );
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }

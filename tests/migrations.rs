@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TestDb;
+use common::TestEnv;
 use tickertalk::store::MIGRATOR;
 
 async fn tables(pool: &sqlx::PgPool) -> Vec<String> {
@@ -17,8 +17,8 @@ async fn tables(pool: &sqlx::PgPool) -> Vec<String> {
 
 #[tokio::test]
 async fn migrations_are_reversible() {
-    let db = TestDb::create().await;
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let env = TestEnv::create().await;
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
     MIGRATOR.run(&pool).await.unwrap();
     let created = tables(&pool).await;
     for t in [
@@ -41,13 +41,12 @@ async fn migrations_are_reversible() {
     MIGRATOR.run(&pool).await.unwrap();
     assert_eq!(tables(&pool).await, created, "and it applies again");
     pool.close().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn the_history_query_uses_the_room_index_not_a_scan() {
-    let db = TestDb::create().await;
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let env = TestEnv::create().await;
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
     MIGRATOR.run(&pool).await.unwrap();
     // A realistic shape: many rooms, many messages; planner statistics refreshed.
     sqlx::query("INSERT INTO users (username, email, password_hash) VALUES ('u', 'u@example.com', 'x')")
@@ -76,5 +75,4 @@ async fn the_history_query_uses_the_room_index_not_a_scan() {
     assert!(plan.contains("room_messages_room_time_idx"), "{plan}");
     assert!(!plan.contains("Seq Scan"), "{plan}");
     pool.close().await;
-    db.drop_db().await;
 }

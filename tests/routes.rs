@@ -8,14 +8,15 @@ use tickertalk::http::ROUTES;
 
 #[tokio::test]
 async fn every_listed_route_is_served_and_unlisted_paths_are_404() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
-    for (method, path) in ROUTES {
-        let path = path.replace("{id}", "1").replace("{username}", "someone");
+    let app = TestApp::spawn(&[]).await;
+    for route in ROUTES {
+        let method = &route.method;
+        let path = route.path.replace("{id}", "1").replace("{username}", "someone");
         let req = app
             .http
-            .request(method.parse().unwrap(), app.url(&path))
+            .request(method.clone(), app.url(&path))
             .header("content-type", "application/json");
-        let req = if *method == "POST" { req.body("{}") } else { req };
+        let req = if method == "POST" { req.body("{}") } else { req };
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap();
@@ -32,13 +33,11 @@ async fn every_listed_route_is_served_and_unlisted_paths_are_404() {
     }
     let (status, _) = app.get("/v1/openapi.yaml", None).await;
     assert_eq!(status, 200);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn the_client_is_served_with_a_strict_content_security_policy() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let resp = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let csp = resp.headers()["content-security-policy"]
@@ -57,6 +56,4 @@ async fn the_client_is_served_with_a_strict_content_security_policy() {
     );
     let html = resp.text().await.unwrap();
     assert!(html.contains("<script type=\"module\""), "the client is served");
-    app.stop().await;
-    db.drop_db().await;
 }

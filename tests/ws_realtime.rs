@@ -5,42 +5,15 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{TestApp, Ws};
+use common::{TestApp, Ws, ids};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-fn ids(frames: &[Value]) -> Vec<i64> {
-    frames.iter().map(|f| f["id"].as_i64().unwrap()).collect()
-}
-
-async fn stored_ids(app: &TestApp, token: &str, room: i64) -> Vec<i64> {
-    let mut all = Vec::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let path = match before {
-            Some(b) => format!("/v1/chat/rooms/{room}/messages?limit=100&before={b}"),
-            None => format!("/v1/chat/rooms/{room}/messages?limit=100"),
-        };
-        let (_, page) = app.get(&path, Some(token)).await;
-        let page = ids(page.as_array().unwrap());
-        if page.is_empty() {
-            break;
-        }
-        before = Some(page[0]);
-        all.splice(0..0, page);
-    }
-    all
-}
-
 #[tokio::test]
 async fn users_on_two_instances_chat_and_other_rooms_hear_nothing() {
-    let (a, db, prefix) = TestApp::spawn(&[]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
-    let (alice, bob, carol) = (
-        a.token("alice").await,
-        a.token("bob").await,
-        a.token("carol").await,
-    );
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let [alice, bob, carol] = a.tokens(["alice", "bob", "carol"]).await;
     let room1 = a.create_room(&alice, "One").await;
     let room2 = a.create_room(&alice, "Two").await;
     let mut wa = a.ws(&alice).await;
@@ -80,20 +53,13 @@ async fn users_on_two_instances_chat_and_other_rooms_hear_nothing() {
         .filter(|v| v["type"] == 1)
         .collect();
     assert!(heard.is_empty(), "carol in another room heard {heard:?}");
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn two_hundred_messages_from_two_senders_on_two_instances_arrive_in_stored_order() {
-    let (a, db, prefix) = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &["--rate-limit-messages=1000"]).await;
-    let (alice, bob, carol) = (
-        a.token("alice").await,
-        a.token("bob").await,
-        a.token("carol").await,
-    );
+    let a = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    let b = a.spawn_peer(&["--rate-limit-messages=1000"]).await;
+    let [alice, bob, carol] = a.tokens(["alice", "bob", "carol"]).await;
     let room = a.create_room(&alice, "Busy").await;
     let mut reader = a.ws(&carol).await;
     reader.join(room, None).await;
@@ -114,7 +80,7 @@ async fn two_hundred_messages_from_two_senders_on_two_instances_arrive_in_stored
     assert_eq!(got_ids.iter().collect::<HashSet<_>>().len(), 200, "no duplicates");
     assert_eq!(
         got_ids,
-        stored_ids(&a, &alice, room).await,
+        a.stored_ids(&alice, room).await,
         "live order is the stored order"
     );
     // Each sender's own messages keep their sending order too.
@@ -134,15 +100,12 @@ async fn two_hundred_messages_from_two_senders_on_two_instances_arrive_in_stored
         .collect();
     assert!(extra.is_empty(), "nothing delivered twice: {extra:?}");
     drop((wa, wb));
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messages() {
-    let (a, db, prefix) = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &["--rate-limit-messages=1000"]).await;
+    let a = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    let b = a.spawn_peer(&["--rate-limit-messages=1000"]).await;
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let room = a.create_room(&alice, "Since").await;
     let mut wb = b.ws(&bob).await;
@@ -180,7 +143,7 @@ async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messag
     wb.next_where(|v| v["type"] == 1 && v["chatmessage"] == "after 119")
         .await;
     let mut union = ids(&replayed);
-    while !union.contains(&stored_ids(&a, &alice, room).await.last().copied().unwrap()) {
+    while !union.contains(&a.stored_ids(&alice, room).await.last().copied().unwrap()) {
         let v = wa.next().await;
         if v["type"] == 1 {
             union.push(v["id"].as_i64().unwrap());
@@ -191,7 +154,8 @@ async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messag
             union.push(v["id"].as_i64().unwrap());
         }
     }
-    let expected: Vec<i64> = stored_ids(&a, &alice, room)
+    let expected: Vec<i64> = a
+        .stored_ids(&alice, room)
         .await
         .into_iter()
         .filter(|id| *id > since)
@@ -201,14 +165,11 @@ async fn rejoining_with_since_while_others_post_yields_exactly_the_stored_messag
         union, expected,
         "replay + live = exactly the stored messages after since, in order"
     );
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_spoofed_chatuser_is_ignored() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let (alice, bob) = (app.token("alice").await, app.token("bob").await);
     let room = app.create_room(&alice, "Spoof").await;
     let mut wb = app.ws(&bob).await;
@@ -222,17 +183,12 @@ async fn a_spoofed_chatuser_is_ignored() {
         .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice))
         .await;
     assert_eq!(stored[0]["chatuser"], "alice");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn bad_frames_get_their_error_and_the_socket_keeps_working() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Errors").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    let app = TestApp::spawn(&[]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Errors").await;
     let cases: Vec<(String, &str)> = vec![
         ("{not json".into(), "invalid_frame"),
         ("[1,2]".into(), "invalid_frame"),
@@ -299,13 +255,11 @@ async fn bad_frames_get_their_error_and_the_socket_keeps_working() {
         1,
         "only the good message was stored"
     );
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_frame_over_64_kib_closes_the_socket_with_1009_and_others_are_unaffected() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let alice = app.token("alice").await;
     let room = app.create_room(&alice, "Big").await;
     let mut ws = app.ws(&alice).await;
@@ -322,17 +276,12 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009_and_others_are_unaffect
         .send(json!({"type": 1, "chatroomId": room, "chatmessage": "fine"}))
         .await;
     assert_eq!(other.next_where(|v| v["type"] == 1).await["chatmessage"], "fine");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn the_rate_limit_refuses_and_does_not_store() {
-    let (app, db, _) = TestApp::spawn(&["--rate-limit-messages=5", "--rate-limit-window-secs=60"]).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Rate").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    let app = TestApp::spawn(&["--rate-limit-messages=5", "--rate-limit-window-secs=60"]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Rate").await;
     for i in 0..7 {
         ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("m{i}"), "client_id": format!("c{i}")})).await;
     }
@@ -354,18 +303,12 @@ async fn the_rate_limit_refuses_and_does_not_store() {
         .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&alice))
         .await;
     assert_eq!(stored.as_array().unwrap().len(), 5);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
-    let (app, db, _) = TestApp::spawn(&["--rate-limit-messages=100000", "--ws-send-buffer=16"]).await;
-    let (alice, bob, carol) = (
-        app.token("alice").await,
-        app.token("bob").await,
-        app.token("carol").await,
-    );
+    let app = TestApp::spawn(&["--rate-limit-messages=100000", "--ws-send-buffer=16"]).await;
+    let [alice, bob, carol] = app.tokens(["alice", "bob", "carol"]).await;
     let room = app.create_room(&alice, "Flood").await;
     // Carol's socket has a tiny receive buffer and never reads after joining.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -381,7 +324,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
     stuck.join(room, None).await;
     let mut reader = app.ws(&bob).await;
     reader.join(room, None).await;
-    let before = app.app.hub.connection_count();
+    let before = app.hub.connection_count();
     assert_eq!(before, 2);
 
     // Alice posts over HTTP (a socket that posts also receives every echo and would have to
@@ -410,7 +353,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
     // The stuck client is disconnected (after its buffer filled), not buffered forever.
     let mut gone = false;
     for _ in 0..150 {
-        if app.app.hub.connection_count() == 2 {
+        if app.hub.connection_count() == 2 {
             gone = true;
             break;
         }
@@ -419,17 +362,15 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
     assert!(
         gone,
         "the non-reading socket was dropped (count {})",
-        app.app.hub.connection_count()
+        app.hub.connection_count()
     );
     drop(stuck);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn live_delivery_resumes_after_the_broker_connection_drops_and_nothing_stored_is_lost() {
-    let (a, db, prefix) = TestApp::spawn(&[]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let room = a.create_room(&alice, "Outage").await;
     let mut wa = a.ws(&alice).await;
@@ -441,7 +382,7 @@ async fn live_delivery_resumes_after_the_broker_connection_drops_and_nothing_sto
     let first = wb.next_where(|v| v["type"] == 1).await;
 
     // Instance A loses RabbitMQ. Posting still stores and acknowledges to the author.
-    a.app.broker.drop_connection().await;
+    a.bus().drop_connection().await;
     wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "during", "client_id": "c-d"}))
         .await;
     let ack = wa
@@ -484,15 +425,12 @@ async fn live_delivery_resumes_after_the_broker_connection_drops_and_nothing_sto
         .map(|m| m["chatmessage"].as_str().unwrap())
         .collect();
     assert_eq!(texts, vec!["before", "during", "after", "from b"]);
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn presence_and_typing_cross_instances() {
-    let (a, db, prefix) = TestApp::spawn(&[]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let room = a.create_room(&alice, "Presence").await;
     let mut wa = a.ws(&alice).await;
@@ -517,14 +455,11 @@ async fn presence_and_typing_cross_instances() {
     assert_eq!(wb.next_where(|v| v["type"] == 3).await["chatroomId"], room);
     let left = wa.next_where(|v| v["type"] == 7).await;
     assert_eq!(left["left"], "bob");
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn the_handshake_refuses_bad_tokens_with_401_and_foreign_origins_with_403() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let alice = app.token("alice").await;
     let try_connect = |token: String, origin: Option<&'static str>| {
         let addr = app.addr;
@@ -562,14 +497,12 @@ async fn the_handshake_refuses_bad_tokens_with_401_and_foreign_origins_with_403(
         tokio_tungstenite::connect_async(req).await.is_ok(),
         "bearer header accepted"
     );
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn logging_out_closes_that_sessions_sockets_on_every_instance() {
-    let (a, db, prefix) = TestApp::spawn(&[]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
     let alice = a.token("alice").await;
     let mut ws = b.ws(&alice).await;
     let resp = a
@@ -582,15 +515,12 @@ async fn logging_out_closes_that_sessions_sockets_on_every_instance() {
     assert_eq!(resp.status(), 204);
     let code = ws.close_code(Duration::from_secs(5)).await;
     assert_eq!(code, Some(4001));
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn direct_messages_reach_both_users_on_every_instance_and_are_stored() {
-    let (a, db, prefix) = TestApp::spawn(&[]).await;
-    let b = TestApp::spawn_on(&db.url, &prefix, &[]).await;
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let mut wa = a.ws(&alice).await;
     let mut wb = b.ws(&bob).await;
@@ -617,14 +547,11 @@ async fn direct_messages_reach_both_users_on_every_instance_and_are_stored() {
         inbox,
         json!([{"username": "alice", "latest_message": "psst", "created_at": theirs["created_at"]}])
     );
-    a.stop().await;
-    b.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn shutdown_sends_close_frames_and_finishes() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let alice = app.token("alice").await;
     let mut ws = app.ws(&alice).await;
     let stopping = tokio::spawn(app.stop());
@@ -635,16 +562,12 @@ async fn shutdown_sends_close_frames_and_finishes() {
         .await
         .expect("stops within seconds")
         .unwrap();
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "NoBot").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    let app = TestApp::spawn(&[]).await;
+    let (_, room, mut ws) = app.user_in_room("alice", "NoBot").await;
     ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "/stock=aapl.us", "client_id": "q-1"}))
         .await;
     let accepted = ws.next_where(|v| v["type"] == 8).await;
@@ -662,13 +585,11 @@ async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent
         "{reply}"
     );
     assert!(reply.get("id").is_none(), "bot replies are not stored");
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_silent_client_that_never_answers_pings_is_closed_as_idle() {
-    let (app, db, _) = TestApp::spawn(&["--ws-ping-secs=1", "--ws-idle-secs=2"]).await;
+    let app = TestApp::spawn(&["--ws-ping-secs=1", "--ws-idle-secs=2"]).await;
     let alice = app.token("alice").await;
     let mut silent = app.ws(&alice).await;
     let mut lively = app.ws(&alice).await;
@@ -679,10 +600,8 @@ async fn a_silent_client_that_never_answers_pings_is_closed_as_idle() {
     assert_eq!(code, Some(1008), "closed as idle");
     keep.await.unwrap();
     assert_eq!(
-        app.app.hub.connection_count(),
+        app.hub.connection_count(),
         1,
         "the client that answered pings is still connected"
     );
-    app.stop().await;
-    db.drop_db().await;
 }

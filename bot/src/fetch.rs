@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tickertalk::domain::StockCode;
+use tickertalk_wire::StockCode;
 
 use crate::quote::{self, Quote};
 
+/// How quotes are fetched; built from `BotConfig`.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
     /// URL template; `{symbol}` is replaced by the lower-case code.
@@ -18,12 +19,16 @@ pub struct FetchConfig {
     pub total_timeout: Duration,
     /// Extra attempts after a transient failure.
     pub retries: u32,
+    /// A quote this fresh is reused for the same symbol: a busy room asking for the same
+    /// code does not hammer the quote service (which rate-limits by IP).
     pub cache_ttl: Duration,
 }
 
+/// The quote service client, shared by every command in hand (one connection pool, one cache).
 pub struct QuoteSource {
     cfg: FetchConfig,
     http: reqwest::Client,
+    /// Last good quote per symbol, with when it was fetched. Failures are never cached.
     cache: Mutex<HashMap<String, (Instant, Quote)>>,
 }
 

@@ -1,7 +1,7 @@
 //! tickertalk-bot: consumes `/stock=CODE` commands from RabbitMQ, fetches the quote CSV and
 //! publishes the answer to the room through the events exchange. It talks to the server only
-//! through RabbitMQ; the wire types and topology come from the `tickertalk` library so both
-//! sides agree on them.
+//! through RabbitMQ; the wire types and topology come from `tickertalk-wire`, the one crate
+//! both sides link, so they agree on them without the bot linking the server.
 
 pub mod fetch;
 pub mod quote;
@@ -60,7 +60,7 @@ pub struct BotConfig {
 impl std::fmt::Debug for BotConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BotConfig")
-            .field("amqp_url", &tickertalk::config::redact_url(&self.amqp_url))
+            .field("amqp_url", &tickertalk_wire::redact_url(&self.amqp_url))
             .field("quote_url", &self.quote_url)
             .field("broker_prefix", &self.broker_prefix)
             .field("prefetch", &self.prefetch)

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         eprintln!("tickertalk-bot: error: {e}");
         return ExitCode::from(1);
     }
-    tickertalk::telemetry::init("info");
+    tickertalk_wire::telemetry::init("info");
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -15,8 +15,8 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
-use tickertalk::broker::topology::name;
-use tickertalk::broker::{Backoff, BotReply, Event, StockCommand, Topology};
+use tickertalk_wire::topology::name;
+use tickertalk_wire::{Backoff, BotReply, Event, StockCommand, Topology};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -47,7 +47,10 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
                 tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "broker connect failed")
             }
         }
-        if !backoff.wait(&mut stop).await {
+        let stopped = async {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        if !backoff.wait(stopped).await {
             return Ok(());
         }
     }

@@ -5,7 +5,11 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::error::ApiError;
+/// Hashing itself failed (a bad stored hash, or the blocking pool is gone): a server fault,
+/// never the user's. The message is for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct PasswordError(String);
 
 fn hasher() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("static Argon2 parameters are valid");
@@ -13,29 +17,29 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> Result<String, PasswordError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("argon2 hash: {e}")))
+            .map_err(|e| PasswordError(format!("argon2 hash: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
+    .map_err(|e| PasswordError(format!("hash task: {e}")))?
 }
 
 /// Checks a password against a stored hash. With no stored hash (unknown user) it still burns the
 /// same work against a dummy hash, so response time does not reveal whether the user exists.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || {
         let phc = stored.as_deref().unwrap_or(DUMMY_HASH);
-        let parsed = PasswordHash::new(phc).map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
+        let parsed = PasswordHash::new(phc).map_err(|e| PasswordError(format!("stored hash: {e}")))?;
         let ok = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(ok && stored.is_some())
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("verify task: {e}")))?
+    .map_err(|e| PasswordError(format!("verify task: {e}")))?
 }
 
 /// A valid Argon2id hash of a random string nobody knows, with the production parameters.

@@ -1,43 +1,6 @@
 //! Chat commands: any message starting with `/`. Commands are never stored.
 
-use serde::{Deserialize, Serialize};
-
-/// A stock symbol as the quote service knows it: letters, digits, `.`, `-`, `^`, 1–20
-/// characters. Kept lower-case, the way the quote URL expects it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct StockCode(String);
-
-impl StockCode {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let ok = (1..=20).contains(&raw.len())
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '^'));
-        if ok {
-            Ok(StockCode(raw.to_ascii_lowercase()))
-        } else {
-            Err(format!("{raw:?} is not a stock code"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for StockCode {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        StockCode::parse(&value)
-    }
-}
-
-impl From<StockCode> for String {
-    fn from(code: StockCode) -> Self {
-        code.0
-    }
-}
+pub use tickertalk_wire::StockCode;
 
 /// What a chat message starting with `/` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +70,7 @@ mod tests {
         );
         assert_eq!(
             Command::parse("/STOCK=^spx").unwrap(),
-            Command::Stock(StockCode("^spx".into()))
+            Command::Stock(StockCode::parse("^SPX").unwrap())
         );
     }
 

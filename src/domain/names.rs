@@ -1,3 +1,6 @@
+//! Names people choose or type: usernames, emails, passwords, room names. Each type's `parse`
+//! is the only way to make one, so holding one means it is valid.
+
 /// A username: a letter, then 2–31 letters, digits or `_`. Compared ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);

@@ -1,3 +1,6 @@
+//! Free text: message bodies, client ids, optional profile fields. Text is stored as typed;
+//! escaping is the renderer's job, never the parser's.
+
 /// A chat message body: 1–2000 characters after trimming. Stored verbatim (untrimmed): HTML or
 /// SQL-looking text is data, escaped by whoever renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]

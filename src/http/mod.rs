@@ -1,11 +1,19 @@
-//! HTTP routes, one module per resource. Handlers never reject: every outcome, errors included,
-//! is a finished `Response`, so warp's route combination cannot turn an auth failure into a
-//! misleading 404/405. Only requests no route matches reach `recover`.
+//! The HTTP boundary: one module per resource, the route table (`routes`), the one error type
+//! (`error`), and the WebSocket upgrade (`socket`). Handlers turn a request into a call to the
+//! chat use cases and the answer into JSON; what anything *means* is decided in `chat`.
+//!
+//! Handlers never reject: every outcome, errors included, is a finished `Response`, so warp's
+//! route combination cannot turn an auth failure into a misleading 404/405. Only requests no
+//! route matches reach `recover`.
+//!
+//! Layer 5 (docs/architecture.md): it may use everything below it; only `startup` uses it.
 
 pub mod auth;
 pub mod dms;
+pub mod error;
 pub mod health;
 pub mod rooms;
+pub mod routes;
 pub mod socket;
 pub mod web;
 
@@ -13,7 +21,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warp::filters::BoxedFilter;
@@ -21,49 +28,35 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::app::App;
-use crate::error::{ApiError, problem};
+use crate::chat::Chat;
+use crate::domain::FieldErrors;
+use crate::realtime::{Hub, SocketSettings};
+use crate::shutdown::Shutdown;
+use error::{ApiError, problem};
+pub use routes::{ROUTES, Route};
 
 /// Largest JSON body accepted; larger ones get 413.
 pub const MAX_BODY: u64 = 64 * 1024;
 
-/// Every route the server answers (`tickertalk routes` prints this; a test checks the list
-/// against the router and against `docs/openapi.yaml`).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/healthz"),
-    ("GET", "/readyz"),
-    ("GET", "/v1/openapi.yaml"),
-    ("POST", "/v1/auth/signup"),
-    ("POST", "/v1/auth/login"),
-    ("POST", "/v1/auth/refresh"),
-    ("DELETE", "/v1/auth/token"),
-    ("GET", "/v1/auth/me"),
-    ("POST", "/v1/chat/rooms"),
-    ("GET", "/v1/chat/rooms"),
-    ("GET", "/v1/chat/rooms/{id}"),
-    ("GET", "/v1/chat/rooms/{id}/messages"),
-    ("POST", "/v1/chat/rooms/{id}/messages"),
-    ("GET", "/v1/api/chat/rooms/{id}/messages"),
-    ("GET", "/v1/chat/inbox"),
-    ("GET", "/v1/chat/threads/{username}"),
-    ("POST", "/v1/chat/threads/{username}"),
-    ("GET", "/v1/ws"),
-];
+/// What every handler can reach: plain data, built once by `startup`.
+pub struct AppState {
+    /// The use cases.
+    pub chat: Arc<Chat>,
+    /// This instance's sockets; the upgrade registers new ones here.
+    pub hub: Arc<Hub>,
+    pub sockets: SocketSettings,
+    /// Lower-cased `Origin` values allowed to open WebSockets.
+    pub origins: Vec<String>,
+    /// Handed to each socket task: they close with 1001 on it, and the drain waits for them.
+    pub shutdown: Shutdown,
+}
 
 /// The whole HTTP surface, with problem-details for unmatched requests and security headers.
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let api = health::routes(app.clone())
-        .or(auth::routes(app.clone()))
-        .unify()
-        .or(rooms::routes(app.clone()))
-        .unify()
-        .or(dms::routes(app.clone()))
-        .unify()
-        .or(socket::route(app))
-        .unify()
+pub fn router(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+    routes::api(state)
         .or(web::routes())
-        .unify();
-    api.recover(handle_rejection)
+        .unify()
+        .recover(handle_rejection)
         .unify()
         .with(warp::reply::with::headers(security_headers()))
         .map(Reply::into_response)
@@ -115,29 +108,6 @@ async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
     Ok(problem(status, &detail))
 }
 
-pub fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
-    warp::any().map(move || app.clone())
-}
-
-/// The raw `Authorization` header, if any (checked by `App::authenticate`).
-pub fn bearer() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
-    warp::header::optional::<String>("authorization")
-        .or(warp::any().map(|| None))
-        .unify()
-}
-
-/// A bounded request body (413 above `MAX_BODY`).
-pub fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes())
-}
-
-/// Query string as a map; a malformed one is treated as empty and fields are validated later.
-pub fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Infallible> + Clone {
-    warp::query::<HashMap<String, String>>()
-        .or(warp::any().map(HashMap::new))
-        .unify()
-}
-
 /// Parses a JSON body: 400 when it is not JSON (saying where), 422 when a field has the
 /// wrong type.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -157,11 +127,6 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-/// Turns a handler result into the response (errors become problem details).
-pub fn respond(result: Result<Response, ApiError>) -> Result<Response, Rejection> {
-    Ok(result.unwrap_or_else(ApiError::into_response))
-}
-
 /// `before` and `limit` query parameters, shared by room and thread history.
 pub struct Paging {
     pub before: Option<i64>,
@@ -170,7 +135,7 @@ pub struct Paging {
 
 impl Paging {
     pub fn parse(q: &HashMap<String, String>) -> Result<Paging, ApiError> {
-        let mut errors = crate::error::FieldErrors::new();
+        let mut errors = FieldErrors::new();
         let before = match q.get("before").map(|v| v.parse::<i64>()) {
             None => None,
             Some(Ok(v)) if v > 0 => Some(v),

@@ -1,105 +1,44 @@
 //! Rooms and their messages.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
-use warp::reply::Response;
-use warp::{Filter, Rejection};
 
-use super::{Paging, bearer, body, json, parse_json, query, respond, with_app};
-use crate::app::App;
+use super::error::ApiError;
+use super::routes::{HandlerResult, Request};
+use super::{AppState, Paging, json};
+use crate::auth::AuthUser;
 use crate::chat::Posted;
-use crate::domain::RoomName;
-use crate::error::ApiError;
-use crate::store;
-use crate::ws::protocol::RoomMessageFrame;
-
-pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let create = warp::path!("v1" / "chat" / "rooms")
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(bearer())
-        .and(body())
-        .and_then(|app, t, b| async move { respond(create(app, t, b).await) });
-    let list = warp::path!("v1" / "chat" / "rooms")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(bearer())
-        .and_then(|app, t| async move { respond(list(app, t).await) });
-    let get = warp::path!("v1" / "chat" / "rooms" / i64)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(bearer())
-        .and_then(|id, app, t| async move { respond(get(app, t, id).await) });
-    // The original README documented /v1/api/chat/...; both paths serve the same history.
-    let history = warp::path!("v1" / "chat" / "rooms" / i64 / "messages")
-        .or(warp::path!("v1" / "api" / "chat" / "rooms" / i64 / "messages"))
-        .unify()
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(bearer())
-        .and(query())
-        .and_then(|id, app, t, q| async move { respond(history(app, t, id, q).await) });
-    let post = warp::path!("v1" / "chat" / "rooms" / i64 / "messages")
-        .and(warp::post())
-        .and(with_app(app))
-        .and(bearer())
-        .and(body())
-        .and_then(|id, app, t, b| async move { respond(post(app, t, id, b).await) });
-    create
-        .or(list)
-        .unify()
-        .or(get)
-        .unify()
-        .or(history)
-        .unify()
-        .or(post)
-        .unify()
-}
+use crate::domain::{ClientId, RoomName};
+use crate::realtime::protocol::RoomMessageFrame;
 
 #[derive(Deserialize)]
 struct CreateBody {
     name: Option<String>,
 }
 
-async fn create(app: Arc<App>, bearer: Option<String>, body: Bytes) -> Result<Response, ApiError> {
-    let me = app.authenticate(bearer.as_deref()).await?;
-    let b: CreateBody = parse_json(&body)?;
+pub async fn create(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let b: CreateBody = req.json()?;
     let name = RoomName::parse(b.name.as_deref().unwrap_or("")).map_err(|e| ApiError::invalid("name", e))?;
-    let room = store::rooms::create(&app.db, &name, Some(me.user_id)).await?;
-    tracing::info!(room_id = room.id, user_id = me.user_id, "room created");
+    let room = state.chat.create_room(&me, &name).await?;
     Ok(json(StatusCode::CREATED, &room))
 }
 
-async fn list(app: Arc<App>, bearer: Option<String>) -> Result<Response, ApiError> {
-    app.authenticate(bearer.as_deref()).await?;
-    Ok(json(StatusCode::OK, &store::rooms::list(&app.db).await?))
+pub async fn list(state: Arc<AppState>, _me: AuthUser, _req: Request) -> HandlerResult {
+    Ok(json(StatusCode::OK, &state.chat.rooms().await?))
 }
 
-async fn get(app: Arc<App>, bearer: Option<String>, id: i64) -> Result<Response, ApiError> {
-    app.authenticate(bearer.as_deref()).await?;
-    let room = store::rooms::get(&app.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("unknown room".into()))?;
-    Ok(json(StatusCode::OK, &room))
+pub async fn get(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
+    Ok(json(StatusCode::OK, &state.chat.room(req.id(0)).await?))
 }
 
-async fn history(
-    app: Arc<App>,
-    bearer: Option<String>,
-    id: i64,
-    q: HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    app.authenticate(bearer.as_deref()).await?;
-    let paging = Paging::parse(&q)?;
-    if store::rooms::get(&app.db, id).await?.is_none() {
-        return Err(ApiError::NotFound("unknown room".into()));
-    }
-    let rows = store::messages::latest(&app.db, id, paging.before, paging.limit).await?;
+/// The latest 50 messages (or `limit`, or those before `before`), oldest first, in the same
+/// shape the socket sends them.
+pub async fn history(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
+    let paging = Paging::parse(&req.query)?;
+    let rows = state.chat.history(req.id(0), paging.before, paging.limit).await?;
     let frames: Vec<RoomMessageFrame> = rows.iter().map(RoomMessageFrame::of).collect();
     Ok(json(StatusCode::OK, &frames))
 }
@@ -110,22 +49,21 @@ struct PostBody {
     client_id: Option<String>,
 }
 
-async fn post(app: Arc<App>, bearer: Option<String>, id: i64, body: Bytes) -> Result<Response, ApiError> {
-    let me = app.authenticate(bearer.as_deref()).await?;
-    let b: PostBody = parse_json(&body)?;
+pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let b: PostBody = req.json()?;
     let text = b
         .chatmessage
         .ok_or_else(|| ApiError::invalid("chatmessage", "required"))?;
     let client_id = b
         .client_id
-        .map(|c| crate::domain::ClientId::parse(&c).map(|c| c.as_str().to_string()))
+        .map(|c| ClientId::parse(&c).map(|c| c.as_str().to_string()))
         .transpose()
         .map_err(|e| ApiError::invalid("client_id", e))?;
-    let posted = app
-        .post_room_message(&me, id, &text, client_id)
-        .await
-        .map_err(|e| e.into_api("chatmessage"))?;
-    match posted {
+    match state
+        .chat
+        .post_room_message(&me, req.id(0), &text, client_id)
+        .await?
+    {
         Posted::Stored(m) => Ok(json(StatusCode::CREATED, &RoomMessageFrame::of(&m))),
         Posted::Command { command, request_id } => Ok(json(
             StatusCode::ACCEPTED,

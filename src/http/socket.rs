@@ -5,22 +5,19 @@
 //! `WebSocketConfig`: tungstenite preallocates its read buffer (128 KiB by default, not settable
 //! through warp), which dominated memory per idle socket; chat frames are small.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Rejection};
 
-use super::{query, with_app};
-use crate::app::App;
-use crate::error::problem;
-use crate::ws::connection;
+use super::AppState;
+use super::error::{ApiError, problem};
+use super::routes::{HandlerResult, Request};
+use crate::realtime::connection;
 
 /// Largest WebSocket message accepted; larger ones close the socket with 1009.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -46,16 +43,6 @@ fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_FRAME))
 }
 
-pub fn route(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("v1" / "ws")
-        .and(warp::get())
-        .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<OnUpgrade>())
-        .and(with_app(app))
-        .and(query())
-        .then(upgrade)
-}
-
 /// The `Sec-WebSocket-Accept` value when the request is a valid WebSocket handshake.
 fn accept_key(headers: &HeaderMap) -> Option<String> {
     let has_token = |name: &str, token: &str| {
@@ -74,14 +61,21 @@ fn accept_key(headers: &HeaderMap) -> Option<String> {
     Some(derive_accept_key(key.as_bytes()))
 }
 
-async fn upgrade(
-    headers: HeaderMap,
-    on_upgrade: Option<OnUpgrade>,
-    app: Arc<App>,
-    q: HashMap<String, String>,
-) -> Response {
-    let (Some(accept), Some(on_upgrade)) = (accept_key(&headers), on_upgrade) else {
-        return problem(StatusCode::BAD_REQUEST, "this route expects a WebSocket upgrade");
+/// `GET /v1/ws`. A public route because it authenticates differently from the others: browsers
+/// cannot set headers on a WebSocket, so the token may come as `?token=`, and a foreign Origin
+/// is refused (403) before the token is even looked at.
+pub async fn upgrade(state: Arc<AppState>, req: Request) -> HandlerResult {
+    let Request {
+        headers,
+        upgrade,
+        query,
+        ..
+    } = req;
+    let (Some(accept), Some(on_upgrade)) = (accept_key(&headers), upgrade) else {
+        return Ok(problem(
+            StatusCode::BAD_REQUEST,
+            "this route expects a WebSocket upgrade",
+        ));
     };
     // Browsers always send Origin; a page on another site must not ride the user's token.
     // Clients without Origin (CLI tools, other servers) are not browsers and are allowed.
@@ -91,20 +85,21 @@ async fn upgrade(
             .unwrap_or("")
             .trim_end_matches('/')
             .to_ascii_lowercase();
-        if !app.origins.contains(&origin) {
+        if !state.origins.contains(&origin) {
             tracing::info!(%origin, "websocket origin refused");
-            return problem(StatusCode::FORBIDDEN, "origin not allowed");
+            return Ok(problem(StatusCode::FORBIDDEN, "origin not allowed"));
         }
     }
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let token = q.get("token").cloned().or(bearer);
-    let user = match app.authenticate(token.as_deref()).await {
-        Ok(user) => user,
-        Err(e) => return e.into_response(),
-    };
+    let token = query.get("token").cloned().or(bearer);
+    let user = state
+        .chat
+        .authenticate(token.as_deref())
+        .await
+        .map_err(ApiError::from)?;
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -114,7 +109,22 @@ async fn upgrade(
                     Some(socket_config()),
                 )
                 .await;
-                connection::run(socket, app, user).await;
+                let AppState {
+                    chat,
+                    hub,
+                    sockets,
+                    shutdown,
+                    ..
+                } = &*state;
+                connection::run(
+                    socket,
+                    chat.clone(),
+                    hub.clone(),
+                    *sockets,
+                    user,
+                    shutdown.clone(),
+                )
+                .await;
             }
             Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
         }
@@ -128,7 +138,7 @@ async fn upgrade(
         "sec-websocket-accept",
         HeaderValue::from_str(&accept).expect("base64 is a valid header"),
     );
-    resp
+    Ok(resp)
 }
 
 #[cfg(test)]

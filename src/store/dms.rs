@@ -3,27 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use tickertalk_wire::DirectMessage;
 
-use crate::error::ApiError;
+use super::{Row, StoreError, StoreResult, unwrap_rows};
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
-pub struct StoredDm {
-    pub id: i64,
-    pub author_id: i64,
-    pub author: String,
-    pub recipient_id: i64,
-    pub recipient: String,
-    pub body: String,
-    pub message_type: i16,
-    pub created_at: DateTime<Utc>,
-}
-
-/// One inbox entry: the other user and the conversation's latest message.
+/// One inbox entry: the other user and the conversation's latest message, in the shape the
+/// `/v1/chat/inbox` response uses (this row is serialised as is).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct InboxEntry {
     pub username: String,
     pub latest_message: String,
-    #[serde(serialize_with = "crate::ws::protocol::micros")]
+    #[serde(serialize_with = "crate::domain::time::micros")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -37,7 +27,7 @@ pub async fn insert(
     author_id: i64,
     recipient_id: i64,
     body: &str,
-) -> Result<StoredDm, ApiError> {
+) -> StoreResult<DirectMessage> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO direct_messages (author_id, recipient_id, body) VALUES ($1, $2, $3) RETURNING id",
     )
@@ -46,10 +36,13 @@ pub async fn insert(
     .bind(body)
     .fetch_one(db)
     .await?;
-    Ok(sqlx::query_as::<_, StoredDm>(sql!("{SELECT} WHERE d.id = $1"))
-        .bind(id)
-        .fetch_one(db)
-        .await?)
+    Ok(
+        sqlx::query_as::<_, Row<DirectMessage>>(sql!("{SELECT} WHERE d.id = $1"))
+            .bind(id)
+            .fetch_one(db)
+            .await?
+            .0,
+    )
 }
 
 /// The latest `limit` messages between two users (before message `before`), oldest first.
@@ -59,12 +52,12 @@ pub async fn thread(
     peer: i64,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<StoredDm>, ApiError> {
+) -> StoreResult<Vec<DirectMessage>> {
     let pair = "LEAST(d.author_id, d.recipient_id) = LEAST($1::bigint, $2::bigint) \
                 AND GREATEST(d.author_id, d.recipient_id) = GREATEST($1::bigint, $2::bigint)";
     let mut rows = match before {
         None => {
-            sqlx::query_as::<_, StoredDm>(sql!(
+            sqlx::query_as::<_, Row<DirectMessage>>(sql!(
                 "{SELECT} WHERE {pair} ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
             ))
             .bind(me)
@@ -82,9 +75,10 @@ pub async fn thread(
             .bind(before)
             .fetch_optional(db)
             .await?;
-            let (at, id) = anchor
-                .ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this conversation")))?;
-            sqlx::query_as::<_, StoredDm>(sql!(
+            let (at, id) = anchor.ok_or_else(|| {
+                StoreError::NotFound(format!("message {before} is not in this conversation"))
+            })?;
+            sqlx::query_as::<_, Row<DirectMessage>>(sql!(
                 "{SELECT} WHERE {pair} AND (d.created_at, d.id) < ($3, $4) \
                  ORDER BY d.created_at DESC, d.id DESC LIMIT $5"
             ))
@@ -98,11 +92,11 @@ pub async fn thread(
         }
     };
     rows.reverse();
-    Ok(rows)
+    Ok(unwrap_rows(rows))
 }
 
 /// One entry per conversation of `me`, newest conversation first.
-pub async fn inbox(db: &PgPool, me: i64) -> Result<Vec<InboxEntry>, ApiError> {
+pub async fn inbox(db: &PgPool, me: i64) -> StoreResult<Vec<InboxEntry>> {
     Ok(sqlx::query_as::<_, InboxEntry>(
         "SELECT u.username, latest.latest_message, latest.created_at FROM ( \
              SELECT DISTINCT ON (peer) peer, body AS latest_message, created_at, id FROM ( \

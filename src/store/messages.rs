@@ -4,30 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tickertalk_wire::RoomMessage;
 
-use crate::error::ApiError;
-
-/// A stored room message with its author's name.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
-pub struct StoredMessage {
-    pub id: i64,
-    pub room_id: i64,
-    pub seq: i64,
-    pub user_id: i64,
-    pub username: String,
-    pub body: String,
-    pub created_at: DateTime<Utc>,
-}
+use super::{Row, StoreError, StoreResult, unwrap_rows};
 
 /// Stores a message. Bumping `rooms.last_seq` locks the room row until commit, so messages of one
 /// room are numbered and time-stamped in commit order. `None` when the room does not exist.
-pub async fn insert(
-    db: &PgPool,
-    room_id: i64,
-    user_id: i64,
-    body: &str,
-) -> Result<Option<StoredMessage>, ApiError> {
-    Ok(sqlx::query_as::<_, StoredMessage>(
+pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> StoreResult<Option<RoomMessage>> {
+    Ok(sqlx::query_as::<_, Row<RoomMessage>>(
         "WITH r AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING id, last_seq), \
               m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
                     SELECT r.id, r.last_seq, $2, $3 FROM r \
@@ -39,7 +23,8 @@ pub async fn insert(
     .bind(user_id)
     .bind(body)
     .fetch_optional(db)
-    .await?)
+    .await?
+    .map(|r| r.0))
 }
 
 const SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
@@ -52,10 +37,10 @@ pub async fn latest(
     room_id: i64,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<StoredMessage>, ApiError> {
+) -> StoreResult<Vec<RoomMessage>> {
     let mut rows = match before {
         None => {
-            sqlx::query_as::<_, StoredMessage>(sql!(
+            sqlx::query_as::<_, Row<RoomMessage>>(sql!(
                 "{SELECT} WHERE m.room_id = $1 ORDER BY m.created_at DESC, m.id DESC LIMIT $2"
             ))
             .bind(room_id)
@@ -70,9 +55,9 @@ pub async fn latest(
                     .bind(room_id)
                     .fetch_optional(db)
                     .await?;
-            let (at, id) =
-                anchor.ok_or_else(|| ApiError::NotFound(format!("message {before} is not in this room")))?;
-            sqlx::query_as::<_, StoredMessage>(sql!(
+            let (at, id) = anchor
+                .ok_or_else(|| StoreError::NotFound(format!("message {before} is not in this room")))?;
+            sqlx::query_as::<_, Row<RoomMessage>>(sql!(
                 "{SELECT} WHERE m.room_id = $1 AND (m.created_at, m.id) < ($2, $3) \
                  ORDER BY m.created_at DESC, m.id DESC LIMIT $4"
             ))
@@ -85,21 +70,16 @@ pub async fn latest(
         }
     };
     rows.reverse();
-    Ok(rows)
+    Ok(unwrap_rows(rows))
 }
 
 /// Messages of a room with id greater than `since`, oldest first, at most `limit`.
-pub async fn after(
-    db: &PgPool,
-    room_id: i64,
-    since: i64,
-    limit: i64,
-) -> Result<Vec<StoredMessage>, ApiError> {
+pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> StoreResult<Vec<RoomMessage>> {
     // id and seq grow together inside a room, so "id > since" is "seq > the seq of the newest
     // message with id <= since"; seq is what the unique (room_id, seq) index can range over.
     // The usual `since` is a message of this room (one primary-key probe); COALESCE evaluates
     // the slower fallback only when it is not.
-    Ok(sqlx::query_as::<_, StoredMessage>(sql!(
+    Ok(sqlx::query_as::<_, Row<RoomMessage>>(sql!(
         "{SELECT} WHERE m.room_id = $1 AND m.seq > COALESCE( \
              (SELECT p.seq FROM room_messages p WHERE p.id = $2 AND p.room_id = $1), \
              (SELECT p.seq FROM room_messages p WHERE p.room_id = $1 AND p.id <= $2 \
@@ -110,22 +90,19 @@ pub async fn after(
     .bind(since)
     .bind(limit)
     .fetch_all(db)
-    .await?)
+    .await
+    .map(unwrap_rows)?)
 }
 
 /// Messages of a room with `from <= seq <= to`, in order (fills delivery gaps).
-pub async fn seq_range(
-    db: &PgPool,
-    room_id: i64,
-    from: i64,
-    to: i64,
-) -> Result<Vec<StoredMessage>, ApiError> {
-    Ok(sqlx::query_as::<_, StoredMessage>(sql!(
+pub async fn seq_range(db: &PgPool, room_id: i64, from: i64, to: i64) -> StoreResult<Vec<RoomMessage>> {
+    Ok(sqlx::query_as::<_, Row<RoomMessage>>(sql!(
         "{SELECT} WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3 ORDER BY m.seq LIMIT 1000"
     ))
     .bind(room_id)
     .bind(from)
     .bind(to)
     .fetch_all(db)
-    .await?)
+    .await
+    .map(unwrap_rows)?)
 }

@@ -1,5 +1,9 @@
 //! All SQL lives here. Queries are checked at run time (`sqlx::query_as` with `FromRow`); the
 //! integration tests run every one of them against a real PostgreSQL.
+//!
+//! Layer 1 (docs/architecture.md): it may use `domain` and the wire crate's record types, and
+//! nothing else of this crate. It returns `StoreError`, never an HTTP status: what a client is
+//! told is decided at the boundaries above.
 
 /// SQL assembled with `format!` from this module's own constant fragments (column lists, a
 /// column picked from two literals), never from input; values always go through `bind`.
@@ -7,7 +11,9 @@ macro_rules! sql {
     ($($arg:tt)*) => { sqlx::AssertSqlSafe(format!($($arg)*)) };
 }
 
+pub mod admin;
 pub mod dms;
+mod error;
 pub mod messages;
 pub mod presence;
 pub mod rooms;
@@ -17,8 +23,11 @@ pub mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{FromRow, PgPool, Row as _};
+use tickertalk_wire::{DirectMessage, RoomMessage};
+
+pub use error::{StoreError, StoreResult, Taken};
 
 /// Embedded migrations (`migrations/`), applied at start-up.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -38,10 +47,40 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// Whether a unique-constraint violation on the named index caused this error.
-pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db.is_unique_violation() && db.constraint() == Some(constraint),
-        _ => false,
+/// Decodes a row into a record type of the wire crate, which cannot derive sqlx's `FromRow`
+/// itself (it must not depend on sqlx: the bot links it). Events carry these records as read.
+pub(crate) struct Row<T>(pub T);
+
+impl FromRow<'_, PgRow> for Row<RoomMessage> {
+    fn from_row(r: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Row(RoomMessage {
+            id: r.try_get("id")?,
+            room_id: r.try_get("room_id")?,
+            seq: r.try_get("seq")?,
+            user_id: r.try_get("user_id")?,
+            username: r.try_get("username")?,
+            body: r.try_get("body")?,
+            created_at: r.try_get("created_at")?,
+        }))
     }
+}
+
+impl FromRow<'_, PgRow> for Row<DirectMessage> {
+    fn from_row(r: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Row(DirectMessage {
+            id: r.try_get("id")?,
+            author_id: r.try_get("author_id")?,
+            author: r.try_get("author")?,
+            recipient_id: r.try_get("recipient_id")?,
+            recipient: r.try_get("recipient")?,
+            body: r.try_get("body")?,
+            message_type: r.try_get("message_type")?,
+            created_at: r.try_get("created_at")?,
+        }))
+    }
+}
+
+/// Unwraps decoded rows.
+pub(crate) fn unwrap_rows<T>(rows: Vec<Row<T>>) -> Vec<T> {
+    rows.into_iter().map(|r| r.0).collect()
 }

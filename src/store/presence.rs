@@ -4,12 +4,12 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use super::StoreResult;
 
 /// An instance counts as alive this long after its last heartbeat.
 const ALIVE_SECS: i32 = 30;
 
-pub async fn heartbeat(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
+pub async fn heartbeat(db: &PgPool, instance: Uuid) -> StoreResult<()> {
     sqlx::query("INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()")
         .bind(instance)
         .execute(db)
@@ -24,13 +24,7 @@ pub async fn heartbeat(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
 
 /// Records a socket in a room. Returns true when this is the user's first live socket there
 /// (so a `joined` notice is due).
-pub async fn enter(
-    db: &PgPool,
-    instance: Uuid,
-    conn: Uuid,
-    room_id: i64,
-    user_id: i64,
-) -> Result<bool, ApiError> {
+pub async fn enter(db: &PgPool, instance: Uuid, conn: Uuid, room_id: i64, user_id: i64) -> StoreResult<bool> {
     sqlx::query(
         "INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
@@ -45,7 +39,7 @@ pub async fn enter(
 }
 
 /// Removes a socket from a room. Returns true when the user has no live socket left there.
-pub async fn leave(db: &PgPool, conn: Uuid, room_id: i64, user_id: i64) -> Result<bool, ApiError> {
+pub async fn leave(db: &PgPool, conn: Uuid, room_id: i64, user_id: i64) -> StoreResult<bool> {
     let removed = sqlx::query("DELETE FROM room_presence WHERE conn_id = $1 AND room_id = $2")
         .bind(conn)
         .bind(room_id)
@@ -55,7 +49,7 @@ pub async fn leave(db: &PgPool, conn: Uuid, room_id: i64, user_id: i64) -> Resul
     Ok(removed > 0 && sockets_of(db, room_id, user_id).await? == 0)
 }
 
-async fn sockets_of(db: &PgPool, room_id: i64, user_id: i64) -> Result<i64, ApiError> {
+async fn sockets_of(db: &PgPool, room_id: i64, user_id: i64) -> StoreResult<i64> {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM room_presence p JOIN instances i ON i.id = p.instance_id \
          WHERE p.room_id = $1 AND p.user_id = $2 \
@@ -70,7 +64,7 @@ async fn sockets_of(db: &PgPool, room_id: i64, user_id: i64) -> Result<i64, ApiE
 }
 
 /// Usernames with a live socket in the room, sorted.
-pub async fn users_in(db: &PgPool, room_id: i64) -> Result<Vec<String>, ApiError> {
+pub async fn users_in(db: &PgPool, room_id: i64) -> StoreResult<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT DISTINCT u.username FROM room_presence p \
          JOIN instances i ON i.id = p.instance_id JOIN users u ON u.id = p.user_id \
@@ -85,7 +79,7 @@ pub async fn users_in(db: &PgPool, room_id: i64) -> Result<Vec<String>, ApiError
 }
 
 /// Forgets this instance and its sockets (graceful shutdown).
-pub async fn retire(db: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
+pub async fn retire(db: &PgPool, instance: Uuid) -> StoreResult<()> {
     sqlx::query("DELETE FROM instances WHERE id = $1")
         .bind(instance)
         .execute(db)

@@ -1,19 +1,22 @@
+//! Rooms. `last_seq` is the room's message counter (see `messages::insert`).
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::{StoreError, StoreResult, Taken};
 use crate::domain::RoomName;
-use crate::error::ApiError;
 
+/// A room as the API shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Room {
     pub id: i64,
     pub name: String,
-    #[serde(serialize_with = "crate::ws::protocol::micros")]
+    #[serde(serialize_with = "crate::domain::time::micros")]
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn create(db: &PgPool, name: &RoomName, created_by: Option<i64>) -> Result<Room, ApiError> {
+pub async fn create(db: &PgPool, name: &RoomName, created_by: Option<i64>) -> StoreResult<Room> {
     sqlx::query_as::<_, Room>(
         "INSERT INTO rooms (name, created_by) VALUES ($1, $2) RETURNING id, name, created_at",
     )
@@ -21,22 +24,11 @@ pub async fn create(db: &PgPool, name: &RoomName, created_by: Option<i64>) -> Re
     .bind(created_by)
     .fetch_one(db)
     .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e, "rooms_name_key") {
-            let mut errors = crate::error::FieldErrors::new();
-            errors.insert("name", "taken".into());
-            ApiError::Conflict {
-                detail: "a room with that name already exists".into(),
-                errors,
-            }
-        } else {
-            e.into()
-        }
-    })
+    .map_err(|e| StoreError::on_constraint(e, "rooms_name_key", Taken::RoomName))
 }
 
 /// Creates the named rooms unless they exist (any case). Used by `tickertalk seed`.
-pub async fn ensure(db: &PgPool, names: &[&str]) -> Result<(), sqlx::Error> {
+pub async fn ensure(db: &PgPool, names: &[&str]) -> StoreResult<()> {
     for name in names {
         sqlx::query("INSERT INTO rooms (name) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(name)
@@ -46,7 +38,7 @@ pub async fn ensure(db: &PgPool, names: &[&str]) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-pub async fn list(db: &PgPool) -> Result<Vec<Room>, ApiError> {
+pub async fn list(db: &PgPool) -> StoreResult<Vec<Room>> {
     Ok(
         sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms ORDER BY lower(name), id")
             .fetch_all(db)
@@ -54,7 +46,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<Room>, ApiError> {
     )
 }
 
-pub async fn get(db: &PgPool, id: i64) -> Result<Option<Room>, ApiError> {
+pub async fn get(db: &PgPool, id: i64) -> StoreResult<Option<Room>> {
     Ok(
         sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms WHERE id = $1")
             .bind(id)
@@ -64,7 +56,7 @@ pub async fn get(db: &PgPool, id: i64) -> Result<Option<Room>, ApiError> {
 }
 
 /// The room's latest message sequence number, or `None` for an unknown room.
-pub async fn last_seq(db: &PgPool, id: i64) -> Result<Option<i64>, ApiError> {
+pub async fn last_seq(db: &PgPool, id: i64) -> StoreResult<Option<i64>> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM rooms WHERE id = $1")
         .bind(id)
         .fetch_optional(db)

@@ -1,9 +1,12 @@
+//! Users. Usernames and emails are unique ignoring case (the migration's indexes), which is
+//! also how they are looked up.
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::{StoreError, StoreResult, Taken};
 use crate::domain::{Email, Username};
-use crate::error::ApiError;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -14,7 +17,7 @@ pub struct User {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
-    #[serde(serialize_with = "crate::ws::protocol::micros")]
+    #[serde(serialize_with = "crate::domain::time::micros")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -26,6 +29,7 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
+/// A user about to be inserted: validated names, and the password already hashed.
 pub struct NewUser {
     pub username: Username,
     pub email: Email,
@@ -37,7 +41,7 @@ pub struct NewUser {
 
 const COLUMNS: &str = "id, username, email, first_name, last_name, phone, created_at";
 
-pub async fn insert(db: &PgPool, new: &NewUser) -> Result<User, ApiError> {
+pub async fn insert(db: &PgPool, new: &NewUser) -> StoreResult<User> {
     let sql = format!(
         "INSERT INTO users (username, email, password_hash, first_name, last_name, phone) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -51,19 +55,16 @@ pub async fn insert(db: &PgPool, new: &NewUser) -> Result<User, ApiError> {
         .bind(&new.phone)
         .fetch_one(db)
         .await
-        .map_err(|e| {
-            if super::is_unique_violation(&e, "users_username_key") {
-                ApiError::conflict("username", "username already taken")
-            } else if super::is_unique_violation(&e, "users_email_key") {
-                ApiError::conflict("email", "email already registered")
-            } else {
-                e.into()
-            }
-        })
+        .map_err(
+            |e| match StoreError::on_constraint(e, "users_username_key", Taken::Username) {
+                StoreError::Other(e) => StoreError::on_constraint(e, "users_email_key", Taken::Email),
+                other => other,
+            },
+        )
 }
 
 /// Looks a user up by email or username, ignoring case.
-pub async fn credentials(db: &PgPool, login: &str, by_email: bool) -> Result<Option<Credentials>, ApiError> {
+pub async fn credentials(db: &PgPool, login: &str, by_email: bool) -> StoreResult<Option<Credentials>> {
     let column = if by_email { "email" } else { "username" };
     let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE lower({column}) = lower($1)");
     Ok(sqlx::query_as::<_, Credentials>(sqlx::AssertSqlSafe(sql))
@@ -72,7 +73,7 @@ pub async fn credentials(db: &PgPool, login: &str, by_email: bool) -> Result<Opt
         .await?)
 }
 
-pub async fn by_id(db: &PgPool, id: i64) -> Result<Option<User>, ApiError> {
+pub async fn by_id(db: &PgPool, id: i64) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -80,7 +81,7 @@ pub async fn by_id(db: &PgPool, id: i64) -> Result<Option<User>, ApiError> {
         .await?)
 }
 
-pub async fn by_username(db: &PgPool, username: &str) -> Result<Option<User>, ApiError> {
+pub async fn by_username(db: &PgPool, username: &str) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)");
     Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
         .bind(username)

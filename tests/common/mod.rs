@@ -1,5 +1,9 @@
 //! Test harness: the real server on port 0 against its own fresh PostgreSQL database and its own
 //! broker prefix, so tests run in parallel without seeing each other.
+//!
+//! Clean-up is ownership, as with `#[sqlx::test]`: a `TestApp` shares a `TestEnv` (the database
+//! and the broker prefix), and the last one dropped removes both, also when the test panics
+//! (drops run during unwinding). Tests never tear down by hand.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -9,7 +13,10 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tickertalk::app::App;
+use tickertalk::bus::Bus;
+use tickertalk::chat::Chat;
+use tickertalk::realtime::Hub;
+use tickertalk::store::admin;
 use tickertalk::{Application, Config};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -18,6 +25,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const SECRET: &str = "test-secret-0123456789abcdef";
 
+/// A URL on the test PostgreSQL whose role may create databases (each test makes its own).
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk".into())
@@ -27,61 +35,76 @@ pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-/// The same URL with another database name.
-pub fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map(|(b, q)| (b, Some(q)))
-        .unwrap_or((url, None));
-    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
+/// The built `tickertalk-bot` binary, beside the test executable's directory (`cargo test
+/// --workspace` and `make build` build it; integration tests of this package cannot name
+/// another package's binary with `CARGO_BIN_EXE_*`).
+pub fn bot_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let bin = dir.join("tickertalk-bot");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins`",
+        bin.display()
+    );
+    bin
+}
+
+/// What a test owns outside the process: a database and a broker prefix. Dropping the last
+/// reference removes both.
+pub struct TestEnv {
+    pub db_name: String,
+    pub db_url: String,
+    pub prefix: String,
+}
+
+impl TestEnv {
+    /// A fresh, empty database (servers migrate it at start) and an unused broker prefix.
+    pub async fn create() -> Arc<TestEnv> {
+        let db_name = format!("tt_test_{}", uuid::Uuid::new_v4().simple());
+        admin::create(&admin_url(), &db_name)
+            .await
+            .expect("create test database");
+        Arc::new(TestEnv {
+            db_url: admin::url_with_db(&admin_url(), &db_name).expect("test database URL"),
+            db_name,
+            prefix: format!("t{}", uuid::Uuid::new_v4().simple()),
+        })
     }
 }
 
-/// A fresh, empty database (migrations are applied by the server at start), and the broker
-/// prefix used with it, both removed by `drop_db`.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-    pub prefix: Option<String>,
-}
-
-impl TestDb {
-    pub async fn create() -> TestDb {
-        let name = format!("tt_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres"))
-            .await
-            .expect("admin connection");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("create db");
-        admin.close().await;
-        TestDb {
-            url: with_db(&admin_url(), &name),
-            name,
-            prefix: None,
-        }
-    }
-
-    /// Drops the database (closing whatever still uses it) and the prefix's broker objects:
-    /// durable quorum queues left behind would pile up and slow every broker restart.
-    pub async fn drop_db(&self) {
-        if let Some(prefix) = &self.prefix {
-            let _ = tickertalk::broker::Topology::new(prefix)
-                .delete_at(&amqp_url())
-                .await;
-        }
-        if let Ok(admin) = sqlx::PgPool::connect(&with_db(&admin_url(), "postgres")).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&admin)
-            .await;
-            admin.close().await;
+impl Drop for TestEnv {
+    /// Drops the database (ending whatever still uses it) and deletes the prefix's durable
+    /// queues and exchanges: quorum queues left behind pile up and slow every broker restart.
+    ///
+    /// `Drop` cannot await, and may run inside the test's runtime (or while it unwinds from a
+    /// panic), so the clean-up runs on a thread of its own with a runtime of its own.
+    fn drop(&mut self) {
+        let (name, prefix) = (self.db_name.clone(), self.prefix.clone());
+        let cleaned = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("clean-up runtime");
+            rt.block_on(async {
+                let (topology, amqp, admin_url) =
+                    (tickertalk_wire::Topology::new(&prefix), amqp_url(), admin_url());
+                let _ = tokio::time::timeout(Duration::from_secs(20), topology.delete_at(&amqp)).await;
+                let db = admin::drop(&admin_url, &name);
+                if !matches!(
+                    tokio::time::timeout(Duration::from_secs(20), db).await,
+                    Ok(Ok(()))
+                ) {
+                    eprintln!("test clean-up: could not drop database {name}");
+                }
+            });
+        })
+        .join();
+        if cleaned.is_err() {
+            eprintln!("test clean-up panicked for {}", self.db_name);
         }
     }
 }
@@ -101,54 +124,72 @@ pub fn config(db_url: &str, prefix: &str, extra: &[&str]) -> Config {
     Config::try_parse_from(args).expect("test config")
 }
 
-/// A running server.
+/// A running server instance. Dropping it stops it; dropping the last instance of an
+/// environment also removes the environment.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub app: Arc<App>,
+    pub chat: Arc<Chat>,
+    pub hub: Arc<Hub>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
+    /// Last field, so it is dropped after the server was told to stop.
+    pub env: Arc<TestEnv>,
 }
 
 impl TestApp {
     /// Starts a server on a new database with a new broker prefix.
-    pub async fn spawn(extra: &[&str]) -> (TestApp, TestDb, String) {
-        let mut db = TestDb::create().await;
-        let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-        db.prefix = Some(prefix.clone());
-        let app = TestApp::spawn_on(&db.url, &prefix, extra).await;
-        (app, db, prefix)
+    pub async fn spawn(extra: &[&str]) -> TestApp {
+        TestApp::spawn_in(TestEnv::create().await, extra).await
     }
 
-    /// Starts another server instance on an existing database and prefix.
-    pub async fn spawn_on(db_url: &str, prefix: &str, extra: &[&str]) -> TestApp {
+    /// Starts another server instance on this one's database and broker prefix.
+    pub async fn spawn_peer(&self, extra: &[&str]) -> TestApp {
+        TestApp::spawn_in(self.env.clone(), extra).await
+    }
+
+    async fn spawn_in(env: Arc<TestEnv>, extra: &[&str]) -> TestApp {
         tickertalk::telemetry::init("warn");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let application = Application::build(config(db_url, prefix, extra), listener)
+        let application = Application::build(config(&env.db_url, &env.prefix, extra), listener)
             .await
             .expect("server builds");
         let addr = application.local_addr();
-        let app = application.app.clone();
+        // Not the state itself: it holds a socket shutdown handle, and keeping it would make
+        // every graceful stop wait out its drain timeout.
+        let (chat, hub) = (application.state().chat.clone(), application.state().hub.clone());
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(application.run(async move {
             let _ = rx.await;
         }));
         let t = TestApp {
             addr,
-            app,
+            chat,
+            hub,
             http: reqwest::Client::new(),
             stop: Some(tx),
             handle: Some(handle),
+            env,
         };
         t.wait_broker_up().await;
         t
     }
 
+    pub fn bus(&self) -> &Arc<Bus> {
+        &self.chat.bus
+    }
+
     pub async fn wait_broker_up(&self) {
-        let mut w = self.app.broker.watch();
-        tokio::time::timeout(Duration::from_secs(15), w.wait_for(|up| *up))
+        self.wait_broker(true).await;
+    }
+
+    /// Waits (up to 60 s: a real broker restart can take that long) until the broker
+    /// connection is `up` or down.
+    pub async fn wait_broker(&self, up: bool) {
+        let mut w = self.bus().watch();
+        tokio::time::timeout(Duration::from_secs(60), w.wait_for(|now| *now == up))
             .await
-            .expect("broker up in time")
+            .unwrap_or_else(|_| panic!("broker {} in time", if up { "up" } else { "down" }))
             .unwrap();
     }
 
@@ -156,7 +197,8 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Graceful shutdown; returns once the server has drained.
+    /// Graceful shutdown; returns once the server has drained. (Dropping a `TestApp` only
+    /// signals the stop: tests of shutdown itself call this.)
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -179,6 +221,14 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.delete(self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -220,6 +270,15 @@ impl TestApp {
         self.signup(name).await["token"].as_str().unwrap().to_string()
     }
 
+    /// Signs up each of `names`; their tokens, in order.
+    pub async fn tokens<const N: usize>(&self, names: [&str; N]) -> [String; N] {
+        let mut tokens = Vec::with_capacity(N);
+        for name in names {
+            tokens.push(self.token(name).await);
+        }
+        tokens.try_into().expect("one token per name")
+    }
+
     pub async fn create_room(&self, token: &str, name: &str) -> i64 {
         let (status, body) = self
             .post("/v1/chat/rooms", Some(token), json!({"name": name}))
@@ -228,9 +287,68 @@ impl TestApp {
         body["id"].as_i64().unwrap()
     }
 
+    /// The usual opening: signs up `user`, who creates room `room` and joins it on a new
+    /// socket. Returns the user's token, the room id and the joined socket.
+    pub async fn user_in_room(&self, user: &str, room: &str) -> (String, i64, Ws) {
+        let token = self.token(user).await;
+        let room = self.create_room(&token, room).await;
+        let mut ws = self.ws(&token).await;
+        ws.join(room, None).await;
+        (token, room, ws)
+    }
+
+    /// Posts `text` to a room over HTTP and returns the stored message.
+    pub async fn post_message(&self, token: &str, room: i64, text: &str) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/v1/chat/rooms/{room}/messages"),
+                Some(token),
+                json!({"chatmessage": text}),
+            )
+            .await;
+        assert_eq!(status, 201, "post to room {room}: {body}");
+        body
+    }
+
+    /// The ids of every stored message of a room, oldest first, read over HTTP page by page.
+    pub async fn stored_ids(&self, token: &str, room: i64) -> Vec<i64> {
+        let mut all = Vec::new();
+        let mut before: Option<i64> = None;
+        loop {
+            let path = match before {
+                Some(b) => format!("/v1/chat/rooms/{room}/messages?limit=100&before={b}"),
+                None => format!("/v1/chat/rooms/{room}/messages?limit=100"),
+            };
+            let (status, page) = self.get(&path, Some(token)).await;
+            assert_eq!(status, 200, "history of room {room}: {page}");
+            let page = ids(page.as_array().unwrap());
+            if page.is_empty() {
+                break;
+            }
+            before = Some(page[0]);
+            all.splice(0..0, page);
+        }
+        all
+    }
+
     pub async fn ws(&self, token: &str) -> Ws {
         Ws::connect(self.addr, token).await
     }
+}
+
+impl Drop for TestApp {
+    /// Tells the server to stop (without waiting: `Drop` cannot await). Its database and broker
+    /// objects go with the last `TestEnv` reference, right after.
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `id` of each frame.
+pub fn ids(frames: &[Value]) -> Vec<i64> {
+    frames.iter().map(|f| f["id"].as_i64().unwrap()).collect()
 }
 
 pub async fn read(resp: reqwest::Response) -> (u16, Value) {

@@ -1,12 +1,44 @@
-//! Messages on the broker, shared by the server and the bot. JSON, one message per event.
+//! What travels over RabbitMQ, as JSON, one AMQP message per value: the events every server
+//! instance receives (and the bot publishes its replies as), and the commands the bot consumes.
+//!
+//! The stored records (`RoomMessage`, `DirectMessage`) are defined here rather than in the
+//! server's store because an event carries the row exactly as PostgreSQL returned it: the
+//! receiving instance must be able to deliver it, and to compare it with a gap fill read from the
+//! database, without another query. The server's `store` returns these types directly.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::StockCode;
-use crate::store::dms::StoredDm;
-use crate::store::messages::StoredMessage;
+use crate::StockCode;
+
+/// A room message as stored, with its author's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomMessage {
+    pub id: i64,
+    pub room_id: i64,
+    /// Position in the room (1, 2, 3, ... in commit order); instances deliver a room's messages
+    /// strictly in this order and notice gaps by it.
+    pub seq: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A direct message as stored, with both users' names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectMessage {
+    pub id: i64,
+    pub author_id: i64,
+    pub author: String,
+    pub recipient_id: i64,
+    pub recipient: String,
+    pub body: String,
+    /// Always 0 (text); kept because the original direct-message API exposes it.
+    pub message_type: i16,
+    pub created_at: DateTime<Utc>,
+}
 
 /// What server instances tell each other (and what the bot tells them) on the events exchange.
 /// Every instance receives every event and delivers it to its own sockets.
@@ -16,7 +48,7 @@ pub enum Event {
     /// A stored room message; its `seq` is used to deliver in order and to notice (and fill)
     /// gaps. `client_id` is the author's, echoed only on the author's own sockets.
     RoomMessage {
-        message: StoredMessage,
+        message: RoomMessage,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
@@ -40,7 +72,7 @@ pub enum Event {
     },
     /// A stored direct message, for every socket of both users.
     DirectMessage {
-        message: StoredDm,
+        message: DirectMessage,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },

@@ -1,13 +1,14 @@
 //! The HTTP boundary's one error type, mapped once to an RFC 9457 problem-details reply.
-
-use std::collections::BTreeMap;
+//! Errors of the layers below (`ChatError`, and through it `StoreError`) become an `ApiError`
+//! here and nowhere else.
 
 use serde::Serialize;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
-/// Per-field validation messages, keyed by the request's field name.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+use crate::chat::ChatError;
+use crate::domain::FieldErrors;
+use crate::store::Taken;
 
 /// Everything a handler can fail with. Internal causes are logged, never sent to the client.
 #[derive(Debug, thiserror::Error)]
@@ -97,13 +98,23 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ApiError::Unavailable("database")
+impl From<ChatError> for ApiError {
+    fn from(err: ChatError) -> Self {
+        match err {
+            ChatError::Invalid(errors) => ApiError::Invalid(errors),
+            ChatError::Text { field, error } => ApiError::invalid(field, error.message()),
+            ChatError::UnknownRoom => ApiError::NotFound("unknown room".into()),
+            ChatError::UnknownUser => ApiError::NotFound("unknown user".into()),
+            ChatError::NotFound(what) => ApiError::NotFound(what),
+            ChatError::Taken(Taken::Username) => ApiError::conflict("username", "username already taken"),
+            ChatError::Taken(Taken::Email) => ApiError::conflict("email", "email already registered"),
+            ChatError::Taken(Taken::RoomName) => {
+                ApiError::conflict("name", "a room with that name already exists")
             }
-            _ => ApiError::Internal(err.to_string()),
+            ChatError::Unauthorized(why) => ApiError::Unauthorized(why),
+            ChatError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
+            ChatError::Unavailable => ApiError::Unavailable("database"),
+            ChatError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }

@@ -18,10 +18,13 @@ use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use super::protocol::{self, DirectFrame, RoomMessageFrame};
-use crate::broker::Event;
-use crate::store::messages::{self, StoredMessage};
+use tickertalk_wire::{Event, RoomMessage};
 
+use super::protocol::{self, DirectFrame, RoomMessageFrame};
+use crate::bus::EventSink;
+use crate::store::messages;
+
+/// One socket's id: random, so it can also key its presence rows across instances.
 pub type ConnId = Uuid;
 
 /// What a socket task receives from the hub.
@@ -33,7 +36,9 @@ pub enum Outbound {
     Room { room_id: i64, id: i64, frame: Utf8Bytes },
 }
 
-/// Lets the hub (or a logout on any instance) ask a socket task to close with a code.
+/// Lets the hub (or a logout on any instance) ask a socket task to close with a code. The hub
+/// cannot close a socket itself (the socket task owns it and may be mid-write); it leaves the
+/// reason here and wakes the task.
 #[derive(Default)]
 pub struct Closer {
     notify: Notify,
@@ -60,9 +65,12 @@ impl Closer {
     }
 }
 
+/// What the hub knows of one socket.
 struct Conn {
     user_id: i64,
+    /// To close it when its session is revoked.
     session_id: Uuid,
+    /// Bounded: a full channel means the client stopped reading, and closes it.
     tx: mpsc::Sender<Outbound>,
     closer: Arc<Closer>,
     rooms: HashSet<i64>,
@@ -77,6 +85,7 @@ struct Ready {
     authored: Option<Utf8Bytes>,
 }
 
+/// One room with local sockets: its members and its delivery sequencer.
 #[derive(Default)]
 struct Room {
     members: HashSet<ConnId>,
@@ -88,19 +97,38 @@ struct Room {
     filling: bool,
 }
 
+/// Everything behind the hub's one lock.
 #[derive(Default)]
 struct Inner {
     conns: HashMap<ConnId, Conn>,
     rooms: HashMap<i64, Room>,
+    /// A user's sockets, for direct messages (which go to users, not rooms).
     users: HashMap<i64, HashSet<ConnId>>,
 }
 
+/// This instance's registry of sockets and rooms, and the delivery of events to them.
+///
+/// One `std::sync::Mutex` guards it all: every operation is a few map lookups and `try_send`s,
+/// never an await, so a lock held across sockets is cheaper than a lock per room would be.
 pub struct Hub {
     inner: Mutex<Inner>,
+    /// For gap fills: messages a room missed are read back from PostgreSQL.
     db: PgPool,
     /// How long a gap may stay open before it is filled from the database.
     gap_wait: Duration,
+    /// Gap fills run as tasks that need the hub; a weak self-reference avoids a cycle.
     this: Weak<Hub>,
+}
+
+/// The bus hands this instance's events to the hub.
+impl EventSink for Hub {
+    fn deliver(&self, event: Event) {
+        self.dispatch(event);
+    }
+
+    fn reconnected(&self) {
+        self.resync();
+    }
 }
 
 impl Hub {
@@ -434,7 +462,7 @@ impl Hub {
     }
 }
 
-fn ready(m: &StoredMessage, client_id: Option<&str>) -> Ready {
+fn ready(m: &RoomMessage, client_id: Option<&str>) -> Ready {
     let mut frame = RoomMessageFrame::of(m);
     let plain: Utf8Bytes = serde_json::to_string(&frame).expect("frame").into();
     let authored = client_id.map(|c| {
@@ -463,7 +491,7 @@ mod tests {
 
     fn msg(room_id: i64, seq: i64) -> Event {
         Event::RoomMessage {
-            message: StoredMessage {
+            message: RoomMessage {
                 id: 100 + seq,
                 room_id,
                 seq,

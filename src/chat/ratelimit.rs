@@ -6,12 +6,17 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Token buckets keyed by user id. A plain mutex: `check` holds it for a few arithmetic
+/// operations, far shorter than any await would be.
 pub struct RateLimiter {
+    /// Burst size: messages a user may send at once after being quiet.
     capacity: f64,
+    /// Refill rate, tokens per second (`capacity / window`).
     per_sec: f64,
     buckets: Mutex<HashMap<i64, Bucket>>,
 }
 
+/// One user's bucket; refilled lazily from `at` when next checked, so idle users cost nothing.
 struct Bucket {
     tokens: f64,
     at: Instant,

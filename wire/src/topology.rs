@@ -19,6 +19,7 @@ pub struct Topology {
     pub stock_queue: String,
     /// Where commands go after too many failed deliveries.
     pub dead_exchange: String,
+    /// Holds dead-lettered commands for an operator to inspect; nothing consumes it.
     pub dead_queue: String,
 }
 
@@ -155,6 +156,7 @@ impl Topology {
     }
 }
 
+/// lapin wants `ShortString` for names; every name here is ours and short.
 pub fn name(s: &str) -> ShortString {
     ShortString::from(s)
 }

@@ -1,13 +1,13 @@
 //! Frames as the contract defines them. Field names follow the original chat server
 //! (`type`, `chatmessage`, `chatuser`, `chatroomId`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tickertalk_wire::{DirectMessage, RoomMessage};
 
 use crate::domain::BOT_NAME;
-use crate::store::dms::StoredDm;
-use crate::store::messages::StoredMessage;
+use crate::domain::time::timestamp;
 
 /// Frame type numbers.
 pub mod kind {
@@ -63,16 +63,6 @@ impl ClientFrame {
     }
 }
 
-/// RFC 3339 with microseconds and `Z`, as in the contract's examples.
-pub fn timestamp(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// `#[serde(serialize_with = "micros")]`: every timestamp in the API has the same shape.
-pub fn micros<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&timestamp(t))
-}
-
 /// Room message, in the shape both the socket and the HTTP API use.
 #[derive(Debug, Serialize)]
 pub struct RoomMessageFrame<'a> {
@@ -89,7 +79,7 @@ pub struct RoomMessageFrame<'a> {
 }
 
 impl<'a> RoomMessageFrame<'a> {
-    pub fn of(m: &'a StoredMessage) -> Self {
+    pub fn of(m: &'a RoomMessage) -> Self {
         RoomMessageFrame {
             kind: kind::ROOM_MESSAGE,
             id: m.id,
@@ -118,7 +108,7 @@ pub struct DirectFrame<'a> {
 }
 
 impl<'a> DirectFrame<'a> {
-    pub fn of(m: &'a StoredDm) -> Self {
+    pub fn of(m: &'a DirectMessage) -> Self {
         DirectFrame {
             kind: kind::DIRECT,
             id: m.id,
@@ -214,14 +204,6 @@ mod tests {
         let e = ClientFrame::parse(r#"{"type":"one","client_id":"c-1"}"#).unwrap_err();
         assert_eq!(e.client_id.as_deref(), Some("c-1"));
         assert!(e.message.contains("bad field"));
-    }
-
-    #[test]
-    fn timestamps_have_microseconds_and_z() {
-        let t = DateTime::parse_from_rfc3339("2026-11-21T10:00:00.123456Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(timestamp(&t), "2026-11-21T10:00:00.123456Z");
     }
 
     #[test]

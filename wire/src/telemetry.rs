@@ -2,6 +2,8 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// Installs the global subscriber. `default_filter` applies when `RUST_LOG` is unset. Safe to
+/// call more than once (tests start many servers in one process): later calls do nothing.
 pub fn init(default_filter: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());

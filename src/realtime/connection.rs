@@ -1,5 +1,6 @@
 //! One task per socket. It owns the socket, reads client frames, writes whatever the hub queues
 //! for it, pings, and closes on logout, slowness, idleness, oversize frames or shutdown.
+//! What a frame *means* (posting, joining, presence) is asked of `chat`; this file is transport.
 //!
 //! Writes happen in this task only, so frames leave in the order they were queued; a `since`
 //! replay is written inline before any live message of that room, and live messages the replay
@@ -20,17 +21,20 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::error::SocketError;
+use super::hub::{Closer, Hub, Outbound};
+use super::protocol::{self, ClientFrame, RoomMessageFrame, kind};
+use crate::auth::AuthUser;
+use crate::chat::{Chat, ChatError, Posted};
+use crate::config::Config;
+use crate::domain::ClientId;
+use crate::shutdown::Shutdown;
+
 /// The upgraded connection as a WebSocket.
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
-use super::hub::{Closer, Outbound};
-use super::protocol::{self, ClientFrame, RoomMessageFrame, kind};
-use crate::app::App;
-use crate::auth::AuthUser;
-use crate::broker::Event;
-use crate::chat::{ChatError, Posted};
-use crate::domain::ClientId;
-use crate::store;
+/// What a frame handler returns: how the socket goes on, or why the frame was refused.
+type FrameResult = Result<Flow, SocketError>;
 
 /// At most this many stored messages are replayed for one `since` join.
 pub const REPLAY_LIMIT: i64 = 500;
@@ -41,17 +45,64 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Typing notices are forwarded at most this often per socket.
 const TYPING_EVERY: Duration = Duration::from_millis(1000);
 
-pub async fn run(socket: Socket, app: Arc<App>, user: AuthUser) {
-    let conn_id = Uuid::new_v4();
-    let span = tracing::info_span!("ws", conn = %conn_id, user_id = user.user_id, user = %user.username);
-    Connection::new(socket, app, user, conn_id)
-        .serve()
-        .instrument(span)
-        .await;
+/// Per-socket limits, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketSettings {
+    /// Frames queued for a socket before it counts as not reading (and is closed with 1013).
+    pub send_buffer: usize,
+    pub ping_every: Duration,
+    /// Silence (no frame, no pong) after which the socket is closed with 1008.
+    pub idle_after: Duration,
 }
 
+impl SocketSettings {
+    pub fn from_config(config: &Config) -> SocketSettings {
+        SocketSettings {
+            send_buffer: config.ws_send_buffer.max(8),
+            ping_every: Duration::from_secs(config.ws_ping_secs.max(1)),
+            idle_after: Duration::from_secs(config.ws_idle_secs.max(2)),
+        }
+    }
+}
+
+/// Serves one authenticated socket until it closes. Holding `shutdown` until the end is what
+/// makes the server's drain wait for this socket's close frame and presence clean-up.
+pub async fn run(
+    socket: Socket,
+    chat: Arc<Chat>,
+    hub: Arc<Hub>,
+    settings: SocketSettings,
+    user: AuthUser,
+    shutdown: Shutdown,
+) {
+    let conn_id = Uuid::new_v4();
+    let span = tracing::info_span!("ws", conn = %conn_id, user_id = user.user_id, user = %user.username);
+    let (tx, rx) = mpsc::channel(settings.send_buffer);
+    let closer = Arc::new(Closer::default());
+    hub.register(conn_id, user.user_id, user.session_id, tx, closer.clone());
+    Connection {
+        chat,
+        hub,
+        settings,
+        user,
+        conn_id,
+        socket,
+        rx,
+        closer,
+        cursors: HashMap::new(),
+        last_typing: None,
+        shutdown,
+    }
+    .serve()
+    .instrument(span)
+    .await;
+}
+
+/// The socket task's state.
 struct Connection {
-    app: Arc<App>,
+    chat: Arc<Chat>,
+    hub: Arc<Hub>,
+    settings: SocketSettings,
     user: AuthUser,
     conn_id: Uuid,
     socket: Socket,
@@ -59,9 +110,10 @@ struct Connection {
     closer: Arc<Closer>,
     /// Per room: the highest message id already sent by a `since` replay.
     cursors: HashMap<i64, i64>,
+    /// When this socket last forwarded a typing notice (they are throttled per socket).
     last_typing: Option<Instant>,
-    /// Held for the task's lifetime; graceful shutdown waits until every clone is gone.
-    _guard: Option<mpsc::Sender<()>>,
+    /// Tells the task to close with 1001, and holds the server's drain until it has.
+    shutdown: Shutdown,
 }
 
 /// How the read side ended, if it did.
@@ -72,41 +124,21 @@ enum Flow {
 }
 
 impl Connection {
-    fn new(socket: Socket, app: Arc<App>, user: AuthUser, conn_id: Uuid) -> Self {
-        let (tx, rx) = mpsc::channel(app.config.ws_send_buffer.max(8));
-        let closer = Arc::new(Closer::default());
-        app.hub
-            .register(conn_id, user.user_id, user.session_id, tx, closer.clone());
-        let guard = app.socket_guard();
-        Connection {
-            app,
-            user,
-            conn_id,
-            socket,
-            rx,
-            closer,
-            cursors: HashMap::new(),
-            last_typing: None,
-            _guard: guard,
-        }
-    }
-
     async fn serve(mut self) {
         tracing::info!("socket open");
-        let mut shutdown = self.app.shutdown.clone();
-        let ping_every = Duration::from_secs(self.app.config.ws_ping_secs.max(1));
-        let idle_after = Duration::from_secs(self.app.config.ws_idle_secs.max(2));
+        let mut shutdown = self.shutdown.clone();
+        let (ping_every, idle_after) = (self.settings.ping_every, self.settings.idle_after);
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
         let closer = self.closer.clone();
 
         let end = loop {
-            if *shutdown.borrow() {
+            if shutdown.is_shutdown() {
                 break Flow::Close(1001, "server shutting down");
             }
             let flow = tokio::select! {
                 biased;
-                _ = shutdown.changed() => Flow::Close(1001, "server shutting down"),
+                _ = shutdown.recv() => Flow::Close(1001, "server shutting down"),
                 (code, reason) = closer.closed() => Flow::Close(code, reason),
                 out = self.rx.recv() => match out {
                     Some(out) => self.write_out(out).await,
@@ -169,9 +201,9 @@ impl Connection {
     }
 
     async fn cleanup(&mut self) {
-        let rooms = self.app.hub.unregister(self.conn_id);
+        let rooms = self.hub.unregister(self.conn_id);
         for room_id in rooms {
-            self.leave_presence(room_id).await;
+            self.chat.leave_presence(&self.user, self.conn_id, room_id).await;
         }
     }
 
@@ -237,42 +269,36 @@ impl Connection {
             Some(kind::LEAVE) => self.leave(&frame).await,
             Some(kind::DIRECT) => self.direct(&frame, client_id.clone()).await,
             Some(kind::TYPING) => self.typing(&frame).await,
-            Some(other) => Err((
-                "unknown_type",
-                format!("unknown frame type {other}; expected 1, 2, 3, 4 or 5"),
-            )),
-            None => Err(("invalid_frame", "missing field `type`".to_string())),
+            Some(other) => Err(SocketError::UnknownType(other)),
+            None => Err(SocketError::missing("type")),
         };
         match result {
             Ok(flow) => flow,
-            Err((code, message)) => self.write(protocol::error(code, &message, cid)).await,
+            Err(e) => {
+                self.write(protocol::error(e.code(), &e.public_message(), cid))
+                    .await
+            }
         }
     }
 
-    fn room_id(frame: &ClientFrame) -> Result<i64, (&'static str, String)> {
-        frame
-            .room_id
-            .ok_or(("invalid_frame", "missing field `chatroomId`".into()))
+    fn room_id(frame: &ClientFrame) -> Result<i64, SocketError> {
+        frame.room_id.ok_or(SocketError::missing("chatroomId"))
     }
 
     /// Type 1: post to a room (which also joins it, before storing, so the echo is not missed).
-    async fn post(
-        &mut self,
-        frame: &ClientFrame,
-        client_id: Option<String>,
-    ) -> Result<Flow, (&'static str, String)> {
+    async fn post(&mut self, frame: &ClientFrame, client_id: Option<String>) -> FrameResult {
         let room_id = Self::room_id(frame)?;
         let text = frame
             .chatmessage
             .as_deref()
-            .ok_or(("invalid_frame", "missing field `chatmessage`".to_string()))?;
-        if !self.app.hub.is_member(self.conn_id, room_id)
+            .ok_or(SocketError::missing("chatmessage"))?;
+        if !self.hub.is_member(self.conn_id, room_id)
             && let Flow::Gone = self.enter(room_id, None).await?
         {
             return Ok(Flow::Gone);
         }
         match self
-            .app
+            .chat
             .post_room_message(&self.user, room_id, text, client_id.clone())
             .await
         {
@@ -285,41 +311,40 @@ impl Connection {
                     client_id.as_deref(),
                 ))
                 .await),
-            Err(e) => Err(chat_error(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Type 2: join, optionally replaying stored messages after `since`.
-    async fn join(&mut self, frame: &ClientFrame) -> Result<Flow, (&'static str, String)> {
+    async fn join(&mut self, frame: &ClientFrame) -> FrameResult {
         let room_id = Self::room_id(frame)?;
         if frame.since.is_some_and(|since| since < 0) {
-            return Err(("invalid_frame", "`since` must be a message id (>= 0)".into()));
+            return Err(SocketError::InvalidFrame(
+                "`since` must be a message id (>= 0)".into(),
+            ));
         }
         self.enter(room_id, frame.since).await
     }
 
     /// Registers in the room, replays, then sends the presence list.
-    async fn enter(&mut self, room_id: i64, since: Option<i64>) -> Result<Flow, (&'static str, String)> {
+    async fn enter(&mut self, room_id: i64, since: Option<i64>) -> FrameResult {
         // Register first, so live messages from now on are queued; read the floor after.
-        let newly = self.app.hub.join(self.conn_id, room_id);
-        let last_seq = match store::rooms::last_seq(&self.app.db, room_id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                self.app.hub.leave(self.conn_id, room_id);
-                return Err(("unknown_room", format!("room {room_id} does not exist")));
-            }
+        let newly = self.hub.join(self.conn_id, room_id);
+        let last_seq = match self.chat.room_floor(room_id).await {
+            Ok(s) => s,
             Err(e) => {
                 if newly {
-                    self.app.hub.leave(self.conn_id, room_id);
+                    self.hub.leave(self.conn_id, room_id);
                 }
-                return Err(chat_error(e.into()));
+                return Err(match e {
+                    ChatError::UnknownRoom => SocketError::NoSuchRoom(room_id),
+                    other => other.into(),
+                });
             }
         };
-        self.app.hub.set_floor(room_id, last_seq);
+        self.hub.set_floor(room_id, last_seq);
         if let Some(since) = since {
-            let rows = store::messages::after(&self.app.db, room_id, since, REPLAY_LIMIT)
-                .await
-                .map_err(|e| chat_error(e.into()))?;
+            let rows = self.chat.replay(room_id, since, REPLAY_LIMIT).await?;
             let mut cursor = self.cursors.get(&room_id).copied().unwrap_or(0).max(since);
             for m in &rows {
                 let frame = serde_json::to_string(&RoomMessageFrame::of(m)).expect("frame");
@@ -331,105 +356,46 @@ impl Connection {
             self.cursors.insert(room_id, cursor);
         }
         if newly {
-            match store::presence::enter(
-                &self.app.db,
-                self.app.instance_id,
-                self.conn_id,
-                room_id,
-                self.user.user_id,
-            )
-            .await
-            {
-                Ok(true) => {
-                    self.app
-                        .publish_or_local(Event::Presence {
-                            room_id,
-                            conn_id: self.conn_id,
-                            joined: Some(self.user.username.clone()),
-                            left: None,
-                        })
-                        .await
-                }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(room_id, error = %e, "presence not recorded"),
-            }
+            self.chat.enter_presence(&self.user, self.conn_id, room_id).await;
         }
-        let users = store::presence::users_in(&self.app.db, room_id)
-            .await
-            .unwrap_or_default();
+        let users = self.chat.present_users(room_id).await;
         Ok(self.write(protocol::presence_list(room_id, &users)).await)
     }
 
-    async fn leave(&mut self, frame: &ClientFrame) -> Result<Flow, (&'static str, String)> {
+    async fn leave(&mut self, frame: &ClientFrame) -> FrameResult {
         let room_id = Self::room_id(frame)?;
-        if !self.app.hub.leave(self.conn_id, room_id) {
-            return Err((
-                "not_in_room",
-                format!("this socket has not joined room {room_id}"),
-            ));
+        if !self.hub.leave(self.conn_id, room_id) {
+            return Err(SocketError::NotInRoom(format!(
+                "this socket has not joined room {room_id}"
+            )));
         }
         self.cursors.remove(&room_id);
-        self.leave_presence(room_id).await;
+        self.chat.leave_presence(&self.user, self.conn_id, room_id).await;
         Ok(self.write(protocol::left_room(room_id)).await)
     }
 
-    async fn leave_presence(&mut self, room_id: i64) {
-        match store::presence::leave(&self.app.db, self.conn_id, room_id, self.user.user_id).await {
-            Ok(true) => {
-                self.app
-                    .publish_or_local(Event::Presence {
-                        room_id,
-                        conn_id: self.conn_id,
-                        joined: None,
-                        left: Some(self.user.username.clone()),
-                    })
-                    .await
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(room_id, error = %e, "presence not cleared"),
-        }
-    }
-
-    async fn direct(
-        &mut self,
-        frame: &ClientFrame,
-        client_id: Option<String>,
-    ) -> Result<Flow, (&'static str, String)> {
+    async fn direct(&mut self, frame: &ClientFrame, client_id: Option<String>) -> FrameResult {
         let recipient = frame
             .recipient
             .as_deref()
-            .ok_or(("invalid_frame", "missing field `recipient`".to_string()))?;
-        let text = frame
-            .message
-            .as_deref()
-            .ok_or(("invalid_frame", "missing field `message`".to_string()))?;
-        self.app
-            .send_dm(&self.user, recipient, text, client_id)
-            .await
-            .map_err(chat_error)?;
+            .ok_or(SocketError::missing("recipient"))?;
+        let text = frame.message.as_deref().ok_or(SocketError::missing("message"))?;
+        self.chat.send_dm(&self.user, recipient, text, client_id).await?;
         Ok(Flow::Continue) // the echo arrives through the hub
     }
 
-    async fn typing(&mut self, frame: &ClientFrame) -> Result<Flow, (&'static str, String)> {
+    async fn typing(&mut self, frame: &ClientFrame) -> FrameResult {
         let room_id = Self::room_id(frame)?;
-        if !self.app.hub.is_member(self.conn_id, room_id) {
-            return Err(("not_in_room", format!("join room {room_id} before typing in it")));
+        if !self.hub.is_member(self.conn_id, room_id) {
+            return Err(SocketError::NotInRoom(format!(
+                "join room {room_id} before typing in it"
+            )));
         }
         if self.last_typing.is_some_and(|t| t.elapsed() < TYPING_EVERY) {
             return Ok(Flow::Continue);
         }
         self.last_typing = Some(Instant::now());
-        self.app
-            .publish_or_local(Event::Typing {
-                room_id,
-                username: self.user.username.clone(),
-                conn_id: self.conn_id,
-            })
-            .await;
+        self.chat.typing(&self.user, self.conn_id, room_id).await;
         Ok(Flow::Continue)
     }
-}
-
-fn chat_error(e: ChatError) -> (&'static str, String) {
-    (e.code(), e.public_message())
 }

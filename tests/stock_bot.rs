@@ -2,7 +2,6 @@
 //! prefix), the bot (in-process through `worker::run`, or the real binary where a process has to
 //! die) and a fake quote service speaking real HTTP on 127.0.0.1.
 
-#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;
@@ -241,7 +240,7 @@ impl BotProcess {
         let log = dir.join(format!("{log_name}-{prefix}.log"));
         let out = std::fs::File::create(&log).expect("bot log file");
         let err = out.try_clone().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tickertalk-bot"))
+        let child = Command::new(common::bot_binary())
             // No `.env` is read from here: only what this test sets.
             .current_dir(dir)
             .env("AMQP_URL", amqp_url())
@@ -393,7 +392,7 @@ async fn stored_bodies(app: &TestApp, token: &str, room: i64) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
-    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let quotes = FakeQuotes::start(|hit: Hit| async move {
         match hit.symbol.as_str() {
             "aapl.us" => Answer::quote("AAPL.US", "93.42"),
@@ -401,15 +400,11 @@ async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
         }
     })
     .await;
-    let bot = Bot::start(&prefix, &quotes.url("a"), &[]);
+    let bot = Bot::start(&app.env.prefix, &quotes.url("a"), &[]);
     // The server answers "bot offline" when no bot consumes yet: wait for it.
-    wait_consumers(&prefix, 1).await;
+    wait_consumers(&app.env.prefix, 1).await;
 
-    let (alice, bob, carol) = (
-        app.token("alice").await,
-        app.token("bob").await,
-        app.token("carol").await,
-    );
+    let [alice, bob, carol] = app.tokens(["alice", "bob", "carol"]).await;
     let room_a = app.create_room(&alice, "Lobby").await;
     let room_b = app.create_room(&bob, "Elsewhere").await;
     let mut wa = app.ws(&alice).await;
@@ -465,21 +460,16 @@ async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
     bot.stop().await;
     // Clients leave before the server stops.
     drop((wa, wb, wc));
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_symbol_in_any_case_is_answered_from_the_cache() {
-    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "93.42") }).await;
-    let bot = Bot::start(&prefix, &quotes.url("a"), &["--quote-cache-secs=60"]);
+    let bot = Bot::start(&app.env.prefix, &quotes.url("a"), &["--quote-cache-secs=60"]);
     // The server answers "bot offline" when no bot consumes yet: wait for it.
-    wait_consumers(&prefix, 1).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Lobby").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    wait_consumers(&app.env.prefix, 1).await;
+    let (_, room, mut ws) = app.user_in_room("alice", "Lobby").await;
 
     command(&mut ws, room, "/stock=aapl.us", "c-1").await;
     assert_eq!(
@@ -501,13 +491,11 @@ async fn a_repeated_symbol_in_any_case_is_answered_from_the_cache() {
     bot.stop().await;
     // Clients leave before the server stops.
     drop(ws);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_quote_service_failure_gets_a_reply() {
-    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     let flaky_calls = Arc::new(Mutex::new(0u32));
     let quotes = FakeQuotes::start(move |hit: Hit| {
         let flaky_calls = flaky_calls.clone();
@@ -545,16 +533,13 @@ async fn every_kind_of_quote_service_failure_gets_a_reply() {
     })
     .await;
     let bot = Bot::start(
-        &prefix,
+        &app.env.prefix,
         &quotes.url("a"),
         &["--quote-cache-secs=0", "--quote-timeout-ms=300"],
     );
     // The server answers "bot offline" when no bot consumes yet: wait for it.
-    wait_consumers(&prefix, 1).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Lobby").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    wait_consumers(&app.env.prefix, 1).await;
+    let (_, room, mut ws) = app.user_in_room("alice", "Lobby").await;
 
     let cases = [
         ("zzzz.us", "ZZZZ.US quote is not available".to_string()),
@@ -589,46 +574,36 @@ async fn every_kind_of_quote_service_failure_gets_a_reply() {
     bot.stop().await;
     // Clients leave before the server stops.
     drop(ws);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_quote_service_gets_a_failure_reply() {
-    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     // A port nobody listens on.
     let closed = {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap()
     };
     let bot = Bot::start(
-        &prefix,
+        &app.env.prefix,
         &format!("http://{closed}/q/l/?s={{symbol}}&f=sd2t2ohlcv&h&e=csv"),
         &["--quote-cache-secs=0", "--quote-retries=1"],
     );
     // The server answers "bot offline" when no bot consumes yet: wait for it.
-    wait_consumers(&prefix, 1).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Lobby").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    wait_consumers(&app.env.prefix, 1).await;
+    let (_, room, mut ws) = app.user_in_room("alice", "Lobby").await;
     command(&mut ws, room, "/stock=aapl.us", "c-1").await;
     assert_eq!(bot_reply(&mut ws, room).await, failure("AAPL.US", "unreachable"));
 
     bot.stop().await;
     // Clients leave before the server stops.
     drop(ws);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_codes_and_unknown_commands_get_usage_without_any_bot() {
-    let (app, db, _) = TestApp::spawn(&[]).await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Lobby").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    let app = TestApp::spawn(&[]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Lobby").await;
     for (i, text) in ["/stock=", "/stock=aa pl", "/stock=<script>", "/weather=rome"]
         .iter()
         .enumerate()
@@ -644,14 +619,12 @@ async fn bad_codes_and_unknown_commands_get_usage_without_any_bot() {
     );
     // Clients leave before the server stops.
     drop(ws);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_bots_answer_fifty_commands_exactly_once_each() {
     const N: usize = 50;
-    let (app, db, prefix) = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    let app = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
     // The close price encodes the symbol, so a reply can't be matched to the wrong command.
     let quotes = FakeQuotes::start(|hit: Hit| async move {
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -665,21 +638,18 @@ async fn two_bots_answer_fifty_commands_exactly_once_each() {
     })
     .await;
     let bot_a = Bot::start(
-        &prefix,
+        &app.env.prefix,
         &quotes.url("a"),
         &["--prefetch=4", "--quote-cache-secs=0"],
     );
     let bot_b = Bot::start(
-        &prefix,
+        &app.env.prefix,
         &quotes.url("b"),
         &["--prefetch=4", "--quote-cache-secs=0"],
     );
-    wait_consumers(&prefix, 2).await;
+    wait_consumers(&app.env.prefix, 2).await;
 
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Lobby").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Lobby").await;
 
     let posts = (1..=N).map(|i| {
         let (app, alice) = (&app, &alice);
@@ -747,13 +717,11 @@ async fn two_bots_answer_fifty_commands_exactly_once_each() {
     bot_b.stop().await;
     // Clients leave before the server stops.
     drop(ws);
-    app.stop().await;
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot() {
-    let (app, db, prefix) = TestApp::spawn(&[]).await;
+    let app = TestApp::spawn(&[]).await;
     // The first request hangs (the bot that made it gets killed meanwhile); later ones answer.
     let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let seen = Arc::new(Mutex::new(0u32));
@@ -773,13 +741,10 @@ async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot(
         }
     })
     .await;
-    let alice = app.token("alice").await;
-    let room = app.create_room(&alice, "Lobby").await;
-    let mut ws = app.ws(&alice).await;
-    ws.join(room, None).await;
+    let (_, room, mut ws) = app.user_in_room("alice", "Lobby").await;
 
-    let mut first = BotProcess::spawn(&prefix, &quotes.url("first"), "bot-first");
-    wait_consumers(&prefix, 1).await;
+    let mut first = BotProcess::spawn(&app.env.prefix, &quotes.url("first"), "bot-first");
+    wait_consumers(&app.env.prefix, 1).await;
     command(&mut ws, room, "/stock=aapl.us", "c-1").await;
     tokio::time::timeout(Duration::from_secs(10), first_rx.recv())
         .await
@@ -802,7 +767,7 @@ async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot(
         "the killed bot answered: {early:?}"
     );
 
-    let mut second = BotProcess::spawn(&prefix, &quotes.url("second"), "bot-second");
+    let mut second = BotProcess::spawn(&app.env.prefix, &quotes.url("second"), "bot-second");
     let reply = bot_reply_within(&mut ws, room, Duration::from_secs(15))
         .await
         .unwrap_or_else(|| panic!("no reply after the restart; second bot's log:\n{}", second.log()));
@@ -829,7 +794,4 @@ async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot(
     // The logs are kept only when the test fails (the panic messages print them).
     let _ = std::fs::remove_file(&first.log);
     let _ = std::fs::remove_file(&second.log);
-
-    app.stop().await;
-    db.drop_db().await;
 }

@@ -1,7 +1,14 @@
-//! One supervised RabbitMQ connection per server instance: connect, declare the topology, consume
-//! this instance's queue into the hub, and on any failure reconnect with capped exponential
-//! backoff. Publishing never waits for a reconnect: while the broker is down `publish` fails at
-//! once and the caller falls back to local delivery (the message is already stored).
+//! The bus: this instance's one supervised RabbitMQ connection. It connects, declares the
+//! topology (`docs/rabbitmq.md`), consumes this instance's queue and hands every event to an
+//! `EventSink`, and on any failure reconnects with capped exponential backoff.
+//!
+//! Publishing never waits for a reconnect: while the broker is down a publish fails at once.
+//! `publish` then hands the event straight to the local sink, so this instance's sockets still
+//! get it (the message is already stored; other instances catch up from PostgreSQL).
+//!
+//! Layer 2 (docs/architecture.md): it may use the wire crate, `shutdown` and `domain`. It must
+//! not know who consumes events: the real-time hub plugs in as an `EventSink` at start-up, which
+//! is what keeps the bus below the chat use cases and the hub above both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,18 +17,31 @@ use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use tickertalk_wire::topology::{STOCK_KEY, name};
+use tickertalk_wire::{Backoff, Event, StockCommand, Topology};
 use tokio::sync::{RwLock, watch};
 
-use super::backoff::Backoff;
-use super::topology::{STOCK_KEY, Topology, name};
-use super::wire::{Event, StockCommand};
-use crate::ws::Hub;
+use crate::shutdown::Shutdown;
 
 /// How long a publish may wait for the broker's confirm before it counts as failed.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the events this instance receives go: the real-time hub, in the server. A trait, not
+/// the hub itself, so the bus does not depend on the layer above it.
+pub trait EventSink: Send + Sync {
+    /// One event from the broker (or published here while the broker was down). Must not block:
+    /// it runs on the consumer task, which every event of this instance goes through.
+    fn deliver(&self, event: Event);
+
+    /// The broker connection is back: events published meanwhile never reached this instance's
+    /// queue (it died with the old connection), so whatever was stored must be re-read.
+    fn reconnected(&self);
+}
+
+/// Why a publish failed. Every variant means "not delivered through the broker"; callers fall
+/// back (local delivery, an "unavailable" reply) rather than retry in line.
 #[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
+pub enum BusError {
     #[error("broker unavailable")]
     Down,
     #[error("broker refused the message")]
@@ -46,22 +66,27 @@ struct Live {
     publish: Channel,
 }
 
-/// A server instance's handle on RabbitMQ.
-pub struct Broker {
+/// A server instance's handle on RabbitMQ: publish from anywhere, consume in `supervise`.
+pub struct Bus {
+    /// Secret-bearing; never logged as is.
     url: String,
     pub topology: Topology,
+    /// `None` while disconnected: publishers fail fast instead of queueing behind a reconnect.
     live: RwLock<Option<Live>>,
     /// Flips to true while connected; `/readyz` and tests read it.
     up_tx: watch::Sender<bool>,
+    /// Receives every event: consumed ones, and published ones the broker could not take.
+    sink: Arc<dyn EventSink>,
 }
 
-impl Broker {
-    pub fn new(url: &str, prefix: &str) -> Arc<Self> {
-        Arc::new(Broker {
+impl Bus {
+    pub fn new(url: &str, prefix: &str, sink: Arc<dyn EventSink>) -> Arc<Self> {
+        Arc::new(Bus {
             url: url.to_string(),
             topology: Topology::new(prefix),
             live: RwLock::new(None),
             up_tx: watch::channel(false).0,
+            sink,
         })
     }
 
@@ -74,22 +99,32 @@ impl Broker {
         self.up_tx.subscribe()
     }
 
+    /// Publishes to every instance; if the broker cannot take it, delivers to this instance's
+    /// sockets directly so the author still gets the acknowledgement. Never fails: the event
+    /// describes something already stored (or ephemeral, like typing).
+    pub async fn publish(&self, event: Event) {
+        if let Err(e) = self.publish_event(&event).await {
+            tracing::warn!(error = %e, key = %event.routing_key(), "publish failed; delivering locally");
+            self.sink.deliver(event);
+        }
+    }
+
     /// Publishes an event to every instance and waits for the broker's confirm.
-    pub async fn publish_event(&self, event: &Event) -> Result<(), BrokerError> {
+    pub async fn publish_event(&self, event: &Event) -> Result<(), BusError> {
         let payload = serde_json::to_vec(event).expect("events always serialise");
         // Events are a fan-out of data already stored in PostgreSQL: transient delivery mode is
         // enough (a lost event is re-read from the database by the gap filler).
-        self.publish(&self.topology.events, &event.routing_key(), &payload, 1)
+        self.send(&self.topology.events, &event.routing_key(), &payload, 1)
             .await
     }
 
     /// Queues a bot command durably (persistent message, confirmed by the broker).
     /// Refuses when no bot consumes the queue, so the caller can say so instead of leaving
     /// the room in silence.
-    pub async fn publish_command(&self, cmd: &StockCommand) -> Result<(), BrokerError> {
+    pub async fn publish_command(&self, cmd: &StockCommand) -> Result<(), BusError> {
         {
             let guard = self.live.read().await;
-            let live = guard.as_ref().ok_or(BrokerError::Down)?;
+            let live = guard.as_ref().ok_or(BusError::Down)?;
             let passive = QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -99,23 +134,23 @@ impl Broker {
                 .queue_declare(name(&self.topology.stock_queue), passive, FieldTable::default())
                 .await?;
             if queue.consumer_count() == 0 {
-                return Err(BrokerError::NoBot);
+                return Err(BusError::NoBot);
             }
         }
         let payload = serde_json::to_vec(cmd).expect("commands always serialise");
-        self.publish(&self.topology.commands, STOCK_KEY, &payload, 2)
-            .await
+        self.send(&self.topology.commands, STOCK_KEY, &payload, 2).await
     }
 
-    async fn publish(
+    /// One confirmed publish on the shared channel.
+    async fn send(
         &self,
         exchange: &str,
         key: &str,
         payload: &[u8],
         delivery_mode: u8,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), BusError> {
         let guard = self.live.read().await;
-        let live = guard.as_ref().ok_or(BrokerError::Down)?;
+        let live = guard.as_ref().ok_or(BusError::Down)?;
         let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(delivery_mode);
@@ -137,9 +172,9 @@ impl Broker {
             .await?;
         drop(guard);
         match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
-            Err(_) => Err(BrokerError::Timeout),
+            Err(_) => Err(BusError::Timeout),
             Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(Confirmation::Nack(_))) => Err(BrokerError::Nacked),
+            Ok(Ok(Confirmation::Nack(_))) => Err(BusError::Nacked),
             Ok(Ok(_)) => Ok(()),
         }
     }
@@ -152,11 +187,12 @@ impl Broker {
         }
     }
 
-    /// Runs until `stop` fires: connect, consume, and reconnect with backoff on failure.
-    pub async fn supervise(self: Arc<Self>, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+    /// Runs until `shutdown`: connect, consume into the sink, and reconnect with backoff on
+    /// failure. Holds `shutdown` to the end, so the server's drain waits for the close.
+    pub async fn supervise(self: Arc<Self>, mut shutdown: Shutdown) {
         let mut backoff = Backoff::default();
         loop {
-            if *stop.borrow() {
+            if shutdown.is_shutdown() {
                 break;
             }
             match self.connect_once().await {
@@ -166,13 +202,13 @@ impl Broker {
                     self.up_tx.send_replace(true);
                     // Messages stored while we were away never reached this instance's queue:
                     // read them from the database for every room with local sockets.
-                    hub.resync();
+                    self.sink.reconnected();
                     loop {
                         tokio::select! {
-                            _ = stop.changed() => break,
+                            _ = shutdown.recv() => break,
                             next = consumer.next() => match next {
                                 Some(Ok(delivery)) => match serde_json::from_slice::<Event>(&delivery.data) {
-                                    Ok(event) => hub.dispatch(event),
+                                    Ok(event) => self.sink.deliver(event),
                                     Err(e) => tracing::warn!(error = %e, "undecodable event dropped"),
                                 },
                                 Some(Err(e)) => {
@@ -195,7 +231,7 @@ impl Broker {
                     tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "broker connect failed");
                 }
             }
-            if !backoff.wait(&mut stop).await {
+            if !backoff.wait(shutdown.recv()).await {
                 break;
             }
         }
@@ -205,11 +241,11 @@ impl Broker {
         }
     }
 
-    async fn connect_once(&self) -> Result<lapin::Consumer, BrokerError> {
+    async fn connect_once(&self) -> Result<lapin::Consumer, BusError> {
         let props = ConnectionProperties::default().with_connection_name("tickertalk-server".into());
         let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(&self.url, props))
             .await
-            .map_err(|_| BrokerError::Timeout)??;
+            .map_err(|_| BusError::Timeout)??;
         let setup = conn.create_channel().await?;
         self.topology.declare(&setup).await?;
         let queue = self.topology.declare_instance_queue(&setup).await?;

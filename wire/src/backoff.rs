@@ -4,13 +4,15 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 const FIRST: Duration = Duration::from_millis(250);
 const CAP: Duration = Duration::from_secs(5);
 
+/// Capped exponential delay between reconnect attempts, with one instance per supervised
+/// connection. Without a cap a broker down for an hour would be retried hours late; without the
+/// doubling, hundreds of instances would hammer a broker that is restarting.
 #[derive(Debug)]
 pub struct Backoff {
+    /// What the next `wait` sleeps.
     next: Duration,
 }
 
@@ -32,14 +34,13 @@ impl Backoff {
     }
 
     /// Sleeps the current delay (then doubles it, up to the cap). Returns false, at once, when
-    /// `stop` turns true meanwhile.
-    pub async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
-        if *stop.borrow() {
-            return false;
-        }
+    /// `stop` resolves first (a process shutting down must not sit out a 5 s delay); a `stop`
+    /// that is already resolved wins over a zero delay.
+    pub async fn wait(&mut self, stop: impl Future<Output = ()>) -> bool {
         tokio::select! {
+            biased;
+            _ = stop => return false,
             _ = tokio::time::sleep(self.next) => {}
-            _ = stop.changed() => return false,
         }
         self.next = (self.next * 2).min(CAP);
         true
@@ -52,12 +53,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn doubles_up_to_the_cap_and_resets() {
-        let (_tx, mut stop) = watch::channel(false);
         let mut b = Backoff::default();
         let mut seen = Vec::new();
         for _ in 0..7 {
             seen.push(b.delay().as_millis());
-            assert!(b.wait(&mut stop).await);
+            assert!(b.wait(std::future::pending()).await);
         }
         assert_eq!(seen, vec![250, 500, 1000, 2000, 4000, 5000, 5000]);
         b.reset();
@@ -66,9 +66,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_ends_the_wait() {
-        let (tx, mut stop) = watch::channel(false);
         let mut b = Backoff::default();
-        tx.send_replace(true);
-        assert!(!b.wait(&mut stop).await);
+        assert!(!b.wait(async {}).await);
+        assert_eq!(b.delay(), FIRST, "an interrupted wait does not grow the delay");
     }
 }

@@ -1,0 +1,162 @@
+//! Accounts and sessions: sign-up, login, refresh (rotating), logout, and turning a bearer token
+//! into the caller. Every failure to authenticate is the same "invalid" answer, so a client
+//! cannot tell an unknown user from a wrong password or a forged token from a revoked one.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tickertalk_wire::Event;
+use uuid::Uuid;
+
+use super::{Chat, ChatError};
+use crate::auth::{AuthUser, password, token};
+use crate::domain::{Email, Password, Username};
+use crate::store::{self, users::User};
+
+/// A validated sign-up: the HTTP layer parses the request into this, field by field.
+#[derive(Debug)]
+pub struct SignUp {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A logged-in session as the client receives it: the user plus fresh tokens.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    #[serde(flatten)]
+    pub user: User,
+    /// The access token (a short-lived JWT).
+    pub token: String,
+    /// Opaque, single-use: each refresh returns a new one and retires this one.
+    pub refresh_token: String,
+    /// When `token` expires.
+    #[serde(serialize_with = "crate::domain::time::micros")]
+    pub expires_at: DateTime<Utc>,
+}
+
+const INVALID_TOKEN: &str = "invalid or expired token";
+const INVALID_CREDENTIALS: &str = "invalid credentials";
+const INVALID_REFRESH: &str = "invalid or expired refresh token";
+
+impl Chat {
+    /// Resolves `Authorization: Bearer` (or a bare token) to the caller: signature, expiry, and
+    /// the session not being revoked (a database read, so logout takes effect at once).
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<AuthUser, ChatError> {
+        let token = token
+            .map(|t| {
+                t.strip_prefix("Bearer ")
+                    .or_else(|| t.strip_prefix("bearer "))
+                    .unwrap_or(t)
+                    .trim()
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or(ChatError::Unauthorized("missing bearer token"))?;
+        let claims = self
+            .keys
+            .verify(token)
+            .ok_or(ChatError::Unauthorized(INVALID_TOKEN))?;
+        let user_id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| ChatError::Unauthorized(INVALID_TOKEN))?;
+        if !store::sessions::is_active(&self.db, claims.sid).await? {
+            return Err(ChatError::Unauthorized(INVALID_TOKEN));
+        }
+        Ok(AuthUser {
+            user_id,
+            username: claims.name,
+            session_id: claims.sid,
+        })
+    }
+
+    /// Creates the account (the password hashed off the async workers) and logs it in.
+    pub async fn sign_up(&self, new: SignUp) -> Result<Session, ChatError> {
+        let password_hash = password::hash(new.password.expose().to_string()).await?;
+        let user = store::users::insert(
+            &self.db,
+            &store::users::NewUser {
+                username: new.username,
+                email: new.email,
+                password_hash,
+                first_name: new.first_name,
+                last_name: new.last_name,
+                phone: new.phone,
+            },
+        )
+        .await?;
+        tracing::info!(user_id = user.id, username = %user.username, "signed up");
+        self.start_session(user).await
+    }
+
+    /// Logs in by email (`by_email`) or username. Unknown users cost the same Argon2 work as
+    /// wrong passwords and get the same answer.
+    pub async fn log_in(&self, login: &str, by_email: bool, password: String) -> Result<Session, ChatError> {
+        let found = store::users::credentials(&self.db, login, by_email).await?;
+        let (user, stored) = match found {
+            Some(c) => (Some(c.user), Some(c.password_hash)),
+            None => (None, None),
+        };
+        if !password::verify(password, stored).await? {
+            tracing::info!(by_email, "login refused");
+            return Err(ChatError::Unauthorized(INVALID_CREDENTIALS));
+        }
+        let user = user.ok_or(ChatError::Unauthorized(INVALID_CREDENTIALS))?;
+        tracing::info!(user_id = user.id, "logged in");
+        self.start_session(user).await
+    }
+
+    async fn start_session(&self, user: User) -> Result<Session, ChatError> {
+        let session_id = Uuid::new_v4();
+        let (refresh_token, hash) = token::new_refresh_token();
+        let expires =
+            Utc::now() + chrono::Duration::from_std(self.refresh_ttl).unwrap_or(chrono::Duration::days(30));
+        store::sessions::create(&self.db, session_id, user.id, &hash, expires).await?;
+        Ok(self.session(user, session_id, refresh_token))
+    }
+
+    /// A fresh access token for `user` in `session_id`, with the refresh token just stored.
+    fn session(&self, user: User, session_id: Uuid, refresh_token: String) -> Session {
+        let (token, expires_at) = self.keys.issue(user.id, &user.username, session_id);
+        Session {
+            user,
+            token,
+            refresh_token,
+            expires_at,
+        }
+    }
+
+    /// Trades a refresh token for new tokens. The swap is one statement, so two concurrent
+    /// refreshes with the same token cannot both win.
+    pub async fn refresh(&self, old: &str) -> Result<Session, ChatError> {
+        let (refresh_token, new_hash) = token::new_refresh_token();
+        let (session_id, user_id) = store::sessions::rotate(&self.db, &token::refresh_hash(old), &new_hash)
+            .await?
+            .ok_or(ChatError::Unauthorized(INVALID_REFRESH))?;
+        let user = store::users::by_id(&self.db, user_id)
+            .await?
+            .ok_or(ChatError::Unauthorized(INVALID_REFRESH))?;
+        Ok(self.session(user, session_id, refresh_token))
+    }
+
+    /// Revokes the caller's session and closes its sockets on every instance.
+    pub async fn log_out(&self, me: &AuthUser) -> Result<(), ChatError> {
+        store::sessions::revoke(&self.db, me.session_id).await?;
+        self.bus
+            .publish(Event::SessionRevoked {
+                session_id: me.session_id,
+            })
+            .await;
+        tracing::info!(user_id = me.user_id, "logged out");
+        Ok(())
+    }
+
+    /// The caller's own account.
+    pub async fn me(&self, me: &AuthUser) -> Result<User, ChatError> {
+        store::users::by_id(&self.db, me.user_id)
+            .await?
+            .ok_or(ChatError::Unauthorized("user no longer exists"))
+    }
+}

@@ -1,0 +1,54 @@
+//! Direct messages between two users: send, the inbox (one entry per conversation) and a
+//! conversation's history.
+
+use tickertalk_wire::{DirectMessage, Event};
+
+use super::{Chat, ChatError};
+use crate::auth::AuthUser;
+use crate::domain::MessageText;
+use crate::store::{self, dms::InboxEntry};
+
+impl Chat {
+    /// Sends a direct message from `user` to the user named `recipient` (any case). Every socket
+    /// of both users receives it, the author's carrying `client_id`.
+    pub async fn send_dm(
+        &self,
+        user: &AuthUser,
+        recipient: &str,
+        text: &str,
+        client_id: Option<String>,
+    ) -> Result<DirectMessage, ChatError> {
+        let text = MessageText::parse(text).map_err(ChatError::text("message"))?;
+        let peer = store::users::by_username(&self.db, recipient)
+            .await?
+            .ok_or(ChatError::UnknownUser)?;
+        self.rate_check(user)?;
+        let dm = store::dms::insert(&self.db, user.user_id, peer.id, text.as_str()).await?;
+        self.bus
+            .publish(Event::DirectMessage {
+                message: dm.clone(),
+                client_id,
+            })
+            .await;
+        Ok(dm)
+    }
+
+    pub async fn inbox(&self, me: &AuthUser) -> Result<Vec<InboxEntry>, ChatError> {
+        Ok(store::dms::inbox(&self.db, me.user_id).await?)
+    }
+
+    /// The latest `limit` messages with the user named `peer` (before message `before`),
+    /// oldest first.
+    pub async fn thread(
+        &self,
+        me: &AuthUser,
+        peer: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<DirectMessage>, ChatError> {
+        let peer = store::users::by_username(&self.db, peer)
+            .await?
+            .ok_or(ChatError::UnknownUser)?;
+        Ok(store::dms::thread(&self.db, me.user_id, peer.id, before, limit).await?)
+    }
+}

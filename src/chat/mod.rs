@@ -1,0 +1,86 @@
+//! The use cases: what signing up, posting, joining a room or sending a direct message *means*,
+//! whichever door the request came through (HTTP or a WebSocket frame).
+//!
+//! Every write follows one rule: store in PostgreSQL first, publish on the bus second. A
+//! message a client was told about is therefore never lost; a publish that fails is delivered
+//! locally by the bus and other instances catch up from the database.
+//!
+//! Layer 3 (docs/architecture.md): it may use `bus`, `store`, `auth`, `domain`, `config`. It
+//! must not know about HTTP statuses, WebSocket frames or warp: it returns `ChatError`, which
+//! each boundary maps once (`http::error`, `realtime::error`).
+
+mod accounts;
+mod direct;
+mod error;
+mod presence;
+pub mod ratelimit;
+mod rooms;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub use accounts::{Session, SignUp};
+pub use error::ChatError;
+pub use ratelimit::RateLimiter;
+pub use rooms::Posted;
+
+use crate::auth::{AuthUser, TokenKeys};
+use crate::bus::Bus;
+use crate::config::Config;
+
+/// The chat service: the handles every use case needs, and the use cases as methods (split by
+/// concern over this module's files). One per server instance, shared by `Arc`.
+pub struct Chat {
+    /// The pool every use case queries.
+    pub db: PgPool,
+    /// Where stored things are announced to every instance.
+    pub bus: Arc<Bus>,
+    /// Signs and checks access tokens (the secret never leaves this struct).
+    keys: TokenKeys,
+    /// Per-user message budget, shared by HTTP posts and socket frames so neither door doubles it.
+    limiter: RateLimiter,
+    /// This process's id in the presence table: presence rows of a dead instance are ignored
+    /// by it, and swept, instead of showing ghosts.
+    pub instance_id: Uuid,
+    /// How long a login stays refreshable.
+    refresh_ttl: Duration,
+}
+
+impl Chat {
+    pub fn new(db: PgPool, bus: Arc<Bus>, config: &Config) -> Chat {
+        Chat {
+            db,
+            bus,
+            keys: TokenKeys::new(
+                config.jwt_secret.as_deref().unwrap_or_default(),
+                config.access_token_ttl(),
+            ),
+            limiter: RateLimiter::new(
+                config.rate_limit_messages,
+                Duration::from_secs(config.rate_limit_window_secs.max(1)),
+            ),
+            instance_id: Uuid::new_v4(),
+            refresh_ttl: config.refresh_token_ttl(),
+        }
+    }
+
+    /// Takes one message from `user`'s budget.
+    fn rate_check(&self, user: &AuthUser) -> Result<(), ChatError> {
+        self.limiter
+            .check(user.user_id)
+            .map_err(|wait| ChatError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil() as u64,
+            })
+    }
+
+    /// Whether the database answers a query (within 2 s) and the broker connection is up.
+    pub async fn readiness(&self) -> (bool, bool) {
+        let db_ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&self.db))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        (db_ok, self.bus.is_up())
+    }
+}

@@ -1,0 +1,135 @@
+//! Rooms and what posting in one means: validate, rate-limit, store, then publish. A message
+//! starting with `/` is a command instead: never stored, queued for the bot or answered at once.
+
+use chrono::Utc;
+use tickertalk_wire::{BotReply, Event, RoomMessage, StockCommand};
+use uuid::Uuid;
+
+use super::{Chat, ChatError};
+use crate::auth::AuthUser;
+use crate::bus::BusError;
+use crate::domain::{Command, MessageText, RoomName};
+use crate::store::{self, rooms::Room};
+
+/// The outcome of a post.
+#[derive(Debug)]
+pub enum Posted {
+    /// Stored, and published: the author's sockets get it back as the acknowledgement.
+    Stored(RoomMessage),
+    /// A command; nothing stored. `command` is `stock` or `help`; the answer arrives in the
+    /// room as a `stockbot` message carrying nothing the client can match but the room.
+    Command { command: &'static str, request_id: Uuid },
+}
+
+impl Chat {
+    pub async fn create_room(&self, me: &AuthUser, name: &RoomName) -> Result<Room, ChatError> {
+        let room = store::rooms::create(&self.db, name, Some(me.user_id)).await?;
+        tracing::info!(room_id = room.id, user_id = me.user_id, "room created");
+        Ok(room)
+    }
+
+    pub async fn rooms(&self) -> Result<Vec<Room>, ChatError> {
+        Ok(store::rooms::list(&self.db).await?)
+    }
+
+    pub async fn room(&self, id: i64) -> Result<Room, ChatError> {
+        store::rooms::get(&self.db, id)
+            .await?
+            .ok_or(ChatError::UnknownRoom)
+    }
+
+    /// The latest `limit` messages of a room, or those before message `before`; oldest first.
+    pub async fn history(
+        &self,
+        room_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<RoomMessage>, ChatError> {
+        self.room(room_id).await?;
+        Ok(store::messages::latest(&self.db, room_id, before, limit).await?)
+    }
+
+    /// Posts `text` to a room as `user`. `client_id` (already validated) is echoed to the
+    /// author's own sockets with the stored message.
+    pub async fn post_room_message(
+        &self,
+        user: &AuthUser,
+        room_id: i64,
+        text: &str,
+        client_id: Option<String>,
+    ) -> Result<Posted, ChatError> {
+        let text = MessageText::parse(text).map_err(ChatError::text("chatmessage"))?;
+        if let Some(cmd) = Command::parse(text.as_str()) {
+            self.room(room_id).await?;
+            self.rate_check(user)?;
+            return Ok(self.run_command(user, room_id, cmd).await);
+        }
+        self.rate_check(user)?;
+        let stored = store::messages::insert(&self.db, room_id, user.user_id, text.as_str())
+            .await?
+            .ok_or(ChatError::UnknownRoom)?;
+        tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
+        self.bus
+            .publish(Event::RoomMessage {
+                message: stored.clone(),
+                client_id,
+            })
+            .await;
+        Ok(Posted::Stored(stored))
+    }
+
+    async fn run_command(&self, user: &AuthUser, room_id: i64, cmd: Command) -> Posted {
+        let request_id = Uuid::new_v4();
+        match cmd {
+            Command::Stock(symbol) => {
+                let command = StockCommand {
+                    request_id,
+                    room_id,
+                    user_id: user.user_id,
+                    username: user.username.clone(),
+                    symbol: symbol.clone(),
+                    requested_at: Utc::now(),
+                };
+                if let Err(e) = self.bus.publish_command(&command).await {
+                    tracing::warn!(error = %e, %request_id, "stock command not queued");
+                    // Never silence: say so in the room (delivered locally if need be).
+                    let why = match e {
+                        BusError::NoBot => "the quote bot is offline",
+                        _ => "the bot cannot be reached",
+                    };
+                    let text = format!(
+                        "{} quote is unavailable right now ({why}); please try again shortly.",
+                        symbol.as_str().to_ascii_uppercase()
+                    );
+                    self.bot_reply(room_id, request_id, text).await;
+                } else {
+                    tracing::info!(%request_id, room_id, symbol = symbol.as_str(), "stock command queued");
+                }
+                Posted::Command {
+                    command: "stock",
+                    request_id,
+                }
+            }
+            Command::Help { reason } => {
+                self.bot_reply(room_id, request_id, Command::help_text(&reason))
+                    .await;
+                Posted::Command {
+                    command: "help",
+                    request_id,
+                }
+            }
+        }
+    }
+
+    /// The server answering in the bot's name (help, or "the bot is offline").
+    async fn bot_reply(&self, room_id: i64, request_id: Uuid, text: String) {
+        self.bus
+            .publish(Event::BotReply(BotReply {
+                room_id,
+                text,
+                request_id: Some(request_id),
+                created_at: Utc::now(),
+            }))
+            .await;
+    }
+}

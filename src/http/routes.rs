@@ -1,0 +1,298 @@
+//! The one table of routes. The router is built from it, `tickertalk routes` prints it, and the
+//! OpenAPI check compares `docs/openapi.yaml` with that printout: adding a row is all it takes
+//! to serve, list and be made to document a route.
+//!
+//! A path is written the way the OpenAPI document writes it (`/v1/chat/rooms/{id}`). A
+//! parameter named `id` must be an integer: any other segment there is not this route (404),
+//! as with warp's own typed segments.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::upgrade::OnUpgrade;
+use serde::de::DeserializeOwned;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderMap, Method};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::error::ApiError;
+use super::{AppState, MAX_BODY, auth, dms, health, parse_json, rooms, socket};
+use crate::auth::AuthUser;
+
+/// What every handler returns; `Err` becomes a problem-details reply.
+pub type HandlerResult = Result<Response, ApiError>;
+
+/// A handler's future. Boxed, so the table can hold plain function pointers.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+
+/// Who may call a route, and so what its handler is given.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Anyone. The WebSocket upgrade is one: it takes its token from the query string too, and
+    /// must refuse a foreign Origin before looking at the token.
+    Public(fn(Arc<AppState>, Request) -> HandlerFuture),
+    /// A valid bearer token of a live session; the handler receives the caller. A request
+    /// without one never reaches the handler (401).
+    User(fn(Arc<AppState>, AuthUser, Request) -> HandlerFuture),
+}
+
+/// One row of the table.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: Handler,
+}
+
+macro_rules! public {
+    ($f:path) => {
+        Handler::Public(|state, req| Box::pin($f(state, req)))
+    };
+}
+
+macro_rules! user {
+    ($f:path) => {
+        Handler::User(|state, me, req| Box::pin($f(state, me, req)))
+    };
+}
+
+const fn route(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route the server answers, apart from the static files of the web client.
+pub static ROUTES: &[Route] = &[
+    route(Method::GET, "/healthz", public!(health::healthz)),
+    route(Method::GET, "/readyz", public!(health::readyz)),
+    route(Method::GET, "/v1/openapi.yaml", public!(health::openapi)),
+    route(Method::POST, "/v1/auth/signup", public!(auth::signup)),
+    route(Method::POST, "/v1/auth/login", public!(auth::login)),
+    route(Method::POST, "/v1/auth/refresh", public!(auth::refresh)),
+    route(Method::DELETE, "/v1/auth/token", user!(auth::logout)),
+    route(Method::GET, "/v1/auth/me", user!(auth::me)),
+    route(Method::POST, "/v1/chat/rooms", user!(rooms::create)),
+    route(Method::GET, "/v1/chat/rooms", user!(rooms::list)),
+    route(Method::GET, "/v1/chat/rooms/{id}", user!(rooms::get)),
+    route(Method::GET, "/v1/chat/rooms/{id}/messages", user!(rooms::history)),
+    route(Method::POST, "/v1/chat/rooms/{id}/messages", user!(rooms::post)),
+    // The original README documented /v1/api/chat/...; both paths serve the same history.
+    route(
+        Method::GET,
+        "/v1/api/chat/rooms/{id}/messages",
+        user!(rooms::history),
+    ),
+    route(Method::GET, "/v1/chat/inbox", user!(dms::inbox)),
+    route(Method::GET, "/v1/chat/threads/{username}", user!(dms::thread)),
+    route(Method::POST, "/v1/chat/threads/{username}", user!(dms::send)),
+    route(Method::GET, "/v1/ws", public!(socket::upgrade)),
+];
+
+/// What a handler gets of the request, gathered once by the router.
+pub struct Request {
+    /// Path parameters, in the order the path names them.
+    params: Vec<String>,
+    /// The query string as a map; a malformed one is empty (fields are validated later).
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    /// The body, at most `MAX_BODY` bytes (larger is 413 before any handler runs). Empty for
+    /// methods without a body.
+    pub body: Bytes,
+    /// Present when the connection can be upgraded (the WebSocket handshake).
+    pub upgrade: Option<OnUpgrade>,
+}
+
+impl Request {
+    /// Path parameter `i`, as sent.
+    pub fn param(&self, i: usize) -> &str {
+        &self.params[i]
+    }
+
+    /// Path parameter `i` as an integer (the router already refused anything else).
+    pub fn id(&self, i: usize) -> i64 {
+        self.params[i]
+            .parse()
+            .expect("the router checked that {id} is an integer")
+    }
+
+    /// The body as a JSON object of type `T` (400 when it is not JSON, 422 for a wrong field).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.body)
+    }
+}
+
+impl Route {
+    /// This route as a warp filter. Path and method are matched first, so a request for
+    /// another route is rejected (404/405) before anything is read; once they match, the
+    /// route always answers: an auth failure is a 401 response, not a rejection warp would
+    /// turn into a misleading 404 or 405 of another route.
+    fn filter(&'static self, state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+        let request = path(self.path)
+            .and(method(&self.method))
+            .and(
+                warp::query::<HashMap<String, String>>()
+                    .or(warp::any().map(HashMap::new))
+                    .unify(),
+            )
+            .and(warp::header::headers_cloned())
+            .and(body(&self.method))
+            .and(warp::ext::optional::<OnUpgrade>())
+            .map(|params, query, headers, body, upgrade| Request {
+                params,
+                query,
+                headers,
+                body,
+                upgrade,
+            });
+        match self.handler {
+            Handler::Public(handler) => request
+                .then(move |req| {
+                    let state = state.clone();
+                    async move { respond(handler(state, req).await) }
+                })
+                .boxed(),
+            Handler::User(handler) => request
+                .and(authenticated(state.clone()))
+                .then(move |req, caller: Result<AuthUser, ApiError>| {
+                    let state = state.clone();
+                    async move {
+                        match caller {
+                            Ok(me) => respond(handler(state, me, req).await),
+                            Err(e) => e.into_response(),
+                        }
+                    }
+                })
+                .boxed(),
+        }
+    }
+}
+
+/// Every route of the table, tried in order.
+pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+    ROUTES
+        .iter()
+        .map(|r| r.filter(state.clone()))
+        .reduce(|a, b| a.or(b).unify().boxed())
+        .expect("the table has routes")
+}
+
+/// The one place an HTTP request is authenticated: `Authorization: Bearer <token>` resolved to
+/// the caller (signature, expiry and a live session), or the 401 to answer instead.
+pub fn authenticated(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Result<AuthUser, ApiError>,), Error = Infallible> + Clone {
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
+        .then(move |bearer: Option<String>| {
+            let state = state.clone();
+            async move {
+                state
+                    .chat
+                    .authenticate(bearer.as_deref())
+                    .await
+                    .map_err(ApiError::from)
+            }
+        })
+}
+
+fn respond(result: HandlerResult) -> Response {
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+/// Matches a path written like `/v1/chat/rooms/{id}` and extracts its parameters.
+fn path(pattern: &'static str) -> BoxedFilter<(Vec<String>,)> {
+    let mut filter = warp::any().map(Vec::new).boxed();
+    for segment in pattern.trim_start_matches('/').split('/') {
+        filter = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                let integer = name == "id";
+                filter
+                    .and(warp::path::param::<String>())
+                    .and_then(move |mut params: Vec<String>, value: String| async move {
+                        if integer && value.parse::<i64>().is_err() {
+                            return Err(warp::reject::not_found());
+                        }
+                        params.push(value);
+                        Ok::<_, Rejection>(params)
+                    })
+                    .boxed()
+            }
+            None => filter.and(warp::path(segment)).boxed(),
+        };
+    }
+    filter.and(warp::path::end()).boxed()
+}
+
+fn method(method: &Method) -> BoxedFilter<()> {
+    match *method {
+        Method::GET => warp::get().boxed(),
+        Method::POST => warp::post().boxed(),
+        Method::PUT => warp::put().boxed(),
+        Method::PATCH => warp::patch().boxed(),
+        Method::DELETE => warp::delete().boxed(),
+        ref other => panic!("no route uses {other}"),
+    }
+}
+
+/// A bounded body for methods that carry one (413 above `MAX_BODY`); nothing is read otherwise.
+fn body(method: &Method) -> BoxedFilter<(Bytes,)> {
+    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        warp::body::content_length_limit(MAX_BODY)
+            .and(warp::body::bytes())
+            .boxed()
+    } else {
+        warp::any().map(Bytes::new).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once_with_a_path_the_router_can_match() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(
+                seen.insert((r.method.clone(), r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            assert!(r.path.starts_with('/') && !r.path.ends_with('/'), "{}", r.path);
+        }
+    }
+
+    #[tokio::test]
+    async fn path_parameters_are_extracted_and_ids_must_be_integers() {
+        let f = path("/v1/chat/rooms/{id}/messages");
+        let got = warp::test::request()
+            .path("/v1/chat/rooms/42/messages")
+            .filter(&f)
+            .await
+            .unwrap();
+        assert_eq!(got, vec!["42".to_string()]);
+        assert!(
+            !warp::test::request()
+                .path("/v1/chat/rooms/abc/messages")
+                .matches(&f)
+                .await
+        );
+        assert!(!warp::test::request().path("/v1/chat/rooms/42").matches(&f).await);
+        let by_name = path("/v1/chat/threads/{username}");
+        let got = warp::test::request()
+            .path("/v1/chat/threads/bob")
+            .filter(&by_name)
+            .await
+            .unwrap();
+        assert_eq!(got, vec!["bob".to_string()]);
+    }
+}
