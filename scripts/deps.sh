@@ -15,42 +15,17 @@
 # Knobs: DEPS_MODE=auto|docker|local (default auto), DEPS_TIMEOUT=seconds per service (default 120).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOG_PREFIX=deps
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-readonly DEFAULT_DATABASE_URL='postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk'
-readonly DEFAULT_AMQP_URL='amqp://guest:guest@127.0.0.1:5672/%2f'
 readonly DEFAULT_LISTEN_ADDR='127.0.0.1:8080'
 readonly STATE_FILE="$ROOT/target/deps/started"
 MODE=${DEPS_MODE:-auto}
 TIMEOUT=${DEPS_TIMEOUT:-120}
-
-log() { printf 'deps: %s\n' "$*" >&2; }
-die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-urldecode() { local s=${1//\\/\\\\}; printf '%b' "${s//%/\\x}"; }
-
-# Hides the password of a URL in messages.
-redact() { sed -E 's#(://[^:@/]*):[^@/]*@#\1:***@#' <<<"$1"; }
-
-# parse_url URL PREFIX: sets PREFIX_USER, PREFIX_PASS, PREFIX_HOST, PREFIX_PORT, PREFIX_PATH.
-parse_url() {
-    local url=$1 p=$2 default_port=$3
-    local re='^[A-Za-z][A-Za-z0-9+.-]*://(([^:@/]*)(:([^@/]*))?@)?(\[[^]/]*\]|[^:/?#]*)(:([0-9]*))?(/[^?#]*)?'
-    [[ $url =~ $re ]] || die "cannot parse URL '$(redact "$url")'"
-    local host=${BASH_REMATCH[5]}
-    host=${host#\[}
-    host=${host%\]}
-    printf -v "${p}_USER" '%s' "$(urldecode "${BASH_REMATCH[2]}")"
-    printf -v "${p}_PASS" '%s' "$(urldecode "${BASH_REMATCH[4]}")"
-    printf -v "${p}_HOST" '%s' "${host:-localhost}"
-    printf -v "${p}_PORT" '%s' "${BASH_REMATCH[7]:-$default_port}"
-    printf -v "${p}_PATH" '%s' "$(urldecode "${BASH_REMATCH[8]#/}")"
-}
+# Appended to "needs root" and "no apt-get" errors.
+NEED_ROOT_HINT="alternatively start Docker, or point DATABASE_URL and AMQP_URL at running services"
 
 is_local_host() { [[ $1 == localhost || $1 == 127.* || $1 == ::1 ]]; }
 
@@ -91,17 +66,6 @@ record() {
     grep -qxF "$1" "$STATE_FILE" 2>/dev/null || printf '%s\n' "$1" >>"$STATE_FILE"
 }
 
-# Privilege for installing and starting system services: root, or sudo that needs no password.
-SUDO=()
-need_root() {
-    ((EUID == 0)) && return 0
-    if have sudo && sudo -n true 2>/dev/null; then
-        SUDO=(sudo -n)
-        return 0
-    fi
-    die "to $1 this script needs root (or password-less sudo); alternatively start Docker, or point DATABASE_URL and AMQP_URL at running services"
-}
-
 as_postgres() {
     (
         cd /
@@ -119,31 +83,8 @@ as_postgres() {
     )
 }
 
-with_systemd() { [[ -d /run/systemd/system ]]; }
-
-pgctl() {
-    if with_systemd; then
-        "${SUDO[@]}" pg_ctlcluster "$@"
-    else
-        "${SUDO[@]}" pg_ctlcluster --skip-systemctl-redirect "$@"
-    fi
-}
-
 # ---------------------------------------------------------------------------------------------
 # Docker
-
-docker_usable() { have docker && timeout 20 docker info >/dev/null 2>&1; }
-
-# The compose file requires JWT_SECRET for the server; starting only postgres/rabbitmq must not.
-compose() {
-    if docker compose version >/dev/null 2>&1; then
-        JWT_SECRET=${JWT_SECRET:-unused-by-deps} docker compose "$@"
-    elif have docker-compose; then
-        JWT_SECRET=${JWT_SECRET:-unused-by-deps} docker-compose "$@"
-    else
-        die "docker works but neither 'docker compose' nor 'docker-compose' is installed"
-    fi
-}
 
 compose_state() {
     local id
@@ -159,7 +100,7 @@ start_with_docker() {
     [[ $PG_PORT == 5432 && $MQ_PORT == 5672 ]] ||
         die "docker-compose.yml publishes 5432 and 5672, but DATABASE_URL/AMQP_URL use ports $PG_PORT/$MQ_PORT"
     log "starting $* with docker compose"
-    compose up -d "$@" >&2
+    compose up -d "$@" >&2 || die "docker compose up -d $* failed"
     for svc in "$@"; do
         log "waiting for $svc to be healthy (up to ${TIMEOUT}s)"
         if ! wait_until "$TIMEOUT" compose_healthy "$svc"; then
@@ -174,29 +115,6 @@ start_with_docker() {
 
 # ---------------------------------------------------------------------------------------------
 # Local (Debian/Ubuntu packages)
-
-apt_install() {
-    have apt-get || die "$* is missing and this is not a Debian/Ubuntu system: install and start it yourself, start Docker, or set DATABASE_URL/AMQP_URL"
-    need_root "install $*"
-    local logf attempt
-    local opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-    logf=$(mktemp /tmp/tickertalk-apt.XXXXXX)
-    log "installing $* with apt-get (can take a few minutes; waits for a busy dpkg lock; log: $logf)"
-    for attempt in 1 2 3; do
-        if "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install "${opts[@]}" "$@" >>"$logf" 2>&1; then
-            log "installed $*"
-            rm -f "$logf"
-            return 0
-        fi
-        ((attempt < 3)) || break
-        log "apt-get install failed (attempt $attempt); refreshing package lists and retrying"
-        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=600 >>"$logf" 2>&1 ||
-            sleep 10
-    done
-    tail -n 20 "$logf" >&2
-    die "could not install $* (full log: $logf)"
-}
 
 pg_server_installed() {
     local bin
@@ -256,8 +174,6 @@ start_local_postgres() {
     fi
     log "PostgreSQL $ver/$name is up"
 }
-
-rabbit_node_running() { pgrep -u rabbitmq -f beam >/dev/null 2>&1; }
 
 rabbit_booted() { "${SUDO[@]}" timeout 60 rabbitmqctl -q await_startup >/dev/null 2>&1; }
 
@@ -344,7 +260,7 @@ write_env_file() {
         return 0
     fi
     local secret
-    secret=$(openssl rand -hex 32 2>/dev/null) || secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+    secret=$(random_hex 32)
     [[ ${#secret} -ge 64 ]] || die "could not generate a JWT secret"
     (
         umask 077

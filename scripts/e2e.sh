@@ -10,33 +10,24 @@
 #   AMQP_URL      RabbitMQ URL; each run uses its own BROKER_PREFIX.
 #   CHROMIUM_PATH browser binary (default /usr/bin/chromium; installed with apt when missing).
 #   TICKERTALK_BIN, TICKERTALK_BOT_BIN  override the binaries.
+# Missing tools (chromium, psql, node/npm) are installed with apt-get; sudo may ask for a password
+# when run from a terminal.
 # Output (process logs, screenshots): target/test-output/e2e/.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOG_PREFIX=e2e
+SUDO_MAY_PROMPT=1
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-
-log() { printf 'e2e: %s\n' "$*" >&2; }
-die() { printf 'e2e: error: %s\n' "$*" >&2; exit 1; }
 
 : "${DATABASE_URL:?DATABASE_URL must be set (admin-capable PostgreSQL URL, role with CREATEDB)}"
 : "${AMQP_URL:?AMQP_URL must be set}"
 export DATABASE_URL AMQP_URL
 
-for bin in "${TICKERTALK_BIN:-target/debug/tickertalk}" "${TICKERTALK_BOT_BIN:-target/debug/tickertalk-bot}"; do
-    [[ -x $bin ]] || die "$bin is missing: run 'cargo build --workspace' first"
-done
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
-
-apt_install() {
-    log "installing $* with apt"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -qq || true
-    as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+need_bins "$TICKERTALK_BIN" "$TICKERTALK_BOT_BIN"
+# The harness (tests/e2e/harness.js) runs these; absolute paths, since it runs in tests/e2e.
+export TICKERTALK_BIN TICKERTALK_BOT_BIN
 
 CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
 if [[ ! -x $CHROMIUM_PATH ]]; then
@@ -45,11 +36,8 @@ if [[ ! -x $CHROMIUM_PATH ]]; then
 fi
 export CHROMIUM_PATH
 
-command -v psql >/dev/null || apt_install postgresql-client
-command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-(( node_major >= 20 )) || die "node >= 20 is needed (found $(node --version))"
+have psql || apt_install postgresql-client
+need_node 20
 
 mkdir -p target/test-output/e2e
 rm -f target/test-output/e2e/*.png target/test-output/e2e/*.log

@@ -14,7 +14,9 @@
 # the first time. Exit status is non-zero when any request or assertion fails.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_PREFIX=newman.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BASE_URL="${BASE_URL:-http://127.0.0.1:8080}"
 BASE_URL="${BASE_URL%/}"
 NEWMAN_DIR="$ROOT/tests/newman"
@@ -22,13 +24,11 @@ NEWMAN="$NEWMAN_DIR/node_modules/.bin/newman"
 COLLECTION="$ROOT/postman/tickertalk.postman_collection.json"
 ENVIRONMENT="$ROOT/postman/local.postman_environment.json"
 
-die() { echo "newman.sh: $*" >&2; exit 1; }
-
-command -v node >/dev/null 2>&1 || die "node not found: install Node.js 16 or newer (e.g. apt-get install nodejs npm)"
+have node || die "node not found: install Node.js 16 or newer (e.g. apt-get install nodejs npm)"
 
 if [ ! -x "$NEWMAN" ]; then
-  command -v npm >/dev/null 2>&1 || die "npm not found: install it (e.g. apt-get install npm)"
-  echo "newman.sh: installing the pinned newman into tests/newman ..." >&2
+  have npm || die "npm not found: install it (e.g. apt-get install npm)"
+  log "installing the pinned newman into tests/newman ..."
   if [ -f "$NEWMAN_DIR/package-lock.json" ]; then
     npm ci --prefix "$NEWMAN_DIR" --no-audit --no-fund --loglevel=error >&2
   else
@@ -71,10 +71,10 @@ ENV_IN="$ENVIRONMENT" ENV_OUT="$tmp_env" BASE_URL="$BASE_URL" node -e '
 reporters=(--reporters cli)
 if [ -n "${NEWMAN_REPORT_DIR:-}" ]; then
   mkdir -p "$NEWMAN_REPORT_DIR"
-  reporters=(--reporters cli,junit --reporter-junit-export "$NEWMAN_REPORT_DIR/newman-junit.xml")
+  reporters=(--reporters "cli,junit" --reporter-junit-export "$NEWMAN_REPORT_DIR/newman-junit.xml")
 fi
 
-echo "newman.sh: running the collection against $BASE_URL" >&2
+log "running the collection against $BASE_URL"
 "$NEWMAN" run "$COLLECTION" \
   -e "$tmp_env" \
   --env-var "base_url=$BASE_URL" \

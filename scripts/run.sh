@@ -5,30 +5,24 @@
 # Ctrl-C/SIGTERM and stops both. If either process exits on its own, its log tail is printed and
 # the exit status is non-zero.
 #
-# Environment: SERVER_BIN (default target/debug/tickertalk), BOT_BIN (default
-# target/debug/tickertalk-bot), RUN_LOG_DIR (default target/run), READY_TIMEOUT (seconds, default 60),
-# plus everything the server and bot read (LISTEN_ADDR, DATABASE_URL, AMQP_URL, JWT_SECRET, ...).
+# Environment: TICKERTALK_BIN (default target/debug/tickertalk), TICKERTALK_BOT_BIN (default
+# target/debug/tickertalk-bot; SERVER_BIN and BOT_BIN are accepted too), RUN_LOG_DIR (default
+# target/run), READY_TIMEOUT (seconds, default 60), plus everything the server and bot read
+# (LISTEN_ADDR, DATABASE_URL, AMQP_URL, JWT_SECRET, ...).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
-log() { printf 'run: %s\n' "$*" >&2; }
-die() { printf 'run: error: %s\n' "$*" >&2; exit 1; }
-
-# Same rule as dotenvy: real environment variables win over .env.
+LOG_PREFIX=run
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
 
+# Same rule as dotenvy: real environment variables win over .env.
 load_env_file .env
-SERVER_BIN=${SERVER_BIN:-target/debug/tickertalk}
-BOT_BIN=${BOT_BIN:-target/debug/tickertalk-bot}
 LOG_DIR=${RUN_LOG_DIR:-target/run}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 export LISTEN_ADDR=${LISTEN_ADDR:-127.0.0.1:8080}
 
-[[ -x $SERVER_BIN ]] || die "server binary $SERVER_BIN not found (build it first: cargo build --workspace)"
-[[ -x $BOT_BIN ]] || die "bot binary $BOT_BIN not found (build it first: cargo build --workspace)"
+need_bins "$TICKERTALK_BIN" "$TICKERTALK_BOT_BIN"
 [[ -n ${JWT_SECRET:-} ]] || die "JWT_SECRET is not set (run scripts/deps.sh, which writes one into .env)"
 
 # The address to probe and to show: a wildcard listen address is reached through loopback.
@@ -50,8 +44,8 @@ SERVER_LOG="$LOG_DIR/server.log"
 BOT_LOG="$LOG_DIR/bot.log"
 
 # `seed` applies pending migrations first, then creates the default rooms if missing.
-log "migrating and seeding the default rooms ($SERVER_BIN seed)"
-"$SERVER_BIN" seed >&2 || die "'$SERVER_BIN seed' failed"
+log "migrating and seeding the default rooms ($TICKERTALK_BIN seed)"
+"$TICKERTALK_BIN" seed >&2 || die "'$TICKERTALK_BIN seed' failed"
 
 server_pid="" bot_pid=""
 
@@ -110,9 +104,9 @@ check_children() {
 trap on_signal INT TERM
 trap stop_children EXIT
 
-"$BOT_BIN" >"$BOT_LOG" 2>&1 &
+"$TICKERTALK_BOT_BIN" >"$BOT_LOG" 2>&1 &
 bot_pid=$!
-"$SERVER_BIN" >"$SERVER_LOG" 2>&1 &
+"$TICKERTALK_BIN" >"$SERVER_LOG" 2>&1 &
 server_pid=$!
 log "started the bot (pid $bot_pid) and the server (pid $server_pid); waiting for $BASE_URL/readyz"
 

@@ -6,13 +6,11 @@
 # DATABASE_URL port are stopped whoever started them.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOG_PREFIX=stop-deps
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 readonly STATE_FILE="$ROOT/target/deps/started"
-
-log() { printf 'stop-deps: %s\n' "$*" >&2; }
-die() { printf 'stop-deps: error: %s\n' "$*" >&2; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
 
 ALL=0
 case ${1:-} in
@@ -25,22 +23,8 @@ case ${1:-} in
 *) die "usage: $0 [--all]" ;;
 esac
 
-SUDO=()
-if ((EUID != 0)) && have sudo && sudo -n true 2>/dev/null; then SUDO=(sudo -n); fi
-
-with_systemd() { [[ -d /run/systemd/system ]]; }
-
-compose() {
-    if docker compose version >/dev/null 2>&1; then
-        JWT_SECRET=${JWT_SECRET:-unused-by-deps} docker compose "$@"
-    elif have docker-compose; then
-        JWT_SECRET=${JWT_SECRET:-unused-by-deps} docker-compose "$@"
-    else
-        return 127
-    fi
-}
-
-docker_usable() { have docker && timeout 20 docker info >/dev/null 2>&1; }
+# Root or password-less sudo when available; without either, the stop commands run as this user.
+can_root || true
 
 stop_compose() {
     docker_usable || { log "docker is not usable; cannot stop compose services $*"; return 1; }
@@ -56,7 +40,7 @@ stop_rabbitmq() {
         return
     fi
     have rabbitmqctl || { log "rabbitmqctl not installed; nothing to stop"; return 0; }
-    if ! pgrep -u rabbitmq -f beam >/dev/null 2>&1; then
+    if ! rabbit_node_running; then
         log "RabbitMQ is not running"
         return 0
     fi
@@ -65,7 +49,7 @@ stop_rabbitmq() {
     # `stop` returns before the Erlang VM has exited; a quick restart must not find it still there.
     local i
     for ((i = 0; i < 60; i++)); do
-        pgrep -u rabbitmq -f beam >/dev/null 2>&1 || return 0
+        rabbit_node_running || return 0
         sleep 0.5
     done
     log "warning: the RabbitMQ VM is still running 30s after 'rabbitmqctl stop'"
@@ -80,11 +64,7 @@ stop_postgres() {
         return 0
     fi
     log "stopping PostgreSQL cluster $ver/$name"
-    if with_systemd; then
-        "${SUDO[@]}" pg_ctlcluster "$ver" "$name" stop >&2
-    else
-        "${SUDO[@]}" pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" stop >&2
-    fi
+    pgctl "$ver" "$name" stop >&2
 }
 
 entries=()
@@ -93,13 +73,11 @@ if [[ -f $STATE_FILE ]]; then
 fi
 
 if ((ALL)); then
-    # The cluster serving DATABASE_URL's port (environment, .env, or the default 5432).
-    url=${DATABASE_URL:-$(sed -n 's/^[[:space:]]*DATABASE_URL[[:space:]]*=[[:space:]]*//p' .env 2>/dev/null | tail -n 1)}
-    port=5432
-    [[ $url =~ ://[^/]*:([0-9]+)(/|$) ]] && port=${BASH_REMATCH[1]}
+    # The cluster serving DATABASE_URL's port (environment, .env, or the default).
+    parse_url "$(database_url)" PG 5432
     if have pg_lsclusters; then
         while read -r ver name; do entries+=("postgres-cluster $ver $name"); done < <(
-            pg_lsclusters -h 2>/dev/null | awk -v p="$port" '$3 == p { print $1, $2 }'
+            pg_lsclusters -h 2>/dev/null | awk -v p="$PG_PORT" '$3 == p { print $1, $2 }'
         )
     fi
     have rabbitmqctl && entries+=("rabbitmq detached")

@@ -4,47 +4,69 @@
 #
 #   scripts/with-server.sh COMMAND [ARGS...]
 #
-# The command sees BASE_URL and JWT_SECRET. Needs PostgreSQL and RabbitMQ (scripts/deps.sh) and a
-# built target/debug/tickertalk. TEST_DATABASE_URL (admin-capable, CREATEDB) and TEST_AMQP_URL
-# override the local defaults.
+# The command sees BASE_URL, JWT_SECRET and SERVER_PID. Needs PostgreSQL and RabbitMQ
+# (scripts/deps.sh) and a built server binary. Environment:
+#   TEST_DATABASE_URL  admin-capable URL (the role needs CREATEDB); its database name is replaced
+#                      by the throwaway one (default: the local default URL)
+#   TEST_AMQP_URL      broker URL (default: the local default)
+#   TICKERTALK_BIN     server binary (default target/debug/tickertalk; SERVER_BIN is accepted too)
+#   WITH_SERVER_DB_PREFIX  name prefix of the throwaway database and broker prefix (default tt_live)
+#   WITH_SERVER_LOG    server log (default target/test-output/with-server-<database>.log)
+# Everything else the server reads (RUST_LOG, RATE_LIMIT_MESSAGES, ...) passes through.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+LOG_PREFIX=with-server
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-[ $# -ge 1 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
+(($# >= 1)) || {
+    echo "usage: $0 COMMAND [ARGS...]" >&2
+    exit 2
+}
 
-ADMIN_URL="${TEST_DATABASE_URL:-postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk}"
-AMQP="${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
-SERVER_BIN="${SERVER_BIN:-target/debug/tickertalk}"
-[ -x "$SERVER_BIN" ] || { echo "with-server: $SERVER_BIN missing: run cargo build first" >&2; exit 1; }
+ADMIN_URL=${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}
+AMQP=${TEST_AMQP_URL:-$DEFAULT_AMQP_URL}
+need_bins "$TICKERTALK_BIN"
 
-db="tt_live_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+# `tickertalk db ...` against the server of ADMIN_URL.
+tt_db() { DATABASE_URL=$ADMIN_URL "$TICKERTALK_BIN" db "$@"; }
+
+db="${WITH_SERVER_DB_PREFIX:-tt_live}_$(random_hex 4)"
+url=$(tt_db url "$db")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-secret="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
-url=$(sed -E "s#/[^/?]*(\?|$)#/$db\1#" <<<"$ADMIN_URL")
-mkdir -p target/test-output
-log="target/test-output/with-server-$db.log"
+secret=$(random_hex 24)
+log=${WITH_SERVER_LOG:-target/test-output/with-server-$db.log}
+mkdir -p "$(dirname "$log")"
 
-bash scripts/db.sh create "$ADMIN_URL" "$db" >/dev/null
+tt_db create "$db" >/dev/null
 pid=""
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  bash scripts/db.sh drop "$ADMIN_URL" "$db" >/dev/null 2>&1 || true
-  # Durable quorum queues left behind pile up on the broker and slow every restart of it.
-  BROKER_PREFIX="$db" AMQP_URL="$AMQP" "$SERVER_BIN" broker-cleanup >/dev/null 2>&1 || true
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    tt_db drop "$db" >/dev/null 2>&1 || log "warning: could not drop database $db"
+    # Durable quorum queues left behind pile up on the broker and slow every restart of it.
+    BROKER_PREFIX="$db" AMQP_URL="$AMQP" "$TICKERTALK_BIN" broker-cleanup >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="$AMQP" JWT_SECRET="$secret" \
-  BROKER_PREFIX="$db" RUST_LOG="${RUST_LOG:-info}" "$SERVER_BIN" >"$log" 2>&1 &
+    BROKER_PREFIX="$db" RUST_LOG="${RUST_LOG:-info}" "$TICKERTALK_BIN" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
-  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
-  kill -0 "$pid" 2>/dev/null || { echo "with-server: server exited; log:" >&2; tail -20 "$log" >&2; exit 1; }
-  sleep 0.2
+    if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+    kill -0 "$pid" 2>/dev/null || {
+        log "server exited; log:"
+        tail -20 "$log" >&2
+        exit 1
+    }
+    sleep 0.2
 done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "with-server: server not ready; log:" >&2; tail -20 "$log" >&2; exit 1; }
+curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || {
+    log "server not ready; log:"
+    tail -20 "$log" >&2
+    exit 1
+}
 
-BASE_URL="http://127.0.0.1:$port" JWT_SECRET="$secret" "$@"
+BASE_URL="http://127.0.0.1:$port" JWT_SECRET="$secret" SERVER_PID="$pid" "$@"

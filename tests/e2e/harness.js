@@ -144,27 +144,30 @@ export async function startQuoteServer() {
 // Database
 // ---------------------------------------------------------------------------
 
-function psql(adminUrl, sql) {
-  const r = spawnSync('psql', [adminUrl, '-v', 'ON_ERROR_STOP=1', '-X', '-q', '-c', sql], {
+/** Runs `tickertalk db ...` against the server of `adminUrl`: the binary owns the rules for
+ * naming, creating, dropping and pointing a URL at a database, so none of them is repeated here. */
+function db(adminUrl, ...args) {
+  const r = spawnSync(SERVER_BIN, ['db', ...args], {
     encoding: 'utf8',
     timeout: 30_000,
+    env: { ...process.env, DATABASE_URL: adminUrl, RUST_LOG: 'warn' },
   });
-  if (r.error) throw new Error(`psql could not run: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`psql failed (${r.status}) for ${sql}: ${r.stderr}`);
-  return r.stdout;
+  if (r.error) throw new Error(`${SERVER_BIN} could not run: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`tickertalk db ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim();
 }
 
-/** CREATE DATABASE tickertalk_e2e_<random>; returns its URL; dropped at cleanup. */
+/** A fresh database tickertalk_e2e_<random>; returns its name and URL; dropped at cleanup. */
 export function createDatabase() {
   const admin = process.env.DATABASE_URL;
   if (!admin) throw new Error('DATABASE_URL must be set (an admin-capable PostgreSQL URL)');
   const name = `tickertalk_e2e_${rand(10)}`;
-  psql(admin, `CREATE DATABASE ${name}`);
+  db(admin, 'create', name);
   log(`created database ${name}`);
   onCleanup(async () => {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        db(admin, 'drop', name);
         log(`dropped database ${name}`);
         return;
       } catch (err) {
@@ -176,9 +179,7 @@ export function createDatabase() {
       }
     }
   });
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString() };
+  return { name, url: db(admin, 'url', name) };
 }
 
 // ---------------------------------------------------------------------------
