@@ -3,6 +3,7 @@
 //! Layer 1 (docs/architecture.md), beside `store`: pure cryptography, no I/O. Whether a token's
 //! session is still active is a database question, answered by `chat::accounts`.
 
+pub mod keys;
 pub mod password;
 pub mod token;
 

@@ -8,6 +8,7 @@ use tickertalk_wire::Event;
 use uuid::Uuid;
 
 use super::{Chat, ChatError};
+use crate::auth::keys::{self, NewKey};
 use crate::auth::{AuthUser, password, token};
 use crate::domain::{Email, Password, Username};
 use crate::store::{self, users::User};
@@ -37,6 +38,19 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A new `/api` access key, as its owner receives it: the only time the secret leaves the
+/// server.
+#[derive(Debug)]
+pub struct ApiCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// The key's session's refresh token (usable at `/v1/auth/refresh`).
+    pub refresh_token: String,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 const INVALID_TOKEN: &str = "invalid or expired token";
 const INVALID_CREDENTIALS: &str = "invalid credentials";
 const INVALID_REFRESH: &str = "invalid or expired refresh token";
@@ -45,15 +59,7 @@ impl Chat {
     /// Resolves `Authorization: Bearer` (or a bare token) to the caller: signature, expiry, and
     /// the session not being revoked (a database read, so logout takes effect at once).
     pub async fn authenticate(&self, token: Option<&str>) -> Result<AuthUser, ChatError> {
-        let token = token
-            .map(|t| {
-                t.strip_prefix("Bearer ")
-                    .or_else(|| t.strip_prefix("bearer "))
-                    .unwrap_or(t)
-                    .trim()
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or(ChatError::Unauthorized("missing bearer token"))?;
+        let token = bare_token(token)?;
         let claims = self
             .keys
             .verify(token)
@@ -72,8 +78,46 @@ impl Chat {
         })
     }
 
+    /// The `/api` rule: a JWT the client signed with the secret of the access key its header
+    /// names (`access_key`), that key unexpired and its session live. A token without
+    /// `access_key` is taken as a `/v1` access token.
+    pub async fn authenticate_api(&self, token: Option<&str>) -> Result<AuthUser, ChatError> {
+        let bare = bare_token(token)?;
+        let Some(key_id) = keys::access_key_of(bare) else {
+            return self.authenticate(Some(bare)).await;
+        };
+        let key = crate::store::api_keys::lookup(&self.db, &key_id)
+            .await?
+            .filter(|k| k.active)
+            .ok_or(ChatError::Unauthorized(INVALID_TOKEN))?;
+        let secret = self
+            .sealer
+            .unseal(&key_id, &key.secret_sealed)
+            .ok_or(ChatError::Unauthorized(INVALID_TOKEN))?;
+        if !keys::verify_client_token(bare, &secret) {
+            return Err(ChatError::Unauthorized(INVALID_TOKEN));
+        }
+        Ok(AuthUser {
+            user_id: key.user_id,
+            username: key.username,
+            session_id: key.session_id,
+        })
+    }
+
     /// Creates the account (the password hashed off the async workers) and logs it in.
     pub async fn sign_up(&self, new: SignUp) -> Result<Session, ChatError> {
+        let user = self.create_account(new).await?;
+        self.start_session(user).await
+    }
+
+    /// Creates the account and gives it an `/api` access key (`POST /api/register`).
+    pub async fn register_with_key(&self, new: SignUp) -> Result<(User, ApiCredentials), ChatError> {
+        let user = self.create_account(new).await?;
+        let key = self.issue_api_key(&user).await?;
+        Ok((user, key))
+    }
+
+    async fn create_account(&self, new: SignUp) -> Result<User, ChatError> {
         let password_hash = password::hash(new.password.expose().to_string()).await?;
         let user = store::users::insert(
             &self.db,
@@ -88,12 +132,27 @@ impl Chat {
         )
         .await?;
         tracing::info!(user_id = user.id, username = %user.username, "signed up");
-        self.start_session(user).await
+        Ok(user)
     }
 
     /// Logs in by email (`by_email`) or username. Unknown users cost the same Argon2 work as
     /// wrong passwords and get the same answer.
     pub async fn log_in(&self, login: &str, by_email: bool, password: String) -> Result<Session, ChatError> {
+        let user = self.check_password(login, by_email, password).await?;
+        self.start_session(user).await
+    }
+
+    /// Logs in by username and hands out a new `/api` access key (`POST /api/auth_token`).
+    pub async fn log_in_with_key(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<ApiCredentials, ChatError> {
+        let user = self.check_password(username, false, password).await?;
+        self.issue_api_key(&user).await
+    }
+
+    async fn check_password(&self, login: &str, by_email: bool, password: String) -> Result<User, ChatError> {
         let found = store::users::credentials(&self.db, login, by_email).await?;
         let (user, stored) = match found {
             Some(c) => (Some(c.user), Some(c.password_hash)),
@@ -105,16 +164,47 @@ impl Chat {
         }
         let user = user.ok_or(ChatError::Unauthorized(INVALID_CREDENTIALS))?;
         tracing::info!(user_id = user.id, "logged in");
-        self.start_session(user).await
+        Ok(user)
     }
 
     async fn start_session(&self, user: User) -> Result<Session, ChatError> {
+        let (session_id, refresh_token, _) = self.new_session_row(&user).await?;
+        Ok(self.session(user, session_id, refresh_token))
+    }
+
+    /// A session row: its id, its refresh token (given out once) and its expiry.
+    async fn new_session_row(&self, user: &User) -> Result<(Uuid, String, DateTime<Utc>), ChatError> {
         let session_id = Uuid::new_v4();
         let (refresh_token, hash) = token::new_refresh_token();
         let expires =
             Utc::now() + chrono::Duration::from_std(self.refresh_ttl).unwrap_or(chrono::Duration::days(30));
         store::sessions::create(&self.db, session_id, user.id, &hash, expires).await?;
-        Ok(self.session(user, session_id, refresh_token))
+        Ok((session_id, refresh_token, expires))
+    }
+
+    /// A new session for `user` with an access key: revoking the session revokes the key.
+    async fn issue_api_key(&self, user: &User) -> Result<ApiCredentials, ChatError> {
+        let (session_id, refresh_token, expires) = self.new_session_row(user).await?;
+        let key = NewKey::generate();
+        let sealed = self.sealer.seal(&key.access_key_id, &key.secret_access_key);
+        let row = store::api_keys::insert(
+            &self.db,
+            &key.access_key_id,
+            session_id,
+            user.id,
+            &sealed,
+            expires,
+        )
+        .await?;
+        tracing::info!(user_id = user.id, "api access key issued");
+        Ok(ApiCredentials {
+            access_key_id: key.access_key_id,
+            secret_access_key: key.secret_access_key,
+            refresh_token,
+            created_at: row.created_at,
+            modified_at: row.modified_at,
+            expires_at: row.expires_at,
+        })
     }
 
     /// A fresh access token for `user` in `session_id`, with the refresh token just stored.
@@ -159,4 +249,18 @@ impl Chat {
             .await?
             .ok_or(ChatError::Unauthorized("user no longer exists"))
     }
+}
+
+/// `Bearer <token>`, `bearer <token>` or a bare token, trimmed; an absent or empty one is the
+/// "missing" 401.
+fn bare_token(token: Option<&str>) -> Result<&str, ChatError> {
+    token
+        .map(|t| {
+            t.strip_prefix("Bearer ")
+                .or_else(|| t.strip_prefix("bearer "))
+                .unwrap_or(t)
+                .trim()
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or(ChatError::Unauthorized("missing bearer token"))
 }

@@ -37,6 +37,41 @@ impl Chat {
         Ok(store::dms::inbox(&self.db, me.user_id).await?)
     }
 
+    /// Inbox entries `offset ..`, at most `limit`, newest conversation first (`/api/inbox`).
+    pub async fn inbox_page(
+        &self,
+        me: &AuthUser,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<InboxEntry>, ChatError> {
+        Ok(store::dms::inbox_page(&self.db, me.user_id, offset, limit).await?)
+    }
+
+    /// Messages `offset ..` of the conversation with `peer`, at most `limit`, newest first
+    /// (`/api/thread`).
+    pub async fn thread_newest_first(
+        &self,
+        me: &AuthUser,
+        peer: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<DirectMessage>, ChatError> {
+        let peer = store::users::by_username(&self.db, peer)
+            .await?
+            .ok_or(ChatError::UnknownUser)?;
+        Ok(store::dms::thread_newest_first(&self.db, me.user_id, peer.id, offset, limit).await?)
+    }
+
+    /// Direct messages to or from `user_id` after id `since`, oldest first, at most `limit`.
+    pub async fn direct_since(
+        &self,
+        user_id: i64,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<DirectMessage>, ChatError> {
+        Ok(store::dms::since(&self.db, user_id, since, limit).await?)
+    }
+
     /// The latest `limit` messages with the user named `peer` (before message `before`),
     /// oldest first.
     pub async fn thread(

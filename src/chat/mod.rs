@@ -22,11 +22,12 @@ use std::time::Duration;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use accounts::{Session, SignUp};
+pub use accounts::{ApiCredentials, Session, SignUp};
 pub use error::ChatError;
 pub use ratelimit::RateLimiter;
 pub use rooms::Posted;
 
+use crate::auth::keys::KeySealer;
 use crate::auth::{AuthUser, TokenKeys};
 use crate::bus::Bus;
 use crate::config::Config;
@@ -40,6 +41,8 @@ pub struct Chat {
     pub bus: Arc<Bus>,
     /// Signs and checks access tokens (the secret never leaves this struct).
     keys: TokenKeys,
+    /// Seals `/api` secret keys at rest (derived from the same server secret).
+    sealer: KeySealer,
     /// Per-user message budget, shared by HTTP posts and socket frames so neither door doubles it.
     limiter: RateLimiter,
     /// This process's id in the presence table: presence rows of a dead instance are ignored
@@ -58,6 +61,7 @@ impl Chat {
                 config.jwt_secret.as_deref().unwrap_or_default(),
                 config.access_token_ttl(),
             ),
+            sealer: KeySealer::new(config.jwt_secret.as_deref().unwrap_or_default()),
             limiter: RateLimiter::new(
                 config.rate_limit_messages,
                 Duration::from_secs(config.rate_limit_window_secs.max(1)),

@@ -9,6 +9,7 @@
 //! Layer 5 (docs/architecture.md): it may use everything below it; only `startup` uses it.
 
 pub mod auth;
+pub mod compat;
 pub mod dms;
 pub mod error;
 pub mod health;

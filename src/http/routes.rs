@@ -21,7 +21,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::ApiError;
-use super::{AppState, MAX_BODY, auth, dms, health, parse_json, rooms, socket};
+use super::{AppState, MAX_BODY, auth, compat, dms, health, parse_json, rooms, socket};
 use crate::auth::AuthUser;
 
 /// What every handler returns; `Err` becomes a problem-details reply.
@@ -39,6 +39,11 @@ pub enum Handler {
     /// A valid bearer token of a live session; the handler receives the caller. A request
     /// without one never reaches the handler (401).
     User(fn(Arc<AppState>, AuthUser, Request) -> HandlerFuture),
+    /// `/api/*`, anyone: errors in that API's envelope (`http::compat`).
+    ClassicPublic(fn(Arc<AppState>, Request) -> HandlerFuture),
+    /// `/api/*`, authenticated the `/api` way (a client-signed JWT naming its access key, or a
+    /// `/v1` token; from the header, the query or the form); errors in the envelope.
+    ClassicUser(fn(Arc<AppState>, AuthUser, Request) -> HandlerFuture),
 }
 
 /// One row of the table.
@@ -57,6 +62,18 @@ macro_rules! public {
 macro_rules! user {
     ($f:path) => {
         Handler::User(|state, me, req| Box::pin($f(state, me, req)))
+    };
+}
+
+macro_rules! classic_public {
+    ($f:path) => {
+        Handler::ClassicPublic(|state, req| Box::pin($f(state, req)))
+    };
+}
+
+macro_rules! classic_user {
+    ($f:path) => {
+        Handler::ClassicUser(|state, me, req| Box::pin($f(state, me, req)))
     };
 }
 
@@ -93,6 +110,25 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/v1/chat/threads/{username}", user!(dms::thread)),
     route(Method::POST, "/v1/chat/threads/{username}", user!(dms::send)),
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
+    // The original direct-message server's API (http::compat).
+    route(Method::POST, "/api/register", classic_public!(compat::register)),
+    route(
+        Method::POST,
+        "/api/auth_token",
+        classic_public!(compat::create_token),
+    ),
+    route(
+        Method::DELETE,
+        "/api/auth_token",
+        classic_user!(compat::delete_token),
+    ),
+    route(Method::GET, "/api/inbox", classic_user!(compat::inbox)),
+    route(
+        Method::GET,
+        "/api/thread/{username}",
+        classic_user!(compat::thread),
+    ),
+    route(Method::GET, "/api/ws", classic_public!(compat::ws)),
 ];
 
 /// What a handler gets of the request, gathered once by the router.
@@ -170,17 +206,42 @@ impl Route {
                     }
                 })
                 .boxed(),
+            Handler::ClassicPublic(handler) => request
+                .then(move |req| {
+                    let state = state.clone();
+                    async move { handler(state, req).await.unwrap_or_else(compat::envelope_error) }
+                })
+                .boxed(),
+            Handler::ClassicUser(handler) => request
+                .then(move |req: Request| {
+                    let state = state.clone();
+                    async move {
+                        let token = compat::token_of(&req);
+                        match state.chat.authenticate_api(token.as_deref()).await {
+                            Ok(me) => handler(state, me, req)
+                                .await
+                                .unwrap_or_else(compat::envelope_error),
+                            Err(e) => compat::envelope_error(e.into()),
+                        }
+                    }
+                })
+                .boxed(),
         }
     }
 }
 
-/// Every route of the table, tried in order.
+/// Every route of the table, tried in order, then the `/api` catch-all: any other path under
+/// `/api` is that API's 404 envelope, whatever the method.
 pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
-    ROUTES
+    let table = ROUTES
         .iter()
         .map(|r| r.filter(state.clone()))
         .reduce(|a, b| a.or(b).unify().boxed())
-        .expect("the table has routes")
+        .expect("the table has routes");
+    let classic_404 = warp::path("api")
+        .and(warp::path::tail())
+        .map(|_| compat::not_found());
+    table.or(classic_404).unify().boxed()
 }
 
 /// The one place an HTTP request is authenticated: `Authorization: Bearer <token>` resolved to

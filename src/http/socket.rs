@@ -15,9 +15,9 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::AppState;
-use super::error::{ApiError, problem};
+use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
-use crate::realtime::connection;
+use crate::realtime::{Dialect, Opening, connection};
 
 /// Largest WebSocket message accepted; larger ones close the socket with 1009.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -63,18 +63,35 @@ fn accept_key(headers: &HeaderMap) -> Option<String> {
 
 /// `GET /v1/ws`. A public route because it authenticates differently from the others: browsers
 /// cannot set headers on a WebSocket, so the token may come as `?token=`, and a foreign Origin
-/// is refused (403) before the token is even looked at.
+/// is refused (403) before the token is even looked at. `?dm_since=<id>` replays the direct
+/// messages stored after that id before anything live (a reconnecting client misses nothing).
 pub async fn upgrade(state: Arc<AppState>, req: Request) -> HandlerResult {
-    let Request {
-        headers,
-        upgrade,
-        query,
-        ..
-    } = req;
+    let dm_since = match req.query.get("dm_since").map(|v| v.parse::<i64>()) {
+        None => None,
+        Some(Ok(id)) if id >= 0 => Some(id),
+        Some(_) => return Err(ApiError::invalid("dm_since", "must be a message id (>= 0)")),
+    };
+    let token = req.query.get("token").cloned();
+    let opening = Opening {
+        dialect: Dialect::V1,
+        dm_since,
+    };
+    accept(state, req, token, opening).await
+}
+
+/// Checks the handshake and the Origin, authenticates (the `/v1` rules or, for the classic
+/// dialect, the `/api` ones; `query_token` first, then `Authorization`), and hands the upgraded
+/// socket to its connection task.
+pub async fn accept(
+    state: Arc<AppState>,
+    req: Request,
+    query_token: Option<String>,
+    opening: Opening,
+) -> HandlerResult {
+    let Request { headers, upgrade, .. } = req;
     let (Some(accept), Some(on_upgrade)) = (accept_key(&headers), upgrade) else {
-        return Ok(problem(
-            StatusCode::BAD_REQUEST,
-            "this route expects a WebSocket upgrade",
+        return Err(ApiError::BadRequest(
+            "this route expects a WebSocket upgrade".into(),
         ));
     };
     // Browsers always send Origin; a page on another site must not ride the user's token.
@@ -87,19 +104,19 @@ pub async fn upgrade(state: Arc<AppState>, req: Request) -> HandlerResult {
             .to_ascii_lowercase();
         if !state.origins.contains(&origin) {
             tracing::info!(%origin, "websocket origin refused");
-            return Ok(problem(StatusCode::FORBIDDEN, "origin not allowed"));
+            return Err(ApiError::Forbidden("origin not allowed"));
         }
     }
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let token = query.get("token").cloned().or(bearer);
-    let user = state
-        .chat
-        .authenticate(token.as_deref())
-        .await
-        .map_err(ApiError::from)?;
+    let token = query_token.or(bearer);
+    let user = match opening.dialect {
+        Dialect::V1 => state.chat.authenticate(token.as_deref()).await,
+        Dialect::Classic => state.chat.authenticate_api(token.as_deref()).await,
+    }
+    .map_err(ApiError::from)?;
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -122,6 +139,7 @@ pub async fn upgrade(state: Arc<AppState>, req: Request) -> HandlerResult {
                     hub.clone(),
                     *sockets,
                     user,
+                    opening,
                     shutdown.clone(),
                 )
                 .await;

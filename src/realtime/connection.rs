@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::error::SocketError;
 use super::hub::{Closer, Hub, Outbound};
-use super::protocol::{self, ClientFrame, RoomMessageFrame, kind};
+use super::protocol::{self, ClassicFrame, ClientFrame, Dialect, DirectFrame, RoomMessageFrame, kind};
 use crate::auth::AuthUser;
 use crate::chat::{Chat, ChatError, Posted};
 use crate::config::Config;
@@ -65,6 +65,17 @@ impl SocketSettings {
     }
 }
 
+/// How a socket was opened: which API it speaks, and from which direct message on it wants
+/// to be caught up (`dm_since`, sent by a client reconnecting: nothing it missed is lost).
+#[derive(Debug, Clone, Copy)]
+pub struct Opening {
+    pub dialect: Dialect,
+    pub dm_since: Option<i64>,
+}
+
+/// At most this many direct messages are replayed for one `dm_since`.
+pub const DM_REPLAY_LIMIT: i64 = 500;
+
 /// Serves one authenticated socket until it closes. Holding `shutdown` until the end is what
 /// makes the server's drain wait for this socket's close frame and presence clean-up.
 pub async fn run(
@@ -73,13 +84,22 @@ pub async fn run(
     hub: Arc<Hub>,
     settings: SocketSettings,
     user: AuthUser,
+    opening: Opening,
     shutdown: Shutdown,
 ) {
     let conn_id = Uuid::new_v4();
     let span = tracing::info_span!("ws", conn = %conn_id, user_id = user.user_id, user = %user.username);
     let (tx, rx) = mpsc::channel(settings.send_buffer);
     let closer = Arc::new(Closer::default());
-    hub.register(conn_id, user.user_id, user.session_id, tx, closer.clone());
+    // Registered before the replay is read, so nothing stored meanwhile can fall between.
+    hub.register(
+        conn_id,
+        user.user_id,
+        user.session_id,
+        opening.dialect,
+        tx,
+        closer.clone(),
+    );
     Connection {
         chat,
         hub,
@@ -90,6 +110,9 @@ pub async fn run(
         rx,
         closer,
         cursors: HashMap::new(),
+        dm_cursor: None,
+        dialect: opening.dialect,
+        dm_since: opening.dm_since,
         last_typing: None,
         shutdown,
     }
@@ -110,6 +133,11 @@ struct Connection {
     closer: Arc<Closer>,
     /// Per room: the highest message id already sent by a `since` replay.
     cursors: HashMap<i64, i64>,
+    /// The highest direct-message id the `dm_since` replay sent.
+    dm_cursor: Option<i64>,
+    dialect: Dialect,
+    /// Replayed once, when serving starts.
+    dm_since: Option<i64>,
     /// When this socket last forwarded a typing notice (they are throttled per socket).
     last_typing: Option<Instant>,
     /// Tells the task to close with 1001, and holds the server's drain until it has.
@@ -125,7 +153,13 @@ enum Flow {
 
 impl Connection {
     async fn serve(mut self) {
-        tracing::info!("socket open");
+        tracing::info!(dialect = ?self.dialect, "socket open");
+        if let Some(since) = self.dm_since
+            && let Flow::Gone = self.replay_direct(since).await
+        {
+            self.cleanup().await;
+            return;
+        }
         let mut shutdown = self.shutdown.clone();
         let (ping_every, idle_after) = (self.settings.ping_every, self.settings.idle_after);
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
@@ -228,6 +262,79 @@ impl Connection {
                 }
                 self.write(frame).await
             }
+            Outbound::Direct { id, frame } => {
+                if self.dm_cursor.is_some_and(|c| id <= c) {
+                    return Flow::Continue; // the connect-time replay already sent it
+                }
+                self.write(frame).await
+            }
+        }
+    }
+
+    /// Writes the direct messages stored after `since` (before any queued live one, which the
+    /// cursor then skips if the replay covered it).
+    async fn replay_direct(&mut self, since: i64) -> Flow {
+        let rows = match self
+            .chat
+            .direct_since(self.user.user_id, since, DM_REPLAY_LIMIT)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                let e = SocketError::from(e);
+                return self
+                    .write(protocol::error(e.code(), &e.public_message(), None))
+                    .await;
+            }
+        };
+        let mut cursor = since;
+        for m in &rows {
+            let frame = match self.dialect {
+                Dialect::V1 => serde_json::to_string(&DirectFrame::of(m)).expect("frame"),
+                Dialect::Classic => protocol::classic_direct(m),
+            };
+            if let Flow::Gone = self.write(frame).await {
+                return Flow::Gone;
+            }
+            cursor = cursor.max(m.id);
+        }
+        self.dm_cursor = Some(cursor);
+        Flow::Continue
+    }
+
+    /// A frame from an `/api/ws` client: a direct message, nothing else.
+    async fn on_classic(&mut self, text: &str) -> Flow {
+        let refuse = |code: u16, kind: &str, field: &str, why: &str| {
+            protocol::classic_error(code, kind, serde_json::json!({ field: why }))
+        };
+        let frame: ClassicFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                return self
+                    .write(refuse(400, "Form error", "body", &format!("malformed JSON: {e}")))
+                    .await;
+            }
+        };
+        let (Some(recipient), Some(message)) = (frame.recipient.as_deref(), frame.message.as_deref()) else {
+            let field = if frame.recipient.is_none() {
+                "recipient"
+            } else {
+                "message"
+            };
+            return self.write(refuse(400, "Form error", field, "required")).await;
+        };
+        match self.chat.send_dm(&self.user, recipient, message, None).await {
+            Ok(_) => Flow::Continue, // every socket of both users gets it through the hub
+            Err(e) => {
+                let e = SocketError::from(e);
+                let (code, kind, field) = match e.code() {
+                    "unknown_user" => (404, "User error", "recipient"),
+                    "rate_limited" => (429, "User error", "message"),
+                    "internal" | "unavailable" => (500, "Server error", "message"),
+                    _ => (400, "Form error", "message"),
+                };
+                self.write(refuse(code, kind, field, &e.public_message())).await
+            }
         }
     }
 
@@ -246,6 +353,9 @@ impl Connection {
                 .write(protocol::error("invalid_frame", "frames must be JSON text", None))
                 .await;
         };
+        if self.dialect == Dialect::Classic {
+            return self.on_classic(text.as_str()).await;
+        }
         let frame = match ClientFrame::parse(text.as_str()) {
             Ok(f) => f,
             Err(e) => {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use tickertalk_wire::{Event, RoomMessage};
 
-use super::protocol::{self, DirectFrame, RoomMessageFrame};
+use super::protocol::{self, Dialect, DirectFrame, RoomMessageFrame};
 use crate::bus::EventSink;
 use crate::store::messages;
 
@@ -34,6 +34,8 @@ pub enum Outbound {
     Frame(Utf8Bytes),
     /// A stored room message; the socket skips it when a `since` replay already sent that id.
     Room { room_id: i64, id: i64, frame: Utf8Bytes },
+    /// A stored direct message; skipped when the connect-time `dm_since` replay sent that id.
+    Direct { id: i64, frame: Utf8Bytes },
 }
 
 /// Lets the hub (or a logout on any instance) ask a socket task to close with a code. The hub
@@ -68,6 +70,8 @@ impl Closer {
 /// What the hub knows of one socket.
 struct Conn {
     user_id: i64,
+    /// Which API's frames it speaks: direct messages are rendered per dialect.
+    dialect: Dialect,
     /// To close it when its session is revoked.
     session_id: Uuid,
     /// Bounded: a full channel means the client stopped reading, and closes it.
@@ -151,6 +155,7 @@ impl Hub {
         conn: ConnId,
         user_id: i64,
         session_id: Uuid,
+        dialect: Dialect,
         tx: mpsc::Sender<Outbound>,
         closer: Arc<Closer>,
     ) {
@@ -159,6 +164,7 @@ impl Hub {
             conn,
             Conn {
                 user_id,
+                dialect,
                 session_id,
                 tx,
                 closer,
@@ -297,19 +303,27 @@ impl Hub {
                 } else {
                     plain.clone()
                 };
+                let mut classic: Option<Utf8Bytes> = None;
                 let inner = self.lock();
-                let mut targets: Vec<(ConnId, &Utf8Bytes)> = Vec::new();
-                for (user, frame) in [(dm.author_id, &authored), (dm.recipient_id, &plain)] {
+                // Every socket of both users, once each (a user writing to themself has one set).
+                let mut targets: Vec<(ConnId, bool)> = Vec::new();
+                for (user, is_author) in [(dm.author_id, true), (dm.recipient_id, false)] {
                     for conn in inner.users.get(&user).into_iter().flatten() {
                         if !targets.iter().any(|(c, _)| c == conn) {
-                            targets.push((*conn, frame));
+                            targets.push((*conn, is_author));
                         }
                     }
                 }
-                for (conn, frame) in targets {
-                    if let Some(c) = inner.conns.get(&conn) {
-                        send(c, Outbound::Frame(frame.clone()));
-                    }
+                for (conn, is_author) in targets {
+                    let Some(c) = inner.conns.get(&conn) else { continue };
+                    let frame = match c.dialect {
+                        Dialect::Classic => classic
+                            .get_or_insert_with(|| protocol::classic_direct(&dm).into())
+                            .clone(),
+                        Dialect::V1 if is_author => authored.clone(),
+                        Dialect::V1 => plain.clone(),
+                    };
+                    send(c, Outbound::Direct { id: dm.id, frame });
                 }
             }
             Event::SessionRevoked { session_id } => {
@@ -527,7 +541,14 @@ mod tests {
         let hub = hub();
         let (tx, mut rx) = mpsc::channel(16);
         let conn = Uuid::new_v4();
-        hub.register(conn, 1, Uuid::new_v4(), tx, Arc::new(Closer::default()));
+        hub.register(
+            conn,
+            1,
+            Uuid::new_v4(),
+            Dialect::V1,
+            tx,
+            Arc::new(Closer::default()),
+        );
         hub.join(conn, 7);
         hub.set_floor(7, 10);
         hub.dispatch(msg(7, 12));
@@ -544,7 +565,14 @@ mod tests {
         let hub = hub();
         let (tx, mut rx) = mpsc::channel(16);
         let conn = Uuid::new_v4();
-        hub.register(conn, 1, Uuid::new_v4(), tx, Arc::new(Closer::default()));
+        hub.register(
+            conn,
+            1,
+            Uuid::new_v4(),
+            Dialect::V1,
+            tx,
+            Arc::new(Closer::default()),
+        );
         hub.join(conn, 7);
         hub.dispatch(msg(7, 5)); // stored before the floor read: the joiner's replay covers it
         hub.dispatch(msg(7, 6));
@@ -558,7 +586,7 @@ mod tests {
         let (tx, _rx) = mpsc::channel(2);
         let closer = Arc::new(Closer::default());
         let conn = Uuid::new_v4();
-        hub.register(conn, 1, Uuid::new_v4(), tx, closer.clone());
+        hub.register(conn, 1, Uuid::new_v4(), Dialect::V1, tx, closer.clone());
         hub.join(conn, 7);
         hub.set_floor(7, 0);
         for seq in 1..=3 {

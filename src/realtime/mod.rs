@@ -11,6 +11,7 @@ pub mod error;
 pub mod hub;
 pub mod protocol;
 
-pub use connection::SocketSettings;
+pub use connection::{Opening, SocketSettings};
 pub use error::SocketError;
 pub use hub::Hub;
+pub use protocol::Dialect;

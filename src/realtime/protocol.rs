@@ -9,6 +9,15 @@ use tickertalk_wire::{DirectMessage, RoomMessage};
 use crate::domain::BOT_NAME;
 use crate::domain::time::timestamp;
 
+/// Which API a socket speaks. `/v1/ws` is this server's protocol (numbered frame types);
+/// `/api/ws` is the original direct-message server's, whose clients send
+/// `{"author","recipient","message"}` and receive direct messages in that shape only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    V1,
+    Classic,
+}
+
 /// Frame type numbers.
 pub mod kind {
     pub const ROOM_MESSAGE: i64 = 1;
@@ -120,6 +129,50 @@ impl<'a> DirectFrame<'a> {
             client_id: None,
         }
     }
+}
+
+/// A frame an `/api/ws` client sends: a direct message. `author` is read only to be ignored:
+/// the author is always the socket's user.
+#[derive(Debug, Default, Deserialize)]
+pub struct ClassicFrame {
+    pub recipient: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A direct message as `/api/ws` clients receive it (and as `/api/thread` lists it).
+#[derive(Debug, Serialize)]
+pub struct ClassicDirect<'a> {
+    pub author: &'a str,
+    pub recipient: &'a str,
+    pub message: &'a str,
+    pub message_type: i16,
+    pub created_at: String,
+}
+
+impl<'a> ClassicDirect<'a> {
+    pub fn of(m: &'a DirectMessage) -> Self {
+        ClassicDirect {
+            author: &m.author,
+            recipient: &m.recipient,
+            message: &m.body,
+            message_type: m.message_type,
+            created_at: timestamp(&m.created_at),
+        }
+    }
+}
+
+pub fn classic_direct(m: &DirectMessage) -> String {
+    serde_json::to_string(&ClassicDirect::of(m)).expect("frame")
+}
+
+/// A refused `/api/ws` frame, in that API's envelope (`status: fail`, the error object).
+pub fn classic_error(code: u16, kind: &str, errors: Value) -> String {
+    json!({
+        "status": "fail",
+        "data": [],
+        "error": {"code": code, "errors": errors, "message": kind},
+    })
+    .to_string()
 }
 
 pub fn bot_message(room_id: i64, text: &str, created_at: &DateTime<Utc>) -> String {

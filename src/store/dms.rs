@@ -95,8 +95,13 @@ pub async fn thread(
     Ok(unwrap_rows(rows))
 }
 
-/// One entry per conversation of `me`, newest conversation first.
+/// One entry per conversation of `me`, newest conversation first: all of them (`/v1`).
 pub async fn inbox(db: &PgPool, me: i64) -> StoreResult<Vec<InboxEntry>> {
+    inbox_page(db, me, 0, i64::MAX).await
+}
+
+/// Entries `offset ..` of the inbox, at most `limit` (the `/api` inbox pages).
+pub async fn inbox_page(db: &PgPool, me: i64, offset: i64, limit: i64) -> StoreResult<Vec<InboxEntry>> {
     Ok(sqlx::query_as::<_, InboxEntry>(
         "SELECT u.username, latest.latest_message, latest.created_at FROM ( \
              SELECT DISTINCT ON (peer) peer, body AS latest_message, created_at, id FROM ( \
@@ -105,9 +110,47 @@ pub async fn inbox(db: &PgPool, me: i64) -> StoreResult<Vec<InboxEntry>> {
                  SELECT author_id AS peer, body, created_at, id FROM direct_messages WHERE recipient_id = $1 \
              ) AS mine ORDER BY peer, created_at DESC, id DESC \
          ) AS latest JOIN users u ON u.id = latest.peer \
-         ORDER BY latest.created_at DESC, latest.id DESC",
+         ORDER BY latest.created_at DESC, latest.id DESC OFFSET $2 LIMIT $3",
     )
     .bind(me)
+    .bind(offset)
+    .bind(limit)
     .fetch_all(db)
     .await?)
+}
+
+/// Page `offset / limit` of a conversation, newest first (the `/api` thread's order).
+pub async fn thread_newest_first(
+    db: &PgPool,
+    me: i64,
+    peer: i64,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<Vec<DirectMessage>> {
+    Ok(sqlx::query_as::<_, Row<DirectMessage>>(sql!(
+        "{SELECT} WHERE LEAST(d.author_id, d.recipient_id) = LEAST($1::bigint, $2::bigint) \
+         AND GREATEST(d.author_id, d.recipient_id) = GREATEST($1::bigint, $2::bigint) \
+         ORDER BY d.created_at DESC, d.id DESC OFFSET $3 LIMIT $4"
+    ))
+    .bind(me)
+    .bind(peer)
+    .bind(offset)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .map(unwrap_rows)?)
+}
+
+/// Direct messages to or from `me` with an id above `since`, oldest first, at most `limit`: what
+/// a socket missed while it was away (a `dm_since` reconnect, or a broker outage).
+pub async fn since(db: &PgPool, me: i64, since: i64, limit: i64) -> StoreResult<Vec<DirectMessage>> {
+    Ok(sqlx::query_as::<_, Row<DirectMessage>>(sql!(
+        "{SELECT} WHERE d.id > $2 AND (d.author_id = $1 OR d.recipient_id = $1) ORDER BY d.id LIMIT $3"
+    ))
+    .bind(me)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .map(unwrap_rows)?)
 }

@@ -12,6 +12,7 @@ macro_rules! sql {
 }
 
 pub mod admin;
+pub mod api_keys;
 pub mod dms;
 mod error;
 pub mod messages;

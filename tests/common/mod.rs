@@ -364,7 +364,12 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(addr: SocketAddr, token: &str) -> Ws {
-        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token={token}"))
+        Ws::open(addr, &format!("/v1/ws?token={token}")).await
+    }
+
+    /// A socket on any WebSocket path (with its query string).
+    pub async fn open(addr: SocketAddr, path: &str) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .expect("ws connects");
         Ws { stream }
