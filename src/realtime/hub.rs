@@ -528,6 +528,13 @@ mod tests {
         out
     }
 
+    /// Registers a `/v1` socket of user 1.
+    fn connect(hub: &Hub, tx: mpsc::Sender<Outbound>, closer: Arc<Closer>) -> ConnId {
+        let conn = Uuid::new_v4();
+        hub.register(conn, 1, Uuid::new_v4(), Dialect::V1, tx, closer);
+        conn
+    }
+
     /// A pool that never connects: these tests must not reach the database.
     fn hub() -> Arc<Hub> {
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -540,15 +547,7 @@ mod tests {
     async fn out_of_order_messages_are_delivered_in_sequence() {
         let hub = hub();
         let (tx, mut rx) = mpsc::channel(16);
-        let conn = Uuid::new_v4();
-        hub.register(
-            conn,
-            1,
-            Uuid::new_v4(),
-            Dialect::V1,
-            tx,
-            Arc::new(Closer::default()),
-        );
+        let conn = connect(&hub, tx, Arc::new(Closer::default()));
         hub.join(conn, 7);
         hub.set_floor(7, 10);
         hub.dispatch(msg(7, 12));
@@ -564,15 +563,7 @@ mod tests {
     async fn events_arriving_before_the_floor_is_known_are_kept() {
         let hub = hub();
         let (tx, mut rx) = mpsc::channel(16);
-        let conn = Uuid::new_v4();
-        hub.register(
-            conn,
-            1,
-            Uuid::new_v4(),
-            Dialect::V1,
-            tx,
-            Arc::new(Closer::default()),
-        );
+        let conn = connect(&hub, tx, Arc::new(Closer::default()));
         hub.join(conn, 7);
         hub.dispatch(msg(7, 5)); // stored before the floor read: the joiner's replay covers it
         hub.dispatch(msg(7, 6));
@@ -585,8 +576,7 @@ mod tests {
         let hub = hub();
         let (tx, _rx) = mpsc::channel(2);
         let closer = Arc::new(Closer::default());
-        let conn = Uuid::new_v4();
-        hub.register(conn, 1, Uuid::new_v4(), Dialect::V1, tx, closer.clone());
+        let conn = connect(&hub, tx, closer.clone());
         hub.join(conn, 7);
         hub.set_floor(7, 0);
         for seq in 1..=3 {
@@ -594,5 +584,57 @@ mod tests {
         }
         let closed = tokio::time::timeout(Duration::from_millis(100), closer.closed()).await;
         assert_eq!(closed.unwrap(), (1013, "too slow: send buffer full"));
+    }
+
+    #[tokio::test]
+    async fn a_direct_message_reaches_every_socket_of_both_users_in_its_dialect() {
+        let hub = hub();
+        let socket = |user: i64, dialect: Dialect| {
+            let (tx, rx) = mpsc::channel(4);
+            hub.register(
+                Uuid::new_v4(),
+                user,
+                Uuid::new_v4(),
+                dialect,
+                tx,
+                Arc::new(Closer::default()),
+            );
+            rx
+        };
+        let (mut author_v1, mut author_classic) = (socket(1, Dialect::V1), socket(1, Dialect::Classic));
+        let (mut reader_classic, mut stranger) = (socket(2, Dialect::Classic), socket(3, Dialect::V1));
+        hub.dispatch(Event::DirectMessage {
+            message: tickertalk_wire::DirectMessage {
+                id: 9,
+                author_id: 1,
+                author: "ada".into(),
+                recipient_id: 2,
+                recipient: "bob".into(),
+                body: "hi".into(),
+                message_type: 0,
+                created_at: Utc::now(),
+            },
+            client_id: Some("c-1".into()),
+        });
+        let frame = |rx: &mut mpsc::Receiver<Outbound>| match rx.try_recv() {
+            Ok(Outbound::Direct { id: 9, frame }) => {
+                serde_json::from_str::<serde_json::Value>(&frame).unwrap()
+            }
+            other => panic!("expected the direct message, got {other:?}"),
+        };
+        let v1 = frame(&mut author_v1);
+        assert_eq!(
+            (v1["type"].as_i64(), v1["client_id"].as_str()),
+            (Some(4), Some("c-1"))
+        );
+        for rx in [&mut author_classic, &mut reader_classic] {
+            let classic = frame(rx);
+            assert_eq!(classic["author"], "ada");
+            assert!(
+                classic.get("type").is_none() && classic.get("client_id").is_none(),
+                "{classic}"
+            );
+        }
+        assert!(stranger.try_recv().is_err(), "nobody else gets it");
     }
 }
