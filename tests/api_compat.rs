@@ -327,6 +327,27 @@ async fn threads_page_by_rows_newest_first() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_is_413_and_a_form_body_may_carry_the_token() {
+    let app = TestApp::spawn(&[]).await;
+    let huge = form(&[("username", &"x".repeat(70 * 1024)), ("password", "password123")]);
+    let (status, body) = send_form(&app, reqwest::Method::POST, "/api/auth_token", huge).await;
+    assert_eq!(status, 413, "{body}");
+    assert_fail(&body, 413, "Form error");
+
+    register(&app, "ada").await;
+    let key = log_in(&app, "ada").await;
+    let (status, body) = send_form(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/auth_token",
+        form(&[("access_token", &key.jwt())]),
+    )
+    .await;
+    assert_eq!((status, &body["status"]), (200, &json!("success")), "{body}");
+    assert_eq!(get_with(&app, "/api/inbox", &key.jwt()).await.0, 401);
+}
+
+#[tokio::test]
 async fn unknown_routes_under_api_are_404_in_the_envelope_whatever_the_method() {
     let app = TestApp::spawn(&[]).await;
     for (method, path) in [

@@ -178,44 +178,60 @@ impl Route {
                     .unify(),
             )
             .and(warp::header::headers_cloned())
-            .and(body(&self.method))
+            .and(self.body())
             .and(warp::ext::optional::<OnUpgrade>())
-            .map(|params, query, headers, body, upgrade| Request {
-                params,
-                query,
-                headers,
-                body,
-                upgrade,
+            .map(|params, query, headers, body: Result<Bytes, ApiError>, upgrade| {
+                body.map(|body| Request {
+                    params,
+                    query,
+                    headers,
+                    body,
+                    upgrade,
+                })
             });
         match self.handler {
+            // `/v1` rows reject an oversized body before the handler (413 from `recover`), so
+            // their `Request` is always there.
             Handler::Public(handler) => request
-                .then(move |req| {
+                .then(move |req: Result<Request, ApiError>| {
                     let state = state.clone();
-                    async move { respond(handler(state, req).await) }
+                    async move { respond(handler(state, req.expect("a /v1 body rejects")).await) }
                 })
                 .boxed(),
             Handler::User(handler) => request
                 .and(authenticated(state.clone()))
-                .then(move |req, caller: Result<AuthUser, ApiError>| {
+                .then(
+                    move |req: Result<Request, ApiError>, caller: Result<AuthUser, ApiError>| {
+                        let state = state.clone();
+                        async move {
+                            match caller {
+                                Ok(me) => respond(handler(state, me, req.expect("a /v1 body rejects")).await),
+                                Err(e) => e.into_response(),
+                            }
+                        }
+                    },
+                )
+                .boxed(),
+            Handler::ClassicPublic(handler) => request
+                .then(move |req: Result<Request, ApiError>| {
                     let state = state.clone();
                     async move {
-                        match caller {
-                            Ok(me) => respond(handler(state, me, req).await),
-                            Err(e) => e.into_response(),
-                        }
+                        let result = match req {
+                            Ok(req) => handler(state, req).await,
+                            Err(e) => Err(e),
+                        };
+                        result.unwrap_or_else(compat::envelope_error)
                     }
                 })
                 .boxed(),
-            Handler::ClassicPublic(handler) => request
-                .then(move |req| {
-                    let state = state.clone();
-                    async move { handler(state, req).await.unwrap_or_else(compat::envelope_error) }
-                })
-                .boxed(),
             Handler::ClassicUser(handler) => request
-                .then(move |req: Request| {
+                .then(move |req: Result<Request, ApiError>| {
                     let state = state.clone();
                     async move {
+                        let req = match req {
+                            Ok(req) => req,
+                            Err(e) => return compat::envelope_error(e),
+                        };
                         let token = compat::token_of(&req);
                         match state.chat.authenticate_api(token.as_deref()).await {
                             Ok(me) => handler(state, me, req)
@@ -303,14 +319,37 @@ fn method(method: &Method) -> BoxedFilter<()> {
     }
 }
 
-/// A bounded body for methods that carry one (413 above `MAX_BODY`); nothing is read otherwise.
-fn body(method: &Method) -> BoxedFilter<(Bytes,)> {
-    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        warp::body::content_length_limit(MAX_BODY)
-            .and(warp::body::bytes())
-            .boxed()
-    } else {
-        warp::any().map(Bytes::new).boxed()
+impl Route {
+    /// The body, at most `MAX_BODY` bytes.
+    ///
+    /// `/v1` reads it only for methods that carry one and rejects a larger one (411/413 from
+    /// `recover`). `/api` reads it for every method, because its clients may put
+    /// `access_token` in a form body even on DELETE, and never rejects: a rejection would fall
+    /// through to the `/api` catch-all and come out as a misleading 404, so an oversized body
+    /// is handed on as the 413 to answer in the envelope, and a body without `Content-Length`
+    /// is taken as empty.
+    fn body(&self) -> BoxedFilter<(Result<Bytes, ApiError>,)> {
+        let bounded = || warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes());
+        match self.handler {
+            Handler::Public(_) | Handler::User(_) => {
+                if matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {
+                    bounded().map(Ok).boxed()
+                } else {
+                    warp::any().map(|| Ok(Bytes::new())).boxed()
+                }
+            }
+            Handler::ClassicPublic(_) | Handler::ClassicUser(_) => warp::header::<u64>("content-length")
+                .and(
+                    bounded()
+                        .map(Ok)
+                        .or(warp::any().map(|| Err(ApiError::PayloadTooLarge)))
+                        .unify(),
+                )
+                .map(|_len, body| body)
+                .or(warp::any().map(|| Ok(Bytes::new())))
+                .unify()
+                .boxed(),
+        }
     }
 }
 
