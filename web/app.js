@@ -22,7 +22,7 @@ function main() {
   const socket = new ChatSocket(async (forceRefresh) => {
     if (forceRefresh || session.needsRefresh(30_000)) await session.refresh();
     return session.token;
-  });
+  }, () => chat.socketParams());
   const layout = new Layout({ onTabChange: (tab) => chat.onTabChange(tab) });
   const chat = new Chat({ session, socket, layout });
   const auth = new AuthView(session, { onSignedIn: () => startApp() });
@@ -77,7 +77,7 @@ function main() {
   }
 
   socket.addEventListener('frame', (ev) => chat.onFrame(ev.detail.frame));
-  socket.addEventListener('open', () => chat.onSocketOpen());
+  socket.addEventListener('open', (ev) => chat.onSocketOpen(ev.detail));
   socket.addEventListener('drop', () => chat.onSocketDrop());
   socket.addEventListener('revoked', () => endSession('You were signed out.'));
   socket.addEventListener('status', (ev) => {

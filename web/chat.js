@@ -11,7 +11,7 @@
 import { ChatModel, BOT_NAME, sameUser, pendingMessage } from './model.js';
 import {
   FRAME, postFrame, joinFrame, typingFrame, parseMessage, parseHistory, directPeer,
-  errorText, failureReason,
+  errorText, failureReason, socketParams,
 } from './protocol.js';
 import {
   MessageListView, renderRoomList, renderDmList, renderDmListError, renderUnreadTotals, renderCurrentUser,
@@ -79,6 +79,8 @@ export class Chat {
     // and opened again must not inherit the old one's view and callbacks.
     this.uis = new WeakMap(); // Conversation -> ConversationUi
     this.lastRoomsFetch = 0;
+    /** Counts the socket's opens and drops: a fetch that saw one connection throughout sees one value. */
+    this.socketEpoch = 0;
     this.listEl = $('message-list');
     this.composer = $('composer-input');
     this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
@@ -252,7 +254,7 @@ export class Chat {
     const stick = isCurrent && this.nearBottom();
     const { added, replaced, own, counted } = this.model.receive(conv, msg);
     if (replaced) this.forgetPending(conv, replaced);
-    if (!added) return;
+    if (!added) return null;
     ui.view.place(added);
     if (msg.author && ui.typing.has(msg.author)) this.clearTyping(conv, msg.author);
     if (msg.bot && ui.typing.has(BOT_NAME)) this.clearTyping(conv, BOT_NAME);
@@ -262,6 +264,7 @@ export class Chat {
     } else if (counted) {
       this.renderUnread();
     }
+    return added;
   }
 
   onRoomMessage(frame) {
@@ -270,12 +273,16 @@ export class Chat {
     this.deliver(this.roomConv(frame.chatroomId), parseMessage(frame));
   }
 
+  /** A direct message from the socket: live, or replayed after a reconnect (`dm_since`). */
   onDirectMessage(frame) {
     const other = directPeer(frame, this.me);
     if (!other) return;
     const msg = parseMessage(frame);
-    // A thread never opened keeps the message too, so opening it shows it.
-    this.deliver(this.dmConv(other), msg);
+    // Everything the socket sends is held from now on, whichever thread it is in.
+    this.model.noteDirect([msg]);
+    // A thread never opened keeps the message too, so opening it shows it. A
+    // duplicate (a replay of something already here) leaves the inbox alone.
+    if (!this.deliver(this.dmConv(other), msg)) return;
     this.model.bumpInbox(other, msg.text, msg.created_at);
     this.renderInbox();
   }
@@ -337,23 +344,51 @@ export class Chat {
     this.socket.send(joinFrame(conv.ref, conv.maxId));
   }
 
-  /** A (re)connected socket: rejoin every room we were in, asking for what we missed. */
-  onSocketOpen() {
+  /** The query of the next socket: `dm_since` once a direct message is held. */
+  socketParams() {
+    return this.started ? socketParams(this.model.dmSince) : {};
+  }
+
+  /**
+   * A (re)connected socket: rejoin every room we were in, asking for what we
+   * missed. Direct messages missed come by themselves when the socket was
+   * opened with `dm_since`; without one (none held yet), loaded threads are
+   * fetched again and merged (deduplicated by id).
+   */
+  onSocketOpen({ params = {} } = {}) {
+    this.socketEpoch += 1;
     if (!this.started) return;
     for (const conv of this.model.conversations.values()) {
       if (conv.kind === 'room' && this.ui(conv).joined) this.joinRoom(conv);
     }
-    // DMs have no `since`: refetch the open thread and merge (deduplicated by id).
-    const current = this.current;
-    if (current && current.kind === 'dm' && current.loaded) {
-      this.refreshThread(current).catch(() => {});
+    if (params.dm_since === undefined) {
+      for (const conv of this.model.conversations.values()) {
+        if (conv.kind === 'dm' && conv.loaded) this.refreshThread(conv).catch(() => {});
+      }
     }
     if (Date.now() - this.lastRoomsFetch > 5_000) this.loadRooms().catch(() => {});
     this.loadInbox().catch(() => {});
   }
 
+  /**
+   * Marks the start of a fetch: the current connection when the socket is up.
+   * Its result may advance `dm_since` only if the same connection stayed up
+   * throughout (see noteFetched); a page fetched while the socket was down
+   * proves nothing about the other threads' messages missed meanwhile.
+   */
+  socketMark() {
+    return this.socket.isOpen ? this.socketEpoch : null;
+  }
+
+  /** A thread's page arrived: while the socket stayed up, its direct messages count as held. */
+  noteFetched(conv, items, mark) {
+    if (conv.kind !== 'dm' || mark === null || mark !== this.socketEpoch || !this.socket.isOpen) return;
+    this.model.noteDirect(items);
+  }
+
   /** The socket went away: what was in flight may or may not have been stored. */
   onSocketDrop() {
+    this.socketEpoch += 1;
     if (!this.started) return;
     for (const conv of this.model.conversations.values()) {
       for (const msg of conv.pending.values()) {
@@ -398,9 +433,12 @@ export class Chat {
     const ui = this.ui(conv);
     if (conv.loaded) return Promise.resolve();
     if (ui.loading) return ui.loading;
+    const { model } = this;
     ui.loading = (async () => {
-      const list = await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`);
-      ui.view.placeAll(conv.addLatestPage(parseHistory(list), PAGE_SIZE));
+      const mark = this.socketMark();
+      const items = parseHistory(await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`));
+      ui.view.placeAll(conv.addLatestPage(items, PAGE_SIZE));
+      if (this.model === model) this.noteFetched(conv, items, mark);
     })().finally(() => {
       ui.loading = null;
     });
@@ -408,9 +446,13 @@ export class Chat {
   }
 
   async refreshThread(conv) {
-    const list = await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`);
+    const { model } = this;
+    const mark = this.socketMark();
+    const items = parseHistory(await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`));
+    if (this.model !== model || model.find(conv.kind, conv.ref) !== conv) return; // signed out or forgotten meanwhile
     const stick = this.isCurrent(conv) && this.nearBottom();
-    this.ui(conv).view.placeAll(conv.merge(parseHistory(list)));
+    this.ui(conv).view.placeAll(conv.merge(items));
+    this.noteFetched(conv, items, mark);
     if (stick) this.scrollToBottom();
   }
 

@@ -48,6 +48,19 @@ export function compareMessages(a, b) {
   return ia === ib ? 0 : ia < ib ? -1 : 1;
 }
 
+/**
+ * The highest stored id in a list of messages, or null when none has one
+ * (optimistic copies and the bot's replies carry no id).
+ */
+export function highestId(messages) {
+  let max = null;
+  for (const m of messages || []) {
+    const id = m && m.id;
+    if (Number.isSafeInteger(id) && id >= 0 && (max === null || id > max)) max = id;
+  }
+  return max;
+}
+
 export function conversationKey(kind, ref) {
   return kind === 'room' ? `room:${ref}` : `dm:${String(ref).toLowerCase()}`;
 }
@@ -229,6 +242,24 @@ export class ChatModel {
     this.attentive = true;
     this.rooms = []; // [{id, name, created_at}], sorted by name
     this.inbox = []; // [{username, latest_message, created_at}], newest first
+    /**
+     * The `dm_since` of the next socket: every direct message to or from us
+     * up to this id is held (or was never needed), so a reconnect asks the
+     * server only for later ones. Null until one is known.
+     */
+    this.dmSince = null;
+  }
+
+  /**
+   * Direct messages now held: the socket's (live or replayed) and pages of
+   * threads fetched while the socket was up. The cursor only moves forward.
+   * Returns whether it moved.
+   */
+  noteDirect(messages) {
+    const id = highestId(messages);
+    if (id === null || (this.dmSince !== null && id <= this.dmSince)) return false;
+    this.dmSince = id;
+    return true;
   }
 
   room(id, name) {
@@ -327,9 +358,15 @@ export class ChatModel {
     this.inbox = Array.isArray(inbox) ? inbox : [];
   }
 
-  /** A direct message moved its conversation to the top of the inbox. */
+  /**
+   * A direct message moved its conversation to the top of the inbox. One
+   * older than the entry's latest (a replayed message arriving after a fresh
+   * inbox) changes nothing.
+   */
   bumpInbox(username, text, createdAt) {
     const i = this.inbox.findIndex((e) => sameUser(e.username, username));
+    if (i >= 0 && this.inbox[i].created_at && createdAt
+      && tsMicros(createdAt) < tsMicros(this.inbox[i].created_at)) return;
     const entry = i >= 0 ? this.inbox.splice(i, 1)[0] : { username };
     entry.latest_message = text;
     entry.created_at = createdAt;

@@ -32,6 +32,15 @@ export function joinFrame(roomId, since) {
   return { type: FRAME.JOIN, chatroomId: roomId, since };
 }
 
+/**
+ * The socket URL's query besides the token. `dm_since`: the highest direct
+ * message id held, so the server first replays every direct message stored
+ * after it (type 4 frames, read like live ones). Omitted when none is known.
+ */
+export function socketParams(dmSince) {
+  return Number.isSafeInteger(dmSince) && dmSince >= 0 ? { dm_since: String(dmSince) } : {};
+}
+
 export function typingFrame(roomId) {
   return { type: FRAME.TYPING, chatroomId: roomId };
 }

@@ -6,7 +6,8 @@
 //
 // Events dispatched (CustomEvent, detail as noted):
 //   'status'  {state: 'connecting'|'online'|'waiting'|'offline', retryInMs?, attempt?}
-//   'open'    {}                       every time a connection is established
+//   'open'    {params}                 every time a connection is established; params:
+//                                      the query it was opened with, besides the token
 //   'frame'   {frame}                  every parsed JSON frame from the server
 //   'drop'    {code, reason, wasOpen}  a connection ended (before a retry is scheduled)
 //   'revoked' {}                       the server closed with 4001 (session revoked)
@@ -16,11 +17,14 @@ const MAX_DELAY = 15_000;
 
 export class ChatSocket extends EventTarget {
   /**
-   * @param {() => Promise<string>} getToken resolves a fresh access token
+   * @param {(forceRefresh: boolean) => Promise<string>} getToken resolves a fresh access token
+   * @param {() => Record<string, string>} getParams more query parameters for the next
+   *   connection, asked for right before each one opens
    */
-  constructor(getToken) {
+  constructor(getToken, getParams = () => ({})) {
     super();
     this.getToken = getToken;
+    this.getParams = getParams;
     this.ws = null;
     this.attempt = 0;
     this.failedOpens = 0;
@@ -102,7 +106,10 @@ export class ChatSocket extends EventTarget {
     }
     if (this.stopped) return;
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const url = `${scheme}://${location.host}/v1/ws?token=${encodeURIComponent(token)}`;
+    const params = { ...this.getParams() };
+    const query = new URLSearchParams({ token });
+    for (const [key, value] of Object.entries(params)) query.set(key, value);
+    const url = `${scheme}://${location.host}/v1/ws?${query}`;
     let ws;
     try {
       ws = new WebSocket(url);
@@ -118,7 +125,7 @@ export class ChatSocket extends EventTarget {
       this.openedAt = Date.now();
       this.failedOpens = 0;
       this.setState('online');
-      this.dispatchEvent(new CustomEvent('open'));
+      this.dispatchEvent(new CustomEvent('open', { detail: { params } }));
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;

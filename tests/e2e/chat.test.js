@@ -11,6 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   api, cleanupAll, launchBrowser, log, newPage, rand, screenshot, startStack, waitFor,
 } from './harness.js';
+import {
+  assertNoDuplicateIds, countMessages, messages, send, signUp, waitForMessage, waitOnline,
+} from './ui.js';
 
 const RUN = rand(6);
 const ALICE = { username: `alice_${RUN}`, email: `alice_${RUN}@example.com`, password: 'correct horse battery' };
@@ -48,40 +51,6 @@ async function step(name, fn) {
   }
 }
 
-/** Every message bubble in the visible conversation, top to bottom. */
-function messages(page) {
-  return page.$$eval('[data-testid="message-list"] [data-testid="message"]', (els) => els.map((e) => ({
-    id: e.dataset.id ?? null,
-    state: e.dataset.state,
-    author: e.querySelector('[data-testid="message-author"]')?.textContent ?? null,
-    text: e.querySelector('[data-testid="message-text"]')?.textContent ?? null,
-    time: e.querySelector('[data-testid="message-time"]')?.textContent ?? null,
-    bot: e.classList.contains('bot'),
-  })));
-}
-
-/** Wait until a message with exactly this text is shown (optionally in a given state). */
-async function waitForMessage(page, text, { state = null, timeout = 15_000 } = {}) {
-  await page.waitForFunction(([t, s]) => [...document.querySelectorAll('[data-testid="message-list"] [data-testid="message"]')]
-    .some((e) => e.querySelector('[data-testid="message-text"]')?.textContent === t && (!s || e.dataset.state === s)),
-  [text, state], { timeout });
-}
-
-async function countMessages(page, text) {
-  return (await messages(page)).filter((m) => m.text === text).length;
-}
-
-async function send(page, text) {
-  const box = page.getByTestId('composer-input');
-  await box.fill(text);
-  await box.press('Enter');
-  assert.equal(await box.inputValue(), '', 'the message box clears after sending');
-}
-
-async function waitOnline(page, timeout = 20_000) {
-  await page.waitForFunction(() => document.querySelector('[data-testid="connection-status"]')?.dataset.state === 'online', null, { timeout });
-}
-
 async function openRoom(page, name) {
   await page.locator(`[data-testid="room-item"][data-room-name="${name}"]`).click();
   await page.waitForFunction((n) => document.querySelector('[data-testid="room-title"]')?.dataset.name === n, name);
@@ -93,22 +62,7 @@ async function backToGeneral(page) {
   await openRoom(page, 'General').catch(() => {});
 }
 
-async function signUp(page, user) {
-  await page.getByTestId('auth-tab-signup').click();
-  await page.getByTestId('signup-username').fill(user.username);
-  await page.getByTestId('signup-email').fill(user.email);
-  await page.getByTestId('signup-password').fill(user.password);
-  await page.getByTestId('signup-submit').click();
-  await page.getByTestId('app-screen').waitFor({ state: 'visible' });
-  assert.equal(await page.getByTestId('current-user').textContent(), user.username);
-}
 
-function assertNoDuplicateIds(list, who) {
-  const ids = list.filter((m) => m.id).map((m) => m.id);
-  assert.equal(new Set(ids).size, ids.length, `${who}: message ids are unique (${ids.join(',')})`);
-  const nums = ids.map(Number);
-  assert.deepEqual(nums, [...nums].sort((a, b) => a - b), `${who}: stored messages are oldest-first`);
-}
 
 // ---------------------------------------------------------------------------
 // scenario
