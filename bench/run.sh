@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: each scenario against a release server on its own database (scripts/with-server.sh).
-#   bash bench/run.sh [fanout] [logins]      (default: both)
+#   bash bench/run.sh [fanout] [logins] [history]      (default: all three)
 #   SOCKETS=2000 MESSAGES=200 RATE=50 bash bench/run.sh fanout
 #   LOGINS=100 CONCURRENCY=2 WRONG=100 bash bench/run.sh logins
+#   CLIENTS=64 DURATION=10 bash bench/run.sh history
 set -euo pipefail
 # shellcheck disable=SC2034 # read by scripts/lib.sh
 LOG_PREFIX=bench
@@ -11,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(fanout logins)
+((${#scenarios[@]})) || scenarios=(fanout logins history)
 cargo build --release --bin tickertalk --example fanout
 mkdir -p target/bench
 for scenario in "${scenarios[@]}"; do
@@ -31,6 +32,10 @@ for scenario in "${scenarios[@]}"; do
         TICKERTALK_BIN=target/release/tickertalk WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-logins.log \
             RUST_LOG=warn bash scripts/with-server.sh bash bench/logins.sh
         ;;
-    *) die "unknown scenario '$scenario' (fanout, logins)" ;;
+    history)
+        TICKERTALK_BIN=target/release/tickertalk WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-history.log \
+            RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/history.sh
+        ;;
+    *) die "unknown scenario '$scenario' (fanout, logins, history)" ;;
     esac
 done

@@ -61,7 +61,16 @@ async fn unknown_rooms_are_404() {
     let app = TestApp::spawn(&[]).await;
     let t = app.token("alice").await;
     assert_eq!(app.get("/v1/chat/rooms/999999", Some(&t)).await.0, 404);
-    assert_eq!(app.get("/v1/chat/rooms/999999/messages", Some(&t)).await.0, 404);
+    let (status, body) = app.get("/v1/chat/rooms/999999/messages", Some(&t)).await;
+    assert_eq!((status, &body["detail"]), (404, &json!("unknown room")));
+    let (status, body) = app.get("/v1/chat/rooms/999999/messages?before=5", Some(&t)).await;
+    assert_eq!((status, &body["detail"]), (404, &json!("unknown room")));
+    // An existing room with no message yet is an empty page, not a 404.
+    let empty = app.create_room(&t, "Quiet").await;
+    let (status, body) = app
+        .get(&format!("/v1/chat/rooms/{empty}/messages"), Some(&t))
+        .await;
+    assert_eq!((status, body), (200, json!([])));
     assert_eq!(
         app.post(
             "/v1/chat/rooms/999999/messages",
