@@ -7,7 +7,6 @@
 //! as with warp's own typed segments.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,32 +23,40 @@ use super::error::ApiError;
 use super::{AppState, MAX_BODY, auth, compat, dms, health, parse_json, rooms, socket};
 use crate::auth::AuthUser;
 
-/// What every handler returns; `Err` becomes a problem-details reply.
+/// What every handler returns; `Err` becomes the error reply of the route's `Api`.
 pub type HandlerResult = Result<Response, ApiError>;
 
 /// A handler's future. Boxed, so the table can hold plain function pointers.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
 
+/// Which API a route belongs to: how its caller is authenticated and how its errors read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// This server's API: `Authorization: Bearer` with a `/v1` access token; errors as
+    /// problem details.
+    V1,
+    /// `/api/*`, the original direct-message server's (`http::compat`): a client-signed JWT
+    /// naming its access key, or a `/v1` token, from the header, the query or a form field;
+    /// errors in that API's envelope.
+    Classic,
+}
+
 /// Who may call a route, and so what its handler is given.
 #[derive(Clone, Copy)]
 pub enum Handler {
-    /// Anyone. The WebSocket upgrade is one: it takes its token from the query string too, and
-    /// must refuse a foreign Origin before looking at the token.
+    /// Anyone. The WebSocket upgrades are such routes: they take their token from the query
+    /// string too, and must refuse a foreign Origin before looking at the token.
     Public(fn(Arc<AppState>, Request) -> HandlerFuture),
-    /// A valid bearer token of a live session; the handler receives the caller. A request
+    /// A caller authenticated by its route's `Api` rules; the handler receives it. A request
     /// without one never reaches the handler (401).
     User(fn(Arc<AppState>, AuthUser, Request) -> HandlerFuture),
-    /// `/api/*`, anyone: errors in that API's envelope (`http::compat`).
-    ClassicPublic(fn(Arc<AppState>, Request) -> HandlerFuture),
-    /// `/api/*`, authenticated the `/api` way (a client-signed JWT naming its access key, or a
-    /// `/v1` token; from the header, the query or the form); errors in the envelope.
-    ClassicUser(fn(Arc<AppState>, AuthUser, Request) -> HandlerFuture),
 }
 
 /// One row of the table.
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
+    pub api: Api,
     pub handler: Handler,
 }
 
@@ -65,22 +72,22 @@ macro_rules! user {
     };
 }
 
-macro_rules! classic_public {
-    ($f:path) => {
-        Handler::ClassicPublic(|state, req| Box::pin($f(state, req)))
-    };
-}
-
-macro_rules! classic_user {
-    ($f:path) => {
-        Handler::ClassicUser(|state, me, req| Box::pin($f(state, me, req)))
-    };
-}
-
+/// A `/v1` (or health) route.
 const fn route(method: Method, path: &'static str, handler: Handler) -> Route {
     Route {
         method,
         path,
+        api: Api::V1,
+        handler,
+    }
+}
+
+/// An `/api` route.
+const fn classic(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        api: Api::Classic,
         handler,
     }
 }
@@ -111,24 +118,12 @@ pub static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/chat/threads/{username}", user!(dms::send)),
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
     // The original direct-message server's API (http::compat).
-    route(Method::POST, "/api/register", classic_public!(compat::register)),
-    route(
-        Method::POST,
-        "/api/auth_token",
-        classic_public!(compat::create_token),
-    ),
-    route(
-        Method::DELETE,
-        "/api/auth_token",
-        classic_user!(compat::delete_token),
-    ),
-    route(Method::GET, "/api/inbox", classic_user!(compat::inbox)),
-    route(
-        Method::GET,
-        "/api/thread/{username}",
-        classic_user!(compat::thread),
-    ),
-    route(Method::GET, "/api/ws", classic_public!(compat::ws)),
+    classic(Method::POST, "/api/register", public!(compat::register)),
+    classic(Method::POST, "/api/auth_token", public!(compat::create_token)),
+    classic(Method::DELETE, "/api/auth_token", user!(compat::delete_token)),
+    classic(Method::GET, "/api/inbox", user!(compat::inbox)),
+    classic(Method::GET, "/api/thread/{username}", user!(compat::thread)),
+    classic(Method::GET, "/api/ws", public!(compat::ws)),
 ];
 
 /// What a handler gets of the request, gathered once by the router.
@@ -189,61 +184,32 @@ impl Route {
                     upgrade,
                 })
             });
-        match self.handler {
-            // `/v1` rows reject an oversized body before the handler (413 from `recover`), so
-            // their `Request` is always there.
-            Handler::Public(handler) => request
-                .then(move |req: Result<Request, ApiError>| {
-                    let state = state.clone();
-                    async move { respond(handler(state, req.expect("a /v1 body rejects")).await) }
-                })
-                .boxed(),
-            Handler::User(handler) => request
-                .and(authenticated(state.clone()))
-                .then(
-                    move |req: Result<Request, ApiError>, caller: Result<AuthUser, ApiError>| {
-                        let state = state.clone();
-                        async move {
-                            match caller {
-                                Ok(me) => respond(handler(state, me, req.expect("a /v1 body rejects")).await),
-                                Err(e) => e.into_response(),
-                            }
-                        }
-                    },
-                )
-                .boxed(),
-            Handler::ClassicPublic(handler) => request
-                .then(move |req: Result<Request, ApiError>| {
-                    let state = state.clone();
-                    async move {
-                        let result = match req {
-                            Ok(req) => handler(state, req).await,
-                            Err(e) => Err(e),
-                        };
-                        result.unwrap_or_else(compat::envelope_error)
-                    }
-                })
-                .boxed(),
-            Handler::ClassicUser(handler) => request
-                .then(move |req: Result<Request, ApiError>| {
-                    let state = state.clone();
-                    async move {
-                        let req = match req {
-                            Ok(req) => req,
-                            Err(e) => return compat::envelope_error(e),
-                        };
-                        let token = compat::token_of(&req);
-                        match state.chat.authenticate_api(token.as_deref()).await {
-                            Ok(me) => handler(state, me, req)
-                                .await
-                                .unwrap_or_else(compat::envelope_error),
-                            Err(e) => compat::envelope_error(e.into()),
-                        }
-                    }
-                })
-                .boxed(),
+        let (api, handler) = (self.api, self.handler);
+        request
+            .then(move |req| serve(state.clone(), api, handler, req))
+            .boxed()
+    }
+}
+
+/// Answers one request of a route: authenticate if the route asks for it, run the handler,
+/// and write any error the way the route's API writes errors. A body the router refused
+/// arrives here as `Err` (only `/api` rows hand one on; see `Route::body`).
+async fn serve(state: Arc<AppState>, api: Api, handler: Handler, req: Result<Request, ApiError>) -> Response {
+    let result = async {
+        let req = req?;
+        match handler {
+            Handler::Public(f) => f(state, req).await,
+            Handler::User(f) => {
+                let me = authenticate(&state, api, &req).await?;
+                f(state, me, req).await
+            }
         }
     }
+    .await;
+    result.unwrap_or_else(|e| match api {
+        Api::V1 => e.into_response(),
+        Api::Classic => compat::envelope_error(e),
+    })
 }
 
 /// Every route of the table, tried in order, then the `/api` catch-all: any other path under
@@ -260,28 +226,23 @@ pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     table.or(classic_404).unify().boxed()
 }
 
-/// The one place an HTTP request is authenticated: `Authorization: Bearer <token>` resolved to
-/// the caller (signature, expiry and a live session), or the 401 to answer instead.
-pub fn authenticated(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Result<AuthUser, ApiError>,), Error = Infallible> + Clone {
-    warp::header::optional::<String>("authorization")
-        .or(warp::any().map(|| None))
-        .unify()
-        .then(move |bearer: Option<String>| {
-            let state = state.clone();
-            async move {
-                state
-                    .chat
-                    .authenticate(bearer.as_deref())
-                    .await
-                    .map_err(ApiError::from)
-            }
-        })
-}
-
-fn respond(result: HandlerResult) -> Response {
-    result.unwrap_or_else(ApiError::into_response)
+/// The one place an HTTP request's caller is authenticated, for every `Handler::User` route:
+/// `/v1` resolves `Authorization: Bearer <token>` (signature, expiry and a live session); `/api`
+/// takes that API's token from wherever its clients put it (`compat::token_of`).
+async fn authenticate(state: &AppState, api: Api, req: &Request) -> Result<AuthUser, ApiError> {
+    let caller = match api {
+        Api::V1 => {
+            let bearer = req.headers.get("authorization").and_then(|v| v.to_str().ok());
+            state.chat.authenticate(bearer).await
+        }
+        Api::Classic => {
+            state
+                .chat
+                .authenticate_api(compat::token_of(req).as_deref())
+                .await
+        }
+    };
+    Ok(caller?)
 }
 
 /// Matches a path written like `/v1/chat/rooms/{id}` and extracts its parameters.
@@ -330,15 +291,15 @@ impl Route {
     /// is taken as empty.
     fn body(&self) -> BoxedFilter<(Result<Bytes, ApiError>,)> {
         let bounded = || warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes());
-        match self.handler {
-            Handler::Public(_) | Handler::User(_) => {
+        match self.api {
+            Api::V1 => {
                 if matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {
                     bounded().map(Ok).boxed()
                 } else {
                     warp::any().map(|| Ok(Bytes::new())).boxed()
                 }
             }
-            Handler::ClassicPublic(_) | Handler::ClassicUser(_) => warp::header::<u64>("content-length")
+            Api::Classic => warp::header::<u64>("content-length")
                 .and(
                     bounded()
                         .map(Ok)
