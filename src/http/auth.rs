@@ -25,7 +25,9 @@ struct SignupBody {
     phone: Option<String>,
 }
 
-fn required<T>(
+/// Parses field `field`: "required" when it is absent, else `parse`'s message when it fails;
+/// either way the error goes into `errors`. `/api/register` uses it too.
+pub(super) fn required<T>(
     errors: &mut FieldErrors,
     field: &'static str,
     raw: Option<&str>,

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::auth::required;
 use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
 use super::{AppState, json};
@@ -186,7 +187,9 @@ fn fields(req: &Request) -> Result<HashMap<String, String>, ApiError> {
             }
             Value::Null => {}
             _ => {
-                if let Some(field) = KNOWN_FIELDS.iter().find(|f| **f == k) {
+                // Only fields this API reads are named (FieldErrors keys are `'static`).
+                let known = REGISTER_FIELDS.iter().chain(&["access_token"]);
+                if let Some(field) = known.into_iter().find(|f| **f == k) {
                     errors.insert(field, "must be a string".into());
                 }
             }
@@ -198,17 +201,6 @@ fn fields(req: &Request) -> Result<HashMap<String, String>, ApiError> {
         Err(ApiError::Invalid(errors))
     }
 }
-
-/// Field names this API reads (so an error can name a field with a `'static` name).
-const KNOWN_FIELDS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "username",
-    "password",
-    "email",
-    "phone",
-    "access_token",
-];
 
 /// The caller's token: `Authorization: Bearer`, else `access_token` in the query, else in a
 /// form body (the original clients used all three).
@@ -251,54 +243,46 @@ impl<'a> TokenView<'a> {
     }
 }
 
-/// `POST /api/register`: every field required.
+/// The fields `/api/register` requires, in the order its errors are reported.
+const REGISTER_FIELDS: [&str; 6] = [
+    "first_name",
+    "last_name",
+    "username",
+    "password",
+    "email",
+    "phone",
+];
+
+/// `POST /api/register`: every field required. Missing (or blank) fields are reported first,
+/// alone; then each present field is parsed as `/v1` signup parses it.
 pub async fn register(state: Arc<AppState>, req: Request) -> HandlerResult {
     let f = fields(&req)?;
-    let mut errors = FieldErrors::new();
-    let mut get = |field: &'static str| match f.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        Some(v) => Some(v.to_string()),
-        None => {
-            errors.insert(field, "required".into());
-            None
-        }
-    };
-    let raw = (
-        get("first_name"),
-        get("last_name"),
-        get("username"),
-        get("password"),
-        get("email"),
-        get("phone"),
-    );
-    let mut check = |field: &'static str, result: Result<(), String>| {
-        if let Err(e) = result {
-            errors.insert(field, e);
-        }
-    };
-    let (Some(first_name), Some(last_name), Some(username), Some(password), Some(email), Some(phone)) = raw
-    else {
-        return Err(ApiError::Invalid(errors));
-    };
-    // The password is taken as sent (not trimmed), like `/v1`.
-    let password = f.get("password").cloned().unwrap_or(password);
-    let parsed = (
-        Username::parse(&username)
-            .map_err(|e| check("username", Err(e)))
-            .ok(),
-        Email::parse(&email).map_err(|e| check("email", Err(e))).ok(),
-        Password::parse(&password)
-            .map_err(|e| check("password", Err(e)))
-            .ok(),
-    );
-    for (field, value, max) in [
-        ("first_name", &first_name, 64),
-        ("last_name", &last_name, 64),
-        ("phone", &phone, 32),
-    ] {
-        check(field, OptionalField::parse(Some(value), max).map(|_| ()));
+    let raw = |field: &str| f.get(field).map(String::as_str).filter(|v| !v.trim().is_empty());
+    let missing: FieldErrors = REGISTER_FIELDS
+        .into_iter()
+        .filter(|field| raw(field).is_none())
+        .map(|field| (field, "required".to_string()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::Invalid(missing));
     }
-    let (Some(username), Some(email), Some(password), true) =
-        (parsed.0, parsed.1, parsed.2, errors.is_empty())
+    let mut errors = FieldErrors::new();
+    // Names must be there (checked above) and are bounded like /v1's optional profile fields.
+    let name = |max| move |v: &str| OptionalField::parse(Some(v), max).map(Option::unwrap_or_default);
+    let first_name = required(&mut errors, "first_name", raw("first_name"), name(64));
+    let last_name = required(&mut errors, "last_name", raw("last_name"), name(64));
+    let username = required(
+        &mut errors,
+        "username",
+        raw("username").map(str::trim),
+        Username::parse,
+    );
+    // The password is taken as sent (not trimmed), like `/v1`.
+    let password = required(&mut errors, "password", raw("password"), Password::parse);
+    let email = required(&mut errors, "email", raw("email").map(str::trim), Email::parse);
+    let phone = required(&mut errors, "phone", raw("phone"), name(32));
+    let (Some(first_name), Some(last_name), Some(username), Some(password), Some(email), Some(phone)) =
+        (first_name, last_name, username, password, email, phone)
     else {
         return Err(ApiError::Invalid(errors));
     };
