@@ -271,6 +271,23 @@ impl Connection {
         }
     }
 
+    /// Writes replayed stored messages, `(id, frame)` in order, and returns the highest id
+    /// written (at least `cursor`): live copies up to it are then skipped. `None` when the
+    /// socket went away meanwhile.
+    async fn write_replay(
+        &mut self,
+        frames: impl Iterator<Item = (i64, String)>,
+        mut cursor: i64,
+    ) -> Option<i64> {
+        for (id, frame) in frames {
+            if let Flow::Gone = self.write(frame).await {
+                return None;
+            }
+            cursor = cursor.max(id);
+        }
+        Some(cursor)
+    }
+
     /// Writes the direct messages stored after `since` (before any queued live one, which the
     /// cursor then skips if the replay covered it).
     async fn replay_direct(&mut self, since: i64) -> Flow {
@@ -287,17 +304,17 @@ impl Connection {
                     .await;
             }
         };
-        let mut cursor = since;
-        for m in &rows {
-            let frame = match self.dialect {
+        let dialect = self.dialect;
+        let frames = rows.iter().map(|m| {
+            let frame = match dialect {
                 Dialect::V1 => serde_json::to_string(&DirectFrame::of(m)).expect("frame"),
                 Dialect::Classic => protocol::classic_direct(m),
             };
-            if let Flow::Gone = self.write(frame).await {
-                return Flow::Gone;
-            }
-            cursor = cursor.max(m.id);
-        }
+            (m.id, frame)
+        });
+        let Some(cursor) = self.write_replay(frames, since).await else {
+            return Flow::Gone;
+        };
         self.dm_cursor = Some(cursor);
         Flow::Continue
     }
@@ -455,14 +472,16 @@ impl Connection {
         self.hub.set_floor(room_id, last_seq);
         if let Some(since) = since {
             let rows = self.chat.replay(room_id, since, REPLAY_LIMIT).await?;
-            let mut cursor = self.cursors.get(&room_id).copied().unwrap_or(0).max(since);
-            for m in &rows {
-                let frame = serde_json::to_string(&RoomMessageFrame::of(m)).expect("frame");
-                if let Flow::Gone = self.write(frame).await {
-                    return Ok(Flow::Gone);
-                }
-                cursor = cursor.max(m.id);
-            }
+            let start = self.cursors.get(&room_id).copied().unwrap_or(0).max(since);
+            let frames = rows.iter().map(|m| {
+                (
+                    m.id,
+                    serde_json::to_string(&RoomMessageFrame::of(m)).expect("frame"),
+                )
+            });
+            let Some(cursor) = self.write_replay(frames, start).await else {
+                return Ok(Flow::Gone);
+            };
             self.cursors.insert(room_id, cursor);
         }
         if newly {
