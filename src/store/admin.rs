@@ -18,7 +18,9 @@ pub fn url_with_db(url: &str, name: &str) -> Result<String, String> {
 pub fn db_name(url: &str) -> Result<String, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL ({e})"))?;
     let name = parsed.path().trim_start_matches('/');
-    let name = percent_decode(name);
+    let name = percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .into_owned();
     if name.is_empty() {
         return Err("the URL names no database".into());
     }
@@ -75,26 +77,6 @@ pub async fn drop(url: &str, name: &str) -> StoreResult<()> {
     .await?;
     let _ = conn.close().await;
     Ok(())
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
