@@ -1,49 +1,263 @@
-//! Fan-out benchmark: N WebSocket clients in one room of a running server, one sender posting M
-//! messages; measures delivery latency (send → receipt on every socket) and throughput.
-//! Run through `make bench` (bench/run.sh), which starts a release server and records its RSS.
+//! Fan-out load generator (issue #11): `rooms` rooms of `per_room` WebSocket clients each, spread
+//! over one or more running server instances; every room receives `rate` messages per second
+//! from its own members (round-robin), and every member (the author included) must receive every
+//! message. Latency is per delivery, from just before the post was written to its receipt.
 //!
-//!   cargo run --release --example fanout -- --base-url http://127.0.0.1:PORT --sockets 2000 --messages 200
+//! With several rates (`--rates 20,40,60`) it steps up, `--step-secs` per step, and stops at the
+//! first step that fails (not 100 % delivery, any error frame, or p99 above `--p99-budget-ms`).
+//! With no rate (`--rates ''`) it only connects and joins: the idle-socket measurement.
+//!
+//! Per step it prints a JSON line (`{"scenario":"fanout",...}`) and, at the end, a table; the
+//! CPU and RSS of the server instances (`SERVER_PIDS`), PostgreSQL (every `postgres` process),
+//! RabbitMQ (`beam.smp`) and this load generator are read from `/proc` over each step.
+//!
+//! The generator must stay cheap per frame or it becomes the limit: it speaks just enough
+//! WebSocket by hand (RFC 6455 over a plain TcpStream: the handshake, unmasked server frames,
+//! masked client frames, pongs) to read every frame that arrived with one system call and no
+//! per-frame allocation; a reader finds its payload (`"chatmessage":"bench STEP MICROS"`) with a
+//! byte search, no JSON parse; latencies go to shared fixed-bucket histograms (one atomic add).
+//!
+//!   bash bench/run.sh fanout        (starts the servers; see bench/run.sh for the knobs)
+//!   cargo run --release --example fanout -- --base-url http://127.0.0.1:PORT --rooms 20 --per-room 50 --rates 50
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::{Buf, BytesMut};
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Mutex, Semaphore};
+
+/// The sending half of a socket: posts go out on it, and so do the reader's pongs.
+type Writer = Arc<Mutex<OwnedWriteHalf>>;
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long)]
-    base_url: String,
-    #[arg(long, default_value_t = 1000)]
-    sockets: usize,
-    #[arg(long, default_value_t = 200)]
-    messages: usize,
-    /// Accounts the sockets are spread over (signing up is deliberately slow: Argon2id).
+    /// Server base URL(s), comma-separated; the sockets of each room are split between them.
+    #[arg(long, value_delimiter = ',', required = true)]
+    base_url: Vec<String>,
     #[arg(long, default_value_t = 20)]
-    users: usize,
-    /// Messages per second the sender posts.
+    rooms: usize,
     #[arg(long, default_value_t = 50)]
-    rate: u64,
+    per_room: usize,
+    /// Accounts the sockets are spread over (signing up is deliberately slow: Argon2id).
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// Messages per second per room, one step each; empty: connect and join only (idle).
+    #[arg(long, default_value = "50", value_parser = parse_rates)]
+    rates: Rates,
+    #[arg(long, default_value_t = 10)]
+    step_secs: u64,
+    #[arg(long, default_value_t = 100.0)]
+    p99_budget_ms: f64,
+    /// Sockets connecting at once.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+    /// A name for this run in the JSON lines and the table.
+    #[arg(long, default_value = "fanout")]
+    label: String,
 }
 
-fn now_us() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros()
+/// Histogram buckets: 100 µs wide, up to 10 s (the last bucket holds everything slower).
+const BUCKET_US: u64 = 100;
+const BUCKETS: usize = 100_000;
+const MAX_STEPS: usize = 32;
+
+/// What every reader adds to, per step.
+struct Step {
+    received: AtomicU64,
+    hist: Vec<AtomicU32>,
+    max_us: AtomicU64,
+}
+
+impl Step {
+    fn new() -> Step {
+        Step {
+            received: AtomicU64::new(0),
+            hist: (0..BUCKETS).map(|_| AtomicU32::new(0)).collect(),
+            max_us: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, us: u64) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        let b = ((us / BUCKET_US) as usize).min(BUCKETS - 1);
+        self.hist[b].fetch_add(1, Ordering::Relaxed);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The latency (ms) below which `p` of the deliveries fall (upper bucket edge).
+    fn percentile(&self, p: f64) -> f64 {
+        let total: u64 = self.hist.iter().map(|b| b.load(Ordering::Relaxed) as u64).sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let want = ((total as f64) * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, b) in self.hist.iter().enumerate() {
+            seen += b.load(Ordering::Relaxed) as u64;
+            if seen >= want {
+                return ((i as u64 + 1) * BUCKET_US) as f64 / 1000.0;
+            }
+        }
+        f64::INFINITY
+    }
+}
+
+struct Shared {
+    steps: Vec<Step>,
+    errors: AtomicU64,
+    closed: AtomicU64,
+    stop: AtomicBool,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     let http = reqwest::Client::new();
+    let base0 = &args.base_url[0];
     let run = format!("{:x}", now_us() % 0xffffff);
+
+    let tokens = sign_up(&http, base0, &run, args.users.max(1)).await;
+    let mut rooms = Vec::new();
+    for r in 0..args.rooms {
+        let v: Value = http
+            .post(format!("{base0}/v1/chat/rooms"))
+            .bearer_auth(&tokens[0])
+            .json(&json!({"name": format!("bench {run} {r}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rooms.push(v["id"].as_i64().expect("room created"));
+    }
+
+    let servers = pids_from_env();
+    let rss_before = rss_kib(&servers);
+    let shared = Arc::new(Shared {
+        steps: (0..MAX_STEPS).map(|_| Step::new()).collect(),
+        errors: AtomicU64::new(0),
+        closed: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    });
+
+    // Connect and join every socket, `connect_concurrency` at a time.
+    let total = args.rooms * args.per_room;
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let mut joining = Vec::with_capacity(total);
+    for (r, &room) in rooms.iter().enumerate() {
+        for j in 0..args.per_room {
+            let i = r * args.per_room + j;
+            let base = args.base_url[j % args.base_url.len()].clone();
+            let token = tokens[i % tokens.len()].clone();
+            let gate = gate.clone();
+            joining.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await.unwrap();
+                (r, connect_and_join(&base, &token, room).await)
+            }));
+        }
+    }
+    let mut sinks: Vec<Vec<Writer>> = (0..args.rooms).map(|_| Vec::new()).collect();
+    let mut readers = Vec::with_capacity(total);
+    for j in joining {
+        let (r, (read_half, buf, writer)) = j.await.unwrap();
+        sinks[r].push(writer.clone());
+        readers.push(tokio::spawn(read(read_half, buf, writer, shared.clone())));
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    // Let the last presence frames settle before reading the memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_joined = rss_kib(&servers);
+    let per_socket = (rss_joined.saturating_sub(rss_before)) as f64 * 1024.0 / total as f64;
+    let idle = json!({
+        "scenario": "idle", "label": args.label, "sockets": total, "rooms": args.rooms,
+        "per_room": args.per_room, "instances": args.base_url.len(),
+        "connect_and_join_s": round(connect_secs, 2),
+        "server_rss_before_kib": rss_before, "server_rss_joined_kib": rss_joined,
+        "bytes_per_socket": per_socket.round(),
+    });
+    println!("{idle}");
+    println!(
+        "connected and joined {total} sockets in {connect_secs:.2} s; server RSS {} -> {} KiB ({:.1} KiB per socket)",
+        rss_before,
+        rss_joined,
+        per_socket / 1024.0
+    );
+
+    let mut results = Vec::new();
+    for (step, &rate) in args.rates.0.iter().enumerate().take(MAX_STEPS) {
+        let result = run_step(&args, &rooms, &mut sinks, &shared, &servers, step, rate).await;
+        println!("{result}");
+        let passed = result["passed"].as_bool() == Some(true);
+        results.push(result);
+        if !passed {
+            break;
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+
+    if !results.is_empty() {
+        println!();
+        println!(
+            "| {} | rate/room | sent msg/s | deliveries/s | lost | errors | p50 ms | p99 ms | max ms | server CPU | PG CPU | broker CPU | loadgen CPU | server RSS | pass |",
+            args.label
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for r in &results {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} % | {} % | {} % | {} % | {} MiB | {} |",
+                args.label,
+                r["rate_per_room"],
+                r["sent_per_s"],
+                r["deliveries_per_s"],
+                r["lost"],
+                r["errors"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r["max_ms"],
+                r["cpu_server_pct"],
+                r["cpu_postgres_pct"],
+                r["cpu_broker_pct"],
+                r["cpu_loadgen_pct"],
+                r["server_rss_mib"],
+                if r["passed"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                },
+            );
+        }
+        let best = results
+            .iter()
+            .filter(|r| r["passed"].as_bool() == Some(true))
+            .filter_map(|r| r["rate_per_room"].as_u64())
+            .max();
+        println!(
+            "{}",
+            json!({"scenario": "fanout-summary", "label": args.label, "highest_passing_rate_per_room": best})
+        );
+    }
+    // Exit without closing 10,000 sockets politely: the server is stopped next anyway.
+    std::process::exit(0);
+}
+
+async fn sign_up(http: &reqwest::Client, base: &str, run: &str, users: usize) -> Vec<String> {
     let mut tokens = Vec::new();
-    for i in 0..args.users.max(1) {
+    for i in 0..users {
         let name = format!("b{run}u{i}");
         let v: Value = http
-            .post(format!("{}/v1/auth/signup", args.base_url))
+            .post(format!("{base}/v1/auth/signup"))
             .json(&json!({"username": name, "email": format!("{name}@bench.example"), "password": "benchmark-pw"}))
             .send()
             .await
@@ -53,131 +267,320 @@ async fn main() {
             .unwrap();
         tokens.push(v["token"].as_str().expect("signup").to_string());
     }
-    let room: Value = http
-        .post(format!("{}/v1/chat/rooms", args.base_url))
-        .bearer_auth(&tokens[0])
-        .json(&json!({"name": format!("bench-{run}")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = room["id"].as_i64().unwrap();
-    let ws_base = args.base_url.replacen("http", "ws", 1);
+    tokens
+}
 
-    let received = Arc::new(AtomicUsize::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(args.sockets * args.messages)));
-    let connect_start = Instant::now();
-    let mut readers = Vec::new();
-    for i in 0..args.sockets {
-        let url = format!("{ws_base}/v1/ws?token={}", tokens[i % tokens.len()]);
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
-        ws.send(Message::text(json!({"type": 2, "chatroomId": room}).to_string()))
-            .await
-            .unwrap();
-        loop {
-            if let Some(Ok(Message::Text(t))) = ws.next().await
-                && t.contains("\"users\"")
-            {
-                break;
-            }
+/// Opens a WebSocket by hand and joins `room`: returns the read half, whatever was read past
+/// the join's presence list, and the write half.
+async fn connect_and_join(base: &str, token: &str, room: i64) -> (OwnedReadHalf, BytesMut, Writer) {
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let stream = TcpStream::connect(host).await.expect("connect");
+    stream.set_nodelay(true).unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let request = format!(
+        "GET /v1/ws?token={token} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    wr.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = BytesMut::with_capacity(4096);
+    let head_end = loop {
+        if let Some(at) = find(&buf, b"\r\n\r\n") {
+            break at + 4;
         }
-        let (received, latencies, want) = (received.clone(), latencies.clone(), args.messages);
-        readers.push(tokio::spawn(async move {
-            let mut mine = Vec::with_capacity(want);
-            while mine.len() < want {
-                match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-                    Ok(Some(Ok(Message::Text(t)))) => {
-                        let v: Value = serde_json::from_str(&t).unwrap();
-                        if v["type"] == 1
-                            && let Some(sent) = v["chatmessage"]
-                                .as_str()
-                                .and_then(|m| m.split(' ').nth(1))
-                                .and_then(|s| s.parse::<u128>().ok())
-                        {
-                            mine.push((now_us() - sent) as u64);
-                            received.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(Some(Ok(_))) => {}
-                    _ => break,
-                }
-            }
-            latencies.lock().await.extend(mine);
-        }));
-    }
-    let connect_secs = connect_start.elapsed().as_secs_f64();
-    println!("connected {} sockets in {connect_secs:.1} s", args.sockets);
-    if let Ok(pid) = std::env::var("SERVER_PID") {
-        println!("server RSS with sockets connected: {}", rss(&pid));
-    }
-
-    let (mut sender, _) = tokio_tungstenite::connect_async(format!("{ws_base}/v1/ws?token={}", tokens[0]))
-        .await
-        .unwrap();
-    let send_start = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate.max(1)));
-    let drain = tokio::spawn(async move {
-        // The sender's own echoes must be read, or the server cuts it off as a slow client.
-        while let Some(Ok(_)) = sender.next().await {}
-    });
-    let (mut post, _) = tokio_tungstenite::connect_async(format!("{ws_base}/v1/ws?token={}", tokens[0]))
-        .await
-        .unwrap();
-    for i in 0..args.messages {
-        tick.tick().await;
-        post.send(Message::text(
-            json!({"type": 1, "chatroomId": room, "chatmessage": format!("m{i} {}", now_us())}).to_string(),
-        ))
-        .await
-        .unwrap();
-        if i % 16 == 0 {
-            while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_millis(1), post.next()).await {}
-        }
-    }
-    for r in readers {
-        let _ = r.await;
-    }
-    drain.abort();
-    let elapsed = send_start.elapsed().as_secs_f64();
-    let mut lat = latencies.lock().await.clone();
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
+        assert!(
+            rd.read_buf(&mut buf).await.unwrap() > 0,
+            "handshake: connection closed"
+        );
     };
-    let expected = args.sockets * args.messages;
-    println!(
-        "| sockets | messages | deliveries | lost | throughput (deliveries/s) | p50 ms | p95 ms | p99 ms | max ms |"
+    assert!(
+        buf.starts_with(b"HTTP/1.1 101"),
+        "handshake refused: {:?}",
+        String::from_utf8_lossy(&buf[..head_end])
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {} | {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
-        args.sockets,
-        args.messages,
-        lat.len(),
-        expected - lat.len(),
-        lat.len() as f64 / elapsed,
-        pct(0.50),
-        pct(0.95),
-        pct(0.99),
-        lat.last().copied().unwrap_or(0) as f64 / 1000.0
-    );
-    if let Ok(pid) = std::env::var("SERVER_PID") {
-        println!("server RSS after the run: {}", rss(&pid));
+    buf.advance(head_end);
+    wr.write_all(&client_frame(
+        0x1,
+        json!({"type": 2, "chatroomId": room}).to_string().as_bytes(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        while let Some((opcode, payload)) = next_frame(&mut buf) {
+            if opcode == 0x1 && find(&payload, b"\"users\"").is_some() {
+                return (rd, buf, Arc::new(Mutex::new(wr)));
+            }
+            assert!(
+                opcode != 0x8,
+                "join refused: {:?}",
+                String::from_utf8_lossy(&payload)
+            );
+        }
+        assert!(
+            rd.read_buf(&mut buf).await.unwrap() > 0,
+            "join: connection closed"
+        );
     }
 }
 
-fn rss(pid: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
+/// A client frame (FIN set), masked as the protocol requires; the all-zero key leaves the
+/// payload as it is, which spares the XOR.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(payload.len() + 14);
+    f.push(0x80 | opcode);
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Takes one complete server frame (unmasked, unfragmented: the server's frames are small)
+/// off the front of `buf`: its opcode and payload.
+fn next_frame(buf: &mut BytesMut) -> Option<(u8, BytesMut)> {
+    if buf.len() < 2 {
+        return None;
+    }
+    let opcode = buf[0] & 0x0f;
+    let (len, head) = match buf[1] & 0x7f {
+        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+        127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
+        126 | 127 => return None,
+        n => (n as usize, 2),
+    };
+    if buf.len() < head + len {
+        return None;
+    }
+    buf.advance(head);
+    Some((opcode, buf.split_to(len)))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Counts this socket's deliveries until the run ends; answers pings.
+async fn read(mut rd: OwnedReadHalf, mut buf: BytesMut, writer: Writer, shared: Arc<Shared>) {
+    const MARK: &[u8] = b"\"chatmessage\":\"bench ";
+    'socket: loop {
+        while let Some((opcode, payload)) = next_frame(&mut buf) {
+            match opcode {
+                0x1 => {
+                    if let Some(at) = find(&payload, MARK) {
+                        let rest = &payload[at + MARK.len()..];
+                        let mut parts = rest.split(|&b| b == b' ' || b == b'"');
+                        let mut num =
+                            || -> Option<u64> { std::str::from_utf8(parts.next()?).ok()?.parse().ok() };
+                        let (step, sent) = (num().unwrap_or(MAX_STEPS as u64) as usize, num().unwrap_or(0));
+                        if let Some(s) = shared.steps.get(step) {
+                            s.record(now_us().saturating_sub(sent));
+                        }
+                    } else if payload.starts_with(b"{\"type\":6") {
+                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("error frame: {}", String::from_utf8_lossy(&payload));
+                    }
+                }
+                0x9 => {
+                    let pong = client_frame(0xA, &payload);
+                    if writer.lock().await.write_all(&pong).await.is_err() {
+                        break 'socket;
+                    }
+                }
+                0x8 => break 'socket,
+                _ => {}
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    if !shared.stop.load(Ordering::Relaxed) {
+        shared.closed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One rate for `step_secs`: every room gets `rate` posts a second from its members in turn.
+async fn run_step(
+    args: &Args,
+    rooms: &[i64],
+    sinks: &mut [Vec<Writer>],
+    shared: &Arc<Shared>,
+    servers: &[u32],
+    step: usize,
+    rate: u32,
+) -> Value {
+    let errors_before = shared.errors.load(Ordering::Relaxed);
+    let cpu_before = CpuSample::take(servers);
+    let per_room_msgs = rate as u64 * args.step_secs;
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for (r, room_sinks) in sinks.iter_mut().enumerate() {
+        let room = rooms[r];
+        let mine = std::mem::take(room_sinks);
+        // Rooms start spread over one tick, not all at the same instant.
+        let offset = Duration::from_micros(1_000_000 / rate.max(1) as u64 * r as u64 / rooms.len() as u64);
+        senders.push(tokio::spawn(async move {
+            tokio::time::sleep(offset).await;
+            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1) as u64));
+            for n in 0..per_room_msgs {
+                tick.tick().await;
+                let k = n as usize % mine.len();
+                let frame = format!(
+                    "{{\"type\":1,\"chatroomId\":{room},\"chatmessage\":\"bench {step} {}\"}}",
+                    now_us()
+                );
+                let frame = client_frame(0x1, frame.as_bytes());
+                if mine[k].lock().await.write_all(&frame).await.is_err() {
+                    break;
+                }
+            }
+            (r, mine)
+        }));
+    }
+    for s in senders {
+        let (r, mine) = s.await.unwrap();
+        sinks[r] = mine;
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    let cpu_after = CpuSample::take(servers);
+    let rss = rss_kib(servers);
+    // Wait for the stragglers (anything later than 5 s fails the step anyway).
+    let expected = per_room_msgs * rooms.len() as u64 * args.per_room as u64;
+    let s = &shared.steps[step];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = s.received.load(Ordering::Relaxed);
+    let errors = shared.errors.load(Ordering::Relaxed) - errors_before;
+    let p99 = s.percentile(0.99);
+    let passed = received == expected && errors == 0 && p99 <= args.p99_budget_ms;
+    let cpu = cpu_after.since(&cpu_before);
+    json!({
+        "scenario": "fanout", "label": args.label, "instances": args.base_url.len(),
+        "rooms": rooms.len(), "per_room": args.per_room, "rate_per_room": rate,
+        "step_secs": args.step_secs,
+        "sent_per_s": (per_room_msgs * rooms.len() as u64) as f64 / args.step_secs as f64,
+        "deliveries_per_s": (received as f64 / send_secs).round(),
+        "expected": expected, "received": received, "lost": expected.saturating_sub(received),
+        "errors": errors, "sockets_closed": shared.closed.load(Ordering::Relaxed),
+        "p50_ms": s.percentile(0.50), "p95_ms": s.percentile(0.95), "p99_ms": p99,
+        "max_ms": round(s.max_us.load(Ordering::Relaxed) as f64 / 1000.0, 1),
+        "cpu_server_pct": round(cpu.server, 0), "cpu_postgres_pct": round(cpu.postgres, 0),
+        "cpu_broker_pct": round(cpu.broker, 0), "cpu_loadgen_pct": round(cpu.me, 0),
+        "server_rss_mib": round(rss as f64 / 1024.0, 1),
+        "passed": passed,
+    })
+}
+
+#[derive(Clone)]
+struct Rates(Vec<u32>);
+
+fn parse_rates(s: &str) -> Result<Rates, String> {
+    s.split(',')
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| r.trim().parse().map_err(|e| format!("rate {r:?}: {e}")))
+        .collect::<Result<_, _>>()
+        .map(Rates)
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+fn pids_from_env() -> Vec<u32> {
+    std::env::var("SERVER_PIDS")
+        .or_else(|_| std::env::var("SERVER_PID"))
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn rss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS"))
-                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
-        .unwrap_or_else(|| "?".into())
+        .sum()
+}
+
+/// CPU ticks (utime + stime) of the server instances, PostgreSQL, RabbitMQ and this process.
+struct CpuSample {
+    at: Instant,
+    server: u64,
+    postgres: u64,
+    broker: u64,
+    me: u64,
+}
+
+struct CpuPct {
+    server: f64,
+    postgres: f64,
+    broker: f64,
+    me: f64,
+}
+
+impl CpuSample {
+    fn take(servers: &[u32]) -> CpuSample {
+        let mut sample = CpuSample {
+            at: Instant::now(),
+            server: servers.iter().map(|p| ticks(*p).unwrap_or(0)).sum(),
+            postgres: 0,
+            broker: 0,
+            me: ticks(std::process::id()).unwrap_or(0),
+        };
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            match std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .as_deref()
+                .map(str::trim)
+            {
+                Ok("postgres") => sample.postgres += ticks(pid).unwrap_or(0),
+                Ok("beam.smp") => sample.broker += ticks(pid).unwrap_or(0),
+                _ => {}
+            }
+        }
+        sample
+    }
+
+    /// Percent of one core over the interval (200 % = both cores of this machine).
+    fn since(&self, before: &CpuSample) -> CpuPct {
+        // USER_HZ is 100 on every Linux this runs on.
+        let secs = self.at.duration_since(before.at).as_secs_f64().max(1e-9);
+        let pct = |a: u64, b: u64| a.saturating_sub(b) as f64 / 100.0 / secs * 100.0;
+        CpuPct {
+            server: pct(self.server, before.server),
+            postgres: pct(self.postgres, before.postgres),
+            broker: pct(self.broker, before.broker),
+            me: pct(self.me, before.me),
+        }
+    }
+}
+
+fn ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }

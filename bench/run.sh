@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# make bench: each scenario against a release server on its own database (scripts/with-server.sh).
-#   bash bench/run.sh [fanout] [logins] [history]      (default: all three)
-#   SOCKETS=2000 MESSAGES=200 RATE=50 bash bench/run.sh fanout
-#   LOGINS=100 CONCURRENCY=2 WRONG=100 bash bench/run.sh logins
-#   CLIENTS=64 DURATION=10 bash bench/run.sh history
+# make bench: each scenario against release server(s) on their own database (scripts/with-server.sh).
+#   bash bench/run.sh [SCENARIO...]      (default: all; a JSON line and a table per scenario)
+#     fanout    20 rooms x 50 sockets, one instance, rate per room stepped up until a step fails
+#     fanout2   the same over two instances (each room's sockets split between them)
+#     room      one room of 2,000 sockets, rate stepped up
+#     idle      10,000 sockets joined to rooms of 50, no traffic: connect time and bytes/socket
+#     logins    RSS before and after 100 logins, and around 100 concurrent wrong ones
+#     history   wrk against GET /v1/chat/rooms/{id}/messages, 64 keep-alive clients
+#   Knobs (environment): RATES=20,40,... STEP_SECS=10 ROOMS= PER_ROOM= (fan-out scenarios);
+#   LOGINS=100 CONCURRENCY=2 WRONG=100 (logins); CLIENTS=64 DURATION=10 (history).
+#   BENCH_BIN=path: measure that server binary (e.g. a build of an older commit) instead.
+#   JSON lines of the last run are also kept in target/bench/results.jsonl.
 set -euo pipefail
 # shellcheck disable=SC2034 # read by scripts/lib.sh
 LOG_PREFIX=bench
@@ -12,30 +19,38 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(fanout logins history)
+((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins history)
+# BENCH_BIN: another server binary to measure (a "before" build), instead of this checkout's.
+BENCH_BIN=${BENCH_BIN:-target/release/tickertalk}
 cargo build --release --bin tickertalk --example fanout
 mkdir -p target/bench
+: >target/bench/results.jsonl
 for scenario in "${scenarios[@]}"; do
     log "scenario: $scenario"
     case $scenario in
-    fanout)
-        # shellcheck disable=SC2016 # expanded by the inner shell, which with-server.sh gives BASE_URL and SERVER_PID
-        TICKERTALK_BIN=target/release/tickertalk WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server.log \
-            RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn \
-            bash scripts/with-server.sh bash -c '
-                echo "server RSS idle: $(awk "/^VmRSS:/ { print \$2, \$3 }" "/proc/$SERVER_PID/status")"
-                exec target/release/examples/fanout --base-url "$BASE_URL" \
-                    --sockets "${SOCKETS:-2000}" --messages "${MESSAGES:-200}" --rate "${RATE:-50}" --users "${USERS:-20}"'
+    fanout | fanout2 | room | idle)
+        instances=1 rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,120,150,200}
+        case $scenario in
+        fanout2) instances=2 ;;
+        room) rooms=${ROOMS:-1} per_room=${PER_ROOM:-2000} rates=${RATES-25,50,75,100} ;;
+        idle) rooms=${ROOMS:-200} per_room=${PER_ROOM:-50} rates='' ;;
+        esac
+        # Rate limit lifted: the load is the point. Each step runs STEP_SECS (default 10 s).
+        TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-$scenario.log \
+            WITH_SERVER_INSTANCES=$instances RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn \
+            bash scripts/with-server.sh bash -c 'exec target/release/examples/fanout --base-url "$BASE_URLS" \
+                --label "$0" --rooms "$1" --per-room "$2" --rates "$3" --step-secs "${STEP_SECS:-10}"' \
+            "$scenario" "$rooms" "$per_room" "$rates" | tee -a target/bench/results.jsonl
         ;;
     logins)
         # A fresh server: its starting RSS must not include another scenario's hashing.
-        TICKERTALK_BIN=target/release/tickertalk WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-logins.log \
+        TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-logins.log \
             RUST_LOG=warn bash scripts/with-server.sh bash bench/logins.sh
         ;;
     history)
-        TICKERTALK_BIN=target/release/tickertalk WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-history.log \
+        TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-history.log \
             RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/history.sh
         ;;
-    *) die "unknown scenario '$scenario' (fanout, logins, history)" ;;
+    *) die "unknown scenario '$scenario' (fanout, fanout2, room, idle, logins, history)" ;;
     esac
 done

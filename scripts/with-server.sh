@@ -4,7 +4,9 @@
 #
 #   scripts/with-server.sh COMMAND [ARGS...]
 #
-# The command sees BASE_URL, JWT_SECRET and SERVER_PID. Needs PostgreSQL and RabbitMQ
+# The command sees BASE_URL, JWT_SECRET and SERVER_PID; with WITH_SERVER_INSTANCES=N (default 1),
+# N instances share the database and broker prefix, and BASE_URLS / SERVER_PIDS list them all
+# (comma-separated; BASE_URL and SERVER_PID are the first). Needs PostgreSQL and RabbitMQ
 # (scripts/deps.sh) and a built server binary. Environment:
 #   TEST_DATABASE_URL  admin-capable URL (the role needs CREATEDB); its database name is replaced
 #                      by the throwaway one (default: the local default URL)
@@ -33,40 +35,53 @@ tt_db() { DATABASE_URL=$ADMIN_URL "$TICKERTALK_BIN" db "$@"; }
 
 db="${WITH_SERVER_DB_PREFIX:-tt_live}_$(random_hex 4)"
 url=$(tt_db url "$db")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 secret=$(random_hex 24)
 log=${WITH_SERVER_LOG:-target/test-output/with-server-$db.log}
 mkdir -p "$(dirname "$log")"
 
 tt_db create "$db" >/dev/null
-pid=""
+pids=()
 cleanup() {
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    local p
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
     tt_db drop "$db" >/dev/null 2>&1 || log "warning: could not drop database $db"
     # Durable quorum queues left behind pile up on the broker and slow every restart of it.
     BROKER_PREFIX="$db" AMQP_URL="$AMQP" "$TICKERTALK_BIN" broker-cleanup >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="$AMQP" JWT_SECRET="$secret" \
-    BROKER_PREFIX="$db" RUST_LOG="${RUST_LOG:-info}" "$TICKERTALK_BIN" >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
-    kill -0 "$pid" 2>/dev/null || {
-        log "server exited; log:"
-        tail -20 "$log" >&2
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+urls=()
+for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
+    port=$(free_port)
+    log_i=$log
+    ((i == 1)) || log_i=${log%.log}-$i.log
+    LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="$AMQP" JWT_SECRET="$secret" \
+        BROKER_PREFIX="$db" RUST_LOG="${RUST_LOG:-info}" "$TICKERTALK_BIN" >"$log_i" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 100); do
+        if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+        kill -0 "$pid" 2>/dev/null || {
+            log "server exited; log:"
+            tail -20 "$log_i" >&2
+            exit 1
+        }
+        sleep 0.2
+    done
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || {
+        log "server not ready; log:"
+        tail -20 "$log_i" >&2
         exit 1
     }
-    sleep 0.2
+    urls+=("http://127.0.0.1:$port")
 done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || {
-    log "server not ready; log:"
-    tail -20 "$log" >&2
-    exit 1
-}
 
-BASE_URL="http://127.0.0.1:$port" JWT_SECRET="$secret" SERVER_PID="$pid" "$@"
+BASE_URL="${urls[0]}" BASE_URLS=$(IFS=,; echo "${urls[*]}") JWT_SECRET="$secret" \
+    SERVER_PID="${pids[0]}" SERVER_PIDS=$(IFS=,; echo "${pids[*]}") "$@"

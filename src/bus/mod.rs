@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 use tickertalk_wire::topology::{STOCK_KEY, name};
 use tickertalk_wire::{Backoff, Event, StockCommand, Topology};
 use tokio::sync::{RwLock, watch};
@@ -149,6 +149,18 @@ impl Bus {
         payload: &[u8],
         delivery_mode: u8,
     ) -> Result<(), BusError> {
+        let confirm = self.start_send(exchange, key, payload, delivery_mode).await?;
+        Self::confirmed(confirm).await
+    }
+
+    /// Hands one publish to the channel (in call order) and returns its pending confirm.
+    async fn start_send(
+        &self,
+        exchange: &str,
+        key: &str,
+        payload: &[u8],
+        delivery_mode: u8,
+    ) -> Result<PublisherConfirm, BusError> {
         let guard = self.live.read().await;
         let live = guard.as_ref().ok_or(BusError::Down)?;
         let mut props = BasicProperties::default()
@@ -157,7 +169,7 @@ impl Bus {
         if exchange == self.topology.commands {
             props = props.with_expiration(COMMAND_TTL_MS.into());
         }
-        let confirm = live
+        Ok(live
             .publish
             .basic_publish(
                 name(exchange),
@@ -169,13 +181,40 @@ impl Bus {
                 payload,
                 props,
             )
-            .await?;
-        drop(guard);
+            .await?)
+    }
+
+    /// Waits (at most `CONFIRM_TIMEOUT`) for the broker's answer to one publish.
+    async fn confirmed(confirm: PublisherConfirm) -> Result<(), BusError> {
         match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
             Err(_) => Err(BusError::Timeout),
             Ok(Err(e)) => Err(e.into()),
             Ok(Ok(Confirmation::Nack(_))) => Err(BusError::Nacked),
             Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// `publish` for a caller that publishes a stream of events (the message writer): the event
+    /// is handed to the channel before this returns, so successive calls reach the broker in
+    /// call order, and its confirm is awaited on a task of its own, so the caller goes on at
+    /// once. Whatever fails (now or at the confirm) is delivered locally, as `publish` does.
+    pub async fn publish_in_order(self: &Arc<Self>, event: Event) {
+        let payload = serde_json::to_vec(&event).expect("events always serialise");
+        let key = event.routing_key();
+        match self.start_send(&self.topology.events, &key, &payload, 1).await {
+            Ok(confirm) => {
+                let bus = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = Self::confirmed(confirm).await {
+                        tracing::warn!(error = %e, %key, "publish not confirmed; delivering locally");
+                        bus.sink.deliver(event);
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %key, "publish failed; delivering locally");
+                self.sink.deliver(event);
+            }
         }
     }
 

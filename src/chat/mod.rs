@@ -15,6 +15,7 @@ mod error;
 mod presence;
 pub mod ratelimit;
 mod rooms;
+pub mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +51,15 @@ pub struct Chat {
     pub instance_id: Uuid,
     /// How long a login stays refreshable.
     refresh_ttl: Duration,
+    /// Stores room messages in batches and publishes them (group commit, `writer.rs`).
+    writer: writer::Writer,
 }
 
 impl Chat {
+    /// Must run inside the tokio runtime: it starts the message writer's task.
     pub fn new(db: PgPool, bus: Arc<Bus>, config: &Config) -> Chat {
         Chat {
+            writer: writer::Writer::spawn(db.clone(), bus.clone()),
             db,
             bus,
             keys: TokenKeys::new(

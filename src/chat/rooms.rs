@@ -1,5 +1,6 @@
-//! Rooms and what posting in one means: validate, rate-limit, store, then publish. A message
-//! starting with `/` is a command instead: never stored, queued for the bot or answered at once.
+//! Rooms and what posting in one means: validate, rate-limit, store, then publish (the last
+//! two through the batch writer, `writer.rs`). A message starting with `/` is a command
+//! instead: never stored, queued for the bot or answered at once.
 
 use chrono::Utc;
 use tickertalk_wire::{BotReply, Event, RoomMessage, StockCommand};
@@ -9,12 +10,14 @@ use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::bus::BusError;
 use crate::domain::{Command, MessageText, RoomName};
+use crate::store::messages::NewMessage;
 use crate::store::{self, rooms::Room};
 
 /// The outcome of a post.
 #[derive(Debug)]
 pub enum Posted {
-    /// Stored, and published: the author's sockets get it back as the acknowledgement.
+    /// Stored (committed); published right after, and the author's sockets get it back through
+    /// the hub as the acknowledgement.
     Stored(RoomMessage),
     /// A command; nothing stored. `command` is `stock` or `help`; the answer arrives in the
     /// room as a `stockbot` message carrying nothing the client can match but the room.
@@ -76,16 +79,19 @@ impl Chat {
             return Ok(self.run_command(user, room_id, cmd).await);
         }
         self.rate_check(user)?;
-        let stored = store::messages::insert(&self.db, room_id, user.user_id, text.as_str())
+        let row = NewMessage {
+            room_id,
+            user_id: user.user_id,
+            body: text.as_str().to_string(),
+        };
+        // Stored in the writer's next batch; it publishes after the commit, without making
+        // this post wait for the broker.
+        let stored = self
+            .writer
+            .store(row, client_id)
             .await?
             .ok_or(ChatError::UnknownRoom)?;
         tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
-        self.bus
-            .publish(Event::RoomMessage {
-                message: stored.clone(),
-                client_id,
-            })
-            .await;
         Ok(Posted::Stored(stored))
     }
 

@@ -269,6 +269,23 @@ impl Hub {
                     ready(&message, client_id.as_deref()),
                 );
             }
+            Event::RoomMessages { messages } => {
+                // Frames are built before the lock; then one lock for the whole batch.
+                let batch: Vec<_> = messages
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.message.room_id,
+                            p.message.seq,
+                            ready(&p.message, p.client_id.as_deref()),
+                        )
+                    })
+                    .collect();
+                let mut inner = self.lock();
+                for (room_id, seq, msg) in batch {
+                    self.sequence_locked(&mut inner, room_id, seq, msg);
+                }
+            }
             Event::BotReply(r) => {
                 let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
                 self.to_room(r.room_id, None, &frame);
@@ -371,7 +388,12 @@ impl Hub {
 
     fn sequence(&self, room_id: i64, seq: i64, msg: Ready) {
         let mut inner = self.lock();
-        let Inner { conns, rooms, .. } = &mut *inner;
+        self.sequence_locked(&mut inner, room_id, seq, msg);
+    }
+
+    /// `sequence`, for a caller that holds the lock (a batch takes it once).
+    fn sequence_locked(&self, inner: &mut Inner, room_id: i64, seq: i64, msg: Ready) {
+        let Inner { conns, rooms, .. } = inner;
         let Some(room) = rooms.get_mut(&room_id) else {
             return;
         };

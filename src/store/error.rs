@@ -34,6 +34,15 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 StoreError::Unavailable(err)
             }
+            // The server is shutting down or restarting (class 57P: admin shutdown, crash
+            // shutdown, cannot connect now) or the connection broke (class 08).
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                StoreError::Unavailable(err)
+            }
             _ => StoreError::Other(err),
         }
     }

@@ -2,6 +2,8 @@
 //! `created_at` grow together (see the migration), which is what makes `since` replay and the
 //! per-room delivery sequencer exact.
 
+use std::collections::{HashMap, VecDeque};
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tickertalk_wire::RoomMessage;
@@ -25,6 +27,68 @@ pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> Stor
     .fetch_optional(db)
     .await?
     .map(|r| r.0))
+}
+
+/// A message to store: one row of a batch.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub body: String,
+}
+
+/// Stores many messages, of any rooms, in one transaction: one commit (one WAL flush) for the
+/// whole batch instead of one per message. The result is aligned with `batch`: `None` where the
+/// room does not exist. Inside each room the messages keep their order in `batch`, and get
+/// consecutive `seq`s (and growing ids and `created_at`) exactly as single inserts would.
+///
+/// The rooms are locked in id order first, so two instances' batches that share rooms wait for
+/// each other instead of deadlocking. Any error fails the whole batch (nothing is stored); the
+/// caller then stores its rows one by one, so one bad row fails only itself.
+pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Option<RoomMessage>>> {
+    let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
+    let users: Vec<i64> = batch.iter().map(|m| m.user_id).collect();
+    let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&rooms)
+        .execute(&mut *tx)
+        .await?;
+    // Each room's `last_seq` moves by its number of rows; the rows are numbered after the old
+    // value in batch order, and inserted in (room, seq) order so that ids and the per-row
+    // clock_timestamp() grow with seq.
+    let rows = sqlx::query_as::<_, Row<RoomMessage>>(
+        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) \
+                        WITH ORDINALITY AS t(room_id, user_id, body, ord)), \
+              counts AS (SELECT room_id, count(*) AS n FROM input GROUP BY room_id), \
+              r AS (UPDATE rooms SET last_seq = rooms.last_seq + counts.n FROM counts \
+                    WHERE rooms.id = counts.room_id RETURNING rooms.id, rooms.last_seq - counts.n AS base), \
+              numbered AS (SELECT i.room_id, \
+                                  r.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS seq, \
+                                  i.user_id, i.body \
+                           FROM input i JOIN r ON r.id = i.room_id), \
+              m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
+                    SELECT room_id, seq, user_id, body FROM numbered ORDER BY room_id, seq \
+                    RETURNING id, room_id, seq, user_id, body, created_at) \
+         SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
+         FROM m JOIN users u ON u.id = m.user_id ORDER BY m.room_id, m.seq",
+    )
+    .bind(&rooms)
+    .bind(&users)
+    .bind(&bodies)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    // Rows come back by (room, seq), and a room's rows were numbered in batch order: hand each
+    // room's rows out to that room's inputs in order.
+    let mut by_room: HashMap<i64, VecDeque<RoomMessage>> = HashMap::new();
+    for row in unwrap_rows(rows) {
+        by_room.entry(row.room_id).or_default().push_back(row);
+    }
+    Ok(batch
+        .iter()
+        .map(|m| by_room.get_mut(&m.room_id).and_then(|q| q.pop_front()))
+        .collect())
 }
 
 const SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \

@@ -40,6 +40,14 @@ pub struct DirectMessage {
     pub created_at: DateTime<Utc>,
 }
 
+/// A stored room message and its author's `client_id` (echoed only on the author's sockets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostedMessage {
+    pub message: RoomMessage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
 /// What server instances tell each other (and what the bot tells them) on the events exchange.
 /// Every instance receives every event and delivers it to its own sockets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +60,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// Room messages one instance committed together (its batch writer's one publish for the
+    /// whole batch): each is handled exactly as a `RoomMessage` event would be. Several rooms
+    /// may be mixed; a room's messages are in `seq` order.
+    RoomMessages { messages: Vec<PostedMessage> },
     /// A `stockbot` answer (quote or help). Not stored.
     BotReply(BotReply),
     /// Someone is typing in a room; `conn_id` is the typing socket, which does not get it back.
@@ -85,6 +97,7 @@ impl Event {
     pub fn routing_key(&self) -> String {
         match self {
             Event::RoomMessage { message, .. } => format!("room.{}.message", message.room_id),
+            Event::RoomMessages { .. } => "rooms.messages".into(),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
             Event::Presence { room_id, .. } => format!("room.{room_id}.presence"),

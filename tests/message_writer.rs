@@ -1,0 +1,229 @@
+//! The batch writer (src/chat/writer.rs, issue #11): many messages per commit, one publish per
+//! batch, and the same guarantees as one insert per message: per-room order with consecutive
+//! `seq`s, a bad row failing only itself, nothing acknowledged lost when the broker connection
+//! or the database connections die mid-batch.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use futures_util::future::join_all;
+use serde_json::json;
+use tickertalk::chat::writer::Writer;
+use tickertalk::store::StoreError;
+use tickertalk::store::messages::{self, NewMessage};
+
+fn row(room_id: i64, user_id: i64, body: &str) -> NewMessage {
+    NewMessage {
+        room_id,
+        user_id,
+        body: body.into(),
+    }
+}
+
+async fn user_id(app: &TestApp, token: &str) -> i64 {
+    app.get("/v1/auth/me", Some(token)).await.1["id"]
+        .as_i64()
+        .expect("me")
+}
+
+#[tokio::test]
+async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
+    let app = TestApp::spawn(&[]).await;
+    let alice = app.token("alice").await;
+    let me = user_id(&app, &alice).await;
+    let (r1, r2) = (
+        app.create_room(&alice, "One").await,
+        app.create_room(&alice, "Two").await,
+    );
+    let db = &app.chat.db;
+    let out = messages::insert_batch(
+        db,
+        &[
+            row(r1, me, "a"),
+            row(r2, me, "b"),
+            row(r1, me, "c"),
+            row(999_999, me, "nowhere"),
+            row(r2, me, "d"),
+        ],
+    )
+    .await
+    .unwrap();
+    let got: Vec<Option<(i64, i64, &str)>> = out
+        .iter()
+        .map(|m| m.as_ref().map(|m| (m.room_id, m.seq, m.body.as_str())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            Some((r1, 1, "a")),
+            Some((r2, 1, "b")),
+            Some((r1, 2, "c")),
+            None,
+            Some((r2, 2, "d")),
+        ]
+    );
+    let (a, c) = (out[0].as_ref().unwrap(), out[2].as_ref().unwrap());
+    assert!(
+        a.id < c.id && a.created_at <= c.created_at,
+        "ids and times grow with seq"
+    );
+    assert_eq!(a.username, "alice");
+
+    // The next batch (and a single insert) go on from there, and history sees the order.
+    let next = messages::insert_batch(db, &[row(r1, me, "e")]).await.unwrap();
+    assert_eq!(next[0].as_ref().unwrap().seq, 3);
+    let single = messages::insert(db, r1, me, "f").await.unwrap().unwrap();
+    assert_eq!(single.seq, 4);
+    let history: Vec<String> = messages::latest(db, r1, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(history, ["a", "c", "e", "f"]);
+}
+
+#[tokio::test]
+async fn a_row_the_database_refuses_fails_only_its_own_post() {
+    let app = TestApp::spawn(&[]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Batch").await;
+    let me = user_id(&app, &alice).await;
+    let writer = Writer::spawn(app.chat.db.clone(), app.bus().clone());
+    // Queued together, so the writer takes them as one batch; user -1 breaks the foreign key,
+    // which fails the whole transaction, and the writer then stores row by row.
+    let posts = [
+        row(room, me, "one"),
+        row(room, -1, "orphan"),
+        row(room, me, "two"),
+        row(room, me, "three"),
+    ];
+    let results = join_all(posts.into_iter().map(|r| writer.store(r, None))).await;
+    let bodies: Vec<Result<&str, ()>> = results
+        .iter()
+        .map(|r| match r {
+            Ok(Some(m)) => Ok(m.body.as_str()),
+            Err(StoreError::Other(_)) => Err(()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(bodies, [Ok("one"), Err(()), Ok("two"), Ok("three")]);
+    // Stored with consecutive seqs (the refused row took none) and delivered, in order.
+    let seqs: Vec<i64> = results.iter().flatten().flatten().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    let got: Vec<String> = ws
+        .messages(room, 3)
+        .await
+        .iter()
+        .map(|v| v["chatmessage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, ["one", "two", "three"]);
+}
+
+/// Posts `n` messages over HTTP, `at_once` in flight at a time; returns the ids of those the
+/// server acknowledged (201) and how many it refused.
+async fn post_many(app: &TestApp, token: &str, room: i64, n: usize, at_once: usize) -> (Vec<i64>, usize) {
+    let path = format!("/v1/chat/rooms/{room}/messages");
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(at_once) {
+        let replies = join_all(
+            chunk
+                .iter()
+                .map(|i| app.post(&path, Some(token), json!({"chatmessage": format!("m{i}")}))),
+        )
+        .await;
+        for (status, body) in replies {
+            match status {
+                201 => acked.push(body["id"].as_i64().expect("id")),
+                _ => refused += 1,
+            }
+        }
+    }
+    (acked, refused)
+}
+
+#[tokio::test]
+async fn confirms_lost_mid_batch_still_deliver_every_stored_message_in_order() {
+    let app = TestApp::spawn(&["--rate-limit-messages=100000"]).await;
+    let peer = app.spawn_peer(&[]).await;
+    let (alice, room, mut local) = app.user_in_room("alice", "Confirms").await;
+    let bob = peer.token("bob").await;
+    let mut remote = peer.ws(&bob).await;
+    remote.join(room, None).await;
+
+    // The broker connection of the posting instance drops while batches are in flight: their
+    // confirms fail and are delivered locally; the peer fills the gap from PostgreSQL.
+    let posting = post_many(&app, &alice, room, 120, 20);
+    let dropping = async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        app.bus().drop_connection().await;
+    };
+    let ((acked, refused), ()) = tokio::join!(posting, dropping);
+    assert_eq!(refused, 0, "posting does not depend on the broker");
+    app.wait_broker_up().await;
+
+    let stored = app.stored_ids(&alice, room).await;
+    assert_eq!(stored.len(), 120);
+    let mut acked_sorted = acked.clone();
+    acked_sorted.sort_unstable();
+    assert_eq!(acked_sorted, stored);
+    for (who, ws) in [("local", &mut local), ("remote", &mut remote)] {
+        let ids: Vec<i64> = ws
+            .messages(room, 120)
+            .await
+            .iter()
+            .map(|v| v["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, stored, "{who} socket: every stored message, once, in order");
+    }
+}
+
+#[tokio::test]
+async fn database_connections_killed_mid_batch_lose_nothing_acknowledged() {
+    let app = TestApp::spawn(&["--rate-limit-messages=100000"]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Restart").await;
+
+    // Every connection of the server's pool is terminated while posts are in flight, as a
+    // PostgreSQL restart would: posts may be refused (503), but each one acknowledged is stored,
+    // and the socket receives exactly the stored messages, in order.
+    let admin = sqlx::PgPool::connect(&common::admin_url()).await.unwrap();
+    let posting = post_many(&app, &alice, room, 150, 25);
+    let killing = async {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&app.env.db_name)
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+    };
+    let ((acked, refused), ()) = tokio::join!(posting, killing);
+    assert_eq!(acked.len() + refused, 150);
+
+    let stored = app.stored_ids(&alice, room).await;
+    for id in &acked {
+        assert!(stored.contains(id), "acknowledged message {id} is stored");
+    }
+    let ids: Vec<i64> = ws
+        .messages(room, stored.len())
+        .await
+        .iter()
+        .map(|v| v["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, stored, "the socket got every stored message, once, in order");
+    assert!(
+        ws.drain(Duration::from_millis(300))
+            .await
+            .iter()
+            .all(|v| v["type"] != 1),
+        "and nothing else"
+    );
+    eprintln!(
+        "{} acknowledged, {refused} refused, {} stored",
+        acked.len(),
+        stored.len()
+    );
+}
