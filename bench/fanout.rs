@@ -153,6 +153,7 @@ async fn main() {
 
     // Connect and join every socket, `connect_concurrency` at a time.
     let total = args.rooms * args.per_room;
+    let cpu_before = CpuSample::take(&servers);
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let mut joining = Vec::with_capacity(total);
@@ -176,6 +177,7 @@ async fn main() {
         readers.push(tokio::spawn(read(read_half, buf, writer, shared.clone())));
     }
     let connect_secs = started.elapsed().as_secs_f64();
+    let cpu = CpuSample::take(&servers).since(&cpu_before);
     // Let the last presence frames settle before reading the memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_joined = rss_kib(&servers);
@@ -186,12 +188,17 @@ async fn main() {
         "connect_and_join_s": round(connect_secs, 2),
         "server_rss_before_kib": rss_before, "server_rss_joined_kib": rss_joined,
         "bytes_per_socket": per_socket.round(),
+        "cpu_server_pct": round(cpu.server, 0), "cpu_postgres_pct": round(cpu.postgres, 0),
+        "cpu_broker_pct": round(cpu.broker, 0), "cpu_loadgen_pct": round(cpu.me, 0),
     });
     println!("{idle}");
     println!(
-        "connected and joined {total} sockets in {connect_secs:.2} s; server RSS {} -> {} KiB ({:.1} KiB per socket)",
-        rss_before,
-        rss_joined,
+        "connected and joined {total} sockets in {connect_secs:.2} s (CPU: server {:.0} %, PostgreSQL {:.0} %, \
+         RabbitMQ {:.0} %, load generator {:.0} %); server RSS {rss_before} -> {rss_joined} KiB ({:.1} KiB per socket)",
+        cpu.server,
+        cpu.postgres,
+        cpu.broker,
+        cpu.me,
         per_socket / 1024.0
     );
 

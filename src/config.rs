@@ -81,6 +81,11 @@ pub struct Config {
     #[arg(long, env = "WS_IDLE_SECS", default_value_t = 60, global = true)]
     pub ws_idle_secs: u64,
 
+    /// Seconds an instance trusts a session it found active without asking PostgreSQL again
+    /// (revocations heard from the broker drop it at once; 0 disables the cache).
+    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5, global = true)]
+    pub session_cache_secs: u64,
+
     /// Size of the PostgreSQL connection pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
     pub db_max_connections: u32,

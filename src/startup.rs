@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::auth::SessionCache;
 use crate::bus::Bus;
 use crate::chat::Chat;
 use crate::config::{Config, ConfigError};
@@ -73,9 +74,10 @@ impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
         config.validate(true)?;
         let db = open_database(&config).await?;
-        let hub = Hub::new(db.clone(), GAP_WAIT);
+        let sessions = Arc::new(SessionCache::new(Duration::from_secs(config.session_cache_secs)));
+        let hub = Hub::new(db.clone(), GAP_WAIT, sessions.clone());
         let bus = Bus::new(&config.amqp_url, &config.broker_prefix, hub.clone());
-        let chat = Arc::new(Chat::new(db, bus.clone(), &config));
+        let chat = Arc::new(Chat::new(db, bus.clone(), sessions, &config));
         chat.heartbeat().await.map_err(|e| ConfigError {
             variable: "DATABASE_URL",
             message: format!("cannot write to the database ({e})"),

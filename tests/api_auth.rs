@@ -226,3 +226,60 @@ async fn logout_revokes_access_and_refresh_tokens_of_that_session_only() {
         "other sessions live on"
     );
 }
+
+#[tokio::test]
+async fn a_logout_on_one_instance_stops_the_token_at_once_on_another_that_cached_it() {
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let session = a.signup("gina").await;
+    let token = session["token"].as_str().unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            b.get("/v1/auth/me", Some(token)).await.0,
+            200,
+            "B caches the session"
+        );
+    }
+    let resp = a
+        .http
+        .delete(a.url("/v1/auth/token"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        b.get("/v1/auth/me", Some(token)).await.0,
+        401,
+        "the revocation event dropped it from B's cache"
+    );
+    assert_eq!(a.get("/v1/auth/me", Some(token)).await.0, 401);
+}
+
+/// The cache is real, and bounded: a session revoked behind the server's back (no event, as
+/// when the revoking instance had lost the broker) is still accepted until its entry expires,
+/// and at once when the cache is off.
+#[tokio::test]
+async fn a_revocation_no_instance_heard_of_holds_only_for_the_cache_lifetime() {
+    let cached = TestApp::spawn(&["--session-cache-secs=1"]).await;
+    let uncached = cached.spawn_peer(&["--session-cache-secs=0"]).await;
+    let session = cached.signup("hank").await;
+    let token = session["token"].as_str().unwrap();
+    assert_eq!(cached.get("/v1/auth/me", Some(token)).await.0, 200);
+    sqlx::query("UPDATE sessions SET revoked_at = now()")
+        .execute(&cached.chat.db)
+        .await
+        .unwrap();
+    assert_eq!(uncached.get("/v1/auth/me", Some(token)).await.0, 401);
+    assert_eq!(
+        cached.get("/v1/auth/me", Some(token)).await.0,
+        200,
+        "still trusted from the cache"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        cached.get("/v1/auth/me", Some(token)).await.0,
+        401,
+        "entry expired"
+    );
+}

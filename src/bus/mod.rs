@@ -10,6 +10,7 @@
 //! not know who consumes events: the real-time hub plugs in as an `EventSink` at start-up, which
 //! is what keeps the bus below the chat use cases and the hub above both.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +20,13 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 use tickertalk_wire::topology::{STOCK_KEY, name};
 use tickertalk_wire::{Backoff, Event, StockCommand, Topology};
-use tokio::sync::{RwLock, watch};
+use tokio::sync::{RwLock, oneshot, watch};
+use uuid::Uuid;
 
 use crate::shutdown::Shutdown;
+
+/// How long a logout waits for every instance to acknowledge it.
+const ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a publish may wait for the broker's confirm before it counts as failed.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,16 +82,28 @@ pub struct Bus {
     up_tx: watch::Sender<bool>,
     /// Receives every event: consumed ones, and published ones the broker could not take.
     sink: Arc<dyn EventSink>,
+    /// This instance, as it acknowledges revocations (the same id as its presence rows).
+    pub instance_id: Uuid,
+    /// Logouts waiting for every instance to acknowledge them (`announce_revocation`).
+    revocations: std::sync::Mutex<HashMap<Uuid, Awaiting>>,
+}
+
+/// A logout waiting for instances to acknowledge its revocation.
+struct Awaiting {
+    pending: HashSet<Uuid>,
+    done: oneshot::Sender<()>,
 }
 
 impl Bus {
     pub fn new(url: &str, prefix: &str, sink: Arc<dyn EventSink>) -> Arc<Self> {
         Arc::new(Bus {
+            instance_id: Uuid::new_v4(),
             url: url.to_string(),
             topology: Topology::new(prefix),
             live: RwLock::new(None),
             up_tx: watch::channel(false).0,
             sink,
+            revocations: Default::default(),
         })
     }
 
@@ -116,6 +133,73 @@ impl Bus {
         // enough (a lost event is re-read from the database by the gap filler).
         self.send(&self.topology.events, &event.routing_key(), &payload, 1)
             .await
+    }
+
+    /// Announces a logout to every instance and returns once each of `instances` (the live
+    /// ones, this one included) has acknowledged it, or after `ACK_WAIT`. An instance
+    /// acknowledges after it has closed the session's sockets and dropped the session from its
+    /// authentication cache, so a client told "logged out" cannot then get in through another
+    /// instance's cache. Past `ACK_WAIT` (an instance frozen or cut off from the broker while
+    /// still marked live) the logout answers anyway: such an instance trusts the session for at
+    /// most its cache lifetime (`auth::session_cache`).
+    pub async fn announce_revocation(self: &Arc<Self>, session_id: Uuid, instances: HashSet<Uuid>) {
+        let (done, acked) = oneshot::channel();
+        if !instances.is_empty() {
+            self.lock_revocations().insert(
+                session_id,
+                Awaiting {
+                    pending: instances,
+                    done,
+                },
+            );
+        }
+        let event = Event::SessionRevoked { session_id };
+        if let Err(e) = self.publish_event(&event).await {
+            tracing::warn!(error = %e, key = %event.routing_key(), "publish failed; delivering locally");
+            self.lock_revocations().remove(&session_id);
+            self.sink.deliver(event);
+            return;
+        }
+        let heard = tokio::time::timeout(ACK_WAIT, acked).await;
+        if let Some(left) = self.lock_revocations().remove(&session_id) {
+            tracing::warn!(%session_id, silent = left.pending.len(), "revocation not acknowledged by every instance in time");
+        } else if heard.is_err() {
+            tracing::warn!(%session_id, "revocation not acknowledged in time");
+        }
+    }
+
+    fn lock_revocations(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Awaiting>> {
+        self.revocations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An event came in from the broker. A revocation is acted on (by the sink), then
+    /// acknowledged; an acknowledgement may complete a logout waiting here.
+    fn consumed(self: &Arc<Self>, event: Event) {
+        match event {
+            Event::SessionRevoked { session_id } => {
+                self.sink.deliver(event);
+                let ack = Event::RevocationHeard {
+                    session_id,
+                    instance_id: self.instance_id,
+                };
+                let bus = self.clone();
+                tokio::spawn(async move { bus.publish(ack).await });
+            }
+            Event::RevocationHeard {
+                session_id,
+                instance_id,
+            } => {
+                let mut waiting = self.lock_revocations();
+                if let Some(w) = waiting.get_mut(&session_id) {
+                    w.pending.remove(&instance_id);
+                    if w.pending.is_empty() {
+                        let w = waiting.remove(&session_id).expect("present");
+                        let _ = w.done.send(());
+                    }
+                }
+            }
+            other => self.sink.deliver(other),
+        }
     }
 
     /// Queues a bot command durably (persistent message, confirmed by the broker).
@@ -247,7 +331,7 @@ impl Bus {
                             _ = shutdown.recv() => break,
                             next = consumer.next() => match next {
                                 Some(Ok(delivery)) => match serde_json::from_slice::<Event>(&delivery.data) {
-                                    Ok(event) => self.sink.deliver(event),
+                                    Ok(event) => self.consumed(event),
                                     Err(e) => tracing::warn!(error = %e, "undecodable event dropped"),
                                 },
                                 Some(Err(e)) => {

@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tickertalk_wire::Event;
 use uuid::Uuid;
 
 use super::{Chat, ChatError};
@@ -57,7 +56,9 @@ const INVALID_REFRESH: &str = "invalid or expired refresh token";
 
 impl Chat {
     /// Resolves `Authorization: Bearer` (or a bare token) to the caller: signature, expiry, and
-    /// the session not being revoked (a database read, so logout takes effect at once).
+    /// the session not being revoked: a database read, unless this instance found the session
+    /// active within the last few seconds *and* is connected to the broker, through which every
+    /// logout is announced (and drops the session from the cache at once).
     pub async fn authenticate(&self, token: Option<&str>) -> Result<AuthUser, ChatError> {
         let token = bare_token(token)?;
         let claims = self
@@ -68,8 +69,12 @@ impl Chat {
             .sub
             .parse()
             .map_err(|_| ChatError::Unauthorized(INVALID_TOKEN))?;
-        if !store::sessions::is_active(&self.db, claims.sid).await? {
-            return Err(ChatError::Unauthorized(INVALID_TOKEN));
+        let cached = self.bus.is_up() && self.sessions.is_fresh(claims.sid);
+        if !cached {
+            if !store::sessions::is_active(&self.db, claims.sid).await? {
+                return Err(ChatError::Unauthorized(INVALID_TOKEN));
+            }
+            self.sessions.remember(claims.sid);
         }
         Ok(AuthUser {
             user_id,
@@ -234,11 +239,14 @@ impl Chat {
     /// Revokes the caller's session and closes its sockets on every instance.
     pub async fn log_out(&self, me: &AuthUser) -> Result<(), ChatError> {
         store::sessions::revoke(&self.db, me.session_id).await?;
-        self.bus
-            .publish(Event::SessionRevoked {
-                session_id: me.session_id,
-            })
-            .await;
+        self.sessions.forget(me.session_id);
+        // Returns once every live instance has acknowledged: none of them still trusts the
+        // session from its cache when the client hears 204.
+        let mut live = store::presence::live_instances(&self.db)
+            .await
+            .unwrap_or_default();
+        live.insert(self.instance_id);
+        self.bus.announce_revocation(me.session_id, live).await;
         tracing::info!(user_id = me.user_id, "logged out");
         Ok(())
     }

@@ -29,7 +29,7 @@ pub use ratelimit::RateLimiter;
 pub use rooms::Posted;
 
 use crate::auth::keys::KeySealer;
-use crate::auth::{AuthUser, TokenKeys};
+use crate::auth::{AuthUser, SessionCache, TokenKeys};
 use crate::bus::Bus;
 use crate::config::Config;
 
@@ -53,13 +53,17 @@ pub struct Chat {
     refresh_ttl: Duration,
     /// Stores room messages in batches and publishes them (group commit, `writer.rs`).
     writer: writer::Writer,
+    /// Sessions recently found active; the hub drops revoked ones (`auth::session_cache`).
+    sessions: Arc<SessionCache>,
 }
 
 impl Chat {
     /// Must run inside the tokio runtime: it starts the message writer's task.
-    pub fn new(db: PgPool, bus: Arc<Bus>, config: &Config) -> Chat {
+    pub fn new(db: PgPool, bus: Arc<Bus>, sessions: Arc<SessionCache>, config: &Config) -> Chat {
         Chat {
+            sessions,
             writer: writer::Writer::spawn(db.clone(), bus.clone()),
+            instance_id: bus.instance_id,
             db,
             bus,
             keys: TokenKeys::new(
@@ -71,7 +75,6 @@ impl Chat {
                 config.rate_limit_messages,
                 Duration::from_secs(config.rate_limit_window_secs.max(1)),
             ),
-            instance_id: Uuid::new_v4(),
             refresh_ttl: config.refresh_token_ttl(),
         }
     }

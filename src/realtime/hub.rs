@@ -21,6 +21,7 @@ use uuid::Uuid;
 use tickertalk_wire::{Event, RoomMessage};
 
 use super::protocol::{self, Dialect, DirectFrame, RoomMessageFrame};
+use crate::auth::SessionCache;
 use crate::bus::EventSink;
 use crate::store::messages;
 
@@ -122,6 +123,8 @@ pub struct Hub {
     gap_wait: Duration,
     /// Gap fills run as tasks that need the hub; a weak self-reference avoids a cycle.
     this: Weak<Hub>,
+    /// Revocations heard here drop the session from the authentication cache at once.
+    sessions: Arc<SessionCache>,
 }
 
 /// The bus hands this instance's events to the hub.
@@ -131,17 +134,20 @@ impl EventSink for Hub {
     }
 
     fn reconnected(&self) {
+        // Logouts announced while the connection was down were never heard here.
+        self.sessions.clear();
         self.resync();
     }
 }
 
 impl Hub {
-    pub fn new(db: PgPool, gap_wait: Duration) -> Arc<Hub> {
+    pub fn new(db: PgPool, gap_wait: Duration, sessions: Arc<SessionCache>) -> Arc<Hub> {
         Arc::new_cyclic(|this| Hub {
             inner: Mutex::default(),
             db,
             gap_wait,
             this: this.clone(),
+            sessions,
         })
     }
 
@@ -343,7 +349,10 @@ impl Hub {
                     send(c, Outbound::Direct { id: dm.id, frame });
                 }
             }
+            // The bus's own business (a logout waiting for every instance).
+            Event::RevocationHeard { .. } => {}
             Event::SessionRevoked { session_id } => {
+                self.sessions.forget(session_id);
                 let inner = self.lock();
                 for c in inner.conns.values().filter(|c| c.session_id == session_id) {
                     c.closer.close(4001, "session revoked");
@@ -562,7 +571,11 @@ mod tests {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .connect_lazy("postgres://nobody@127.0.0.1:1/none")
             .unwrap();
-        Hub::new(pool, Duration::from_secs(3600))
+        Hub::new(
+            pool,
+            Duration::from_secs(3600),
+            Arc::new(SessionCache::new(Duration::ZERO)),
+        )
     }
 
     #[tokio::test]

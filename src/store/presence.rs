@@ -1,6 +1,8 @@
 //! Who is in which room, across all server instances. Each instance records its own sockets and
 //! heartbeats; rows of an instance that stopped heartbeating are ignored and swept.
 
+use std::collections::HashSet;
+
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -20,6 +22,16 @@ pub async fn heartbeat(db: &PgPool, instance: Uuid) -> StoreResult<()> {
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// The instances that heartbeated recently.
+pub async fn live_instances(db: &PgPool) -> StoreResult<HashSet<Uuid>> {
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM instances WHERE heartbeat_at > now() - make_interval(secs => $1)")
+            .bind(ALIVE_SECS)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Records a socket in a room. Returns true when this is the user's first live socket there

@@ -88,8 +88,12 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
-    /// A session was logged out: every instance closes that session's sockets.
+    /// A session was logged out: every instance closes that session's sockets (and stops
+    /// trusting it), then answers with `RevocationHeard`.
     SessionRevoked { session_id: Uuid },
+    /// Instance `instance_id` has acted on `SessionRevoked`; the logout waits for every live
+    /// instance's before it answers.
+    RevocationHeard { session_id: Uuid, instance_id: Uuid },
 }
 
 impl Event {
@@ -103,6 +107,7 @@ impl Event {
             Event::Presence { room_id, .. } => format!("room.{room_id}.presence"),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
             Event::SessionRevoked { .. } => "session.revoked".into(),
+            Event::RevocationHeard { .. } => "session.revocation_heard".into(),
         }
     }
 }
