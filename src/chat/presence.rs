@@ -24,21 +24,30 @@ impl Chat {
     }
 
     /// Records socket `conn_id` of `user` in a room, announcing `joined` to the room when it is
-    /// the user's first socket there. Presence is advisory: a failure is logged, not raised.
-    pub async fn enter_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) {
-        match store::presence::enter(&self.db, self.instance_id, conn_id, room_id, user.user_id).await {
-            Ok(true) => {
-                self.bus
-                    .publish(Event::Presence {
-                        room_id,
-                        conn_id,
-                        joined: Some(user.username.clone()),
-                        left: None,
-                    })
-                    .await
+    /// the user's first socket there, and returns who is in the room now (one round trip).
+    /// Presence is advisory: a failure is logged, not raised, and the list is then read alone.
+    pub async fn enter_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) -> Vec<String> {
+        match store::presence::enter_and_list(&self.db, self.instance_id, conn_id, room_id, user.user_id)
+            .await
+        {
+            Ok((first, users)) => {
+                if first {
+                    // Ephemeral: handed to the broker in order, its confirm not awaited.
+                    self.bus
+                        .publish_in_order(Event::Presence {
+                            room_id,
+                            conn_id,
+                            joined: Some(user.username.clone()),
+                            left: None,
+                        })
+                        .await;
+                }
+                users
             }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(room_id, error = %e, "presence not recorded"),
+            Err(e) => {
+                tracing::warn!(room_id, error = %e, "presence not recorded");
+                self.present_users(room_id).await
+            }
         }
     }
 
@@ -48,7 +57,7 @@ impl Chat {
         match store::presence::leave(&self.db, conn_id, room_id, user.user_id).await {
             Ok(true) => {
                 self.bus
-                    .publish(Event::Presence {
+                    .publish_in_order(Event::Presence {
                         room_id,
                         conn_id,
                         joined: None,

@@ -17,6 +17,7 @@ use warp::reply::Response;
 use super::AppState;
 use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
+use crate::realtime::coalesce::Coalesce;
 use crate::realtime::{Dialect, Opening, connection};
 
 /// Largest WebSocket message accepted; larger ones close the socket with 1009.
@@ -28,8 +29,13 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// destroy it. Frames larger than this are cut off with a reset, which is fine for abuse.
 const MAX_FRAME: usize = 1024 * 1024;
 
-/// Initial read buffer per socket (tungstenite grows it for a larger frame when needed).
-const READ_BUFFER: usize = 4 * 1024;
+/// Initial read buffer per socket (tungstenite grows it for a larger frame when needed). It is
+/// allocated for every socket, idle or not, and chat frames are a few hundred bytes (heaptrack
+/// showed the 4 KiB buffers as a quarter of an idle socket's memory).
+const READ_BUFFER: usize = 1024;
+
+/// Bytes of queued frames gathered into one write (realtime::coalesce).
+const COALESCE_LIMIT: usize = 16 * 1024;
 
 /// Unsent bytes a socket may hold before a write fails (its sender is then disconnected).
 const MAX_WRITE_BUFFER: usize = 512 * 1024;
@@ -121,7 +127,7 @@ pub async fn accept(
         match on_upgrade.await {
             Ok(upgraded) => {
                 let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
+                    Coalesce::new(TokioIo::new(upgraded), COALESCE_LIMIT),
                     Role::Server,
                     Some(socket_config()),
                 )

@@ -68,6 +68,13 @@ impl Closer {
     }
 }
 
+/// What `Hub::join` found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Joined {
+    pub newly: bool,
+    pub has_floor: bool,
+}
+
 /// What the hub knows of one socket.
 struct Conn {
     user_id: i64,
@@ -202,17 +209,23 @@ impl Hub {
         self.lock().conns.len()
     }
 
-    /// Adds the socket to the room; true if it was not a member yet.
-    pub fn join(&self, conn: ConnId, room_id: i64) -> bool {
+    /// Adds the socket to the room. `newly`: it was not a member yet; `has_floor`: the room's
+    /// sequence is already known here (other local members), so the room exists and
+    /// `set_floor` would change nothing: the joiner need not read it.
+    pub fn join(&self, conn: ConnId, room_id: i64) -> Joined {
         let mut inner = self.lock();
         let Some(c) = inner.conns.get_mut(&conn) else {
-            return false;
+            return Joined::default();
         };
-        if !c.rooms.insert(room_id) {
-            return false;
+        let newly = c.rooms.insert(room_id);
+        let room = inner.rooms.entry(room_id).or_default();
+        if newly {
+            room.members.insert(conn);
         }
-        inner.rooms.entry(room_id).or_default().members.insert(conn);
-        true
+        Joined {
+            newly,
+            has_floor: room.next_seq.is_some(),
+        }
     }
 
     /// Tells a room where its sequence stands (`rooms.last_seq` read after the join). Only the

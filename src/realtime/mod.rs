@@ -6,6 +6,7 @@
 //! about HTTP: the upgrade happens in `http::socket`, which hands over an authenticated socket.
 //! The hub receives events as the bus's `EventSink`; it never publishes.
 
+pub mod coalesce;
 pub mod connection;
 pub mod error;
 pub mod hub;

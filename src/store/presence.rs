@@ -34,20 +34,33 @@ pub async fn live_instances(db: &PgPool) -> StoreResult<HashSet<Uuid>> {
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-/// Records a socket in a room. Returns true when this is the user's first live socket there
-/// (so a `joined` notice is due).
-pub async fn enter(db: &PgPool, instance: Uuid, conn: Uuid, room_id: i64, user_id: i64) -> StoreResult<bool> {
-    sqlx::query(
-        "INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
+/// Records a socket in a room, in one round trip with the room's list: records the socket and returns whether it is the
+/// user's first live socket in the room, and the room's users (this one included), sorted.
+pub async fn enter_and_list(
+    db: &PgPool,
+    instance: Uuid,
+    conn: Uuid,
+    room_id: i64,
+    user_id: i64,
+) -> StoreResult<(bool, Vec<String>)> {
+    // `live` reads the snapshot from before the insert: the new row is not in it, so "first"
+    // is "inserted, and no other live socket of this user here".
+    Ok(sqlx::query_as(
+        "WITH ins AS (INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) \
+                      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING user_id), \
+              live AS (SELECT p.user_id FROM room_presence p JOIN instances i ON i.id = p.instance_id \
+                       WHERE p.room_id = $2 AND i.heartbeat_at > now() - make_interval(secs => $5)) \
+         SELECT EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM live WHERE user_id = $4), \
+                ARRAY(SELECT u.username FROM users u \
+                      WHERE u.id IN (SELECT user_id FROM live) OR u.id = $4 ORDER BY u.username)",
     )
     .bind(conn)
     .bind(room_id)
     .bind(instance)
     .bind(user_id)
-    .execute(db)
-    .await?;
-    Ok(sockets_of(db, room_id, user_id).await? == 1)
+    .bind(ALIVE_SECS)
+    .fetch_one(db)
+    .await?)
 }
 
 /// Removes a socket from a room. Returns true when the user has no live socket left there.
