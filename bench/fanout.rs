@@ -57,6 +57,15 @@ struct Args {
     /// Sockets connecting at once.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
+    /// Logins per second made during each step (aligned with `--rates`; missing = 0): the
+    /// "logins during fan-out" measurement. Each is a real Argon2id verification.
+    #[arg(long, default_value = "", value_parser = parse_rates)]
+    logins_per_sec: Rates,
+    /// `/stock=` commands per second (all rooms together), one step each, after the fan-out
+    /// steps: each room's first socket asks, and the bot's answer is timed on that socket.
+    /// Needs a bot and a quote service (bench/run.sh stock starts both).
+    #[arg(long, default_value = "", value_parser = parse_rates)]
+    stock_rates: Rates,
     /// A name for this run in the JSON lines and the table.
     #[arg(long, default_value = "fanout")]
     label: String,
@@ -110,9 +119,18 @@ impl Step {
 
 struct Shared {
     steps: Vec<Step>,
+    /// Bot answers, per stock step.
+    stock_steps: Vec<Step>,
+    /// Per room: when each unanswered command was sent, oldest first (one bot may answer a
+    /// little out of order; the oldest is the fair match for a latency median).
+    asked: Vec<std::sync::Mutex<std::collections::VecDeque<u64>>>,
+    /// Answers that said the quote was unavailable (no bot, broker trouble).
+    unavailable: AtomicU64,
     errors: AtomicU64,
     closed: AtomicU64,
     stop: AtomicBool,
+    /// The stock step answers count towards.
+    stock_step: AtomicU64,
 }
 
 fn now_us() -> u64 {
@@ -146,6 +164,12 @@ async fn main() {
     let rss_before = rss_kib(&servers);
     let shared = Arc::new(Shared {
         steps: (0..MAX_STEPS).map(|_| Step::new()).collect(),
+        stock_steps: (0..args.stock_rates.0.len().min(MAX_STEPS))
+            .map(|_| Step::new())
+            .collect(),
+        asked: (0..args.rooms).map(|_| Default::default()).collect(),
+        unavailable: AtomicU64::new(0),
+        stock_step: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         closed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
@@ -174,7 +198,9 @@ async fn main() {
     for j in joining {
         let (r, (read_half, buf, writer)) = j.await.unwrap();
         sinks[r].push(writer.clone());
-        readers.push(tokio::spawn(read(read_half, buf, writer, shared.clone())));
+        // Bot answers are timed on the asking socket, the room's first.
+        let asker = (sinks[r].len() == 1).then_some(r);
+        readers.push(tokio::spawn(read(read_half, buf, writer, shared.clone(), asker)));
     }
     let connect_secs = started.elapsed().as_secs_f64();
     let cpu = CpuSample::take(&servers).since(&cpu_before);
@@ -204,7 +230,26 @@ async fn main() {
 
     let mut results = Vec::new();
     for (step, &rate) in args.rates.0.iter().enumerate().take(MAX_STEPS) {
-        let result = run_step(&args, &rooms, &mut sinks, &shared, &servers, step, rate).await;
+        let logins = args.logins_per_sec.0.get(step).copied().unwrap_or(0);
+        let login_task = (logins > 0).then(|| {
+            tokio::spawn(log_in_steadily(
+                base0.clone(),
+                run.clone(),
+                args.users.max(1),
+                logins,
+                Duration::from_secs(args.step_secs),
+            ))
+        });
+        let mut result = run_step(&args, &rooms, &mut sinks, &shared, &servers, step, rate).await;
+        if let Some(task) = login_task {
+            let (ok, failed, p99) = task.await.unwrap();
+            result["logins_per_s"] = json!(logins);
+            result["logins_ok"] = json!(ok);
+            result["logins_failed"] = json!(failed);
+            result["login_p99_ms"] = json!(p99);
+        } else {
+            result["logins_per_s"] = json!(0);
+        }
         println!("{result}");
         let passed = result["passed"].as_bool() == Some(true);
         results.push(result);
@@ -212,20 +257,60 @@ async fn main() {
             break;
         }
     }
+    let mut stock = Vec::new();
+    for (step, &rate) in args.stock_rates.0.iter().enumerate().take(MAX_STEPS) {
+        let result = run_stock_step(&args, &rooms, &sinks, &shared, &servers, step, rate).await;
+        println!("{result}");
+        let passed = result["passed"].as_bool() == Some(true);
+        stock.push(result);
+        if !passed {
+            break;
+        }
+    }
     shared.stop.store(true, Ordering::Relaxed);
+
+    if !stock.is_empty() {
+        println!();
+        println!(
+            "| {} | commands/s asked | answered/s | unanswered | unavailable | p50 ms | p99 ms | server CPU | bot CPU | broker CPU | pass |",
+            args.label
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        for r in &stock {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} % | {} % | {} % | {} |",
+                args.label,
+                r["commands_per_s"],
+                r["answered_per_s"],
+                r["unanswered"],
+                r["unavailable"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r["cpu_server_pct"],
+                r["cpu_bot_pct"],
+                r["cpu_broker_pct"],
+                if r["passed"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                },
+            );
+        }
+    }
 
     if !results.is_empty() {
         println!();
         println!(
-            "| {} | rate/room | sent msg/s | deliveries/s | lost | errors | p50 ms | p99 ms | max ms | server CPU | PG CPU | broker CPU | loadgen CPU | server RSS | pass |",
+            "| {} | rate/room | logins/s | sent msg/s | deliveries/s | lost | errors | p50 ms | p99 ms | max ms | server CPU | PG CPU | broker CPU | loadgen CPU | server RSS | pass |",
             args.label
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in &results {
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} % | {} % | {} % | {} % | {} MiB | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} % | {} % | {} % | {} % | {} MiB | {} |",
                 args.label,
                 r["rate_per_room"],
+                r["logins_per_s"],
                 r["sent_per_s"],
                 r["deliveries_per_s"],
                 r["lost"],
@@ -376,8 +461,15 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Counts this socket's deliveries until the run ends; answers pings.
-async fn read(mut rd: OwnedReadHalf, mut buf: BytesMut, writer: Writer, shared: Arc<Shared>) {
+async fn read(
+    mut rd: OwnedReadHalf,
+    mut buf: BytesMut,
+    writer: Writer,
+    shared: Arc<Shared>,
+    asker: Option<usize>,
+) {
     const MARK: &[u8] = b"\"chatmessage\":\"bench ";
+    const BOT: &[u8] = b"\"chatuser\":\"stockbot\"";
     'socket: loop {
         while let Some((opcode, payload)) = next_frame(&mut buf) {
             match opcode {
@@ -390,6 +482,17 @@ async fn read(mut rd: OwnedReadHalf, mut buf: BytesMut, writer: Writer, shared: 
                         let (step, sent) = (num().unwrap_or(MAX_STEPS as u64) as usize, num().unwrap_or(0));
                         if let Some(s) = shared.steps.get(step) {
                             s.record(now_us().saturating_sub(sent));
+                        }
+                    } else if let Some(r) = asker
+                        && find(&payload, BOT).is_some()
+                    {
+                        let asked = shared.asked[r].lock().unwrap().pop_front();
+                        let step = shared.stock_step.load(Ordering::Relaxed) as usize;
+                        if let (Some(at), Some(s)) = (asked, shared.stock_steps.get(step)) {
+                            s.record(now_us().saturating_sub(at));
+                        }
+                        if find(&payload, b"unavailable").is_some() {
+                            shared.unavailable.fetch_add(1, Ordering::Relaxed);
                         }
                     } else if payload.starts_with(b"{\"type\":6") {
                         shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -490,6 +593,114 @@ async fn run_step(
         "cpu_broker_pct": round(cpu.broker, 0), "cpu_loadgen_pct": round(cpu.me, 0),
         "server_rss_mib": round(rss as f64 / 1024.0, 1),
         "passed": passed,
+    })
+}
+
+/// Logs in `per_sec` times a second for `how_long`, over the run's accounts; returns how many
+/// succeeded, failed, and the p99 latency (ms).
+async fn log_in_steadily(
+    base: String,
+    run: String,
+    users: usize,
+    per_sec: u32,
+    how_long: Duration,
+) -> (u64, u64, f64) {
+    let http = reqwest::Client::new();
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec.max(1) as u64));
+    let total = per_sec as u64 * how_long.as_secs();
+    let mut tasks = Vec::new();
+    for i in 0..total {
+        tick.tick().await;
+        let (http, base, name) = (
+            http.clone(),
+            base.clone(),
+            format!("b{run}u{}", i as usize % users),
+        );
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let ok = http
+                .post(format!("{base}/v1/auth/login"))
+                .json(&json!({"username": name, "password": "benchmark-pw"}))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            (ok, started.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let (mut ok, mut failed, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        let (good, ms) = t.await.unwrap();
+        if good {
+            ok += 1
+        } else {
+            failed += 1
+        }
+        lat.push(ms);
+    }
+    lat.sort_by(f64::total_cmp);
+    let p99 = lat
+        .get((lat.len() as f64 * 0.99) as usize)
+        .or(lat.last())
+        .copied()
+        .unwrap_or(0.0);
+    (ok, failed, round(p99, 1))
+}
+
+/// One stock step: `rate` commands a second over all rooms (`/stock=aapl.us` and `msft.us` in
+/// turn: repeated symbols, as in a busy chat), each asked on the room's first socket; passes
+/// when every command got a quote (none unanswered, none "unavailable") and the median answer
+/// took at most 20 ms.
+async fn run_stock_step(
+    args: &Args,
+    rooms: &[i64],
+    sinks: &[Vec<Writer>],
+    shared: &Arc<Shared>,
+    servers: &[u32],
+    step: usize,
+    rate: u32,
+) -> Value {
+    shared.stock_step.store(step as u64, Ordering::Relaxed);
+    let unavailable_before = shared.unavailable.load(Ordering::Relaxed);
+    let bot = std::env::var("BOT_PID").ok().and_then(|p| p.parse::<u32>().ok());
+    let cpu_before = CpuSample::take(servers);
+    let bot_before = bot.and_then(ticks).unwrap_or(0);
+    let total = rate as u64 * args.step_secs;
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1) as u64));
+    for n in 0..total {
+        tick.tick().await;
+        let r = n as usize % rooms.len();
+        let symbol = if n % 2 == 0 { "aapl.us" } else { "msft.us" };
+        let frame = format!(
+            "{{\"type\":1,\"chatroomId\":{},\"chatmessage\":\"/stock={symbol}\"}}",
+            rooms[r]
+        );
+        shared.asked[r].lock().unwrap().push_back(now_us());
+        let frame = client_frame(0x1, frame.as_bytes());
+        if sinks[r][0].lock().await.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    let cpu = CpuSample::take(servers).since(&cpu_before);
+    let bot_pct = bot.and_then(ticks).unwrap_or(0).saturating_sub(bot_before) as f64 / send_secs;
+    let s = &shared.stock_steps[step];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.received.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answered = s.received.load(Ordering::Relaxed);
+    let unavailable = shared.unavailable.load(Ordering::Relaxed) - unavailable_before;
+    let p50 = s.percentile(0.50);
+    json!({
+        "scenario": "stock", "label": args.label, "rooms": rooms.len(), "step_secs": args.step_secs,
+        "commands_per_s": rate, "asked": total, "answered": answered,
+        "answered_per_s": (answered as f64 / send_secs).round(),
+        "unanswered": total.saturating_sub(answered), "unavailable": unavailable,
+        "p50_ms": p50, "p95_ms": s.percentile(0.95), "p99_ms": s.percentile(0.99),
+        "cpu_server_pct": round(cpu.server, 0), "cpu_bot_pct": round(bot_pct, 0),
+        "cpu_broker_pct": round(cpu.broker, 0), "cpu_postgres_pct": round(cpu.postgres, 0),
+        "passed": answered == total && unavailable == 0 && p50 <= 20.0,
     })
 }
 

@@ -6,6 +6,8 @@
 #     room      one room of 2,000 sockets, rate stepped up
 #     idle      10,000 sockets joined to rooms of 50, no traffic: connect time and bytes/socket
 #     logins    RSS before and after 100 logins, and around 100 concurrent wrong ones
+#     logins-fanout  fan-out at 100/room for two steps: without logins, then with 20 logins/s
+#     stock     one bot, fake quote service, /stock= commands stepped up (STOCK_RATES)
 #     history   wrk against GET /v1/chat/rooms/{id}/messages, 64 keep-alive clients
 #   Knobs (environment): RATES=20,40,... STEP_SECS=10 ROOMS= PER_ROOM= (fan-out scenarios);
 #   LOGINS=100 CONCURRENCY=2 WRONG=100 (logins); CLIENTS=64 DURATION=10 (history).
@@ -19,18 +21,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins history)
+((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins logins-fanout history stock)
 # BENCH_BIN: another server binary to measure (a "before" build), instead of this checkout's.
 BENCH_BIN=${BENCH_BIN:-target/release/tickertalk}
 cargo build --release --bin tickertalk --example fanout
+cargo build --release -p tickertalk-bot
 mkdir -p target/bench
 : >target/bench/results.jsonl
 for scenario in "${scenarios[@]}"; do
     log "scenario: $scenario"
     case $scenario in
-    fanout | fanout2 | room | idle)
-        instances=1 rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,120,150,200}
+    fanout | fanout2 | room | idle | logins-fanout)
+        instances=1 rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,120,150,200} logins=''
         case $scenario in
+        logins-fanout) rates=${RATES-100,100} logins=0,${LOGINS_PER_SEC:-20} ;;
         fanout2) instances=2 ;;
         room) rooms=${ROOMS:-1} per_room=${PER_ROOM:-2000} rates=${RATES-25,50,75,100} ;;
         idle) rooms=${ROOMS:-200} per_room=${PER_ROOM:-50} rates='' ;;
@@ -39,8 +43,8 @@ for scenario in "${scenarios[@]}"; do
         TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-$scenario.log \
             WITH_SERVER_INSTANCES=$instances RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn \
             bash scripts/with-server.sh bash -c 'exec target/release/examples/fanout --base-url "$BASE_URLS" \
-                --label "$0" --rooms "$1" --per-room "$2" --rates "$3" --step-secs "${STEP_SECS:-10}"' \
-            "$scenario" "$rooms" "$per_room" "$rates" | tee -a target/bench/results.jsonl
+                --label "$0" --rooms "$1" --per-room "$2" --rates "$3" --logins-per-sec "$4" --step-secs "${STEP_SECS:-10}"' \
+            "$scenario" "$rooms" "$per_room" "$rates" "$logins" | tee -a target/bench/results.jsonl
         ;;
     logins)
         # A fresh server: its starting RSS must not include another scenario's hashing.
@@ -51,6 +55,11 @@ for scenario in "${scenarios[@]}"; do
         TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-history.log \
             RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/history.sh
         ;;
-    *) die "unknown scenario '$scenario' (fanout, fanout2, room, idle, logins, history)" ;;
+    stock)
+        TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-stock.log \
+            RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/stock.sh |
+            tee -a target/bench/results.jsonl
+        ;;
+    *) die "unknown scenario '$scenario' (fanout, fanout2, room, idle, logins, logins-fanout, history, stock)" ;;
     esac
 done

@@ -6,7 +6,8 @@
 #
 # The command sees BASE_URL, JWT_SECRET and SERVER_PID; with WITH_SERVER_INSTANCES=N (default 1),
 # N instances share the database and broker prefix, and BASE_URLS / SERVER_PIDS list them all
-# (comma-separated; BASE_URL and SERVER_PID are the first). Needs PostgreSQL and RabbitMQ
+# (comma-separated; BASE_URL and SERVER_PID are the first). AMQP_URL and BROKER_PREFIX are the
+# instances' own (a bot started by the command joins them). Needs PostgreSQL and RabbitMQ
 # (scripts/deps.sh) and a built server binary. Environment:
 #   TEST_DATABASE_URL  admin-capable URL (the role needs CREATEDB); its database name is replaced
 #                      by the throwaway one (default: the local default URL)
@@ -83,5 +84,5 @@ for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
     urls+=("http://127.0.0.1:$port")
 done
 
-BASE_URL="${urls[0]}" BASE_URLS=$(IFS=,; echo "${urls[*]}") JWT_SECRET="$secret" \
+AMQP_URL="$AMQP" BROKER_PREFIX="$db" BASE_URL="${urls[0]}" BASE_URLS=$(IFS=,; echo "${urls[*]}") JWT_SECRET="$secret" \
     SERVER_PID="${pids[0]}" SERVER_PIDS=$(IFS=,; echo "${pids[*]}") "$@"
