@@ -9,7 +9,7 @@
 #     logins-fanout  fan-out at 100/room for two steps: without logins, then with 20 logins/s
 #     stock     one bot, fake quote service, /stock= commands stepped up (STOCK_RATES)
 #     history   wrk against GET /v1/chat/rooms/{id}/messages, 64 keep-alive clients
-#   Knobs (environment): RATES=20,40,... STEP_SECS=10 ROOMS= PER_ROOM= (fan-out scenarios);
+#   Knobs (environment): RATES=20,40,... STEP_SECS=10 ROOMS= PER_ROOM= INSTANCES= (fan-out scenarios);
 #   LOGINS=100 CONCURRENCY=2 WRONG=100 (logins); CLIENTS=64 DURATION=10 (history).
 #   BENCH_BIN=path: measure that server binary (e.g. a build of an older commit) instead.
 #   JSON lines of the last run are also kept in target/bench/results.jsonl.
@@ -32,10 +32,10 @@ for scenario in "${scenarios[@]}"; do
     log "scenario: $scenario"
     case $scenario in
     fanout | fanout2 | room | idle | logins-fanout)
-        instances=1 rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,120,150,200} logins=''
+        instances=${INSTANCES:-1} rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,150,200,250,300,400} logins=''
         case $scenario in
         logins-fanout) rates=${RATES-100,100} logins=0,${LOGINS_PER_SEC:-20} ;;
-        fanout2) instances=2 ;;
+        fanout2) instances=${INSTANCES:-2} ;;
         room) rooms=${ROOMS:-1} per_room=${PER_ROOM:-2000} rates=${RATES-25,50,75,100} ;;
         idle) rooms=${ROOMS:-200} per_room=${PER_ROOM:-50} rates='' ;;
         esac
