@@ -16,7 +16,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 sample() { while true; do rss_kb >>"$1"; sleep 0.05; done; }
 
 login() {
-    curl -fsS -o /dev/null -w '%{http_code}\n' -H 'content-type: application/json' \
+    curl -sS -o /dev/null -w '%{http_code}\n' -H 'content-type: application/json' \
         -d "{\"username\":\"bench_user\",\"password\":\"$1\"}" "$BASE_URL/v1/auth/login" || true
 }
 export -f login
