@@ -99,6 +99,16 @@ impl Step {
         self.max_us.fetch_max(us, Ordering::Relaxed);
     }
 
+    /// Waits until `expected` arrived or `within` passed (stragglers later than that fail the
+    /// step anyway); returns how many arrived.
+    async fn wait_for(&self, expected: u64, within: Duration) -> u64 {
+        let deadline = Instant::now() + within;
+        while self.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.received.load(Ordering::Relaxed)
+    }
+
     /// The latency (ms) below which `p` of the deliveries fall (upper bucket edge).
     fn percentile(&self, p: f64) -> f64 {
         let total: u64 = self.hist.iter().map(|b| b.load(Ordering::Relaxed) as u64).sum();
@@ -269,67 +279,42 @@ async fn main() {
     }
     shared.stop.store(true, Ordering::Relaxed);
 
-    if !stock.is_empty() {
-        println!();
-        println!(
-            "| {} | commands/s asked | answered/s | unanswered | unavailable | p50 ms | p99 ms | server CPU | bot CPU | broker CPU | pass |",
-            args.label
-        );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
-        for r in &stock {
-            println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} % | {} % | {} % | {} |",
-                args.label,
-                r["commands_per_s"],
-                r["answered_per_s"],
-                r["unanswered"],
-                r["unavailable"],
-                r["p50_ms"],
-                r["p99_ms"],
-                r["cpu_server_pct"],
-                r["cpu_bot_pct"],
-                r["cpu_broker_pct"],
-                if r["passed"].as_bool() == Some(true) {
-                    "yes"
-                } else {
-                    "no"
-                },
-            );
-        }
-    }
-
+    print_table(
+        &args.label,
+        &[
+            ("commands/s asked", "commands_per_s", ""),
+            ("answered/s", "answered_per_s", ""),
+            ("unanswered", "unanswered", ""),
+            ("unavailable", "unavailable", ""),
+            ("p50 ms", "p50_ms", ""),
+            ("p99 ms", "p99_ms", ""),
+            ("server CPU", "cpu_server_pct", " %"),
+            ("bot CPU", "cpu_bot_pct", " %"),
+            ("broker CPU", "cpu_broker_pct", " %"),
+        ],
+        &stock,
+    );
+    print_table(
+        &args.label,
+        &[
+            ("rate/room", "rate_per_room", ""),
+            ("logins/s", "logins_per_s", ""),
+            ("sent msg/s", "sent_per_s", ""),
+            ("deliveries/s", "deliveries_per_s", ""),
+            ("lost", "lost", ""),
+            ("errors", "errors", ""),
+            ("p50 ms", "p50_ms", ""),
+            ("p99 ms", "p99_ms", ""),
+            ("max ms", "max_ms", ""),
+            ("server CPU", "cpu_server_pct", " %"),
+            ("PG CPU", "cpu_postgres_pct", " %"),
+            ("broker CPU", "cpu_broker_pct", " %"),
+            ("loadgen CPU", "cpu_loadgen_pct", " %"),
+            ("server RSS", "server_rss_mib", " MiB"),
+        ],
+        &results,
+    );
     if !results.is_empty() {
-        println!();
-        println!(
-            "| {} | rate/room | logins/s | sent msg/s | deliveries/s | lost | errors | p50 ms | p99 ms | max ms | server CPU | PG CPU | broker CPU | loadgen CPU | server RSS | pass |",
-            args.label
-        );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-        for r in &results {
-            println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} % | {} % | {} % | {} % | {} MiB | {} |",
-                args.label,
-                r["rate_per_room"],
-                r["logins_per_s"],
-                r["sent_per_s"],
-                r["deliveries_per_s"],
-                r["lost"],
-                r["errors"],
-                r["p50_ms"],
-                r["p99_ms"],
-                r["max_ms"],
-                r["cpu_server_pct"],
-                r["cpu_postgres_pct"],
-                r["cpu_broker_pct"],
-                r["cpu_loadgen_pct"],
-                r["server_rss_mib"],
-                if r["passed"].as_bool() == Some(true) {
-                    "yes"
-                } else {
-                    "no"
-                },
-            );
-        }
         let best = results
             .iter()
             .filter(|r| r["passed"].as_bool() == Some(true))
@@ -570,11 +555,7 @@ async fn run_step(
     // Wait for the stragglers (anything later than 5 s fails the step anyway).
     let expected = per_room_msgs * rooms.len() as u64 * args.per_room as u64;
     let s = &shared.steps[step];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while s.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let received = s.received.load(Ordering::Relaxed);
+    let received = s.wait_for(expected, Duration::from_secs(5)).await;
     let errors = shared.errors.load(Ordering::Relaxed) - errors_before;
     let p99 = s.percentile(0.99);
     let passed = received == expected && errors == 0 && p99 <= args.p99_budget_ms;
@@ -594,6 +575,30 @@ async fn run_step(
         "server_rss_mib": round(rss as f64 / 1024.0, 1),
         "passed": passed,
     })
+}
+
+/// Prints step results (JSON values) as a markdown table, one column per (heading, key, unit),
+/// and whether each step passed; nothing when there are none.
+fn print_table(label: &str, columns: &[(&str, &str, &str)], rows: &[Value]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    let head: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    println!("| {label} | {} | pass |", head.join(" | "));
+    println!("|{}", "---|".repeat(columns.len() + 2));
+    for r in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|(_, key, unit)| format!("{}{unit}", r[*key]))
+            .collect();
+        let pass = if r["passed"].as_bool() == Some(true) {
+            "yes"
+        } else {
+            "no"
+        };
+        println!("| {label} | {} | {pass} |", cells.join(" | "));
+    }
 }
 
 /// Logs in `per_sec` times a second for `how_long`, over the run's accounts; returns how many
@@ -685,11 +690,7 @@ async fn run_stock_step(
     let cpu = CpuSample::take(servers).since(&cpu_before);
     let bot_pct = bot.and_then(ticks).unwrap_or(0).saturating_sub(bot_before) as f64 / send_secs;
     let s = &shared.stock_steps[step];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.received.load(Ordering::Relaxed) < total && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let answered = s.received.load(Ordering::Relaxed);
+    let answered = s.wait_for(total, Duration::from_secs(10)).await;
     let unavailable = shared.unavailable.load(Ordering::Relaxed) - unavailable_before;
     let p50 = s.percentile(0.50);
     json!({
