@@ -13,14 +13,15 @@ use super::{Row, StoreError, StoreResult, unwrap_rows};
 /// Stores a message. Bumping `rooms.last_seq` locks the room row until commit, so messages of one
 /// room are numbered and time-stamped in commit order. `None` when the room does not exist.
 pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> StoreResult<Option<RoomMessage>> {
-    Ok(sqlx::query_as::<_, Row<RoomMessage>>(
+    Ok(sqlx::query_as::<_, Row<RoomMessage>>(concat!(
         "WITH r AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING id, last_seq), \
               m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
                     SELECT r.id, r.last_seq, $2, $3 FROM r \
                     RETURNING id, room_id, seq, user_id, body, created_at) \
-         SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
-         FROM m JOIN users u ON u.id = m.user_id",
-    )
+         SELECT ",
+        message_columns!(),
+        " FROM m JOIN users u ON u.id = m.user_id"
+    ))
     .bind(room_id)
     .bind(user_id)
     .bind(body)
@@ -57,7 +58,7 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     // Each room's `last_seq` moves by its number of rows; the rows are numbered after the old
     // value in batch order, and inserted in (room, seq) order so that ids and the per-row
     // clock_timestamp() grow with seq.
-    let rows = sqlx::query_as::<_, Row<RoomMessage>>(
+    let rows = sqlx::query_as::<_, Row<RoomMessage>>(concat!(
         "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) \
                         WITH ORDINALITY AS t(room_id, user_id, body, ord)), \
               counts AS (SELECT room_id, count(*) AS n FROM input GROUP BY room_id), \
@@ -70,9 +71,10 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
               m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
                     SELECT room_id, seq, user_id, body FROM numbered ORDER BY room_id, seq \
                     RETURNING id, room_id, seq, user_id, body, created_at) \
-         SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
-         FROM m JOIN users u ON u.id = m.user_id ORDER BY m.room_id, m.seq",
-    )
+         SELECT ",
+        message_columns!(),
+        " FROM m JOIN users u ON u.id = m.user_id ORDER BY m.room_id, m.seq"
+    ))
     .bind(&rooms)
     .bind(&users)
     .bind(&bodies)
@@ -91,8 +93,11 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
         .collect())
 }
 
-const SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.body, m.created_at \
-                      FROM room_messages m JOIN users u ON u.id = m.user_id";
+const SELECT: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM room_messages m JOIN users u ON u.id = m.user_id"
+);
 
 /// The latest `limit` messages of a room (optionally older than message `before`), oldest first.
 /// `Err(NotFound)` when `before` is not a message of this room.
