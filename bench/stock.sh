@@ -12,7 +12,9 @@ quotes_out=$(mktemp)
 python3 bench/quotes.py >"$quotes_out" &
 quotes=$!
 bot=""
-trap 'kill $quotes ${bot:+$bot} 2>/dev/null || true; rm -f "$quotes_out"' EXIT
+# Wait for the bot to be gone: scripts/with-server.sh deletes the broker prefix's queues next,
+# and a bot still connected would declare them again.
+trap 'kill $quotes ${bot:+$bot} 2>/dev/null || true; wait ${bot:+$bot} 2>/dev/null || true; rm -f "$quotes_out"' EXIT
 for _ in $(seq 50); do [[ -s $quotes_out ]] && break; sleep 0.1; done
 port=$(head -1 "$quotes_out")
 [[ -n $port ]] || die "the fake quote service did not start"
