@@ -260,35 +260,42 @@ impl Connection {
         self.send(Message::Text(text.into())).await
     }
 
-    /// The frame to write for `out`, or `None` when a replay already sent it.
-    fn frame_of(&self, out: Outbound) -> Option<Utf8Bytes> {
-        match out {
-            Outbound::Frame(frame) => Some(frame),
+    /// Writes (without flushing) what `out` asks for: nothing when a replay already sent it,
+    /// several frames for a tick of presence notices.
+    async fn feed(&mut self, out: Outbound) -> Result<(), WsError> {
+        let frame = match out {
+            Outbound::Frame(frame) => frame,
             Outbound::Room { room_id, id, frame } => {
-                // Skipped when the replay already sent it.
-                self.cursors
-                    .get(&room_id)
-                    .is_none_or(|&c| id > c)
-                    .then_some(frame)
+                if self.cursors.get(&room_id).is_some_and(|&c| id <= c) {
+                    return Ok(()); // the replay already sent it
+                }
+                frame
             }
             Outbound::Direct { id, frame } => {
-                // Skipped when the connect-time replay already sent it.
-                self.dm_cursor.is_none_or(|c| id > c).then_some(frame)
+                if self.dm_cursor.is_some_and(|c| id <= c) {
+                    return Ok(()); // the connect-time replay already sent it
+                }
+                frame
             }
-        }
+            Outbound::Notices(notices) => {
+                for n in notices.iter().filter(|n| n.except != self.conn_id) {
+                    self.socket.feed(Message::Text(n.frame.clone())).await?;
+                }
+                return Ok(());
+            }
+        };
+        self.socket.feed(Message::Text(frame)).await
     }
 
     /// Writes `first` and whatever else is queued for this socket (up to `WRITE_BATCH`
-    /// frames), then flushes once: one system call for the lot (`realtime::coalesce`), and one
+    /// items), then flushes once: one system call for the lot (`realtime::coalesce`), and one
     /// timer for the lot instead of one per frame.
     async fn write_batch(&mut self, first: Outbound) -> Flow {
         let write = async {
             let mut next = Some(first);
             let mut taken = 0;
             while let Some(out) = next {
-                if let Some(frame) = self.frame_of(out) {
-                    self.socket.feed(Message::Text(frame)).await?;
-                }
+                self.feed(out).await?;
                 taken += 1;
                 next = if taken < WRITE_BATCH {
                     self.rx.try_recv().ok()
