@@ -227,3 +227,33 @@ async fn database_connections_killed_mid_batch_lose_nothing_acknowledged() {
         stored.len()
     );
 }
+
+#[tokio::test]
+async fn presence_entries_in_one_batch_get_the_room_list_and_first_flags() {
+    use tickertalk::store::presence;
+    use uuid::Uuid;
+    let app = TestApp::spawn(&[]).await;
+    let (alice, bob) = (app.token("alice").await, app.token("bob").await);
+    let (a, b) = (user_id(&app, &alice).await, user_id(&app, &bob).await);
+    let room = app.create_room(&alice, "Storm").await;
+    let db = &app.chat.db;
+    let me = app.chat.instance_id;
+    let (c1, c2, c3, c4) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let rows = presence::enter_batch(db, me, &[(c1, room, a), (c2, room, b), (c3, room, a)])
+        .await
+        .unwrap();
+    let both = vec!["alice".to_string(), "bob".to_string()];
+    // Both of alice's sockets read the snapshot from before the batch: both "first" (the chat
+    // layer announces only the earlier one).
+    assert_eq!(
+        rows,
+        vec![(true, both.clone()), (true, both.clone()), (true, both.clone())]
+    );
+    let again = presence::enter_batch(db, me, &[(c4, room, b)]).await.unwrap();
+    assert_eq!(
+        again,
+        vec![(false, both.clone())],
+        "bob already has a socket here"
+    );
+    assert_eq!(presence::users_in(db, room).await.unwrap(), both);
+}

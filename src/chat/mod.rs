@@ -10,6 +10,7 @@
 //! each boundary maps once (`http::error`, `realtime::error`).
 
 mod accounts;
+mod batch;
 mod direct;
 mod error;
 mod presence;
@@ -55,6 +56,8 @@ pub struct Chat {
     writer: writer::Writer,
     /// Sessions recently found active; the hub drops revoked ones (`auth::session_cache`).
     sessions: Arc<SessionCache>,
+    /// Presence entries, recorded in batches (`presence.rs`).
+    entries: tokio::sync::mpsc::Sender<presence::Entry>,
 }
 
 impl Chat {
@@ -63,6 +66,7 @@ impl Chat {
         Chat {
             sessions,
             writer: writer::Writer::spawn(db.clone(), bus.clone()),
+            entries: presence::spawn_entries(db.clone(), bus.clone(), bus.instance_id),
             instance_id: bus.instance_id,
             db,
             bus,

@@ -2,12 +2,94 @@
 //! is here, across every instance) and typing notices. The real-time layer calls these; the
 //! sockets themselves live there.
 
-use tickertalk_wire::{Event, RoomMessage};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tickertalk_wire::{Event, PresenceChange, RoomMessage};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
+use crate::bus::Bus;
 use crate::store;
+
+/// A socket entering a room, waiting for its presence row and the room's list.
+pub(super) struct Entry {
+    user_id: i64,
+    username: String,
+    conn_id: Uuid,
+    room_id: i64,
+    done: oneshot::Sender<Vec<String>>,
+}
+
+/// At most this many entries per statement.
+const MAX_ENTRIES: usize = 256;
+
+/// Starts the task that records presence entries in batches (a join storm is one statement per
+/// batch, not one per join: the 10,000-socket benchmark's PostgreSQL profile).
+pub(super) fn spawn_entries(db: PgPool, bus: Arc<Bus>, instance: Uuid) -> mpsc::Sender<Entry> {
+    super::batch::spawn(4096, MAX_ENTRIES, move |jobs| {
+        enter_all(db.clone(), bus.clone(), instance, jobs)
+    })
+}
+
+async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) {
+    let joins: Vec<(Uuid, i64, i64)> = jobs.iter().map(|j| (j.conn_id, j.room_id, j.user_id)).collect();
+    let rows = match store::presence::enter_batch(&db, instance, &joins).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, batch = jobs.len(), "presence batch failed; entering one by one");
+            let mut rows = Vec::with_capacity(jobs.len());
+            for j in &jobs {
+                match store::presence::enter_and_list(&db, instance, j.conn_id, j.room_id, j.user_id).await {
+                    Ok(row) => rows.push(row),
+                    Err(e) => {
+                        tracing::warn!(room_id = j.room_id, error = %e, "presence not recorded");
+                        rows.push((
+                            false,
+                            store::presence::users_in(&db, j.room_id)
+                                .await
+                                .unwrap_or_default(),
+                        ));
+                    }
+                }
+            }
+            rows
+        }
+    };
+    // Two sockets of one user entering one room in one batch: one notice.
+    let mut announced = HashSet::new();
+    let mut changes = Vec::new();
+    for (job, (first, users)) in jobs.into_iter().zip(rows) {
+        if first && announced.insert((job.room_id, job.user_id)) {
+            changes.push(PresenceChange {
+                room_id: job.room_id,
+                conn_id: job.conn_id,
+                joined: Some(job.username),
+                left: None,
+            });
+        }
+        let _ = job.done.send(users);
+    }
+    // Ephemeral: one event for the batch, handed to the broker in order, its confirm not
+    // awaited. A batch of one stays a `presence` event (what older instances understand).
+    match changes.len() {
+        0 => {}
+        1 => {
+            let c = changes.pop().expect("one");
+            bus.publish_in_order(Event::Presence {
+                room_id: c.room_id,
+                conn_id: c.conn_id,
+                joined: c.joined,
+                left: c.left,
+            })
+            .await;
+        }
+        _ => bus.publish_in_order(Event::Presences { changes }).await,
+    }
+}
 
 impl Chat {
     /// The room's latest message sequence number (`UnknownRoom` if it does not exist). Read
@@ -24,31 +106,24 @@ impl Chat {
     }
 
     /// Records socket `conn_id` of `user` in a room, announcing `joined` to the room when it is
-    /// the user's first socket there, and returns who is in the room now (one round trip).
-    /// Presence is advisory: a failure is logged, not raised, and the list is then read alone.
+    /// the user's first socket there, and returns who is in the room now. Entries are batched
+    /// (`Entries`): one statement for every join queued meanwhile. Presence is advisory: a
+    /// failure is logged, not raised, and the list is then read alone.
     pub async fn enter_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) -> Vec<String> {
-        match store::presence::enter_and_list(&self.db, self.instance_id, conn_id, room_id, user.user_id)
-            .await
+        let (done, users) = oneshot::channel();
+        let job = Entry {
+            user_id: user.user_id,
+            username: user.username.clone(),
+            conn_id,
+            room_id,
+            done,
+        };
+        if self.entries.send(job).await.is_ok()
+            && let Ok(users) = users.await
         {
-            Ok((first, users)) => {
-                if first {
-                    // Ephemeral: handed to the broker in order, its confirm not awaited.
-                    self.bus
-                        .publish_in_order(Event::Presence {
-                            room_id,
-                            conn_id,
-                            joined: Some(user.username.clone()),
-                            left: None,
-                        })
-                        .await;
-                }
-                users
-            }
-            Err(e) => {
-                tracing::warn!(room_id, error = %e, "presence not recorded");
-                self.present_users(room_id).await
-            }
+            return users;
         }
+        self.present_users(room_id).await
     }
 
     /// Forgets socket `conn_id` in a room, announcing `left` when the user has no socket there

@@ -48,8 +48,7 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task on the current runtime.
     pub fn spawn(db: sqlx::PgPool, bus: Arc<Bus>) -> Writer {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, bus, rx));
+        let tx = super::batch::spawn(QUEUE, MAX_BATCH, move |jobs| write(db.clone(), bus.clone(), jobs));
         Writer { tx }
     }
 
@@ -72,48 +71,46 @@ impl Writer {
     }
 }
 
-async fn run(db: sqlx::PgPool, bus: Arc<Bus>, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let rows: Vec<NewMessage> = jobs.iter().map(|j| j.row.clone()).collect();
-        let results = match messages::insert_batch(&db, &rows).await {
-            Ok(stored) => stored.into_iter().map(Ok).collect(),
-            // The connection failed: whether the commit happened is unknown, so storing the
-            // rows again could store them twice. Every post of the batch fails as unavailable.
-            Err(StoreError::Unavailable(e)) => {
-                tracing::warn!(error = %e, batch = rows.len(), "batch insert failed: database unavailable");
-                let why = e.to_string();
-                (0..rows.len())
-                    .map(|_| {
-                        Err(StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(
-                            why.clone(),
-                        ))))
-                    })
-                    .collect()
-            }
-            // A statement error rolled the whole transaction back: nothing of it is stored.
-            Err(e) => {
-                tracing::warn!(error = %e, batch = rows.len(), "batch insert failed; storing its rows one by one");
-                one_by_one(&db, &rows).await
-            }
-        };
-        let mut posted = Vec::with_capacity(jobs.len());
-        for (job, result) in jobs.drain(..).zip(results) {
-            if let Ok(Some(message)) = &result {
-                posted.push(PostedMessage {
-                    message: message.clone(),
-                    client_id: job.client_id,
-                });
-            }
-            // A poster that gave up (its socket closed) no longer listens; the message is stored
-            // and published all the same.
-            let _ = job.done.send(result);
+/// Stores one batch, answers its posts, publishes it.
+async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
+    let rows: Vec<NewMessage> = jobs.iter().map(|j| j.row.clone()).collect();
+    let results = match messages::insert_batch(&db, &rows).await {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        // The connection failed: whether the commit happened is unknown, so storing the
+        // rows again could store them twice. Every post of the batch fails as unavailable.
+        Err(StoreError::Unavailable(e)) => {
+            tracing::warn!(error = %e, batch = rows.len(), "batch insert failed: database unavailable");
+            let why = e.to_string();
+            (0..rows.len())
+                .map(|_| {
+                    Err(StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(
+                        why.clone(),
+                    ))))
+                })
+                .collect()
         }
-        if !posted.is_empty() {
-            // Handed to the channel now (batches reach the broker in commit order); the confirm
-            // is awaited elsewhere while the next batch commits.
-            bus.publish_in_order(batch_event(posted)).await;
+        // A statement error rolled the whole transaction back: nothing of it is stored.
+        Err(e) => {
+            tracing::warn!(error = %e, batch = rows.len(), "batch insert failed; storing its rows one by one");
+            one_by_one(&db, &rows).await
         }
+    };
+    let mut posted = Vec::with_capacity(jobs.len());
+    for (job, result) in jobs.into_iter().zip(results) {
+        if let Ok(Some(message)) = &result {
+            posted.push(PostedMessage {
+                message: message.clone(),
+                client_id: job.client_id,
+            });
+        }
+        // A poster that gave up (its socket closed) no longer listens; the message is stored
+        // and published all the same.
+        let _ = job.done.send(result);
+    }
+    if !posted.is_empty() {
+        // Handed to the channel now (batches reach the broker in commit order); the confirm
+        // is awaited elsewhere while the next batch commits.
+        bus.publish_in_order(batch_event(posted)).await;
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use tickertalk_wire::{Event, RoomMessage};
+use tickertalk_wire::{Event, PresenceChange, RoomMessage};
 
 use super::protocol::{self, Dialect, DirectFrame, RoomMessageFrame};
 use crate::auth::SessionCache;
@@ -339,20 +339,16 @@ impl Hub {
                 conn_id,
                 joined,
                 left,
-            } => {
-                let frame: Utf8Bytes =
-                    protocol::presence_change(room_id, joined.as_deref(), left.as_deref()).into();
-                let mut inner = self.lock();
-                let Some(room) = inner.rooms.get_mut(&room_id) else {
-                    return;
-                };
-                if room.notices.is_empty() {
-                    self.spawn_notices(room_id);
+            } => self.notice(&PresenceChange {
+                room_id,
+                conn_id,
+                joined,
+                left,
+            }),
+            Event::Presences { changes } => {
+                for change in &changes {
+                    self.notice(change);
                 }
-                room.notices.push(Notice {
-                    except: conn_id,
-                    frame,
-                });
             }
             Event::DirectMessage {
                 message: dm,
@@ -493,6 +489,24 @@ impl Hub {
                 },
             );
         }
+    }
+
+    /// Adds a presence change to its room's next tick of notices.
+    fn notice(&self, change: &PresenceChange) {
+        let frame: Utf8Bytes =
+            protocol::presence_change(change.room_id, change.joined.as_deref(), change.left.as_deref())
+                .into();
+        let mut inner = self.lock();
+        let Some(room) = inner.rooms.get_mut(&change.room_id) else {
+            return;
+        };
+        if room.notices.is_empty() {
+            self.spawn_notices(change.room_id);
+        }
+        room.notices.push(Notice {
+            except: change.conn_id,
+            frame,
+        });
     }
 
     /// Delivers a room's gathered presence notices after `PRESENCE_TICK`, as one `Notices` to
@@ -699,8 +713,16 @@ mod tests {
             left: None,
         };
         hub.dispatch(notice(a, "ann"));
-        hub.dispatch(notice(Uuid::new_v4(), "cid"));
-        hub.dispatch(notice(b, "bob"));
+        // A batch of changes (one instance's batch of joins) joins the same tick.
+        let change = |conn: ConnId, who: &str| PresenceChange {
+            room_id: 7,
+            conn_id: conn,
+            joined: Some(who.into()),
+            left: None,
+        };
+        hub.dispatch(Event::Presences {
+            changes: vec![change(Uuid::new_v4(), "cid"), change(b, "bob")],
+        });
         assert!(
             rx_a.try_recv().is_err() && rx_b.try_recv().is_err(),
             "held for the tick"

@@ -63,6 +63,47 @@ pub async fn enter_and_list(
     .await?)
 }
 
+/// `enter_and_list` for many sockets in one round trip (one statement): the result is aligned
+/// with `joins` (`(conn, room, user)`). Every row's "first" reads the snapshot from before the
+/// batch, so two sockets of one user entering one room in the same batch both come back
+/// "first": the caller keeps only the earlier.
+pub async fn enter_batch(
+    db: &PgPool,
+    instance: Uuid,
+    joins: &[(Uuid, i64, i64)],
+) -> StoreResult<Vec<(bool, Vec<String>)>> {
+    let conns: Vec<Uuid> = joins.iter().map(|j| j.0).collect();
+    let rooms: Vec<i64> = joins.iter().map(|j| j.1).collect();
+    let users: Vec<i64> = joins.iter().map(|j| j.2).collect();
+    let rows: Vec<(i64, bool, Vec<String>)> = sqlx::query_as(
+        "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[]) \
+                        WITH ORDINALITY AS t(conn_id, room_id, user_id, ord)), \
+              ins AS (INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) \
+                      SELECT conn_id, room_id, $4, user_id FROM input ON CONFLICT DO NOTHING \
+                      RETURNING conn_id, room_id), \
+              live AS (SELECT p.room_id, p.user_id FROM room_presence p \
+                       JOIN instances i ON i.id = p.instance_id \
+                       WHERE p.room_id IN (SELECT room_id FROM input) \
+                       AND i.heartbeat_at > now() - make_interval(secs => $5)) \
+         SELECT i.ord, \
+                EXISTS (SELECT 1 FROM ins WHERE ins.conn_id = i.conn_id AND ins.room_id = i.room_id) \
+                AND NOT EXISTS (SELECT 1 FROM live l WHERE l.room_id = i.room_id AND l.user_id = i.user_id), \
+                ARRAY(SELECT u.username FROM users u WHERE u.id IN \
+                      (SELECT l.user_id FROM live l WHERE l.room_id = i.room_id \
+                       UNION SELECT j.user_id FROM input j WHERE j.room_id = i.room_id) \
+                      ORDER BY u.username) \
+         FROM input i ORDER BY i.ord",
+    )
+    .bind(&conns)
+    .bind(&rooms)
+    .bind(&users)
+    .bind(instance)
+    .bind(ALIVE_SECS)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(_, first, users)| (first, users)).collect())
+}
+
 /// Removes a socket from a room. Returns true when the user has no live socket left there.
 pub async fn leave(db: &PgPool, conn: Uuid, room_id: i64, user_id: i64) -> StoreResult<bool> {
     let removed = sqlx::query("DELETE FROM room_presence WHERE conn_id = $1 AND room_id = $2")

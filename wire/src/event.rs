@@ -40,6 +40,17 @@ pub struct DirectMessage {
     pub created_at: DateTime<Utc>,
 }
 
+/// One presence change, as in `Event::Presence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceChange {
+    pub room_id: i64,
+    pub conn_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<String>,
+}
+
 /// A stored room message and its author's `client_id` (echoed only on the author's sockets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostedMessage {
@@ -82,6 +93,8 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         left: Option<String>,
     },
+    /// Several `Presence` changes at once: the joins one instance recorded in one batch.
+    Presences { changes: Vec<PresenceChange> },
     /// A stored direct message, for every socket of both users.
     DirectMessage {
         message: DirectMessage,
@@ -105,6 +118,7 @@ impl Event {
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
             Event::Presence { room_id, .. } => format!("room.{room_id}.presence"),
+            Event::Presences { .. } => "rooms.presence".into(),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
             Event::SessionRevoked { .. } => "session.revoked".into(),
             Event::RevocationHeard { .. } => "session.revocation_heard".into(),

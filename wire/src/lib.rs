@@ -15,7 +15,7 @@ pub mod telemetry;
 pub mod topology;
 
 pub use backoff::Backoff;
-pub use event::{BotReply, DirectMessage, Event, PostedMessage, RoomMessage, StockCommand};
+pub use event::{BotReply, DirectMessage, Event, PostedMessage, PresenceChange, RoomMessage, StockCommand};
 pub use stock::StockCode;
 pub use topology::Topology;
 
