@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::bus::Bus;
-use crate::store;
+use crate::store::{self, StoreError};
 
 /// A socket entering a room, waiting for its presence row and the room's list.
 pub(super) struct Entry {
@@ -39,6 +39,13 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
     let joins: Vec<(Uuid, i64, i64)> = jobs.iter().map(|j| (j.conn_id, j.room_id, j.user_id)).collect();
     let rows = match store::presence::enter_batch(&db, instance, &joins).await {
         Ok(rows) => rows,
+        // The database cannot be reached: asking again per entry would make every join of the
+        // batch wait out the pool's timeout in turn. Presence is advisory: the joins go on with
+        // an empty list.
+        Err(StoreError::Unavailable(e)) => {
+            tracing::warn!(error = %e, batch = jobs.len(), "presence not recorded: database unavailable");
+            vec![(false, Vec::new()); jobs.len()]
+        }
         Err(e) => {
             tracing::warn!(error = %e, batch = jobs.len(), "presence batch failed; entering one by one");
             let mut rows = Vec::with_capacity(jobs.len());
@@ -47,12 +54,7 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
                     Ok(row) => rows.push(row),
                     Err(e) => {
                         tracing::warn!(room_id = j.room_id, error = %e, "presence not recorded");
-                        rows.push((
-                            false,
-                            store::presence::users_in(&db, j.room_id)
-                                .await
-                                .unwrap_or_default(),
-                        ));
+                        rows.push((false, Vec::new()));
                     }
                 }
             }
