@@ -50,8 +50,9 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
             tracing::warn!(error = %e, batch = jobs.len(), "presence batch failed; entering one by one");
             let mut rows = Vec::with_capacity(jobs.len());
             for j in &jobs {
-                match store::presence::enter_and_list(&db, instance, j.conn_id, j.room_id, j.user_id).await {
-                    Ok(row) => rows.push(row),
+                match store::presence::enter_batch(&db, instance, &[(j.conn_id, j.room_id, j.user_id)]).await
+                {
+                    Ok(mut one) => rows.push(one.pop().unwrap_or_default()),
                     Err(e) => {
                         tracing::warn!(room_id = j.room_id, error = %e, "presence not recorded");
                         rows.push((false, Vec::new()));
@@ -109,7 +110,7 @@ impl Chat {
 
     /// Records socket `conn_id` of `user` in a room, announcing `joined` to the room when it is
     /// the user's first socket there, and returns who is in the room now. Entries are batched
-    /// (`Entries`): one statement for every join queued meanwhile. Presence is advisory: a
+    /// (`spawn_entries`): one statement for every join queued meanwhile. Presence is advisory: a
     /// failure is logged, not raised, and the list is then read alone.
     pub async fn enter_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) -> Vec<String> {
         let (done, users) = oneshot::channel();

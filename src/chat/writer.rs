@@ -5,9 +5,9 @@
 //! has queued up (at most `MAX_BATCH`), stores it in one transaction (`messages::insert_batch`:
 //! one commit, one WAL flush, for many messages of many rooms), answers every waiting post, and
 //! publishes the batch as one `room_messages` event, in commit order, with the broker's confirm
-//! awaited on a task of its own: off the path of both the next commit and the posting socket. While one commit runs the
-//! next batch gathers: under load batches grow by themselves, and a lone message waits for no
-//! timer.
+//! awaited on a task of its own: off the path of both the next commit and the posting socket.
+//! While one commit runs the next batch gathers: under load batches grow by themselves, and a
+//! lone message waits for no timer.
 //!
 //! Guarantees, unchanged from one insert per message: a message is stored before anyone is told
 //! of it (the publish follows the commit); a room's messages get consecutive `seq`s across

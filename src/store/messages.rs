@@ -10,24 +10,15 @@ use tickertalk_wire::RoomMessage;
 
 use super::{Row, StoreError, StoreResult, unwrap_rows};
 
-/// Stores a message. Bumping `rooms.last_seq` locks the room row until commit, so messages of one
-/// room are numbered and time-stamped in commit order. `None` when the room does not exist.
+/// Stores one message: a batch of one (`insert_batch`), so single and batched messages are
+/// numbered by the same statement. `None` when the room does not exist.
 pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> StoreResult<Option<RoomMessage>> {
-    Ok(sqlx::query_as::<_, Row<RoomMessage>>(concat!(
-        "WITH r AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING id, last_seq), \
-              m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
-                    SELECT r.id, r.last_seq, $2, $3 FROM r \
-                    RETURNING id, room_id, seq, user_id, body, created_at) \
-         SELECT ",
-        message_columns!(),
-        " FROM m JOIN users u ON u.id = m.user_id"
-    ))
-    .bind(room_id)
-    .bind(user_id)
-    .bind(body)
-    .fetch_optional(db)
-    .await?
-    .map(|r| r.0))
+    let row = NewMessage {
+        room_id,
+        user_id,
+        body: body.to_string(),
+    };
+    Ok(insert_batch(db, &[row]).await?.pop().flatten())
 }
 
 /// A message to store: one row of a batch.

@@ -34,39 +34,11 @@ pub async fn live_instances(db: &PgPool) -> StoreResult<HashSet<Uuid>> {
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-/// Records a socket in a room, in one round trip with the room's list: records the socket and returns whether it is the
-/// user's first live socket in the room, and the room's users (this one included), sorted.
-pub async fn enter_and_list(
-    db: &PgPool,
-    instance: Uuid,
-    conn: Uuid,
-    room_id: i64,
-    user_id: i64,
-) -> StoreResult<(bool, Vec<String>)> {
-    // `live` reads the snapshot from before the insert: the new row is not in it, so "first"
-    // is "inserted, and no other live socket of this user here".
-    Ok(sqlx::query_as(
-        "WITH ins AS (INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) \
-                      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING user_id), \
-              live AS (SELECT p.user_id FROM room_presence p JOIN instances i ON i.id = p.instance_id \
-                       WHERE p.room_id = $2 AND i.heartbeat_at > now() - make_interval(secs => $5)) \
-         SELECT EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM live WHERE user_id = $4), \
-                ARRAY(SELECT u.username FROM users u \
-                      WHERE u.id IN (SELECT user_id FROM live) OR u.id = $4 ORDER BY u.username)",
-    )
-    .bind(conn)
-    .bind(room_id)
-    .bind(instance)
-    .bind(user_id)
-    .bind(ALIVE_SECS)
-    .fetch_one(db)
-    .await?)
-}
-
-/// `enter_and_list` for many sockets in one round trip (one statement): the result is aligned
-/// with `joins` (`(conn, room, user)`). Every row's "first" reads the snapshot from before the
-/// batch, so two sockets of one user entering one room in the same batch both come back
-/// "first": the caller keeps only the earlier.
+/// Records sockets in rooms, in one statement, with the lists: for each of `joins`
+/// (`(conn, room, user)`, the result aligned with them), whether it is its user's first live
+/// socket in the room (a `joined` notice is due) and the room's users, sorted. Every row's
+/// "first" reads the snapshot from before the batch, so two sockets of one user entering one
+/// room in the same batch both come back "first": the caller keeps only the earlier.
 pub async fn enter_batch(
     db: &PgPool,
     instance: Uuid,

@@ -1,4 +1,4 @@
-//! Rooms. `last_seq` is the room's message counter (see `messages::insert`).
+//! Rooms. `last_seq` is the room's message counter (see `messages::insert_batch`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
