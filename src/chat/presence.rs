@@ -77,20 +77,9 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
         let _ = job.done.send(users);
     }
     // Ephemeral: one event for the batch, handed to the broker in order, its confirm not
-    // awaited. A batch of one stays a `presence` event (what older instances understand).
-    match changes.len() {
-        0 => {}
-        1 => {
-            let c = changes.pop().expect("one");
-            bus.publish_in_order(Event::Presence {
-                room_id: c.room_id,
-                conn_id: c.conn_id,
-                joined: c.joined,
-                left: c.left,
-            })
-            .await;
-        }
-        _ => bus.publish_in_order(Event::Presences { changes }).await,
+    // awaited.
+    if let Some(event) = Event::of_presences(changes) {
+        bus.publish_in_order(event).await;
     }
 }
 
@@ -135,12 +124,12 @@ impl Chat {
         match store::presence::leave(&self.db, conn_id, room_id, user.user_id).await {
             Ok(true) => {
                 self.bus
-                    .publish_in_order(Event::Presence {
+                    .publish_in_order(Event::Presence(PresenceChange {
                         room_id,
                         conn_id,
                         joined: None,
                         left: Some(user.username.clone()),
-                    })
+                    }))
                     .await
             }
             Ok(false) => {}

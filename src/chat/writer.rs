@@ -110,7 +110,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
     if !posted.is_empty() {
         // Handed to the channel now (batches reach the broker in commit order); the confirm
         // is awaited elsewhere while the next batch commits.
-        bus.publish_in_order(batch_event(posted)).await;
+        bus.publish_in_order(Event::of_messages(posted)).await;
     }
 }
 
@@ -121,18 +121,4 @@ async fn one_by_one(db: &sqlx::PgPool, rows: &[NewMessage]) -> Vec<StoreResult<O
         out.push(messages::insert(db, row.room_id, row.user_id, &row.body).await);
     }
     out
-}
-
-/// One event for a batch; a batch of one stays a `room_message` (what instances that predate
-/// batching understand, during a rolling upgrade).
-fn batch_event(mut posted: Vec<PostedMessage>) -> Event {
-    if posted.len() == 1 {
-        let p = posted.pop().expect("one");
-        Event::RoomMessage {
-            message: p.message,
-            client_id: p.client_id,
-        }
-    } else {
-        Event::RoomMessages { messages: posted }
-    }
 }

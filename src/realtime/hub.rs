@@ -298,29 +298,9 @@ impl Hub {
     /// Delivers one event to the local sockets it concerns.
     pub fn dispatch(&self, event: Event) {
         match event {
-            Event::RoomMessage { message, client_id } => {
-                self.sequence(
-                    message.room_id,
-                    message.seq,
-                    ready(&message, client_id.as_deref()),
-                );
-            }
+            Event::RoomMessage(p) => self.sequence([(&p.message, p.client_id.as_deref())]),
             Event::RoomMessages { messages } => {
-                // Frames are built before the lock; then one lock for the whole batch.
-                let batch: Vec<_> = messages
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.message.room_id,
-                            p.message.seq,
-                            ready(&p.message, p.client_id.as_deref()),
-                        )
-                    })
-                    .collect();
-                let mut inner = self.lock();
-                for (room_id, seq, msg) in batch {
-                    self.sequence_locked(&mut inner, room_id, seq, msg);
-                }
+                self.sequence(messages.iter().map(|p| (&p.message, p.client_id.as_deref())))
             }
             Event::BotReply(r) => {
                 let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
@@ -334,17 +314,7 @@ impl Hub {
                 let frame: Utf8Bytes = protocol::typing(room_id, &username).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
-            Event::Presence {
-                room_id,
-                conn_id,
-                joined,
-                left,
-            } => self.notice(&PresenceChange {
-                room_id,
-                conn_id,
-                joined,
-                left,
-            }),
+            Event::Presence(change) => self.notice(&change),
             Event::Presences { changes } => {
                 for change in &changes {
                     self.notice(change);
@@ -431,13 +401,22 @@ impl Hub {
         }
     }
 
-    fn sequence(&self, room_id: i64, seq: i64, msg: Ready) {
+    /// Hands stored messages (any rooms, each room's in `seq` order; the author's `client_id`
+    /// when known) to their rooms' sequencers: the frames are built first, then the lock is
+    /// taken once for all of them. Live events and gap fills both come through here.
+    fn sequence<'a>(&self, messages: impl IntoIterator<Item = (&'a RoomMessage, Option<&'a str>)>) {
+        let ready: Vec<(i64, i64, Ready)> = messages
+            .into_iter()
+            .map(|(m, client_id)| (m.room_id, m.seq, ready(m, client_id)))
+            .collect();
         let mut inner = self.lock();
-        self.sequence_locked(&mut inner, room_id, seq, msg);
+        for (room_id, seq, msg) in ready {
+            self.sequence_one(&mut inner, room_id, seq, msg);
+        }
     }
 
-    /// `sequence`, for a caller that holds the lock (a batch takes it once).
-    fn sequence_locked(&self, inner: &mut Inner, room_id: i64, seq: i64, msg: Ready) {
+    /// Delivers one message in sequence, holds it behind a gap, or drops it as a duplicate.
+    fn sequence_one(&self, inner: &mut Inner, room_id: i64, seq: i64, msg: Ready) {
         let Inner { conns, rooms, .. } = inner;
         let Some(room) = rooms.get_mut(&room_id) else {
             return;
@@ -553,9 +532,7 @@ impl Hub {
                 let Some((from, to)) = range else { break };
                 match messages::seq_range(&hub.db, room_id, from, to).await {
                     Ok(rows) => {
-                        for m in &rows {
-                            hub.sequence(room_id, m.seq, ready(m, None));
-                        }
+                        hub.sequence(rows.iter().map(|m| (m, None)));
                         if to == i64::MAX || rows.is_empty() {
                             break;
                         }
@@ -611,7 +588,7 @@ mod tests {
     use chrono::Utc;
 
     fn msg(room_id: i64, seq: i64) -> Event {
-        Event::RoomMessage {
+        Event::RoomMessage(tickertalk_wire::PostedMessage {
             message: RoomMessage {
                 id: 100 + seq,
                 room_id,
@@ -622,7 +599,7 @@ mod tests {
                 created_at: Utc::now(),
             },
             client_id: None,
-        }
+        })
     }
 
     fn ids(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
@@ -706,20 +683,14 @@ mod tests {
         let b = connect(&hub, tx_b, Arc::new(Closer::default()));
         hub.join(a, 7);
         hub.join(b, 7);
-        let notice = |conn: ConnId, who: &str| Event::Presence {
-            room_id: 7,
-            conn_id: conn,
-            joined: Some(who.into()),
-            left: None,
-        };
-        hub.dispatch(notice(a, "ann"));
-        // A batch of changes (one instance's batch of joins) joins the same tick.
         let change = |conn: ConnId, who: &str| PresenceChange {
             room_id: 7,
             conn_id: conn,
             joined: Some(who.into()),
             left: None,
         };
+        hub.dispatch(Event::Presence(change(a, "ann")));
+        // A batch of changes (one instance's batch of joins) joins the same tick.
         hub.dispatch(Event::Presences {
             changes: vec![change(Uuid::new_v4(), "cid"), change(b, "bob")],
         });

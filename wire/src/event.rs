@@ -40,7 +40,7 @@ pub struct DirectMessage {
     pub created_at: DateTime<Utc>,
 }
 
-/// One presence change, as in `Event::Presence`.
+/// One presence change: an `Event::Presence`, or one of an `Event::Presences`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PresenceChange {
     pub room_id: i64,
@@ -65,12 +65,10 @@ pub struct PostedMessage {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A stored room message; its `seq` is used to deliver in order and to notice (and fill)
-    /// gaps. `client_id` is the author's, echoed only on the author's own sockets.
-    RoomMessage {
-        message: RoomMessage,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-    },
+    /// gaps. `client_id` is the author's, echoed only on the author's own sockets. (A newtype
+    /// variant of an internally tagged enum: the JSON is the struct's fields beside `kind`,
+    /// as when the fields were written out here.)
+    RoomMessage(PostedMessage),
     /// Room messages one instance committed together (its batch writer's one publish for the
     /// whole batch): each is handled exactly as a `RoomMessage` event would be. Several rooms
     /// may be mixed; a room's messages are in `seq` order.
@@ -85,14 +83,7 @@ pub enum Event {
     },
     /// A user's first socket entered, or last socket left, a room. `conn_id` is the socket
     /// that caused it, which already knows (it gets the full list instead).
-    Presence {
-        room_id: i64,
-        conn_id: Uuid,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        joined: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        left: Option<String>,
-    },
+    Presence(PresenceChange),
     /// Several `Presence` changes at once: the joins one instance recorded in one batch.
     Presences { changes: Vec<PresenceChange> },
     /// A stored direct message, for every socket of both users.
@@ -110,14 +101,34 @@ pub enum Event {
 }
 
 impl Event {
+    /// The one event announcing a commit batch's messages: a batch of one stays a
+    /// `room_message`, which instances that predate batching understand (rolling upgrades).
+    pub fn of_messages(mut posted: Vec<PostedMessage>) -> Event {
+        if posted.len() == 1 {
+            Event::RoomMessage(posted.remove(0))
+        } else {
+            Event::RoomMessages { messages: posted }
+        }
+    }
+
+    /// The one event announcing a batch of presence changes (none when it is empty); a batch
+    /// of one stays a `presence`, as with `of_messages`.
+    pub fn of_presences(mut changes: Vec<PresenceChange>) -> Option<Event> {
+        match changes.len() {
+            0 => None,
+            1 => Some(Event::Presence(changes.remove(0))),
+            _ => Some(Event::Presences { changes }),
+        }
+    }
+
     /// Topic routing key, `room.<id>.<what>`, `user.<id>.dm` or `session.revoked`.
     pub fn routing_key(&self) -> String {
         match self {
-            Event::RoomMessage { message, .. } => format!("room.{}.message", message.room_id),
+            Event::RoomMessage(p) => format!("room.{}.message", p.message.room_id),
             Event::RoomMessages { .. } => "rooms.messages".into(),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
-            Event::Presence { room_id, .. } => format!("room.{room_id}.presence"),
+            Event::Presence(c) => format!("room.{}.presence", c.room_id),
             Event::Presences { .. } => "rooms.presence".into(),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
             Event::SessionRevoked { .. } => "session.revoked".into(),
@@ -164,6 +175,47 @@ mod tests {
         assert!(json.contains(r#""kind":"bot_reply""#));
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);
         assert_eq!(ev.routing_key(), "room.3.bot");
+    }
+
+    /// The single events' JSON is what it was when their fields were written out in the enum
+    /// (older instances and newer ones exchange them during a rolling upgrade).
+    #[test]
+    fn single_message_and_presence_events_keep_their_json() {
+        let message = r#"{"kind":"room_message","message":{"id":7,"room_id":3,"seq":2,"user_id":1,"username":"ada","body":"hi","created_at":"2026-01-01T00:00:00Z"},"client_id":"c-1"}"#;
+        let ev: Event = serde_json::from_str(message).unwrap();
+        assert!(
+            matches!(&ev, Event::RoomMessage(p) if p.client_id.as_deref() == Some("c-1") && p.message.seq == 2)
+        );
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            serde_json::from_str::<serde_json::Value>(message).unwrap()
+        );
+        let presence = r#"{"kind":"presence","room_id":3,"conn_id":"00000000-0000-0000-0000-000000000000","joined":"ada"}"#;
+        let ev: Event = serde_json::from_str(presence).unwrap();
+        assert_eq!(ev.routing_key(), "room.3.presence");
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            serde_json::from_str::<serde_json::Value>(presence).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_batch_of_one_is_sent_as_the_single_event() {
+        let change = |who: &str| PresenceChange {
+            room_id: 3,
+            conn_id: Uuid::nil(),
+            joined: Some(who.into()),
+            left: None,
+        };
+        assert_eq!(Event::of_presences(vec![]), None);
+        assert!(matches!(
+            Event::of_presences(vec![change("a")]),
+            Some(Event::Presence(_))
+        ));
+        assert!(matches!(
+            Event::of_presences(vec![change("a"), change("b")]),
+            Some(Event::Presences { .. })
+        ));
     }
 
     #[test]
