@@ -61,7 +61,8 @@ pub struct Chat {
 }
 
 impl Chat {
-    /// Must run inside the tokio runtime: it starts the message writer's task.
+    /// Must run inside the tokio runtime: it starts the message writer's and the presence
+    /// entries' tasks.
     pub fn new(db: PgPool, bus: Arc<Bus>, sessions: Arc<SessionCache>, config: &Config) -> Chat {
         Chat {
             sessions,

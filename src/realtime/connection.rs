@@ -125,6 +125,15 @@ pub async fn run(
     .await;
 }
 
+/// How a write (with its `WRITE_TIMEOUT`) ended, as the socket goes on.
+fn written(result: Result<Result<(), WsError>, tokio::time::error::Elapsed>) -> Flow {
+    match result {
+        Ok(Ok(())) => Flow::Continue,
+        Ok(Err(_)) => Flow::Gone,
+        Err(_) => Flow::Close(1013, "too slow: write timed out"),
+    }
+}
+
 /// The socket task's state.
 struct Connection {
     chat: Arc<Chat>,
@@ -249,11 +258,18 @@ impl Connection {
     }
 
     async fn send(&mut self, msg: Message) -> Flow {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(msg)).await {
-            Ok(Ok(())) => Flow::Continue,
-            Ok(Err(_)) => Flow::Gone,
-            Err(_) => Flow::Close(1013, "too slow: write timed out"),
-        }
+        written(tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(msg)).await)
+    }
+
+    /// Writes `frames` and flushes once: one write and one timer for the lot.
+    async fn write_frames(&mut self, frames: impl IntoIterator<Item = Utf8Bytes>) -> Flow {
+        let write = async {
+            for frame in frames {
+                self.socket.feed(Message::Text(frame)).await?;
+            }
+            self.socket.flush().await
+        };
+        written(tokio::time::timeout(WRITE_TIMEOUT, write).await)
     }
 
     async fn write(&mut self, text: impl Into<Utf8Bytes>) -> Flow {
@@ -305,11 +321,7 @@ impl Connection {
             }
             self.socket.flush().await
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-            Ok(Ok(())) => Flow::Continue,
-            Ok(Err(_)) => Flow::Gone,
-            Err(_) => Flow::Close(1013, "too slow: write timed out"),
-        }
+        written(tokio::time::timeout(WRITE_TIMEOUT, write).await)
     }
 
     /// Writes replayed stored messages, `(id, frame)` in order, and returns the highest id
@@ -320,13 +332,16 @@ impl Connection {
         frames: impl Iterator<Item = (i64, String)>,
         mut cursor: i64,
     ) -> Option<i64> {
-        for (id, frame) in frames {
-            if let Flow::Gone = self.write(frame).await {
-                return None;
-            }
-            cursor = cursor.max(id);
+        let frames: Vec<Utf8Bytes> = frames
+            .map(|(id, frame)| {
+                cursor = cursor.max(id);
+                frame.into()
+            })
+            .collect();
+        match self.write_frames(frames).await {
+            Flow::Gone => None,
+            _ => Some(cursor),
         }
-        Some(cursor)
     }
 
     /// Writes the direct messages stored after `since` (before any queued live one, which the
