@@ -86,8 +86,10 @@ pub struct Config {
     #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5, global = true)]
     pub session_cache_secs: u64,
 
-    /// Size of the PostgreSQL connection pool.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    /// Size of the PostgreSQL connection pool. Small on purpose: more connections than the
+    /// database has cores only queue inside PostgreSQL instead of here (with 20 on this 2-core
+    /// machine, history reads had stalls of a second; with 8, none over 0.25 s: BENCHMARKS.md).
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 8, global = true)]
     pub db_max_connections: u32,
 }
 

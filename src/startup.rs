@@ -105,6 +105,7 @@ impl Application {
             hub,
             sockets: SocketSettings::from_config(&config),
             origins: config.origins(),
+            pages: Default::default(),
             shutdown: sockets.subscribe(),
         });
         Ok(Application {

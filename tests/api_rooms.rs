@@ -148,6 +148,61 @@ async fn latest_returns_exactly_the_newest_50_of_60_oldest_first_at_both_paths()
     assert_eq!(status, 404, "before must be a message of this room");
 }
 
+/// The latest page is cached per instance (issue #11) and checked against the room's
+/// `last_seq` in PostgreSQL on every read: a message posted through another instance is in the
+/// very next read here. The cache is shown to be real by changing a stored body behind the
+/// server's back (nothing in tickertalk edits messages): the cached page still has the old one
+/// until a new message moves `last_seq`.
+#[tokio::test]
+async fn the_cached_latest_page_is_never_older_than_the_database() {
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let t = a.token("alice").await;
+    let room = a.create_room(&t, "Cached").await;
+    let texts = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["chatmessage"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let page = format!("/v1/chat/rooms/{room}/messages");
+    let (status, empty) = b.get(&page, Some(&t)).await;
+    assert_eq!((status, texts(&empty)), (200, vec![]));
+    a.post_message(&t, room, "first").await;
+    assert_eq!(
+        texts(&b.get(&page, Some(&t)).await.1),
+        ["first"],
+        "posted through A, read on B"
+    );
+
+    sqlx::query("UPDATE room_messages SET body = 'edited behind the server' WHERE room_id = $1")
+        .bind(room)
+        .execute(&a.chat.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&b.get(&page, Some(&t)).await.1),
+        ["first"],
+        "served from B's cache"
+    );
+    let (_, limited) = b.get(&format!("{page}?limit=1"), Some(&t)).await;
+    assert_eq!(
+        texts(&limited),
+        ["edited behind the server"],
+        "another limit is another page"
+    );
+
+    a.post_message(&t, room, "second").await;
+    assert_eq!(
+        texts(&b.get(&page, Some(&t)).await.1),
+        ["edited behind the server", "second"],
+        "a new message makes B read the page again"
+    );
+    let (status, _) = b.get("/v1/chat/rooms/999999/messages", Some(&t)).await;
+    assert_eq!(status, 404, "an unknown room is still unknown");
+}
+
 #[tokio::test]
 async fn sql_looking_and_html_text_is_stored_and_returned_verbatim() {
     let app = TestApp::spawn(&[]).await;

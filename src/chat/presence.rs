@@ -84,9 +84,10 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
 }
 
 impl Chat {
-    /// The room's latest message sequence number (`UnknownRoom` if it does not exist). Read
-    /// after a socket registered in the room, so no live message can fall between the two.
-    pub async fn room_floor(&self, room_id: i64) -> Result<i64, ChatError> {
+    /// The room's latest message sequence number (`UnknownRoom` if it does not exist). A
+    /// socket reads it after registering in the room, so no live message can fall between the
+    /// two; history reads it to know whether its cached latest page is still the latest.
+    pub async fn last_seq(&self, room_id: i64) -> Result<i64, ChatError> {
         store::rooms::last_seq(&self.db, room_id)
             .await?
             .ok_or(ChatError::UnknownRoom)

@@ -13,6 +13,7 @@ pub mod compat;
 pub mod dms;
 pub mod error;
 pub mod health;
+pub mod pages;
 pub mod rooms;
 pub mod routes;
 pub mod socket;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub sockets: SocketSettings,
     /// Lower-cased `Origin` values allowed to open WebSockets.
     pub origins: Vec<String>,
+    /// Latest history pages, reused while their room has no newer message.
+    pub pages: pages::LatestPages,
     /// Handed to each socket task: they close with 1001 on it, and the drain waits for them.
     pub shutdown: Shutdown,
 }
@@ -126,6 +129,17 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// A JSON response with a status.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// A response whose JSON body is already encoded (a cached history page).
+pub fn json_bytes(status: StatusCode, body: bytes::Bytes) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// `before` and `limit` query parameters, shared by room and thread history.

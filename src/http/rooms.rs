@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
 
 use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
-use super::{AppState, Paging, json};
+use super::{AppState, Paging, json, json_bytes};
 use crate::auth::AuthUser;
 use crate::chat::Posted;
 use crate::domain::{ClientId, RoomName};
@@ -36,11 +37,30 @@ pub async fn get(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerRe
 
 /// The latest 50 messages (or `limit`, or those before `before`), oldest first, in the same
 /// shape the socket sends them.
+///
+/// The latest page (no `before`) is served from `state.pages` while the room's `last_seq` is
+/// the one it was read at (see `pages`): one primary-key lookup instead of reading, decoding
+/// and encoding 50 rows.
 pub async fn history(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
     let paging = Paging::parse(&req.query)?;
-    let rows = state.chat.history(req.id(0), paging.before, paging.limit).await?;
+    let room_id = req.id(0);
+    let latest_at = match paging.before {
+        None => {
+            let seq = state.chat.last_seq(room_id).await?;
+            if let Some(body) = state.pages.get(room_id, paging.limit, seq) {
+                return Ok(json_bytes(StatusCode::OK, body));
+            }
+            Some(seq)
+        }
+        Some(_) => None,
+    };
+    let rows = state.chat.history(room_id, paging.before, paging.limit).await?;
     let frames: Vec<RoomMessageFrame> = rows.iter().map(RoomMessageFrame::of).collect();
-    Ok(json(StatusCode::OK, &frames))
+    let body = Bytes::from(serde_json::to_vec(&frames).map_err(|e| ApiError::Internal(e.to_string()))?);
+    if let Some(seq) = latest_at {
+        state.pages.put(room_id, paging.limit, seq, body.clone());
+    }
+    Ok(json_bytes(StatusCode::OK, body))
 }
 
 #[derive(Deserialize)]

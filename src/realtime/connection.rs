@@ -515,7 +515,7 @@ impl Connection {
         // whose sequence this instance already follows exists and needs no floor read.
         let joined = self.hub.join(self.conn_id, room_id);
         if !joined.has_floor {
-            let last_seq = match self.chat.room_floor(room_id).await {
+            let last_seq = match self.chat.last_seq(room_id).await {
                 Ok(s) => s,
                 Err(e) => {
                     if joined.newly {
