@@ -81,6 +81,33 @@ pub struct Config {
     #[arg(long, env = "WS_IDLE_SECS", default_value_t = 60, global = true)]
     pub ws_idle_secs: u64,
 
+    /// Seconds an HTTP connection may take to send a complete request head, counted from when
+    /// the server starts waiting for one: a slow sender and an idle keep-alive connection are
+    /// both closed after it.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub http_header_timeout_secs: u64,
+
+    /// Connections (HTTP and WebSocket) one client address may hold on this instance; more get
+    /// 429 and are closed. 0: no cap (behind a load balancer every client has its address).
+    #[arg(
+        long,
+        env = "MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Connections this instance holds at most; 0 (the default): the open-file limit less 256
+    /// kept for the database, the broker and files. At the cap the longest-idle HTTP
+    /// connection is closed for a new one, or the new one gets 503 when none is idle.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0, global = true)]
+    pub max_connections: usize,
+
+    /// WebSockets one user may have open on this instance; one more is refused with 429.
+    /// 0: no cap.
+    #[arg(long, env = "MAX_SOCKETS_PER_USER", default_value_t = 32, global = true)]
+    pub max_sockets_per_user: usize,
+
     /// Seconds an instance trusts a session it found active without asking PostgreSQL again
     /// (revocations heard from the broker drop it at once; 0 disables the cache).
     #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5, global = true)]

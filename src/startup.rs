@@ -49,6 +49,7 @@ pub struct Application {
     /// shutdown handle of its own.
     state: Arc<AppState>,
     listener: TcpListener,
+    limits: http::listener::Limits,
     /// Phase one: the listener and the sockets.
     sockets: ShutdownSignal,
     /// Phase two: the broker supervisor and the heartbeat.
@@ -85,6 +86,12 @@ impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
         config.validate(true)?;
         no_delay(&listener);
+        let limits = http::listener::Limits::new(
+            Duration::from_secs(config.http_header_timeout_secs),
+            config.max_connections_per_address,
+            config.max_connections,
+            http::listener::raise_file_limit(),
+        );
         let db = open_database(&config).await?;
         let sessions = Arc::new(SessionCache::new(Duration::from_secs(config.session_cache_secs)));
         let hub = Hub::new(db.clone(), GAP_WAIT, sessions.clone());
@@ -106,11 +113,13 @@ impl Application {
             sockets: SocketSettings::from_config(&config),
             origins: config.origins(),
             pages: Default::default(),
+            user_sockets: http::limits::Tally::new(config.max_sockets_per_user),
             shutdown: sockets.subscribe(),
         });
         Ok(Application {
             state,
             listener,
+            limits,
             sockets,
             background,
             tasks,
@@ -132,6 +141,7 @@ impl Application {
         let Application {
             state,
             listener,
+            limits,
             sockets,
             background,
             tasks,
@@ -141,15 +151,12 @@ impl Application {
         tracing::info!(?addr, instance = %chat.instance_id, "listening");
         let close_sockets = sockets.trigger();
         // The router holds the state (and its socket handle); it is dropped when serving ends.
-        warp::serve(http::router(state))
-            .incoming(listener)
-            .graceful(async move {
-                shutdown.await;
-                tracing::info!("shutting down");
-                close_sockets.fire();
-            })
-            .run()
-            .await;
+        http::listener::serve(listener, http::router(state), limits, async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            close_sockets.fire();
+        })
+        .await;
         if !sockets.shutdown(DRAIN_TIMEOUT).await {
             tracing::warn!("some sockets did not close in time");
         }

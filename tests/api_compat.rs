@@ -348,12 +348,13 @@ async fn an_oversized_body_is_413_and_a_form_body_may_carry_the_token() {
 }
 
 #[tokio::test]
-async fn unknown_routes_under_api_are_404_in_the_envelope_whatever_the_method() {
+async fn unknown_routes_under_api_are_404_and_other_methods_405_in_the_envelope() {
     let app = TestApp::spawn(&[]).await;
-    for (method, path) in [
-        (reqwest::Method::GET, "/api/nope"),
-        (reqwest::Method::GET, "/api/register"),
-        (reqwest::Method::PUT, "/api/inbox"),
+    for (method, path, status, allow) in [
+        (reqwest::Method::GET, "/api/nope", 404, None),
+        (reqwest::Method::DELETE, "/api/nope", 404, None),
+        (reqwest::Method::GET, "/api/register", 405, Some("POST")),
+        (reqwest::Method::PUT, "/api/inbox", 405, Some("GET")),
     ] {
         let resp = app
             .http
@@ -361,9 +362,14 @@ async fn unknown_routes_under_api_are_404_in_the_envelope_whatever_the_method() 
             .send()
             .await
             .unwrap();
-        let (status, body) = common::read(resp).await;
-        assert_eq!(status, 404, "{method} {path}: {body}");
-        assert_fail(&body, 404, "User error");
+        let allowed = resp
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string());
+        let (got, body) = common::read(resp).await;
+        assert_eq!(got, status, "{method} {path}: {body}");
+        assert_eq!(allowed.as_deref(), allow, "{method} {path}");
+        assert_fail(&body, status, "User error");
     }
 }
 

@@ -6,6 +6,7 @@
 //! SQL or the broker; everything above may use it.
 
 mod command;
+pub mod fields;
 mod names;
 mod text;
 pub mod time;

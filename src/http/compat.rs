@@ -23,7 +23,7 @@ use super::{AppState, json};
 use crate::auth::AuthUser;
 use crate::chat::{ApiCredentials, SignUp};
 use crate::domain::time::micros;
-use crate::domain::{Email, FieldErrors, OptionalField, Password, Username};
+use crate::domain::{Email, FieldErrors, OptionalField, Password, Username, fields};
 use crate::realtime::protocol::ClassicDirect;
 use crate::realtime::{Dialect, Opening};
 
@@ -130,6 +130,11 @@ pub fn envelope_error(err: ApiError) -> Response {
             "User error",
             json!({ "message": format!("too many messages; wait {retry_after_secs} s") }),
         ),
+        ApiError::TooMany(why) => ("User error", json!({ "message": why })),
+        ApiError::MethodNotAllowed(allowed) => (
+            "User error",
+            json!({ "method": format!("not allowed here; allowed: {allowed}") }),
+        ),
         ApiError::Unavailable(what) => {
             tracing::warn!(dependency = what, "dependency unavailable");
             ("Server error", json!({ "server": format!("{what} unavailable") }))
@@ -156,8 +161,7 @@ pub fn envelope_error(err: ApiError) -> Response {
     )
 }
 
-/// Any other path under `/api`: 404 in the envelope, whatever the method (the original server
-/// answered 405 for some; its clients only ever needed to know the route is not there).
+/// Any other path under `/api`: 404 in the envelope, whatever the method.
 pub fn not_found() -> Response {
     envelope_error(ApiError::NotFound("no such route".into()))
 }
@@ -174,25 +178,41 @@ fn fields(req: &Request) -> Result<HashMap<String, String>, ApiError> {
     let body = req.body.as_ref();
     let is_json = content_type.starts_with("application/json")
         || (content_type.is_empty() && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));
-    if !is_json {
-        return Ok(url::form_urlencoded::parse(body).into_owned().collect());
-    }
-    let map: serde_json::Map<String, Value> = super::parse_json(body)?;
-    let mut out = HashMap::new();
+    // Only fields this API reads are named (FieldErrors keys are `'static`).
+    let known = |k: &str| {
+        REGISTER_FIELDS
+            .iter()
+            .chain(&["access_token"])
+            .find(|f| **f == k)
+            .copied()
+    };
     let mut errors = FieldErrors::new();
-    for (k, v) in map {
-        match v {
-            Value::String(s) => {
-                out.insert(k, s);
-            }
-            Value::Null => {}
-            _ => {
-                // Only fields this API reads are named (FieldErrors keys are `'static`).
-                let known = REGISTER_FIELDS.iter().chain(&["access_token"]);
-                if let Some(field) = known.into_iter().find(|f| **f == k) {
+    let out: HashMap<String, String> = if is_json {
+        let map: serde_json::Map<String, Value> = super::parse_json(body)?;
+        let mut out = HashMap::new();
+        for (k, v) in map {
+            match (v, known(&k)) {
+                (Value::String(s), _) => {
+                    out.insert(k, s);
+                }
+                (Value::Null, Some(field)) => {
+                    errors.insert(field, fields::NULL.into());
+                }
+                (_, Some(field)) => {
                     errors.insert(field, "must be a string".into());
                 }
+                (_, None) => {}
             }
+        }
+        out
+    } else {
+        url::form_urlencoded::parse(body).into_owned().collect()
+    };
+    for (k, v) in &out {
+        if let Some(field) = known(k)
+            && v.contains('\0')
+        {
+            errors.insert(field, fields::NUL_CHAR.into());
         }
     }
     if errors.is_empty() {

@@ -29,6 +29,13 @@ pub enum ApiError {
     Invalid(FieldErrors),
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// A cap on what a client may hold open at once (429 without `Retry-After`: it lasts until
+    /// the client closes something).
+    #[error("{0}")]
+    TooMany(String),
+    /// The path exists, with other methods (the caller adds `Allow`).
+    #[error("method not allowed here; allowed: {0}")]
+    MethodNotAllowed(String),
     #[error("{0} unavailable")]
     Unavailable(&'static str),
     #[error("internal error: {0}")]
@@ -60,7 +67,8 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,7 +143,7 @@ pub fn problem(status: StatusCode, detail: &str) -> Response {
     problem_response(status, problem_body(status, detail, None))
 }
 
-fn problem_body(status: StatusCode, detail: &str, errors: Option<FieldErrors>) -> Vec<u8> {
+pub(crate) fn problem_body(status: StatusCode, detail: &str, errors: Option<FieldErrors>) -> Vec<u8> {
     let body = Problem {
         kind: "about:blank",
         title: status.canonical_reason().unwrap_or("Error"),

@@ -13,6 +13,8 @@ pub mod compat;
 pub mod dms;
 pub mod error;
 pub mod health;
+pub mod limits;
+pub mod listener;
 pub mod pages;
 pub mod rooms;
 pub mod routes;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub sockets: SocketSettings,
     /// Lower-cased `Origin` values allowed to open WebSockets.
     pub origins: Vec<String>,
+    /// WebSockets open per user on this instance, capped (`MAX_SOCKETS_PER_USER`).
+    pub user_sockets: Arc<limits::Tally<i64>>,
     /// Latest history pages, reused while their room has no newer message.
     pub pages: pages::LatestPages,
     /// Handed to each socket task: they close with 1001 on it, and the drain waits for them.
@@ -59,6 +63,8 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     routes::api(state)
         .or(web::routes())
+        .unify()
+        .or(routes::unmatched())
         .unify()
         .recover(handle_rejection)
         .unify()
@@ -120,9 +126,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
+    let Some(object) = value.as_object() else {
         return Err(ApiError::BadRequest("request body must be a JSON object".into()));
-    }
+    };
+    crate::domain::fields::check::<T>(object).map_err(ApiError::Invalid)?;
     serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 

@@ -15,11 +15,13 @@ use bytes::Bytes;
 use hyper::upgrade::OnUpgrade;
 use serde::de::DeserializeOwned;
 use warp::filters::BoxedFilter;
-use warp::http::{HeaderMap, Method};
+use warp::filters::path::FullPath;
+use warp::http::{HeaderMap, HeaderValue, Method};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::ApiError;
+use super::listener::ConnInfo;
 use super::{AppState, MAX_BODY, auth, compat, dms, health, parse_json, rooms, socket};
 use crate::auth::AuthUser;
 
@@ -138,6 +140,9 @@ pub struct Request {
     pub body: Bytes,
     /// Present when the connection can be upgraded (the WebSocket handshake).
     pub upgrade: Option<OnUpgrade>,
+    /// The client's address and the connection's place in the connection counts (`listener`);
+    /// absent only for requests that did not come through the listener (warp's test requests).
+    pub conn: Option<ConnInfo>,
 }
 
 impl Request {
@@ -175,15 +180,19 @@ impl Route {
             .and(warp::header::headers_cloned())
             .and(self.body())
             .and(warp::ext::optional::<OnUpgrade>())
-            .map(|params, query, headers, body: Result<Bytes, ApiError>, upgrade| {
-                body.map(|body| Request {
-                    params,
-                    query,
-                    headers,
-                    body,
-                    upgrade,
-                })
-            });
+            .and(warp::ext::optional::<ConnInfo>())
+            .map(
+                |params, query, headers, body: Result<Bytes, ApiError>, upgrade, conn| {
+                    body.map(|body| Request {
+                        params,
+                        query,
+                        headers,
+                        body,
+                        upgrade,
+                        conn,
+                    })
+                },
+            );
         let (api, handler) = (self.api, self.handler);
         request
             .then(move |req| serve(state.clone(), api, handler, req))
@@ -212,18 +221,82 @@ async fn serve(state: Arc<AppState>, api: Api, handler: Handler, req: Result<Req
     })
 }
 
-/// Every route of the table, tried in order, then the `/api` catch-all: any other path under
-/// `/api` is that API's 404 envelope, whatever the method.
+/// Every route of the table, tried in order.
 pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let table = ROUTES
+    ROUTES
         .iter()
         .map(|r| r.filter(state.clone()))
         .reduce(|a, b| a.or(b).unify().boxed())
-        .expect("the table has routes");
-    let classic_404 = warp::path("api")
-        .and(warp::path::tail())
-        .map(|_| compat::not_found());
-    table.or(classic_404).unify().boxed()
+        .expect("the table has routes")
+}
+
+/// The methods the table serves at `path` (an `{id}` must be an integer, as the router
+/// requires); empty when nothing is served there.
+pub fn methods_at(path: &str) -> Vec<Method> {
+    let matches = |pattern: &str| {
+        let mut want = pattern.trim_start_matches('/').split('/');
+        let mut got = path.trim_start_matches('/').split('/');
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) => {
+                    let ok = match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                        Some("id") => g.parse::<i64>().is_ok(),
+                        Some(_) => !g.is_empty(),
+                        None => w == g,
+                    };
+                    if !ok {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    };
+    let mut methods: Vec<Method> = Vec::new();
+    for r in ROUTES.iter().filter(|r| matches(r.path)) {
+        if !methods.contains(&r.method) {
+            methods.push(r.method.clone());
+        }
+    }
+    methods
+}
+
+/// Requests no route (nor a web file) took: 404 for a path nothing is served at, whatever the
+/// method; 405 with `Allow` for a path served with other methods; under `/api`, in that API's
+/// envelope. A request whose method *is* served at its path was refused by the route itself
+/// (411, 413): that rejection is passed on to `recover`.
+pub fn unmatched() -> BoxedFilter<(Response,)> {
+    warp::method()
+        .and(warp::path::full())
+        .and_then(|method: Method, path: FullPath| async move {
+            let path = path.as_str();
+            let allowed = methods_at(path);
+            if allowed.contains(&method) {
+                return Err(warp::reject::not_found());
+            }
+            let classic = path == "/api" || path.starts_with("/api/");
+            if allowed.is_empty() {
+                return Ok(if classic {
+                    compat::not_found()
+                } else {
+                    ApiError::NotFound("no such route".into()).into_response()
+                });
+            }
+            let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let err = ApiError::MethodNotAllowed(allow.clone());
+            let mut resp = if classic {
+                compat::envelope_error(err)
+            } else {
+                err.into_response()
+            };
+            resp.headers_mut().insert(
+                "allow",
+                HeaderValue::from_str(&allow).expect("method names are header-safe"),
+            );
+            Ok::<_, Rejection>(resp)
+        })
+        .boxed()
 }
 
 /// The one place an HTTP request's caller is authenticated, for every `Handler::User` route:

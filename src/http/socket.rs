@@ -94,7 +94,12 @@ pub async fn accept(
     query_token: Option<String>,
     opening: Opening,
 ) -> HandlerResult {
-    let Request { headers, upgrade, .. } = req;
+    let Request {
+        headers,
+        upgrade,
+        conn: req_conn,
+        ..
+    } = req;
     let (Some(accept), Some(on_upgrade)) = (accept_key(&headers), upgrade) else {
         return Err(ApiError::BadRequest(
             "this route expects a WebSocket upgrade".into(),
@@ -123,7 +128,21 @@ pub async fn accept(
         Dialect::Classic => state.chat.authenticate_api(token.as_deref()).await,
     }
     .map_err(ApiError::from)?;
+    // Both places are held by the socket task until it ends: the user's, and the connection's
+    // (so an upgraded socket still counts against its client address and the instance).
+    let Some(user_place) = state.user_sockets.take(user.user_id) else {
+        tracing::info!(
+            user_id = user.user_id,
+            "websocket refused: too many open for this user"
+        );
+        return Err(ApiError::TooMany(format!(
+            "too many open sockets for this user (at most {} per server)",
+            state.user_sockets.max()
+        )));
+    };
+    let conn_place = req_conn.map(|c| c.place);
     tokio::spawn(async move {
+        let _places = (user_place, conn_place);
         match on_upgrade.await {
             Ok(upgraded) => {
                 let socket = WebSocketStream::from_raw_socket(

@@ -198,6 +198,10 @@ impl Connection {
                         let _ = self.write(protocol::error("frame_too_large", "frames are limited to 64 KiB", None)).await;
                         Flow::Close(1009, "frame too large")
                     }
+                    Some(Err(WsError::Utf8(e))) => {
+                        tracing::info!(error = %e, "text frame is not UTF-8");
+                        Flow::Close(1007, "text frames must be UTF-8")
+                    }
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "socket read failed");
                         Flow::Gone

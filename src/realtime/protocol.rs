@@ -59,11 +59,19 @@ impl ClientFrame {
             client_id: None,
         })?;
         let client_id = value.get("client_id").and_then(Value::as_str).map(str::to_string);
-        if !value.is_object() {
+        let Some(object) = value.as_object() else {
             return Err(FrameError {
                 message: "a frame must be a JSON object".into(),
                 client_id,
             });
+        };
+        if let Err(errors) = crate::domain::fields::check::<ClientFrame>(object) {
+            let message = errors
+                .iter()
+                .map(|(field, why)| format!("{field} {why}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(FrameError { message, client_id });
         }
         serde_json::from_value(value).map_err(|e| FrameError {
             message: format!("bad field: {e}"),

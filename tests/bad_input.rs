@@ -1,0 +1,180 @@
+//! Bad input that used to reach PostgreSQL or fall through the router (issue #12): NUL
+//! characters and `null` in every text field are field errors, invalid UTF-8 on a socket closes
+//! it with 1007, unknown paths are 404 whatever the method, and 405 names what is allowed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+#[tokio::test]
+async fn nul_characters_and_nulls_are_422_naming_the_field_and_store_nothing() {
+    let app = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    let room = app.create_room(&t, "Lobby").await;
+    let cases = [
+        (
+            "/v1/auth/login",
+            json!({"email": "a\u{0}b@example.com", "password": "x"}),
+            "email",
+        ),
+        (
+            "/v1/auth/login",
+            json!({"username": "bo\u{0}b", "password": "x"}),
+            "username",
+        ),
+        (
+            "/v1/auth/signup",
+            json!({"username": "ca\u{0}rl", "email": "carl@example.com", "password": "long enough password"}),
+            "username",
+        ),
+        (
+            "/v1/auth/signup",
+            json!({"username": null, "email": "dan@example.com", "password": "long enough password"}),
+            "username",
+        ),
+        ("/v1/chat/rooms", json!({"name": "x\u{0}y"}), "name"),
+        ("/v1/chat/rooms", json!({"name": null}), "name"),
+        (
+            &format!("/v1/chat/rooms/{room}/messages"),
+            json!({"chatmessage": "hi\u{0}"}),
+            "chatmessage",
+        ),
+        (
+            &format!("/v1/chat/rooms/{room}/messages"),
+            json!({"chatmessage": "hi", "client_id": null}),
+            "client_id",
+        ),
+        (
+            &format!("/v1/chat/rooms/{room}/messages"),
+            json!({"chatmessage": "hi", "client_id": "c\u{0}"}),
+            "client_id",
+        ),
+        ("/v1/chat/threads/alice", json!({"message": "a\u{0}"}), "message"),
+    ];
+    for (path, body, field) in cases {
+        let (status, problem) = app.post(path, Some(&t), body.clone()).await;
+        assert_eq!(status, 422, "{path} {body}: {problem}");
+        assert!(
+            problem["errors"][field].is_string(),
+            "{path} names {field}: {problem}"
+        );
+    }
+    assert!(app.stored_ids(&t, room).await.is_empty(), "nothing was stored");
+    let (_, rooms) = app.get("/v1/chat/rooms", Some(&t)).await;
+    assert_eq!(rooms.as_array().unwrap().len(), 1, "no room was created");
+    // The original API answers field errors with 400 in its envelope.
+    let (status, body) = app
+        .post(
+            "/api/register",
+            None,
+            json!({"username": "e\u{0}ve", "email": "eve@example.com", "password": "long enough password"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("NUL"), "{body}");
+}
+
+#[tokio::test]
+async fn a_socket_answers_nul_and_null_fields_with_an_error_and_stays_open() {
+    let app = TestApp::spawn(&[]).await;
+    let (t, room, mut ws) = app.user_in_room("alice", "Lobby").await;
+    for frame in [
+        json!({"type": 5, "recipient": "bo\u{0}b", "message": "hi", "client_id": "d1"}),
+        json!({"type": 1, "chatroomId": room, "chatmessage": "a\u{0}", "client_id": "m1"}),
+        json!({"type": 1, "chatroomId": room, "chatmessage": null, "client_id": "m2"}),
+    ] {
+        ws.send(frame.clone()).await;
+        let err = ws
+            .next_where(|v| v.get("error").is_some() || v["type"] == 6)
+            .await;
+        let text = err.to_string();
+        assert!(!text.contains("internal"), "{frame} -> {text}");
+        assert!(text.contains("NUL") || text.contains("null"), "{frame} -> {text}");
+    }
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "still here", "client_id": "ok"}))
+        .await;
+    let stored = ws.next_where(|v| v["client_id"] == "ok").await;
+    assert_eq!(stored["chatmessage"], "still here");
+    assert_eq!(app.stored_ids(&t, room).await.len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
+    let app = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    let mut ws = app.ws(&t).await;
+    let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    ws.stream.send(Message::Frame(bad)).await.unwrap();
+    let code = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(msg) = ws.stream.next().await {
+            if let Ok(Message::Close(frame)) = msg {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed within 5 s");
+    assert_eq!(code, Some(1007));
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_for_every_method_and_405_says_what_is_allowed() {
+    let app = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    let send = |method: &str, path: &str| {
+        app.http
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    for (method, path) in [
+        ("POST", "/v1/nope"),
+        ("PUT", "/v1/nope"),
+        ("DELETE", "/"),
+        ("POST", "/v1/chat/rooms/99999999999999999999/messages"),
+        ("GET", "/v1/chat/rooms/abc"),
+        ("PATCH", "/v1/chat/rooms/abc/messages"),
+    ] {
+        let resp = send(method, path).await.unwrap();
+        assert_eq!(resp.status(), 404, "{method} {path}");
+        assert!(resp.headers().get("allow").is_none());
+    }
+    for (method, path, allow) in [
+        ("DELETE", "/v1/chat/rooms", "POST, GET"),
+        ("PUT", "/v1/chat/rooms/1/messages", "GET, POST"),
+        ("POST", "/v1/auth/token", "DELETE"),
+        ("HEAD", "/healthz", "GET"),
+    ] {
+        let resp = send(method, path).await.unwrap();
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
+    }
+    // The original API: its envelope, the same statuses.
+    let resp = send("POST", "/api/inbox").await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "fail", "{body}");
+    let resp = send("DELETE", "/api/nope").await.unwrap();
+    assert_eq!(resp.status(), 404);
+    // A served route refusing its own body is still that route's answer (413), not 404/405.
+    let resp = app
+        .http
+        .post(app.url("/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 70 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+}
