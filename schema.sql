@@ -65,7 +65,9 @@ CREATE TABLE public.room_messages (
     seq bigint NOT NULL,
     user_id bigint NOT NULL,
     body text NOT NULL,
-    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    client_id text,
+    CONSTRAINT room_messages_client_id_check CHECK (((length(client_id) >= 1) AND (length(client_id) <= 64)))
 );
 
 

@@ -19,6 +19,7 @@ fn row(room_id: i64, user_id: i64, body: &str) -> NewMessage {
         room_id,
         user_id,
         body: body.into(),
+        client_id: None,
     }
 }
 
@@ -74,7 +75,7 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
     // The next batch (and a single insert) go on from there, and history sees the order.
     let next = messages::insert_batch(db, &[row(r1, me, "e")]).await.unwrap();
     assert_eq!(next[0].as_ref().unwrap().seq, 3);
-    let single = messages::insert(db, r1, me, "f").await.unwrap().unwrap();
+    let single = messages::insert(db, &row(r1, me, "f")).await.unwrap().unwrap();
     assert_eq!(single.seq, 4);
     let history: Vec<String> = messages::latest(db, r1, None, 50)
         .await
@@ -99,7 +100,7 @@ async fn a_row_the_database_refuses_fails_only_its_own_post() {
         row(room, me, "two"),
         row(room, me, "three"),
     ];
-    let results = join_all(posts.into_iter().map(|r| writer.store(r, None))).await;
+    let results = join_all(posts.into_iter().map(|r| writer.store(r))).await;
     let bodies: Vec<Result<&str, ()>> = results
         .iter()
         .map(|r| match r {
@@ -226,6 +227,32 @@ async fn database_connections_killed_mid_batch_lose_nothing_acknowledged() {
         acked.len(),
         stored.len()
     );
+}
+
+/// A message whose broker event never reached this instance (stored, then its publish lost,
+/// as when the broker failed in flight) is read back from PostgreSQL when the next message
+/// shows the gap, and still acknowledges its author: the `client_id` is stored with it.
+#[tokio::test]
+async fn a_message_rebuilt_from_the_database_still_acknowledges_its_author() {
+    let app = TestApp::spawn(&[]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Gap").await;
+    let me = user_id(&app, &alice).await;
+    // Stored as the writer stores it, and never published.
+    let lost = NewMessage {
+        client_id: Some("lost-1".into()),
+        ..row(room, me, "published into a broken broker")
+    };
+    let stored = messages::insert(&app.chat.db, &lost).await.unwrap().unwrap();
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "next", "client_id": "next-1"}))
+        .await;
+    let first = ws.next_where(|v| v["type"] == 1).await;
+    assert_eq!(first["id"], stored.id, "the gap is filled first, in order");
+    assert_eq!(
+        first["client_id"], "lost-1",
+        "the rebuilt copy acknowledges the author"
+    );
+    let second = ws.next_where(|v| v["type"] == 1).await;
+    assert_eq!(second["client_id"], "next-1");
 }
 
 #[tokio::test]

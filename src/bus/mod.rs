@@ -2,17 +2,20 @@
 //! topology (`docs/rabbitmq.md`), consumes this instance's queue and hands every event to an
 //! `EventSink`, and on any failure reconnects with capped exponential backoff.
 //!
-//! Publishing never waits for a reconnect: while the broker is down a publish fails at once.
-//! `publish` then hands the event straight to the local sink, so this instance's sockets still
-//! get it (the message is already stored; other instances catch up from PostgreSQL).
+//! Publishing never waits for the broker (issue #12). `publish` hands the event to this
+//! instance at once (its own sockets, the author's acknowledgement among them, never wait on
+//! RabbitMQ), then queues it for the publisher task, which sends events in order, marked with
+//! this instance's id so that the copy coming back from the broker is skipped. A broker that is
+//! down, slow or frozen costs other instances a publish (they read the message from PostgreSQL
+//! when they notice the gap), never a waiting post. Every broker call has a time limit.
 //!
 //! Layer 2 (docs/architecture.md): it may use the wire crate, `shutdown` and `domain`. It must
 //! not know who consumes events: the real-time hub plugs in as an `EventSink` at start-up, which
 //! is what keeps the bus below the chat use cases and the hub above both.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
@@ -20,7 +23,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 use tickertalk_wire::topology::{STOCK_KEY, name};
 use tickertalk_wire::{Backoff, Event, StockCommand, Topology};
-use tokio::sync::{RwLock, oneshot, watch};
+use tokio::sync::{RwLock, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::shutdown::Shutdown;
@@ -30,6 +33,18 @@ const ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a publish may wait for the broker's confirm before it counts as failed.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The limit on any other single broker call (handing a publish over, a queue check, the
+/// readiness probe): a frozen broker must not hold a caller longer than this.
+const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Publishes waiting for the publisher task. Bounded: when a stalled broker fills it, further
+/// publishes are dropped (with a warning) rather than held in memory; other instances read
+/// the stored messages from PostgreSQL when they notice the gap.
+const PUBLISH_QUEUE: usize = 1024;
+
+/// Confirms outstanding with no progress for this long make the instance not ready.
+const STALL_AFTER: Duration = Duration::from_secs(3);
 
 /// Where the events this instance receives go: the real-time hub, in the server. A trait, not
 /// the hub itself, so the bus does not depend on the layer above it.
@@ -86,6 +101,16 @@ pub struct Bus {
     pub instance_id: Uuid,
     /// Logouts waiting for every instance to acknowledge them (`announce_revocation`).
     revocations: std::sync::Mutex<HashMap<Uuid, Awaiting>>,
+    /// Events for the publisher task: routing key and payload, in `publish` order.
+    outbox: mpsc::Sender<(String, Vec<u8>)>,
+    /// Outstanding confirms of the publisher task (for readiness).
+    confirms: std::sync::Mutex<Confirms>,
+}
+
+/// Publishes sent and not yet confirmed, and when they last made progress.
+struct Confirms {
+    in_flight: usize,
+    progress: Instant,
 }
 
 /// A logout waiting for instances to acknowledge its revocation.
@@ -95,15 +120,26 @@ struct Awaiting {
 }
 
 impl Bus {
+    /// A bus and its publisher task (on the current runtime); nothing connects before
+    /// `supervise`.
     pub fn new(url: &str, prefix: &str, sink: Arc<dyn EventSink>) -> Arc<Self> {
-        Arc::new(Bus {
-            instance_id: Uuid::new_v4(),
-            url: url.to_string(),
-            topology: Topology::new(prefix),
-            live: RwLock::new(None),
-            up_tx: watch::channel(false).0,
-            sink,
-            revocations: Default::default(),
+        let (outbox, queued) = mpsc::channel(PUBLISH_QUEUE);
+        Arc::new_cyclic(|bus: &Weak<Bus>| {
+            tokio::spawn(publisher(bus.clone(), queued));
+            Bus {
+                instance_id: Uuid::new_v4(),
+                url: url.to_string(),
+                topology: Topology::new(prefix),
+                live: RwLock::new(None),
+                up_tx: watch::channel(false).0,
+                sink,
+                revocations: Default::default(),
+                outbox,
+                confirms: std::sync::Mutex::new(Confirms {
+                    in_flight: 0,
+                    progress: Instant::now(),
+                }),
+            }
         })
     }
 
@@ -116,13 +152,65 @@ impl Bus {
         self.up_tx.subscribe()
     }
 
-    /// Publishes to every instance; if the broker cannot take it, delivers to this instance's
-    /// sockets directly so the author still gets the acknowledgement. Never fails: the event
+    /// Delivers an event to this instance at once, then queues it for every other instance
+    /// (in call order, without waiting: see the module comment). Never fails: the event
     /// describes something already stored (or ephemeral, like typing).
-    pub async fn publish(&self, event: Event) {
-        if let Err(e) = self.publish_event(&event).await {
-            tracing::warn!(error = %e, key = %event.routing_key(), "publish failed; delivering locally");
-            self.sink.deliver(event);
+    pub fn publish(self: &Arc<Self>, event: Event) {
+        let key = event.routing_key();
+        let payload = serde_json::to_vec(&event).expect("events always serialise");
+        self.consumed(event);
+        if let Err(e) = self.outbox.try_send((key, payload)) {
+            let key = match &e {
+                mpsc::error::TrySendError::Full((key, _)) | mpsc::error::TrySendError::Closed((key, _)) => {
+                    key
+                }
+            };
+            tracing::warn!(%key, "publish queue full: other instances will read this from PostgreSQL");
+        }
+    }
+
+    /// Ready as far as the broker goes: connected, its confirms not stalled, and answering a
+    /// queue check within `CALL_TIMEOUT` (a frozen broker keeps the connection open).
+    pub async fn ready(&self) -> bool {
+        if !self.is_up() {
+            return false;
+        }
+        {
+            let c = self.lock_confirms();
+            if c.in_flight > 0 && c.progress.elapsed() > STALL_AFTER {
+                return false;
+            }
+        }
+        let guard = self.live.read().await;
+        let Some(live) = guard.as_ref() else { return false };
+        let check = live.publish.queue_declare(
+            name(&self.topology.stock_queue),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        );
+        matches!(tokio::time::timeout(CALL_TIMEOUT, check).await, Ok(Ok(_)))
+    }
+
+    fn lock_confirms(&self) -> std::sync::MutexGuard<'_, Confirms> {
+        self.confirms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn confirm_started(&self) {
+        let mut c = self.lock_confirms();
+        if c.in_flight == 0 {
+            c.progress = Instant::now();
+        }
+        c.in_flight += 1;
+    }
+
+    fn confirm_finished(&self, ok: bool) {
+        let mut c = self.lock_confirms();
+        c.in_flight = c.in_flight.saturating_sub(1);
+        if ok {
+            c.progress = Instant::now();
         }
     }
 
@@ -182,8 +270,7 @@ impl Bus {
                     session_id,
                     instance_id: self.instance_id,
                 };
-                let bus = self.clone();
-                tokio::spawn(async move { bus.publish(ack).await });
+                self.publish(ack);
             }
             Event::RevocationHeard {
                 session_id,
@@ -213,10 +300,12 @@ impl Bus {
                 passive: true,
                 ..Default::default()
             };
-            let queue = live
-                .publish
-                .queue_declare(name(&self.topology.stock_queue), passive, FieldTable::default())
-                .await?;
+            let check =
+                live.publish
+                    .queue_declare(name(&self.topology.stock_queue), passive, FieldTable::default());
+            let queue = tokio::time::timeout(CALL_TIMEOUT, check)
+                .await
+                .map_err(|_| BusError::Timeout)??;
             if queue.consumer_count() == 0 {
                 return Err(BusError::NoBot);
             }
@@ -233,17 +322,22 @@ impl Bus {
         payload: &[u8],
         delivery_mode: u8,
     ) -> Result<(), BusError> {
-        let confirm = self.start_send(exchange, key, payload, delivery_mode).await?;
+        let confirm = self
+            .start_send(exchange, key, payload, delivery_mode, false)
+            .await?;
         Self::confirmed(confirm).await
     }
 
     /// Hands one publish to the channel (in call order) and returns its pending confirm.
+    /// `from_here`: marked with this instance's id, because `publish` already delivered it here
+    /// (the consumer skips such copies).
     async fn start_send(
         &self,
         exchange: &str,
         key: &str,
         payload: &[u8],
         delivery_mode: u8,
+        from_here: bool,
     ) -> Result<PublisherConfirm, BusError> {
         let guard = self.live.read().await;
         let live = guard.as_ref().ok_or(BusError::Down)?;
@@ -253,19 +347,22 @@ impl Bus {
         if exchange == self.topology.commands {
             props = props.with_expiration(COMMAND_TTL_MS.into());
         }
-        Ok(live
-            .publish
-            .basic_publish(
-                name(exchange),
-                name(key),
-                BasicPublishOptions {
-                    mandatory: false,
-                    ..Default::default()
-                },
-                payload,
-                props,
-            )
-            .await?)
+        if from_here {
+            props = props.with_app_id(self.instance_id.to_string().into());
+        }
+        let handed = live.publish.basic_publish(
+            name(exchange),
+            name(key),
+            BasicPublishOptions {
+                mandatory: false,
+                ..Default::default()
+            },
+            payload,
+            props,
+        );
+        Ok(tokio::time::timeout(CALL_TIMEOUT, handed)
+            .await
+            .map_err(|_| BusError::Timeout)??)
     }
 
     /// Waits (at most `CONFIRM_TIMEOUT`) for the broker's answer to one publish.
@@ -275,30 +372,6 @@ impl Bus {
             Ok(Err(e)) => Err(e.into()),
             Ok(Ok(Confirmation::Nack(_))) => Err(BusError::Nacked),
             Ok(Ok(_)) => Ok(()),
-        }
-    }
-
-    /// `publish` for a caller that publishes a stream of events (the message writer): the event
-    /// is handed to the channel before this returns, so successive calls reach the broker in
-    /// call order, and its confirm is awaited on a task of its own, so the caller goes on at
-    /// once. Whatever fails (now or at the confirm) is delivered locally, as `publish` does.
-    pub async fn publish_in_order(self: &Arc<Self>, event: Event) {
-        let payload = serde_json::to_vec(&event).expect("events always serialise");
-        let key = event.routing_key();
-        match self.start_send(&self.topology.events, &key, &payload, 1).await {
-            Ok(confirm) => {
-                let bus = self.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = Self::confirmed(confirm).await {
-                        tracing::warn!(error = %e, %key, "publish not confirmed; delivering locally");
-                        bus.sink.deliver(event);
-                    }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, %key, "publish failed; delivering locally");
-                self.sink.deliver(event);
-            }
         }
     }
 
@@ -330,6 +403,8 @@ impl Bus {
                         tokio::select! {
                             _ = shutdown.recv() => break,
                             next = consumer.next() => match next {
+                                // Published here: `publish` delivered it here already.
+                                Some(Ok(delivery)) if self.published_here(&delivery.properties) => {}
                                 Some(Ok(delivery)) => match serde_json::from_slice::<Event>(&delivery.data) {
                                     Ok(event) => self.consumed(event),
                                     Err(e) => tracing::warn!(error = %e, "undecodable event dropped"),
@@ -364,7 +439,21 @@ impl Bus {
         }
     }
 
+    fn published_here(&self, props: &BasicProperties) -> bool {
+        props
+            .app_id()
+            .as_ref()
+            .is_some_and(|id| id.as_str() == self.instance_id.to_string())
+    }
+
+    /// Connects and sets up, all within 10 s (a frozen broker may accept the TCP connection).
     async fn connect_once(&self) -> Result<lapin::Consumer, BusError> {
+        tokio::time::timeout(Duration::from_secs(10), self.connect_and_declare())
+            .await
+            .map_err(|_| BusError::Timeout)?
+    }
+
+    async fn connect_and_declare(&self) -> Result<lapin::Consumer, BusError> {
         let props = ConnectionProperties::default().with_connection_name("tickertalk-server".into());
         let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(&self.url, props))
             .await
@@ -388,5 +477,30 @@ impl Bus {
         publish.confirm_select(ConfirmSelectOptions::default()).await?;
         *self.live.write().await = Some(Live { conn, publish });
         Ok(consumer)
+    }
+}
+
+/// The publisher task: sends what `publish` queued, in order, each handed over within
+/// `CALL_TIMEOUT`; confirms are awaited on tasks of their own so the next event goes out
+/// meanwhile. Ends when the bus is dropped.
+async fn publisher(bus: Weak<Bus>, mut queued: mpsc::Receiver<(String, Vec<u8>)>) {
+    while let Some((key, payload)) = queued.recv().await {
+        let Some(bus) = bus.upgrade() else { break };
+        let events = bus.topology.events.clone();
+        match bus.start_send(&events, &key, &payload, 1, true).await {
+            Ok(confirm) => {
+                bus.confirm_started();
+                tokio::spawn(async move {
+                    let result = Bus::confirmed(confirm).await;
+                    bus.confirm_finished(result.is_ok());
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, %key, "publish not confirmed: other instances will read it from PostgreSQL");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %key, "publish failed: other instances will read it from PostgreSQL");
+            }
+        }
     }
 }

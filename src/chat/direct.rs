@@ -24,12 +24,10 @@ impl Chat {
             .ok_or(ChatError::UnknownUser)?;
         self.rate_check(user)?;
         let dm = store::dms::insert(&self.db, user.user_id, peer.id, text.as_str()).await?;
-        self.bus
-            .publish(Event::DirectMessage {
-                message: dm.clone(),
-                client_id,
-            })
-            .await;
+        self.bus.publish(Event::DirectMessage {
+            message: dm.clone(),
+            client_id,
+        });
         Ok(dm)
     }
 

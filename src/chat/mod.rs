@@ -93,11 +93,14 @@ impl Chat {
             })
     }
 
-    /// Whether the database answers a query (within 2 s) and the broker connection is up.
+    /// Whether the database answers a query (within 2 s) and the broker is ready (`Bus::ready`:
+    /// connected, confirming, answering within 1 s).
     pub async fn readiness(&self) -> (bool, bool) {
-        let db_ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&self.db))
-            .await
-            .is_ok_and(|r| r.is_ok());
-        (db_ok, self.bus.is_up())
+        let db = async {
+            tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&self.db))
+                .await
+                .is_ok_and(|r| r.is_ok())
+        };
+        tokio::join!(db, self.bus.ready())
     }
 }

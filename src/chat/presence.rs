@@ -79,7 +79,7 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
     // Ephemeral: one event for the batch, handed to the broker in order, its confirm not
     // awaited.
     if let Some(event) = Event::of_presences(changes) {
-        bus.publish_in_order(event).await;
+        bus.publish(event);
     }
 }
 
@@ -123,16 +123,12 @@ impl Chat {
     /// any more (on any instance).
     pub async fn leave_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) {
         match store::presence::leave(&self.db, conn_id, room_id, user.user_id).await {
-            Ok(true) => {
-                self.bus
-                    .publish_in_order(Event::Presence(PresenceChange {
-                        room_id,
-                        conn_id,
-                        joined: None,
-                        left: Some(user.username.clone()),
-                    }))
-                    .await
-            }
+            Ok(true) => self.bus.publish(Event::Presence(PresenceChange {
+                room_id,
+                conn_id,
+                joined: None,
+                left: Some(user.username.clone()),
+            })),
             Ok(false) => {}
             Err(e) => tracing::warn!(room_id, error = %e, "presence not cleared"),
         }
@@ -148,13 +144,11 @@ impl Chat {
 
     /// Tells the room that `user` is typing; `conn_id`, the typing socket, does not get it back.
     pub async fn typing(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) {
-        self.bus
-            .publish(Event::Typing {
-                room_id,
-                username: user.username.clone(),
-                conn_id,
-            })
-            .await;
+        self.bus.publish(Event::Typing {
+            room_id,
+            username: user.username.clone(),
+            conn_id,
+        });
     }
 
     /// Keeps this instance's presence rows alive, and sweeps instances that died without

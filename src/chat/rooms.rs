@@ -83,14 +83,11 @@ impl Chat {
             room_id,
             user_id: user.user_id,
             body: text.as_str().to_string(),
+            client_id,
         };
         // Stored in the writer's next batch; it publishes after the commit, without making
         // this post wait for the broker.
-        let stored = self
-            .writer
-            .store(row, client_id)
-            .await?
-            .ok_or(ChatError::UnknownRoom)?;
+        let stored = self.writer.store(row).await?.ok_or(ChatError::UnknownRoom)?;
         tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
         Ok(Posted::Stored(stored))
     }
@@ -140,13 +137,11 @@ impl Chat {
 
     /// The server answering in the bot's name (help, or "the bot is offline").
     async fn bot_reply(&self, room_id: i64, request_id: Uuid, text: String) {
-        self.bus
-            .publish(Event::BotReply(BotReply {
-                room_id,
-                text,
-                request_id: Some(request_id),
-                created_at: Utc::now(),
-            }))
-            .await;
+        self.bus.publish(Event::BotReply(BotReply {
+            room_id,
+            text,
+            request_id: Some(request_id),
+            created_at: Utc::now(),
+        }));
     }
 }

@@ -35,7 +35,6 @@ const QUEUE: usize = 4096;
 /// One post waiting for its commit.
 struct Job {
     row: NewMessage,
-    client_id: Option<String>,
     done: oneshot::Sender<StoreResult<Option<RoomMessage>>>,
 }
 
@@ -54,13 +53,9 @@ impl Writer {
 
     /// Stores one message (in the next batch) and returns it once committed; `None` when the
     /// room does not exist. It is published after the commit, without waiting for the broker.
-    pub async fn store(
-        &self,
-        row: NewMessage,
-        client_id: Option<String>,
-    ) -> StoreResult<Option<RoomMessage>> {
+    pub async fn store(&self, row: NewMessage) -> StoreResult<Option<RoomMessage>> {
         let (done, wait) = oneshot::channel();
-        let job = Job { row, client_id, done };
+        let job = Job { row, done };
         // The writer stops only with the process (every handle lives in `Chat`); if it is gone,
         // nothing was stored, which is what a closed pool means too.
         if self.tx.send(job).await.is_err() {
@@ -100,7 +95,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
         if let Ok(Some(message)) = &result {
             posted.push(PostedMessage {
                 message: message.clone(),
-                client_id: job.client_id,
+                client_id: job.row.client_id,
             });
         }
         // A poster that gave up (its socket closed) no longer listens; the message is stored
@@ -110,7 +105,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
     if !posted.is_empty() {
         // Handed to the channel now (batches reach the broker in commit order); the confirm
         // is awaited elsewhere while the next batch commits.
-        bus.publish_in_order(Event::of_messages(posted)).await;
+        bus.publish(Event::of_messages(posted));
     }
 }
 
@@ -118,7 +113,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
 async fn one_by_one(db: &sqlx::PgPool, rows: &[NewMessage]) -> Vec<StoreResult<Option<RoomMessage>>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(messages::insert(db, row.room_id, row.user_id, &row.body).await);
+        out.push(messages::insert(db, row).await);
     }
     out
 }

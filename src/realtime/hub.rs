@@ -532,7 +532,7 @@ impl Hub {
                 let Some((from, to)) = range else { break };
                 match messages::seq_range(&hub.db, room_id, from, to).await {
                     Ok(rows) => {
-                        hub.sequence(rows.iter().map(|m| (m, None)));
+                        hub.sequence(rows.iter().map(|p| (&p.message, p.client_id.as_deref())));
                         if to == i64::MAX || rows.is_empty() {
                             break;
                         }

@@ -6,19 +6,14 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tickertalk_wire::RoomMessage;
+use tickertalk_wire::{PostedMessage, RoomMessage};
 
 use super::{Row, StoreError, StoreResult, unwrap_rows};
 
 /// Stores one message: a batch of one (`insert_batch`), so single and batched messages are
 /// numbered by the same statement. `None` when the room does not exist.
-pub async fn insert(db: &PgPool, room_id: i64, user_id: i64, body: &str) -> StoreResult<Option<RoomMessage>> {
-    let row = NewMessage {
-        room_id,
-        user_id,
-        body: body.to_string(),
-    };
-    Ok(insert_batch(db, &[row]).await?.pop().flatten())
+pub async fn insert(db: &PgPool, row: &NewMessage) -> StoreResult<Option<RoomMessage>> {
+    Ok(insert_batch(db, std::slice::from_ref(row)).await?.pop().flatten())
 }
 
 /// A message to store: one row of a batch.
@@ -27,6 +22,9 @@ pub struct NewMessage {
     pub room_id: i64,
     pub user_id: i64,
     pub body: String,
+    /// The author's id for it (validated), stored so a copy rebuilt from here still
+    /// acknowledges the author.
+    pub client_id: Option<String>,
 }
 
 /// Stores many messages, of any rooms, in one transaction: one commit (one WAL flush) for the
@@ -41,6 +39,7 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
     let users: Vec<i64> = batch.iter().map(|m| m.user_id).collect();
     let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+    let client_ids: Vec<Option<&str>> = batch.iter().map(|m| m.client_id.as_deref()).collect();
     let mut tx = db.begin().await?;
     sqlx::query("SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
         .bind(&rooms)
@@ -50,17 +49,17 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     // value in batch order, and inserted in (room, seq) order so that ids and the per-row
     // clock_timestamp() grow with seq.
     let rows = sqlx::query_as::<_, Row<RoomMessage>>(concat!(
-        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) \
-                        WITH ORDINALITY AS t(room_id, user_id, body, ord)), \
+        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) \
+                        WITH ORDINALITY AS t(room_id, user_id, body, client_id, ord)), \
               counts AS (SELECT room_id, count(*) AS n FROM input GROUP BY room_id), \
               r AS (UPDATE rooms SET last_seq = rooms.last_seq + counts.n FROM counts \
                     WHERE rooms.id = counts.room_id RETURNING rooms.id, rooms.last_seq - counts.n AS base), \
               numbered AS (SELECT i.room_id, \
                                   r.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS seq, \
-                                  i.user_id, i.body \
+                                  i.user_id, i.body, i.client_id \
                            FROM input i JOIN r ON r.id = i.room_id), \
-              m AS (INSERT INTO room_messages (room_id, seq, user_id, body) \
-                    SELECT room_id, seq, user_id, body FROM numbered ORDER BY room_id, seq \
+              m AS (INSERT INTO room_messages (room_id, seq, user_id, body, client_id) \
+                    SELECT room_id, seq, user_id, body, client_id FROM numbered ORDER BY room_id, seq \
                     RETURNING id, room_id, seq, user_id, body, created_at) \
          SELECT ",
         message_columns!(),
@@ -69,6 +68,7 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     .bind(&rooms)
     .bind(&users)
     .bind(&bodies)
+    .bind(&client_ids)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -88,6 +88,13 @@ const SELECT: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM room_messages m JOIN users u ON u.id = m.user_id"
+);
+
+/// `SELECT` with the author's `client_id` as an eighth column (`Row<PostedMessage>`).
+const SELECT_POSTED: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    ", m.client_id FROM room_messages m JOIN users u ON u.id = m.user_id"
 );
 
 /// The latest `limit` messages of a room (optionally older than message `before`), oldest first.
@@ -154,10 +161,11 @@ pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> StoreRe
     .map(unwrap_rows)?)
 }
 
-/// Messages of a room with `from <= seq <= to`, in order (fills delivery gaps).
-pub async fn seq_range(db: &PgPool, room_id: i64, from: i64, to: i64) -> StoreResult<Vec<RoomMessage>> {
-    Ok(sqlx::query_as::<_, Row<RoomMessage>>(sql!(
-        "{SELECT} WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3 ORDER BY m.seq LIMIT 1000"
+/// Messages of a room with `from <= seq <= to`, in order, each with its author's `client_id`
+/// (fills delivery gaps: the author's copy must still acknowledge the post).
+pub async fn seq_range(db: &PgPool, room_id: i64, from: i64, to: i64) -> StoreResult<Vec<PostedMessage>> {
+    Ok(sqlx::query_as::<_, Row<PostedMessage>>(sql!(
+        "{SELECT_POSTED} WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3 ORDER BY m.seq LIMIT 1000"
     ))
     .bind(room_id)
     .bind(from)

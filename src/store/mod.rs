@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{FromRow, PgPool, Row as _};
-use tickertalk_wire::{DirectMessage, RoomMessage};
+use tickertalk_wire::{DirectMessage, PostedMessage, RoomMessage};
 
 pub use error::{StoreError, StoreResult, Taken};
 
@@ -72,6 +72,17 @@ impl FromRow<'_, PgRow> for Row<RoomMessage> {
             username: r.try_get(4)?,
             body: r.try_get(5)?,
             created_at: r.try_get(6)?,
+        }))
+    }
+}
+
+/// `message_columns!()` and then the stored `client_id`.
+impl FromRow<'_, PgRow> for Row<PostedMessage> {
+    fn from_row(r: &PgRow) -> Result<Self, sqlx::Error> {
+        let Row(message) = Row::<RoomMessage>::from_row(r)?;
+        Ok(Row(PostedMessage {
+            message,
+            client_id: r.try_get(7)?,
         }))
     }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE room_messages DROP COLUMN IF EXISTS client_id;

@@ -1,0 +1,117 @@
+//! RabbitMQ frozen (SIGSTOP) for 10 s while two instances serve a room (issue #12): the TCP
+//! connections stay open and nothing answers. Posting must not wait on it, `/readyz` must say
+//! so, and everything stored during the freeze reaches the other instance afterwards, once.
+//! Its own test binary (cargo runs test binaries one at a time), so no other test sees the
+//! freeze; a guard sends SIGCONT whatever happens.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use serde_json::json;
+
+/// The broker's Erlang VM, when it runs on this machine and this user may signal it.
+fn broker_pid() -> Option<String> {
+    let out = Command::new("pgrep")
+        .args(["-o", "-f", "beam.smp.*rabbit"])
+        .output()
+        .ok()?;
+    let pid = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!pid.is_empty()).then_some(pid)
+}
+
+fn signal(pid: &str, sig: &str) -> bool {
+    Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Thaws the broker when dropped, also on panic.
+struct Frozen(String);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(&self.0, "-CONT");
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
+    let Some(pid) = broker_pid() else {
+        eprintln!("SKIPPED: no local RabbitMQ process to freeze");
+        return;
+    };
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let (alice, bob) = (a.token("alice").await, a.token("bob").await);
+    let room = a.create_room(&alice, "Frozen").await;
+    let mut wa = a.ws(&alice).await;
+    let mut wb = b.ws(&bob).await;
+    wa.join(room, None).await;
+    wb.join(room, None).await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before", "client_id": "b0"}))
+        .await;
+    assert_eq!(wb.next_where(|v| v["type"] == 1).await["chatmessage"], "before");
+    assert_eq!(a.get("/readyz", None).await.0, 200);
+
+    assert!(signal(&pid, "-STOP"), "SIGSTOP the broker");
+    let frozen = Frozen(pid);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for i in 0..5 {
+        let sent = Instant::now();
+        wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": format!("frozen {i}"), "client_id": format!("f{i}")}))
+            .await;
+        let ack = wa
+            .next_where(|v| v["type"] == 1 && v["client_id"] == format!("f{i}"))
+            .await;
+        assert_eq!(ack["chatmessage"], format!("frozen {i}"));
+        slowest = slowest.max(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a post waited {slowest:?} on a frozen broker"
+    );
+    let mut not_ready = false;
+    while started.elapsed() < Duration::from_secs(8) {
+        if a.get("/readyz", None).await.0 == 503 {
+            not_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(not_ready, "/readyz still 200 with the broker frozen");
+    let left = Duration::from_secs(10).saturating_sub(started.elapsed());
+    tokio::time::sleep(left).await;
+    drop(frozen);
+
+    // Bob's instance gets everything stored during the freeze, in order and once each.
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let m = wb.next_where(|v| v["type"] == 1).await;
+        got.push(m["chatmessage"].as_str().unwrap().to_string());
+    }
+    let want: Vec<String> = (0..5).map(|i| format!("frozen {i}")).collect();
+    assert_eq!(got, want);
+    // Alice saw each of her posts once: nothing comes twice after the thaw.
+    let extra: Vec<_> = wa
+        .drain(Duration::from_secs(2))
+        .await
+        .into_iter()
+        .filter(|v| v["type"] == 1)
+        .collect();
+    assert!(extra.is_empty(), "duplicates after the thaw: {extra:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while a.get("/readyz", None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "/readyz did not come back");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "after"}))
+        .await;
+    let after = wb.next_where(|v| v["type"] == 1).await;
+    assert_eq!(after["chatmessage"], "after");
+}
