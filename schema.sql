@@ -56,6 +56,18 @@ CREATE UNLOGGED TABLE public.instances (
 
 
 --
+-- Name: login_throttle; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.login_throttle (
+    key text NOT NULL,
+    failures integer NOT NULL,
+    window_start timestamp with time zone DEFAULT now() NOT NULL,
+    blocked_until timestamp with time zone
+);
+
+
+--
 -- Name: room_messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -191,6 +203,14 @@ ALTER TABLE ONLY public.direct_messages
 
 ALTER TABLE ONLY public.instances
     ADD CONSTRAINT instances_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: login_throttle login_throttle_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.login_throttle
+    ADD CONSTRAINT login_throttle_pkey PRIMARY KEY (key);
 
 
 --

@@ -103,6 +103,18 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0, global = true)]
     pub max_connections: usize,
 
+    /// Failed logins per account and per client address (in 15 minutes) before each further
+    /// one delays that key (1 min, doubling; an account at most 5 min, an address 1 h).
+    /// 0 turns login throttling off (the login benchmark measures hashing with it off).
+    #[arg(long, env = "LOGIN_FREE_FAILURES", default_value_t = 10, global = true)]
+    pub login_free_failures: u32,
+
+    /// Addresses of reverse proxies / load balancers in front of this server, comma-separated.
+    /// For a connection from one of them, the client's address (login throttling) is the last
+    /// entry of `X-Forwarded-For`; otherwise the header is ignored (anyone can send it).
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: String,
+
     /// WebSockets one user may have open on this instance; one more is refused with 429.
     /// 0: no cap.
     #[arg(long, env = "MAX_SOCKETS_PER_USER", default_value_t = 32, global = true)]
@@ -213,6 +225,7 @@ impl Config {
                 });
             }
         }
+        self.proxies()?;
         for origin in &self.allowed_origins {
             if url::Url::parse(origin).is_err() {
                 return Err(ConfigError {
@@ -225,6 +238,21 @@ impl Config {
     }
 
     /// The WebSocket origin allowlist, defaulting to the server's own origin.
+    /// `TRUSTED_PROXIES` as addresses.
+    pub fn proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse().map_err(|_| ConfigError {
+                    variable: "TRUSTED_PROXIES",
+                    message: format!("{p:?} is not an IP address"),
+                })
+            })
+            .collect()
+    }
+
     pub fn origins(&self) -> Vec<String> {
         let mut list: Vec<String> = self
             .allowed_origins

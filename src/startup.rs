@@ -113,6 +113,7 @@ impl Application {
             sockets: SocketSettings::from_config(&config),
             origins: config.origins(),
             pages: Default::default(),
+            trusted_proxies: config.proxies()?,
             user_sockets: http::limits::Tally::new(config.max_sockets_per_user),
             shutdown: sockets.subscribe(),
         });

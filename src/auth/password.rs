@@ -20,14 +20,24 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString, rand
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
-/// Hashing itself failed (a bad stored hash, or the blocking pool is gone): a server fault,
-/// never the user's. The message is for the log.
+/// Why a password could not be hashed or checked.
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct PasswordError(String);
+pub enum PasswordError {
+    /// Hashing itself failed (a bad stored hash, or the blocking pool is gone): a server fault,
+    /// never the user's. The message is for the log.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+    /// `MAX_WAITING` requests already wait for a hashing permit: try again shortly.
+    #[error("too many password checks waiting")]
+    Busy,
+}
+
+/// Hashing requests that may wait for a permit; one more is refused (`Busy`, a 503) rather than
+/// queued: past this, a client would wait seconds anyway, and each waiter holds a request.
+pub const MAX_WAITING: usize = 64;
 
 fn err(what: &str) -> impl Fn(argon2::password_hash::Error) -> PasswordError + '_ {
-    move |e| PasswordError(format!("{what}: {e}"))
+    move |e| PasswordError::Failed(format!("{what}: {e}"))
 }
 
 fn params() -> Params {
@@ -43,6 +53,8 @@ struct Workbench {
     areas: Mutex<Vec<Vec<Block>>>,
     /// Standard-sized areas ever allocated: never more than the permits.
     allocated: AtomicUsize,
+    /// Requests waiting for a permit now.
+    waiting: AtomicUsize,
 }
 
 static WORKBENCH: LazyLock<Workbench> = LazyLock::new(|| {
@@ -51,6 +63,7 @@ static WORKBENCH: LazyLock<Workbench> = LazyLock::new(|| {
         permits: Arc::new(Semaphore::new(cores)),
         areas: Mutex::new(Vec::with_capacity(cores)),
         allocated: AtomicUsize::new(0),
+        waiting: AtomicUsize::new(0),
     }
 });
 
@@ -61,12 +74,25 @@ async fn on_workbench<T: Send + 'static>(
     work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
     let bench = &*WORKBENCH;
-    let permit = bench
-        .permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| PasswordError(format!("hash permits: {e}")))?;
+    let permit = match bench.permits.clone().try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(_) => {
+            // Counted down on drop: also when the caller stops waiting (its client went away).
+            struct Waiting<'a>(&'a AtomicUsize);
+            impl Drop for Waiting<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            let waiting = Waiting(&bench.waiting);
+            if waiting.0.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+                return Err(PasswordError::Busy);
+            }
+            let permit = bench.permits.clone().acquire_owned().await;
+            drop(waiting);
+            permit.map_err(|e| PasswordError::Failed(format!("hash permits: {e}")))?
+        }
+    };
     tokio::task::spawn_blocking(move || {
         let pooled = bench.areas.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let standard = params().block_count();
@@ -92,7 +118,7 @@ async fn on_workbench<T: Send + 'static>(
         out
     })
     .await
-    .map_err(|e| PasswordError(format!("hash task: {e}")))
+    .map_err(|e| PasswordError::Failed(format!("hash task: {e}")))
 }
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
@@ -105,7 +131,7 @@ pub async fn hash(password: String) -> Result<String, PasswordError> {
         let mut out = [0u8; 32];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
             .hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, area)
-            .map_err(|e| PasswordError(format!("argon2 hash: {e}")))?;
+            .map_err(|e| PasswordError::Failed(format!("argon2 hash: {e}")))?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -129,10 +155,12 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Pa
         .version
         .map(Version::try_from)
         .transpose()
-        .map_err(|e| PasswordError(format!("stored version: {e}")))?
+        .map_err(|e| PasswordError::Failed(format!("stored version: {e}")))?
         .unwrap_or_default();
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return Err(PasswordError("stored hash has no salt or no output".into()));
+        return Err(PasswordError::Failed(
+            "stored hash has no salt or no output".into(),
+        ));
     };
     let mut salt_buf = [0u8; 64];
     let salt = salt
@@ -143,7 +171,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Pa
         let mut out = vec![0u8; expected.len()];
         Argon2::new(algorithm, version, params)
             .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, area)
-            .map_err(|e| PasswordError(format!("argon2 verify: {e}")))?;
+            .map_err(|e| PasswordError::Failed(format!("argon2 verify: {e}")))?;
         // `Output`'s equality is constant-time.
         Ok::<_, PasswordError>(Output::new(&out).map_err(err("output"))? == expected)
     })

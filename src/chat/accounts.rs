@@ -2,10 +2,13 @@
 //! into the caller. Every failure to authenticate is the same "invalid" answer, so a client
 //! cannot tell an unknown user from a wrong password or a forged token from a revoked one.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::throttle::LoginKeys;
 use super::{Chat, ChatError};
 use crate::auth::keys::{self, NewKey};
 use crate::auth::{AuthUser, password, token};
@@ -142,8 +145,15 @@ impl Chat {
 
     /// Logs in by email (`by_email`) or username. Unknown users cost the same Argon2 work as
     /// wrong passwords and get the same answer.
-    pub async fn log_in(&self, login: &str, by_email: bool, password: String) -> Result<Session, ChatError> {
-        let user = self.check_password(login, by_email, password).await?;
+    /// `from`: the client's address, for throttling (`throttle`).
+    pub async fn log_in(
+        &self,
+        login: &str,
+        by_email: bool,
+        password: String,
+        from: Option<IpAddr>,
+    ) -> Result<Session, ChatError> {
+        let user = self.check_password(login, by_email, password, from).await?;
         self.start_session(user).await
     }
 
@@ -152,24 +162,44 @@ impl Chat {
         &self,
         username: &str,
         password: String,
+        from: Option<IpAddr>,
     ) -> Result<ApiCredentials, ChatError> {
-        let user = self.check_password(username, false, password).await?;
+        let user = self.check_password(username, false, password, from).await?;
         self.issue_api_key(&user).await
     }
 
-    async fn check_password(&self, login: &str, by_email: bool, password: String) -> Result<User, ChatError> {
+    /// Refused at once (429) while the account or the address is throttled; a failure counts
+    /// against both, a success clears both.
+    async fn check_password(
+        &self,
+        login: &str,
+        by_email: bool,
+        password: String,
+        from: Option<IpAddr>,
+    ) -> Result<User, ChatError> {
+        let keys = LoginKeys::new(login, from);
+        self.login_allowed(&keys).await?;
         let found = store::users::credentials(&self.db, login, by_email).await?;
         let (user, stored) = match found {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
+        // An unknown user costs the same hashing as a wrong password (no stored hash: a dummy).
         if !password::verify(password, stored).await? {
-            tracing::info!(by_email, "login refused");
-            return Err(ChatError::Unauthorized(INVALID_CREDENTIALS));
+            return self.refuse_login(&keys, by_email).await;
         }
-        let user = user.ok_or(ChatError::Unauthorized(INVALID_CREDENTIALS))?;
+        let Some(user) = user else {
+            return self.refuse_login(&keys, by_email).await;
+        };
+        self.login_succeeded(&keys).await?;
         tracing::info!(user_id = user.id, "logged in");
         Ok(user)
+    }
+
+    async fn refuse_login<T>(&self, keys: &LoginKeys, by_email: bool) -> Result<T, ChatError> {
+        tracing::info!(by_email, "login refused");
+        self.login_failed(keys).await?;
+        Err(ChatError::Unauthorized(INVALID_CREDENTIALS))
     }
 
     async fn start_session(&self, user: User) -> Result<Session, ChatError> {

@@ -34,6 +34,10 @@ pub enum ChatError {
     /// The database cannot be reached: nothing was stored, and trying again later may work.
     #[error("database unavailable")]
     Unavailable,
+    /// Too many password checks are waiting (`auth::password::MAX_WAITING`); try again in a
+    /// second. Nothing was done.
+    #[error("server busy checking passwords; try again shortly")]
+    Busy,
     /// A fault of ours; the cause is logged where this is turned into a reply, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,6 +63,9 @@ impl From<StoreError> for ChatError {
 
 impl From<PasswordError> for ChatError {
     fn from(err: PasswordError) -> Self {
-        ChatError::Internal(err.to_string())
+        match err {
+            PasswordError::Busy => ChatError::Busy,
+            PasswordError::Failed(_) => ChatError::Internal(err.to_string()),
+        }
     }
 }

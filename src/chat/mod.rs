@@ -16,6 +16,7 @@ mod error;
 mod presence;
 pub mod ratelimit;
 mod rooms;
+pub mod throttle;
 pub mod writer;
 
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct Chat {
     pub instance_id: Uuid,
     /// How long a login stays refreshable.
     refresh_ttl: Duration,
+    /// Failed logins per key before throttling (`throttle`); 0: off.
+    login_free: i32,
     /// Stores room messages in batches and publishes them (group commit, `writer.rs`).
     writer: writer::Writer,
     /// Sessions recently found active; the hub drops revoked ones (`auth::session_cache`).
@@ -81,6 +84,7 @@ impl Chat {
                 Duration::from_secs(config.rate_limit_window_secs.max(1)),
             ),
             refresh_ttl: config.refresh_token_ttl(),
+            login_free: i32::try_from(config.login_free_failures).unwrap_or(i32::MAX),
         }
     }
 

@@ -104,7 +104,8 @@ pub async fn login(state: Arc<AppState>, req: Request) -> HandlerResult {
     let (Some((login, by_email)), Some(password)) = (login, password) else {
         return Err(ApiError::Invalid(errors));
     };
-    let session = state.chat.log_in(&login, by_email, password).await?;
+    let from = req.client_addr(&state.trusted_proxies);
+    let session = state.chat.log_in(&login, by_email, password, from).await?;
     Ok(json(StatusCode::OK, &session))
 }
 

@@ -131,6 +131,7 @@ pub fn envelope_error(err: ApiError) -> Response {
             json!({ "message": format!("too many messages; wait {retry_after_secs} s") }),
         ),
         ApiError::TooMany(why) => ("User error", json!({ "message": why })),
+        ApiError::Busy(why) => ("Server error", json!({ "server": why })),
         ApiError::MethodNotAllowed(allowed) => (
             "User error",
             json!({ "method": format!("not allowed here; allowed: {allowed}") }),
@@ -343,7 +344,11 @@ pub async fn create_token(state: Arc<AppState>, req: Request) -> HandlerResult {
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::Invalid(errors));
     };
-    let key = state.chat.log_in_with_key(username, password.clone()).await?;
+    let from = req.client_addr(&state.trusted_proxies);
+    let key = state
+        .chat
+        .log_in_with_key(username, password.clone(), from)
+        .await?;
     Ok(success(StatusCode::OK, &[TokenView::of(&key)], SINGLE))
 }
 

@@ -38,6 +38,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0} unavailable")]
     Unavailable(&'static str),
+    /// Overloaded for a moment (password checks queued): 503 with `Retry-After: 1`.
+    #[error("{0}")]
+    Busy(&'static str),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -69,7 +72,7 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } | ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,9 +80,15 @@ impl ApiError {
     pub fn into_response(self) -> Response {
         let (status, body) = self.render();
         let mut resp = problem_response(status, body);
-        if let ApiError::RateLimited { retry_after_secs } = self {
-            resp.headers_mut()
-                .insert("retry-after", HeaderValue::from(retry_after_secs.max(1)));
+        match self {
+            ApiError::RateLimited { retry_after_secs } => {
+                resp.headers_mut()
+                    .insert("retry-after", HeaderValue::from(retry_after_secs.max(1)));
+            }
+            ApiError::Busy(_) => {
+                resp.headers_mut().insert("retry-after", HeaderValue::from(1));
+            }
+            _ => {}
         }
         resp
     }
@@ -122,6 +131,7 @@ impl From<ChatError> for ApiError {
             ChatError::Unauthorized(why) => ApiError::Unauthorized(why),
             ChatError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
             ChatError::Unavailable => ApiError::Unavailable("database"),
+            ChatError::Busy => ApiError::Busy("server busy checking passwords; try again shortly"),
             ChatError::Internal(cause) => ApiError::Internal(cause),
         }
     }

@@ -51,6 +51,8 @@ pub struct AppState {
     pub sockets: SocketSettings,
     /// Lower-cased `Origin` values allowed to open WebSockets.
     pub origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// WebSockets open per user on this instance, capped (`MAX_SOCKETS_PER_USER`).
     pub user_sockets: Arc<limits::Tally<i64>>,
     /// Latest history pages, reused while their room has no newer message.

@@ -151,6 +151,25 @@ impl Request {
         &self.params[i]
     }
 
+    /// The client's address: the connection's peer, or for a connection from a trusted proxy
+    /// the last `X-Forwarded-For` entry (the one that proxy added). `None` for requests that
+    /// did not come through the listener.
+    pub fn client_addr(&self, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+        let peer = self.conn.as_ref()?.addr;
+        if !trusted.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = self
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .next_back();
+        Some(forwarded.unwrap_or(peer))
+    }
+
     /// Path parameter `i` as an integer (the router already refused anything else).
     pub fn id(&self, i: usize) -> i64 {
         self.params[i]

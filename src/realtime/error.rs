@@ -42,7 +42,7 @@ impl SocketError {
                 ChatError::UnknownUser => "unknown_user",
                 ChatError::Text { error, .. } => error.code(),
                 ChatError::RateLimited { .. } => "rate_limited",
-                ChatError::Unavailable => "unavailable",
+                ChatError::Unavailable | ChatError::Busy => "unavailable",
                 ChatError::Invalid(_) => "invalid_frame",
                 ChatError::NotFound(_)
                 | ChatError::Taken(_)

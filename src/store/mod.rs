@@ -28,6 +28,7 @@ pub mod messages;
 pub mod presence;
 pub mod rooms;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::str::FromStr;
