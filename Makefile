@@ -12,7 +12,7 @@ export TICKERTALK_BIN TICKERTALK_BOT_BIN
 TEST_DATABASE_URL ?= postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
-.PHONY: run test deps build unit-test web-test check-schema check-openapi newman e2e lint fmt db-migrate db-reset bench stop-deps
+.PHONY: run test deps build unit-test web-test check-schema check-openapi newman e2e lint fmt db-migrate db-reset bench soak stop-deps
 
 ## make run: start PostgreSQL and RabbitMQ (installing them if needed), migrate, start server + bot.
 run: deps build
@@ -90,3 +90,7 @@ db-reset: deps build
 ## Benchmarks; results go to BENCHMARKS.md by hand with the command that produced them.
 bench: deps
 	bash bench/run.sh
+
+## make soak: 30 minutes of steady load on two instances (bench/soak.sh): nothing lost, RSS flat.
+soak: deps
+	bash bench/soak.sh

@@ -105,7 +105,7 @@ impl Application {
         let background = ShutdownSignal::new();
         let tasks = vec![
             tokio::spawn(bus.supervise(background.subscribe())),
-            tokio::spawn(heartbeat(chat.clone(), background.subscribe())),
+            tokio::spawn(heartbeat(chat.clone(), hub.clone(), background.subscribe())),
         ];
         let state = Arc::new(AppState {
             chat,
@@ -175,14 +175,30 @@ impl Application {
     }
 }
 
-/// Keeps this instance's presence rows alive (and sweeps dead instances).
-async fn heartbeat(chat: Arc<Chat>, mut shutdown: Shutdown) {
+/// Keeps this instance's presence rows alive (and sweeps dead instances). When PostgreSQL had
+/// lost them (the presence tables are unlogged: an immediate restart or crash empties them),
+/// records every local socket's rooms again from the hub.
+async fn heartbeat(chat: Arc<Chat>, hub: Arc<Hub>, mut shutdown: Shutdown) {
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut restore = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = chat.heartbeat().await {
-                    tracing::warn!(error = %e, "presence heartbeat failed");
+                match chat.heartbeat().await {
+                    Ok(lost) => restore |= lost,
+                    Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+                }
+                if restore {
+                    let entries = hub.memberships();
+                    match chat.restore_presence(&entries).await {
+                        Ok(n) => {
+                            restore = false;
+                            if !entries.is_empty() {
+                                tracing::warn!(restored = n, sockets = entries.len(), "presence was lost by the database; recorded again");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "presence not restored; retrying at the next heartbeat"),
+                    }
                 }
             }
             _ = shutdown.recv() => break,

@@ -19,6 +19,7 @@ use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
 use serde_json::{Value, json};
 use tickertalk_bot::{BotConfig, worker};
+use tickertalk_wire::topology::STOCK_KEY;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -794,4 +795,95 @@ async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot(
     // The logs are kept only when the test fails (the panic messages print them).
     let _ = std::fs::remove_file(&first.log);
     let _ = std::fs::remove_file(&second.log);
+}
+
+/// Publishes raw bytes to an exchange of the test's prefix, as the bot or an expired message
+/// would arrive (`expiration` in ms for a per-message TTL).
+async fn publish_raw(exchange: &str, key: &str, payload: &[u8], expiration: Option<&str>) {
+    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .expect("amqp");
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let mut props = lapin::BasicProperties::default().with_delivery_mode(2);
+    if let Some(ms) = expiration {
+        props = props.with_expiration(ms.into());
+    }
+    ch.basic_publish(
+        sname(exchange),
+        sname(key),
+        lapin::options::BasicPublishOptions::default(),
+        payload,
+        props,
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let _ = conn.close(200, sname("bye")).await;
+}
+
+/// Issue #12: a command nobody answered within its lifetime is dead-lettered, and the server
+/// answers the room instead of leaving the asker in silence; a reply that arrives twice (a bot's
+/// retried publish) is shown once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
+    let app = TestApp::spawn(&[]).await;
+    let (_, room, mut ws) = app.user_in_room("alice", "Dead letters").await;
+    let prefix = &app.env.prefix;
+    // No bot consumes: the command expires after 200 ms and RabbitMQ dead-letters it.
+    let request_id = uuid::Uuid::new_v4();
+    let cmd = json!({
+        "request_id": request_id, "room_id": room, "user_id": 1, "username": "alice",
+        "symbol": "aapl.us", "requested_at": "2026-11-22T10:00:00Z"
+    });
+    publish_raw(
+        &format!("{prefix}.commands"),
+        STOCK_KEY,
+        cmd.to_string().as_bytes(),
+        Some("200"),
+    )
+    .await;
+    let text = bot_reply_within(&mut ws, room, Duration::from_secs(15))
+        .await
+        .expect("the dead-lettered command is answered");
+    assert_eq!(
+        text,
+        "AAPL.US quote is unavailable right now (the quote bot did not answer in time); please try again shortly."
+    );
+    // The bot's own answer to the same request, arriving late (twice): not shown again.
+    let late = json!({
+        "kind": "bot_reply", "room_id": room, "text": "AAPL.US quote is $1.00 per share",
+        "request_id": request_id, "created_at": "2026-11-22T10:00:01Z"
+    });
+    for _ in 0..2 {
+        publish_raw(
+            &format!("{prefix}.events"),
+            &format!("room.{room}.bot"),
+            late.to_string().as_bytes(),
+            None,
+        )
+        .await;
+    }
+    // A new request's reply published twice: shown once.
+    let again = json!({
+        "kind": "bot_reply", "room_id": room, "text": "MSFT.US quote is $2.00 per share",
+        "request_id": uuid::Uuid::new_v4(), "created_at": "2026-11-22T10:00:02Z"
+    });
+    for _ in 0..2 {
+        publish_raw(
+            &format!("{prefix}.events"),
+            &format!("room.{room}.bot"),
+            again.to_string().as_bytes(),
+            None,
+        )
+        .await;
+    }
+    let mut shown = Vec::new();
+    while let Some(t) = bot_reply_within(&mut ws, room, Duration::from_secs(2)).await {
+        shown.push(t);
+    }
+    assert_eq!(shown, ["MSFT.US quote is $2.00 per share"]);
 }

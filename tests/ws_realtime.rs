@@ -457,6 +457,44 @@ async fn presence_and_typing_cross_instances() {
     assert_eq!(left["left"], "bob");
 }
 
+/// Issue #12: the presence tables are unlogged, so a PostgreSQL crash or immediate restart
+/// empties them. Here the test empties them itself (exactly what the restart does to them; a
+/// real restart would disturb the other tests sharing the server): at its next heartbeat (10 s)
+/// each instance notices its row is gone and records its live sockets again.
+#[tokio::test]
+async fn presence_is_rebuilt_from_the_live_sockets_after_the_database_lost_it() {
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let [alice, bob, carol] = a.tokens(["alice", "bob", "carol"]).await;
+    let room = a.create_room(&alice, "Amnesia").await;
+    let mut wa = a.ws(&alice).await;
+    wa.join(room, None).await;
+    let mut wb = b.ws(&bob).await;
+    wb.join(room, None).await;
+    sqlx::query("TRUNCATE room_presence, instances")
+        .execute(&a.chat.db)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        let mut wc = a.ws(&carol).await;
+        wc.send(json!({"type": 2, "chatroomId": room})).await;
+        let list = wc
+            .next_where(|v| v["type"] == 7 && v.get("users").is_some())
+            .await;
+        if list["users"] == json!(["alice", "bob", "carol"]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "presence never rebuilt: {}",
+            list["users"]
+        );
+        drop(wc);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_handshake_refuses_bad_tokens_with_401_and_foreign_origins_with_403() {
     let app = TestApp::spawn(&[]).await;

@@ -18,11 +18,14 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 use tickertalk_wire::topology::{STOCK_KEY, name};
-use tickertalk_wire::{Backoff, Event, StockCommand, Topology};
+use tickertalk_wire::{Backoff, BotReply, Event, StockCommand, Topology};
 use tokio::sync::{RwLock, mpsc, oneshot, watch};
 use uuid::Uuid;
 
@@ -392,7 +395,7 @@ impl Bus {
                 break;
             }
             match self.connect_once().await {
-                Ok(mut consumer) => {
+                Ok((mut consumer, mut dead)) => {
                     backoff.reset();
                     tracing::info!("broker connected");
                     self.up_tx.send_replace(true);
@@ -417,7 +420,24 @@ impl Bus {
                                     tracing::warn!("broker consumer ended");
                                     break;
                                 }
-                            }
+                            },
+                            next = dead.next() => match next {
+                                Some(Ok(delivery)) => {
+                                    self.answer_dead_letter(&delivery.data, &delivery.properties);
+                                    // Acknowledged after the answer is queued: a crash before
+                                    // this redelivers it, and the hub drops a second answer.
+                                    let _ = tokio::time::timeout(
+                                        CALL_TIMEOUT,
+                                        delivery.ack(BasicAckOptions::default()),
+                                    )
+                                    .await;
+                                }
+                                Some(Err(e)) => {
+                                    tracing::warn!(error = %e, "dead-letter consumer failed");
+                                    break;
+                                }
+                                None => break,
+                            },
                         }
                     }
                     self.up_tx.send_replace(false);
@@ -439,6 +459,41 @@ impl Bus {
         }
     }
 
+    /// A stock command RabbitMQ dead-lettered (no bot took it within its 60 s, or a bot kept
+    /// failing on it): the asker hears so in the room instead of nothing. The answer carries
+    /// the command's request id, so it is shown once even if the bot answers after all.
+    fn answer_dead_letter(self: &Arc<Self>, data: &[u8], props: &BasicProperties) {
+        let reason = props
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get("x-first-death-reason").cloned())
+            .and_then(|v| match v {
+                AMQPValue::LongString(s) => Some(s.to_string()),
+                AMQPValue::ShortString(s) => Some(s.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let Ok(cmd) = serde_json::from_slice::<StockCommand>(data) else {
+            tracing::warn!(%reason, "undecodable dead-lettered command dropped");
+            return;
+        };
+        tracing::warn!(request_id = %cmd.request_id, room_id = cmd.room_id, %reason, "stock command dead-lettered; answering the room");
+        let why = if reason == "expired" {
+            "the quote bot did not answer in time"
+        } else {
+            "the quote bot could not handle this request"
+        };
+        self.publish(Event::BotReply(BotReply {
+            room_id: cmd.room_id,
+            text: format!(
+                "{} quote is unavailable right now ({why}); please try again shortly.",
+                cmd.symbol.as_str().to_ascii_uppercase()
+            ),
+            request_id: Some(cmd.request_id),
+            created_at: chrono::Utc::now(),
+        }));
+    }
+
     fn published_here(&self, props: &BasicProperties) -> bool {
         props
             .app_id()
@@ -447,13 +502,15 @@ impl Bus {
     }
 
     /// Connects and sets up, all within 10 s (a frozen broker may accept the TCP connection).
-    async fn connect_once(&self) -> Result<lapin::Consumer, BusError> {
+    async fn connect_once(&self) -> Result<(lapin::Consumer, lapin::Consumer), BusError> {
         tokio::time::timeout(Duration::from_secs(10), self.connect_and_declare())
             .await
             .map_err(|_| BusError::Timeout)?
     }
 
-    async fn connect_and_declare(&self) -> Result<lapin::Consumer, BusError> {
+    /// The instance's event consumer, and a consumer of dead-lettered stock commands (shared by
+    /// every instance: each dead command goes to one of them, which answers it).
+    async fn connect_and_declare(&self) -> Result<(lapin::Consumer, lapin::Consumer), BusError> {
         let props = ConnectionProperties::default().with_connection_name("tickertalk-server".into());
         let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(&self.url, props))
             .await
@@ -473,10 +530,20 @@ impl Bus {
                 FieldTable::default(),
             )
             .await?;
+        let dead_channel = conn.create_channel().await?;
+        dead_channel.basic_qos(16, BasicQosOptions::default()).await?;
+        let dead = dead_channel
+            .basic_consume(
+                name(&self.topology.dead_queue),
+                name("tickertalk-server-dead-letters"),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let publish = conn.create_channel().await?;
         publish.confirm_select(ConfirmSelectOptions::default()).await?;
         *self.live.write().await = Some(Live { conn, publish });
-        Ok(consumer)
+        Ok((consumer, dead))
     }
 }
 

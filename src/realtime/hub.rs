@@ -133,6 +133,35 @@ struct Inner {
     rooms: HashMap<i64, Room>,
     /// A user's sockets, for direct messages (which go to users, not rooms).
     users: HashMap<i64, HashSet<ConnId>>,
+    /// Stock requests already answered here, the latest `ANSWERED_KEPT`.
+    answered: Recent,
+}
+
+/// How many answered request ids a hub remembers: a duplicate comes within seconds (a bot's
+/// retried publish after a broker fault), and the ids of a busy minute fit many times over.
+const ANSWERED_KEPT: usize = 4096;
+
+/// The latest `ANSWERED_KEPT` ids, oldest dropped first.
+#[derive(Default)]
+struct Recent {
+    order: std::collections::VecDeque<Uuid>,
+    set: HashSet<Uuid>,
+}
+
+impl Recent {
+    /// False if `id` is already there.
+    fn insert(&mut self, id: Uuid) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > ANSWERED_KEPT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
 }
 
 /// This instance's registry of sockets and rooms, and the delivery of events to them.
@@ -222,6 +251,21 @@ impl Hub {
         c.rooms.into_iter().collect()
     }
 
+    /// Every local socket's room memberships, `(conn_id, room_id, user_id)`: what this
+    /// instance's presence rows should be.
+    pub fn memberships(&self) -> Vec<(ConnId, i64, i64)> {
+        let inner = self.lock();
+        inner
+            .rooms
+            .iter()
+            .flat_map(|(room_id, room)| {
+                room.members
+                    .iter()
+                    .filter_map(|conn| Some((*conn, *room_id, inner.conns.get(conn)?.user_id)))
+            })
+            .collect()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.lock().conns.len()
     }
@@ -303,6 +347,14 @@ impl Hub {
                 self.sequence(messages.iter().map(|p| (&p.message, p.client_id.as_deref())))
             }
             Event::BotReply(r) => {
+                // A request is answered once: a bot's retried publish, or its late answer
+                // after the server already said it did not come, is dropped here.
+                if let Some(id) = r.request_id
+                    && !self.lock().answered.insert(id)
+                {
+                    tracing::debug!(request_id = %id, "duplicate bot reply dropped");
+                    return;
+                }
                 let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
                 self.to_room(r.room_id, None, &frame);
             }

@@ -11,17 +11,43 @@ use super::StoreResult;
 /// An instance counts as alive this long after its last heartbeat.
 const ALIVE_SECS: i32 = 30;
 
-pub async fn heartbeat(db: &PgPool, instance: Uuid) -> StoreResult<()> {
-    sqlx::query("INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()")
-        .bind(instance)
-        .execute(db)
-        .await?;
+/// Returns true when this instance's row was missing and is now inserted: at start-up, or after
+/// PostgreSQL lost the unlogged presence tables (an immediate restart empties them), or after
+/// this instance was swept as dead. The caller then records its sockets again (`restore`).
+pub async fn heartbeat(db: &PgPool, instance: Uuid) -> StoreResult<bool> {
+    let (inserted,): (bool,) = sqlx::query_as(
+        "INSERT INTO instances (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now() \
+         RETURNING (xmax = 0)",
+    )
+    .bind(instance)
+    .fetch_one(db)
+    .await?;
     // Sweep instances that died without cleaning up (their presence rows cascade).
     sqlx::query("DELETE FROM instances WHERE heartbeat_at < now() - make_interval(secs => $1 * 4)")
         .bind(ALIVE_SECS)
         .execute(db)
         .await?;
-    Ok(())
+    Ok(inserted)
+}
+
+/// Records again the presence of this instance's sockets, `(conn_id, room_id, user_id)`, after
+/// the rows were lost; rows still there are left alone.
+pub async fn restore(db: &PgPool, instance: Uuid, entries: &[(Uuid, i64, i64)]) -> StoreResult<u64> {
+    let conns: Vec<Uuid> = entries.iter().map(|e| e.0).collect();
+    let rooms: Vec<i64> = entries.iter().map(|e| e.1).collect();
+    let users: Vec<i64> = entries.iter().map(|e| e.2).collect();
+    let done = sqlx::query(
+        "INSERT INTO room_presence (conn_id, room_id, instance_id, user_id) \
+         SELECT c, r, $4, u FROM unnest($1::uuid[], $2::int8[], $3::int8[]) AS t(c, r, u) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&conns)
+    .bind(&rooms)
+    .bind(&users)
+    .bind(instance)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The instances that heartbeated recently.

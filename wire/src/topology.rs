@@ -19,7 +19,7 @@ pub struct Topology {
     pub stock_queue: String,
     /// Where commands go after too many failed deliveries.
     pub dead_exchange: String,
-    /// Holds dead-lettered commands for an operator to inspect; nothing consumes it.
+    /// Dead-lettered commands: the servers consume it and answer the room (and log them).
     pub dead_queue: String,
 }
 
