@@ -76,6 +76,23 @@ async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
         slowest < Duration::from_secs(1),
         "a post waited {slowest:?} on a frozen broker"
     );
+    // A /stock command checks the bot queue first: bounded too, and answered, not silent.
+    let asked = Instant::now();
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "/stock=aapl.us", "client_id": "s1"}))
+        .await;
+    let reply = wa.next_where(|v| v["type"] == 1 && v["bot"] == true).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "the command held its socket {:?}",
+        asked.elapsed()
+    );
+    assert!(
+        reply["chatmessage"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable right now"),
+        "{reply}"
+    );
     let mut not_ready = false;
     while started.elapsed() < Duration::from_secs(8) {
         if a.get("/readyz", None).await.0 == 503 {
@@ -92,7 +109,7 @@ async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
     // Bob's instance gets everything stored during the freeze, in order and once each.
     let mut got = Vec::new();
     while got.len() < 5 {
-        let m = wb.next_where(|v| v["type"] == 1).await;
+        let m = wb.next_where(|v| v["type"] == 1 && v["bot"] != true).await;
         got.push(m["chatmessage"].as_str().unwrap().to_string());
     }
     let want: Vec<String> = (0..5).map(|i| format!("frozen {i}")).collect();
@@ -102,7 +119,7 @@ async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
         .drain(Duration::from_secs(2))
         .await
         .into_iter()
-        .filter(|v| v["type"] == 1)
+        .filter(|v| v["type"] == 1 && v["bot"] != true)
         .collect();
     assert!(extra.is_empty(), "duplicates after the thaw: {extra:?}");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -112,6 +129,6 @@ async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
     }
     wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "after"}))
         .await;
-    let after = wb.next_where(|v| v["type"] == 1).await;
+    let after = wb.next_where(|v| v["type"] == 1 && v["bot"] != true).await;
     assert_eq!(after["chatmessage"], "after");
 }
