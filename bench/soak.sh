@@ -24,7 +24,7 @@ rates=${rates%,}
 cargo build --release --bin tickertalk --example fanout
 mkdir -p target/bench
 log "soak: $steps steps of $STEP_MIN min, $ROOMS rooms x $PER_ROOM sockets, $RATE msg/s per room, 2 instances"
-WITH_SERVER_DB_PREFIX=tt_soak WITH_SERVER_LOG=target/bench/server-soak.log WITH_SERVER_INSTANCES=2 \
+TICKERTALK_BIN=${BENCH_BIN:-target/release/tickertalk} WITH_SERVER_DB_PREFIX=tt_soak WITH_SERVER_LOG=target/bench/server-soak.log WITH_SERVER_INSTANCES=2 \
     RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn \
     bash scripts/with-server.sh bash -c 'exec target/release/examples/fanout --base-url "$BASE_URLS" \
         --label soak --rooms "$0" --per-room "$1" --rates "$2" --step-secs "$3"' \

@@ -9,18 +9,8 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::TestApp;
+use common::{Pair, broker_pid, pair_in_room};
 use serde_json::json;
-
-/// The broker's Erlang VM, when it runs on this machine and this user may signal it.
-fn broker_pid() -> Option<String> {
-    let out = Command::new("pgrep")
-        .args(["-o", "-f", "beam.smp.*rabbit"])
-        .output()
-        .ok()?;
-    let pid = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (!pid.is_empty()).then_some(pid)
-}
 
 fn signal(pid: &str, sig: &str) -> bool {
     Command::new("kill")
@@ -44,14 +34,15 @@ async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
         eprintln!("SKIPPED: no local RabbitMQ process to freeze");
         return;
     };
-    let a = TestApp::spawn(&[]).await;
-    let b = a.spawn_peer(&[]).await;
-    let (alice, bob) = (a.token("alice").await, a.token("bob").await);
-    let room = a.create_room(&alice, "Frozen").await;
-    let mut wa = a.ws(&alice).await;
-    let mut wb = b.ws(&bob).await;
-    wa.join(room, None).await;
-    wb.join(room, None).await;
+    let Pair {
+        a,
+        // Kept alive: bob's instance.
+        b: _b,
+        room,
+        mut wa,
+        mut wb,
+        ..
+    } = pair_in_room("Frozen").await;
     wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before", "client_id": "b0"}))
         .await;
     assert_eq!(wb.next_where(|v| v["type"] == 1).await["chatmessage"], "before");

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::TestApp;
+use common::{Pair, pair_in_room};
 use serde_json::json;
 
 fn rabbitmqctl(arg: &str) -> bool {
@@ -29,14 +29,15 @@ async fn a_broker_restart_interrupts_live_delivery_briefly_and_loses_nothing() {
         eprintln!("SKIPPED: rabbitmqctl cannot control a local broker here");
         return;
     }
-    let a = TestApp::spawn(&[]).await;
-    let b = a.spawn_peer(&[]).await;
-    let (alice, bob) = (a.token("alice").await, a.token("bob").await);
-    let room = a.create_room(&alice, "Restart").await;
-    let mut wa = a.ws(&alice).await;
-    let mut wb = b.ws(&bob).await;
-    wa.join(room, None).await;
-    wb.join(room, None).await;
+    let Pair {
+        a,
+        b,
+        bob,
+        room,
+        mut wa,
+        mut wb,
+        ..
+    } = pair_in_room("Restart").await;
     wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before"}))
         .await;
     let before = wb.next_where(|v| v["type"] == 1).await;

@@ -471,3 +471,45 @@ impl Ws {
         out
     }
 }
+
+/// Two instances sharing one environment, with alice's socket on the first and bob's on the
+/// second, both joined to a new room: the set-up of the broker fault tests.
+pub struct Pair {
+    pub a: TestApp,
+    pub b: TestApp,
+    pub alice: String,
+    pub bob: String,
+    pub room: i64,
+    pub wa: Ws,
+    pub wb: Ws,
+}
+
+pub async fn pair_in_room(room_name: &str) -> Pair {
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let (alice, bob) = (a.token("alice").await, a.token("bob").await);
+    let room = a.create_room(&alice, room_name).await;
+    let mut wa = a.ws(&alice).await;
+    let mut wb = b.ws(&bob).await;
+    wa.join(room, None).await;
+    wb.join(room, None).await;
+    Pair {
+        a,
+        b,
+        alice,
+        bob,
+        room,
+        wa,
+        wb,
+    }
+}
+
+/// The process id of the local RabbitMQ's Erlang VM, when there is one to signal.
+pub fn broker_pid() -> Option<String> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-o", "-f", "beam.smp.*rabbit"])
+        .output()
+        .ok()?;
+    let pid = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!pid.is_empty()).then_some(pid)
+}
