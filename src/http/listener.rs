@@ -238,6 +238,10 @@ pub async fn serve(
                     close: Arc::new(Notify::new()),
                     idle_key: Mutex::new(None),
                 };
+                // Evictable from the moment it is counted: were it registered by its task, a
+                // burst of accepts could fill the instance with connections none of which is
+                // evictable yet, and a real request would get 503 (seen in CI).
+                conn.idle();
                 tokio::spawn(connection(
                     stream,
                     peer,
@@ -347,7 +351,6 @@ async fn connection(
             }
         })
     };
-    conn.idle();
     let header_timeout = conn.registry.limits.header_timeout;
     let http = http1::Builder::new()
         .timer(TokioTimer::new())
