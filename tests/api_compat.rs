@@ -475,3 +475,32 @@ async fn a_v1_socket_opened_with_dm_since_gets_what_it_missed_first() {
     let (status, _) = app.get(&format!("/v1/ws?token={bob}&dm_since=x"), None).await;
     assert_eq!(status, 422);
 }
+
+/// Issue #12: a NUL in either field of an `/api/ws` frame is a 400 form error naming the field
+/// (it used to reach PostgreSQL and come back as a 500), and the socket stays usable.
+#[tokio::test]
+async fn an_api_socket_refuses_a_nul_in_either_field_naming_it() {
+    let app = TestApp::spawn(&[]).await;
+    register(&app, "ada").await;
+    let bob = app.token("bob").await;
+    let ada = log_in(&app, "ada").await;
+    let mut ws = Ws::open(app.addr, &format!("/api/ws?access_token={}", ada.jwt())).await;
+    for (frame, field) in [
+        (json!({"recipient": "bo\u{0}b", "message": "hi"}), "recipient"),
+        (json!({"recipient": "bob", "message": "h\u{0}i"}), "message"),
+    ] {
+        ws.send(frame.clone()).await;
+        let err = ws.next().await;
+        assert_eq!(err["error"]["code"], 400, "{frame} -> {err}");
+        assert!(
+            err["error"]["errors"][field]
+                .as_str()
+                .is_some_and(|m| m.contains("NUL")),
+            "{frame} -> {err}"
+        );
+    }
+    ws.send(json!({"recipient": "bob", "message": "hi bob"})).await;
+    assert_eq!(ws.next().await["message"], "hi bob");
+    let (_, thread) = app.get("/v1/chat/threads/ada", Some(&bob)).await;
+    assert_eq!(thread.as_array().map(Vec::len), Some(1), "{thread}");
+}

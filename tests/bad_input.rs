@@ -86,7 +86,7 @@ async fn a_socket_answers_nul_and_null_fields_with_an_error_and_stays_open() {
     let app = TestApp::spawn(&[]).await;
     let (t, room, mut ws) = app.user_in_room("alice", "Lobby").await;
     for frame in [
-        json!({"type": 5, "recipient": "bo\u{0}b", "message": "hi", "client_id": "d1"}),
+        json!({"type": 4, "recipient": "bo\u{0}b", "message": "hi", "client_id": "d1"}),
         json!({"type": 1, "chatroomId": room, "chatmessage": "a\u{0}", "client_id": "m1"}),
         json!({"type": 1, "chatroomId": room, "chatmessage": null, "client_id": "m2"}),
     ] {
@@ -177,4 +177,116 @@ async fn unknown_paths_are_404_for_every_method_and_405_says_what_is_allowed() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
+}
+
+/// Issue #12, "NUL bytes in every text field": each string field of each request body and
+/// socket frame, one at a time, with a NUL in an otherwise valid request. Every one is refused
+/// naming that field (422 on /v1, 400 in the /api envelope, an error frame on a socket), and
+/// nothing is stored.
+#[tokio::test]
+async fn a_nul_in_any_text_field_of_any_request_is_refused_naming_that_field() {
+    let app = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    app.token("bob").await;
+    let room = app.create_room(&t, "Lobby").await;
+    let messages = format!("/v1/chat/rooms/{room}/messages");
+    let bodies = [
+        (
+            "/v1/auth/signup",
+            json!({"username": "carl", "email": "carl@example.com", "password": "long enough password",
+                   "first_name": "Carl", "last_name": "Sagan", "phone": "+1 555 0100"}),
+        ),
+        (
+            "/v1/auth/login",
+            json!({"email": "alice@example.com", "password": "wrong password"}),
+        ),
+        (
+            "/v1/auth/login",
+            json!({"username": "alice", "password": "wrong password"}),
+        ),
+        ("/v1/auth/refresh", json!({"refresh_token": "not a token"})),
+        ("/v1/chat/rooms", json!({"name": "Kitchen"})),
+        (&messages, json!({"chatmessage": "hi", "client_id": "c1"})),
+        (
+            "/v1/chat/threads/bob",
+            json!({"message": "hi", "client_id": "d1"}),
+        ),
+        (
+            "/api/register",
+            json!({"first_name": "Eve", "last_name": "Adams", "username": "eve", "password": "password123",
+                   "email": "eve@example.com", "phone": "+1 555 0101"}),
+        ),
+        (
+            "/api/auth_token",
+            json!({"username": "alice", "password": "wrong password"}),
+        ),
+    ];
+    let mut checked = 0;
+    for (path, body) in &bodies {
+        for field in body.as_object().unwrap().keys() {
+            let mut bad = body.clone();
+            bad[field] = json!(format!("x\u{0}{}", body[field].as_str().unwrap()));
+            let (status, problem) = app.post(path, Some(&t), bad.clone()).await;
+            if path.starts_with("/api/") {
+                assert_eq!(status, 400, "{path} {field}: {problem}");
+                let text = problem.to_string();
+                assert!(
+                    text.contains(field.as_str()) && text.contains("NUL"),
+                    "{path} {field}: {text}"
+                );
+            } else {
+                assert_eq!(status, 422, "{path} {field}: {problem}");
+                assert!(
+                    problem["errors"][field]
+                        .as_str()
+                        .is_some_and(|m| m.contains("NUL")),
+                    "{path} names {field}: {problem}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 24, "every field of every body was tried");
+    // A name in the path is text too: a NUL there is a user that cannot exist.
+    for path in ["/v1/chat/threads/bo%00b", "/api/thread/bo%00b"] {
+        let (status, body) = app.get(path, Some(&t)).await;
+        assert!(matches!(status, 401 | 404 | 422), "{path}: {status} {body}");
+    }
+
+    let mut ws = app.ws(&t).await;
+    ws.join(room, None).await;
+    let frames = [
+        json!({"type": 1, "chatroomId": room, "chatmessage": "hi", "client_id": "w1"}),
+        json!({"type": 4, "recipient": "bob", "message": "hi", "client_id": "w2"}),
+    ];
+    for frame in &frames {
+        for field in ["chatmessage", "client_id", "recipient", "message"] {
+            let Some(value) = frame[field].as_str() else {
+                continue;
+            };
+            let mut bad = frame.clone();
+            bad[field] = json!(format!("{value}\u{0}"));
+            ws.send(bad.clone()).await;
+            let err = ws.next_where(|v| v["type"] == 6).await;
+            let text = err.to_string();
+            assert!(text.contains(field) && text.contains("NUL"), "{bad} -> {text}");
+        }
+    }
+    assert!(app.stored_ids(&t, room).await.is_empty(), "no message stored");
+    let (_, rooms) = app.get("/v1/chat/rooms", Some(&t)).await;
+    assert_eq!(rooms.as_array().unwrap().len(), 1, "no room created");
+    let (_, inbox) = app.get("/v1/chat/inbox", Some(&t)).await;
+    assert_eq!(
+        inbox.as_array().map(Vec::len),
+        Some(0),
+        "no direct message: {inbox}"
+    );
+    let (status, _) = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "carl", "password": "long enough password"}),
+        )
+        .await;
+    assert_eq!(status, 401, "carl was not signed up");
 }

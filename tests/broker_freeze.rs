@@ -1,39 +1,33 @@
 //! RabbitMQ frozen (SIGSTOP) for 10 s while two instances serve a room (issue #12): the TCP
 //! connections stay open and nothing answers. Posting must not wait on it, `/readyz` must say
 //! so, and everything stored during the freeze reaches the other instance afterwards, once.
-//! Its own test binary (cargo runs test binaries one at a time), so no other test sees the
-//! freeze; a guard sends SIGCONT whatever happens.
+//! The broker is the test's own child RabbitMQ node (`common::children`), so no other test
+//! sees the freeze; dropping it kills it, whatever happens.
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Pair, broker_pid, pair_in_room};
+use common::children::ChildBroker;
+use common::{Pair, TestEnv, admin_url, pair_in_room_in};
 use serde_json::json;
 
-fn signal(pid: &str, sig: &str) -> bool {
-    Command::new("kill")
-        .args([sig, pid])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Thaws the broker when dropped, also on panic.
-struct Frozen(String);
+struct Frozen<'a>(&'a ChildBroker);
 
-impl Drop for Frozen {
+impl Drop for Frozen<'_> {
     fn drop(&mut self) {
-        signal(&self.0, "-CONT");
+        self.0.thaw();
     }
 }
 
 #[tokio::test]
 async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
-    let Some(pid) = broker_pid() else {
-        eprintln!("SKIPPED: no local RabbitMQ process to freeze");
+    let Some(broker) = ChildBroker::start().await else {
+        eprintln!("SKIPPED: RabbitMQ is not installed here");
         return;
     };
+    let env = TestEnv::create_on(&admin_url(), &broker.amqp_url()).await;
     let Pair {
         a,
         // Kept alive: bob's instance.
@@ -42,14 +36,14 @@ async fn a_frozen_broker_delays_no_post_shows_in_readyz_and_loses_nothing() {
         mut wa,
         mut wb,
         ..
-    } = pair_in_room("Frozen").await;
+    } = pair_in_room_in(env, "Frozen").await;
     wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before", "client_id": "b0"}))
         .await;
     assert_eq!(wb.next_where(|v| v["type"] == 1).await["chatmessage"], "before");
     assert_eq!(a.get("/readyz", None).await.0, 200);
 
-    assert!(signal(&pid, "-STOP"), "SIGSTOP the broker");
-    let frozen = Frozen(pid);
+    assert!(broker.freeze(), "SIGSTOP the broker");
+    let frozen = Frozen(&broker);
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
     for i in 0..5 {

@@ -384,11 +384,28 @@ impl Connection {
         let refuse = |code: u16, kind: &str, field: &str, why: &str| {
             protocol::classic_error(code, kind, serde_json::json!({ field: why }))
         };
-        let frame: ClassicFrame = match serde_json::from_str(text) {
-            Ok(f) => f,
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
             Err(e) => {
                 return self
                     .write(refuse(400, "Form error", "body", &format!("malformed JSON: {e}")))
+                    .await;
+            }
+        };
+        // NUL and null are field errors here too, before anything reaches the database.
+        if let Some(object) = value.as_object()
+            && let Err(errors) = crate::domain::fields::check::<ClassicFrame>(object)
+        {
+            let errors = serde_json::to_value(&errors).unwrap_or_default();
+            return self
+                .write(protocol::classic_error(400, "Form error", errors))
+                .await;
+        }
+        let frame: ClassicFrame = match serde_json::from_value(value) {
+            Ok(f) => f,
+            Err(e) => {
+                return self
+                    .write(refuse(400, "Form error", "body", &format!("bad field: {e}")))
                     .await;
             }
         };

@@ -6,6 +6,8 @@
 //! (drops run during unwinding). Tests never tear down by hand.
 #![allow(dead_code)]
 
+pub mod children;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,19 +61,31 @@ pub struct TestEnv {
     pub db_name: String,
     pub db_url: String,
     pub prefix: String,
+    /// Where the database was created (the shared PostgreSQL, or a test's own child server).
+    pub admin_url: String,
+    /// The broker the servers use (the shared one, or a test's own child node).
+    pub amqp_url: String,
 }
 
 impl TestEnv {
-    /// A fresh, empty database (servers migrate it at start) and an unused broker prefix.
+    /// A fresh, empty database (servers migrate it at start) and an unused broker prefix, on
+    /// the shared PostgreSQL and RabbitMQ.
     pub async fn create() -> Arc<TestEnv> {
+        TestEnv::create_on(&admin_url(), &amqp_url()).await
+    }
+
+    /// The same on given services: a test's own PostgreSQL or RabbitMQ (`children`).
+    pub async fn create_on(admin_url: &str, amqp_url: &str) -> Arc<TestEnv> {
         let db_name = format!("tt_test_{}", uuid::Uuid::new_v4().simple());
-        admin::create(&admin_url(), &db_name)
+        admin::create(admin_url, &db_name)
             .await
             .expect("create test database");
         Arc::new(TestEnv {
-            db_url: admin::url_with_db(&admin_url(), &db_name).expect("test database URL"),
+            db_url: admin::url_with_db(admin_url, &db_name).expect("test database URL"),
             db_name,
             prefix: format!("t{}", uuid::Uuid::new_v4().simple()),
+            admin_url: admin_url.to_string(),
+            amqp_url: amqp_url.to_string(),
         })
     }
 }
@@ -83,15 +97,19 @@ impl Drop for TestEnv {
     /// `Drop` cannot await, and may run inside the test's runtime (or while it unwinds from a
     /// panic), so the clean-up runs on a thread of its own with a runtime of its own.
     fn drop(&mut self) {
-        let (name, prefix) = (self.db_name.clone(), self.prefix.clone());
+        let (name, prefix, amqp, admin_url) = (
+            self.db_name.clone(),
+            self.prefix.clone(),
+            self.amqp_url.clone(),
+            self.admin_url.clone(),
+        );
         let cleaned = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("clean-up runtime");
             rt.block_on(async {
-                let (topology, amqp, admin_url) =
-                    (tickertalk_wire::Topology::new(&prefix), amqp_url(), admin_url());
+                let topology = tickertalk_wire::Topology::new(&prefix);
                 let _ = tokio::time::timeout(Duration::from_secs(20), topology.delete_at(&amqp)).await;
                 let db = admin::drop(&admin_url, &name);
                 if !matches!(
@@ -109,12 +127,13 @@ impl Drop for TestEnv {
     }
 }
 
-pub fn config(db_url: &str, prefix: &str, extra: &[&str]) -> Config {
+pub fn config(env: &TestEnv, extra: &[&str]) -> Config {
+    let (db_url, prefix) = (&env.db_url, &env.prefix);
     let mut args: Vec<String> = vec![
         "tickertalk".into(),
         "--listen-addr=127.0.0.1:0".into(),
         format!("--database-url={db_url}"),
-        format!("--amqp-url={}", amqp_url()),
+        format!("--amqp-url={}", env.amqp_url),
         format!("--jwt-secret={SECRET}"),
         format!("--broker-prefix={prefix}"),
         "--allowed-origins=http://allowed.example".into(),
@@ -148,10 +167,11 @@ impl TestApp {
         TestApp::spawn_in(self.env.clone(), extra).await
     }
 
-    async fn spawn_in(env: Arc<TestEnv>, extra: &[&str]) -> TestApp {
+    /// Starts a server in a given environment (one made with `TestEnv::create_on`).
+    pub async fn spawn_in(env: Arc<TestEnv>, extra: &[&str]) -> TestApp {
         tickertalk::telemetry::init("warn");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let application = Application::build(config(&env.db_url, &env.prefix, extra), listener)
+        let application = Application::build(config(&env, extra), listener)
             .await
             .expect("server builds");
         let addr = application.local_addr();
@@ -485,7 +505,12 @@ pub struct Pair {
 }
 
 pub async fn pair_in_room(room_name: &str) -> Pair {
-    let a = TestApp::spawn(&[]).await;
+    pair_in_room_in(TestEnv::create().await, room_name).await
+}
+
+/// `pair_in_room` in a given environment (a test's own broker or database server).
+pub async fn pair_in_room_in(env: Arc<TestEnv>, room_name: &str) -> Pair {
+    let a = TestApp::spawn_in(env, &[]).await;
     let b = a.spawn_peer(&[]).await;
     let (alice, bob) = (a.token("alice").await, a.token("bob").await);
     let room = a.create_room(&alice, room_name).await;
@@ -502,14 +527,4 @@ pub async fn pair_in_room(room_name: &str) -> Pair {
         wa,
         wb,
     }
-}
-
-/// The process id of the local RabbitMQ's Erlang VM, when there is one to signal.
-pub fn broker_pid() -> Option<String> {
-    let out = std::process::Command::new("pgrep")
-        .args(["-o", "-f", "beam.smp.*rabbit"])
-        .output()
-        .ok()?;
-    let pid = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (!pid.is_empty()).then_some(pid)
 }
