@@ -27,7 +27,9 @@ CREATE TABLE public.direct_messages (
     recipient_id bigint NOT NULL,
     body text NOT NULL,
     message_type smallint DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    client_id text,
+    CONSTRAINT direct_messages_client_id_check CHECK (((length(client_id) >= 1) AND (length(client_id) <= 64)))
 );
 
 
@@ -42,6 +44,18 @@ ALTER TABLE public.direct_messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+
+--
+-- Name: dm_read_markers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.dm_read_markers (
+    user_id bigint NOT NULL,
+    peer_id bigint NOT NULL,
+    last_read_id bigint NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -68,6 +82,19 @@ CREATE TABLE public.login_throttle (
 
 
 --
+-- Name: read_markers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.read_markers (
+    user_id bigint NOT NULL,
+    room_id bigint NOT NULL,
+    last_read_id bigint NOT NULL,
+    last_read_seq bigint NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: room_messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -79,6 +106,7 @@ CREATE TABLE public.room_messages (
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     client_id text,
+    bot_meta jsonb,
     CONSTRAINT room_messages_client_id_check CHECK (((length(client_id) >= 1) AND (length(client_id) <= 64)))
 );
 
@@ -198,6 +226,14 @@ ALTER TABLE ONLY public.direct_messages
 
 
 --
+-- Name: dm_read_markers dm_read_markers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dm_read_markers
+    ADD CONSTRAINT dm_read_markers_pkey PRIMARY KEY (user_id, peer_id);
+
+
+--
 -- Name: instances instances_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -211,6 +247,14 @@ ALTER TABLE ONLY public.instances
 
 ALTER TABLE ONLY public.login_throttle
     ADD CONSTRAINT login_throttle_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: read_markers read_markers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.read_markers
+    ADD CONSTRAINT read_markers_pkey PRIMARY KEY (user_id, room_id);
 
 
 --
@@ -276,6 +320,13 @@ CREATE INDEX direct_messages_author_idx ON public.direct_messages USING btree (a
 
 
 --
+-- Name: direct_messages_client_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX direct_messages_client_id_key ON public.direct_messages USING btree (author_id, client_id) WHERE (client_id IS NOT NULL);
+
+
+--
 -- Name: direct_messages_pair_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -287,6 +338,20 @@ CREATE INDEX direct_messages_pair_idx ON public.direct_messages USING btree (LEA
 --
 
 CREATE INDEX direct_messages_recipient_idx ON public.direct_messages USING btree (recipient_id, created_at DESC);
+
+
+--
+-- Name: direct_messages_unread_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX direct_messages_unread_idx ON public.direct_messages USING btree (recipient_id, author_id, id);
+
+
+--
+-- Name: room_messages_client_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX room_messages_client_id_key ON public.room_messages USING btree (user_id, client_id) WHERE (client_id IS NOT NULL);
 
 
 --
@@ -368,6 +433,38 @@ ALTER TABLE ONLY public.direct_messages
 
 ALTER TABLE ONLY public.direct_messages
     ADD CONSTRAINT direct_messages_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: dm_read_markers dm_read_markers_peer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dm_read_markers
+    ADD CONSTRAINT dm_read_markers_peer_id_fkey FOREIGN KEY (peer_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: dm_read_markers dm_read_markers_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dm_read_markers
+    ADD CONSTRAINT dm_read_markers_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: read_markers read_markers_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.read_markers
+    ADD CONSTRAINT read_markers_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
+-- Name: read_markers read_markers_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.read_markers
+    ADD CONSTRAINT read_markers_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --

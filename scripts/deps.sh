@@ -272,7 +272,7 @@ LISTEN_ADDR=${LISTEN_ADDR:-$DEFAULT_LISTEN_ADDR}
 DATABASE_URL=$DATABASE_URL
 AMQP_URL=$AMQP_URL
 JWT_SECRET=$secret
-# ALLOWED_ORIGINS=http://127.0.0.1:8080,http://localhost:8080
+# ALLOWED_ORIGINS=https://app.example.com   (the server's own address needs no entry)
 # BROKER_PREFIX=tickertalk
 # RUST_LOG=info,tickertalk=debug
 EOF

@@ -45,7 +45,8 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
 
-    /// Comma-separated WebSocket `Origin` allowlist; empty means the server's own origin.
+    /// Comma-separated further WebSocket `Origin`s; a page on the server's own address (the
+    /// request's host) is always accepted.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
     pub allowed_origins: Vec<String>,
 
@@ -237,7 +238,6 @@ impl Config {
         Ok(())
     }
 
-    /// The WebSocket origin allowlist, defaulting to the server's own origin.
     /// `TRUSTED_PROXIES` as addresses.
     pub fn proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
         self.trusted_proxies
@@ -253,22 +253,14 @@ impl Config {
             .collect()
     }
 
+    /// `ALLOWED_ORIGINS`, normalised: the origins accepted besides the server's own address
+    /// (`http::origin`).
     pub fn origins(&self) -> Vec<String> {
-        let mut list: Vec<String> = self
-            .allowed_origins
+        self.allowed_origins
             .iter()
             .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
             .filter(|o| !o.is_empty())
-            .collect();
-        if list.is_empty() {
-            let addr = self.listen_addr;
-            list.push(format!("http://{addr}"));
-            if addr.ip().is_loopback() || addr.ip().is_unspecified() {
-                list.push(format!("http://localhost:{}", addr.port()));
-                list.push(format!("http://127.0.0.1:{}", addr.port()));
-            }
-        }
-        list
+            .collect()
     }
 
     pub fn access_token_ttl(&self) -> Duration {
@@ -317,9 +309,13 @@ mod tests {
     }
 
     #[test]
-    fn default_origins_are_the_servers_own() {
+    fn allowed_origins_are_only_the_extra_ones_normalised() {
         let cfg = parse(&["--listen-addr", "127.0.0.1:9000"]);
-        assert!(cfg.origins().contains(&"http://127.0.0.1:9000".to_string()));
-        assert!(cfg.origins().contains(&"http://localhost:9000".to_string()));
+        assert!(
+            cfg.origins().is_empty(),
+            "the server's own address needs no entry"
+        );
+        let cfg = parse(&["--allowed-origins", "https://App.Example.com/, ,http://x:1"]);
+        assert_eq!(cfg.origins(), ["https://app.example.com", "http://x:1"]);
     }
 }

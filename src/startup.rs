@@ -97,6 +97,10 @@ impl Application {
         let hub = Hub::new(db.clone(), GAP_WAIT, sessions.clone());
         let bus = Bus::new(&config.amqp_url, &config.broker_prefix, hub.clone());
         let chat = Arc::new(Chat::new(db, bus.clone(), sessions, &config));
+        // Answers from the bot's queue are stored by the chat use cases.
+        let weak = Arc::downgrade(&chat);
+        let answers: std::sync::Weak<dyn crate::bus::AnswerStore> = weak;
+        bus.set_answer_store(answers);
         chat.heartbeat().await.map_err(|e| ConfigError {
             variable: "DATABASE_URL",
             message: format!("cannot write to the database ({e})"),

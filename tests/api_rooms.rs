@@ -375,6 +375,8 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
     admin.close().await;
 }
 
+/// Commands are never stored; the answer to `/stock` is (issue #13), here the server's own
+/// "the bot is offline" (no bot runs in this test), naming the asker. Usage help is not stored.
 #[tokio::test]
 async fn commands_posted_over_http_are_accepted_but_never_stored() {
     let app = TestApp::spawn(&[]).await;
@@ -392,7 +394,23 @@ async fn commands_posted_over_http_are_accepted_but_never_stored() {
         .await;
     assert_eq!((status, &body["command"]), (202, &json!("help")));
     let (_, list) = app.get(&path, Some(&t)).await;
-    assert_eq!(list, json!([]));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "only the stock answer: {list:?}");
+    assert_eq!(
+        (
+            &list[0]["chatuser"],
+            &list[0]["asked_by"],
+            &list[0]["command"],
+            &list[0]["outcome"]
+        ),
+        (
+            &json!("stockbot"),
+            &json!("alice"),
+            &json!("/stock=aapl.us"),
+            &json!("unanswered")
+        )
+    );
+    assert!(!list[0]["chatmessage"].as_str().unwrap().starts_with('/'));
 }
 
 #[tokio::test]

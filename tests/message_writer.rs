@@ -12,7 +12,8 @@ use futures_util::future::join_all;
 use serde_json::json;
 use tickertalk::chat::writer::Writer;
 use tickertalk::store::StoreError;
-use tickertalk::store::messages::{self, NewMessage};
+use tickertalk::store::messages::{self, NewMessage, Outcome};
+use tickertalk_wire::RoomMessage;
 
 fn row(room_id: i64, user_id: i64, body: &str) -> NewMessage {
     NewMessage {
@@ -20,6 +21,15 @@ fn row(room_id: i64, user_id: i64, body: &str) -> NewMessage {
         user_id,
         body: body.into(),
         client_id: None,
+        bot: None,
+    }
+}
+
+/// The message a row stored, if it stored one.
+fn new(o: &Outcome) -> Option<&RoomMessage> {
+    match o {
+        Outcome::New(m) => Some(m),
+        _ => None,
     }
 }
 
@@ -53,7 +63,7 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
     .unwrap();
     let got: Vec<Option<(i64, i64, &str)>> = out
         .iter()
-        .map(|m| m.as_ref().map(|m| (m.room_id, m.seq, m.body.as_str())))
+        .map(|o| new(o).map(|m| (m.room_id, m.seq, m.body.as_str())))
         .collect();
     assert_eq!(
         got,
@@ -65,7 +75,8 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
             Some((r2, 2, "d")),
         ]
     );
-    let (a, c) = (out[0].as_ref().unwrap(), out[2].as_ref().unwrap());
+    assert_eq!(out[3], Outcome::NoRoom);
+    let (a, c) = (new(&out[0]).unwrap(), new(&out[2]).unwrap());
     assert!(
         a.id < c.id && a.created_at <= c.created_at,
         "ids and times grow with seq"
@@ -74,9 +85,9 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
 
     // The next batch (and a single insert) go on from there, and history sees the order.
     let next = messages::insert_batch(db, &[row(r1, me, "e")]).await.unwrap();
-    assert_eq!(next[0].as_ref().unwrap().seq, 3);
-    let single = messages::insert(db, &row(r1, me, "f")).await.unwrap().unwrap();
-    assert_eq!(single.seq, 4);
+    assert_eq!(new(&next[0]).unwrap().seq, 3);
+    let single = messages::insert(db, &row(r1, me, "f")).await.unwrap();
+    assert_eq!(new(&single).unwrap().seq, 4);
     let history: Vec<String> = messages::latest(db, r1, None, 50)
         .await
         .unwrap()
@@ -84,6 +95,64 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
         .map(|m| m.body)
         .collect();
     assert_eq!(history, ["a", "c", "e", "f"]);
+}
+
+/// Issue #13: posting is idempotent per author and `client_id`, within a batch and across
+/// batches, and the room's numbering has no hole where a repeat was left out.
+#[tokio::test]
+async fn a_client_id_is_stored_once_per_author_and_a_reuse_for_other_text_is_refused() {
+    let app = TestApp::spawn(&[]).await;
+    let [alice, bob] = app.tokens(["alice", "bob"]).await;
+    let (me, other) = (user_id(&app, &alice).await, user_id(&app, &bob).await);
+    let (r1, r2) = (
+        app.create_room(&alice, "One").await,
+        app.create_room(&alice, "Two").await,
+    );
+    let keyed = |room, user, body: &str, cid: &str| NewMessage {
+        client_id: Some(cid.into()),
+        ..row(room, user, body)
+    };
+    let db = &app.chat.db;
+    let out = messages::insert_batch(
+        db,
+        &[
+            keyed(r1, me, "hello", "c1"),
+            keyed(r1, me, "hello", "c1"),      // the same post twice in one batch
+            keyed(r1, me, "other text", "c1"), // the id reused for another text
+            keyed(r1, other, "hello", "c1"),   // another author's c1
+            row(r1, me, "no id"),
+        ],
+    )
+    .await
+    .unwrap();
+    let first = new(&out[0]).expect("stored").clone();
+    assert_eq!(out[1], Outcome::Repeat(first.clone()));
+    assert_eq!(out[2], Outcome::Reused);
+    assert_eq!(new(&out[3]).map(|m| m.seq), Some(2));
+    assert_eq!(new(&out[4]).map(|m| m.seq), Some(3), "no hole in seq");
+
+    // A later batch: the retry finds the stored message; another room is a reuse.
+    let later = messages::insert_batch(
+        db,
+        &[
+            keyed(r1, me, "hello", "c1"),
+            keyed(r2, me, "hello", "c1"),
+            keyed(r1, me, "after", "c2"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(later[0], Outcome::Repeat(first));
+    assert_eq!(later[1], Outcome::Reused);
+    assert_eq!(new(&later[2]).map(|m| m.seq), Some(4));
+    let history: Vec<String> = messages::latest(db, r1, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(history, ["hello", "hello", "no id", "after"]);
+    assert!(messages::latest(db, r2, None, 50).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -104,14 +173,14 @@ async fn a_row_the_database_refuses_fails_only_its_own_post() {
     let bodies: Vec<Result<&str, ()>> = results
         .iter()
         .map(|r| match r {
-            Ok(Some(m)) => Ok(m.body.as_str()),
+            Ok(Outcome::New(m)) => Ok(m.body.as_str()),
             Err(StoreError::Other(_)) => Err(()),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
     assert_eq!(bodies, [Ok("one"), Err(()), Ok("two"), Ok("three")]);
     // Stored with consecutive seqs (the refused row took none) and delivered, in order.
-    let seqs: Vec<i64> = results.iter().flatten().flatten().map(|m| m.seq).collect();
+    let seqs: Vec<i64> = results.iter().flatten().filter_map(new).map(|m| m.seq).collect();
     assert_eq!(seqs, [1, 2, 3]);
     let got: Vec<String> = ws
         .messages(room, 3)
@@ -242,7 +311,8 @@ async fn a_message_rebuilt_from_the_database_still_acknowledges_its_author() {
         client_id: Some("lost-1".into()),
         ..row(room, me, "published into a broken broker")
     };
-    let stored = messages::insert(&app.chat.db, &lost).await.unwrap().unwrap();
+    let stored = messages::insert(&app.chat.db, &lost).await.unwrap();
+    let stored = new(&stored).unwrap();
     ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "next", "client_id": "next-1"}))
         .await;
     let first = ws.next_where(|v| v["type"] == 1).await;

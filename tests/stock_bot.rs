@@ -342,13 +342,23 @@ fn is_bot_reply(v: &Value, room: i64) -> bool {
 
 /// The next bot message in `room` (panics after 10 s), checked for the contract's shape.
 async fn bot_reply(ws: &mut Ws, room: i64) -> String {
+    bot_frame(ws, room).await["chatmessage"]
+        .as_str()
+        .expect("chatmessage")
+        .to_string()
+}
+
+/// The next bot message frame in `room` (panics after 10 s). Answers to `/stock` are stored
+/// (they have an id and name the asker); usage replies are not.
+async fn bot_frame(ws: &mut Ws, room: i64) -> Value {
     let v = ws.next_where(|v| is_bot_reply(v, room)).await;
-    assert!(
-        v.get("id").is_none(),
-        "bot messages are not stored, so they have no id: {v}"
-    );
     assert!(v["created_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{v}");
-    v["chatmessage"].as_str().expect("chatmessage").to_string()
+    assert_eq!(
+        v.get("id").is_some(),
+        v.get("asked_by").is_some(),
+        "stored answers, and only they, have an id and an asker: {v}"
+    );
+    v
 }
 
 /// The next bot message's text in `room`, or `None` after `wait`.
@@ -449,13 +459,40 @@ async fn a_quote_reaches_the_askers_room_only_and_the_command_is_not_stored() {
         "{hits:?}"
     );
 
-    // Nothing of the command in the history: only the ordinary message.
+    // The command is not stored; the answer is, after the ordinary message, naming the asker.
     let stored = stored_bodies(&app, &alice, room_a).await;
     let bodies: Vec<&str> = stored
         .iter()
         .map(|m| m["chatmessage"].as_str().unwrap())
         .collect();
-    assert_eq!(bodies, ["hello"], "{stored:?}");
+    assert_eq!(
+        bodies,
+        ["hello", "AAPL.US quote is $93.42 per share"],
+        "{stored:?}"
+    );
+    let answer = &stored[1];
+    assert_eq!(
+        (
+            &answer["chatuser"],
+            &answer["bot"],
+            &answer["asked_by"],
+            &answer["command"],
+            &answer["outcome"]
+        ),
+        (
+            &json!("stockbot"),
+            &json!(true),
+            &json!("alice"),
+            &json!("/stock=aapl.us"),
+            &json!("quote")
+        ),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["quote"],
+        json!({"symbol": "AAPL.US", "date": "2024-05-03", "time": "22:00:09", "open": "92.11",
+               "high": "94.10", "low": "91.50", "close": "93.42", "volume": "163224109"})
+    );
     assert!(stored_bodies(&app, &bob, room_b).await.is_empty());
 
     bot.stop().await;
@@ -831,7 +868,7 @@ async fn publish_raw(exchange: &str, key: &str, payload: &[u8], expiration: Opti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
     let app = TestApp::spawn(&[]).await;
-    let (_, room, mut ws) = app.user_in_room("alice", "Dead letters").await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Dead letters").await;
     let prefix = &app.env.prefix;
     // No bot consumes: the command expires after 200 ms and RabbitMQ dead-letters it.
     let request_id = uuid::Uuid::new_v4();
@@ -852,6 +889,13 @@ async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
     assert_eq!(
         text,
         "AAPL.US quote is unavailable right now (the quote bot did not answer in time); please try again shortly."
+    );
+    // Stored, naming the asker, like any answer.
+    let stored = stored_bodies(&app, &alice, room).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        (&stored[0]["asked_by"], &stored[0]["outcome"]),
+        (&json!("alice"), &json!("unanswered"))
     );
     // The bot's own answer to the same request, arriving late (twice): not shown again.
     let late = json!({
@@ -886,4 +930,134 @@ async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
         shown.push(t);
     }
     assert_eq!(shown, ["MSFT.US quote is $2.00 per share"]);
+}
+
+/// Issue #13: a stock answer is a stored message. It reaches both instances with an id, the
+/// asker's name, the command and the quote's fields; it is in history and in `since` replay;
+/// an answer delivered twice (the bot's retried publish) is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_answer_reaches_both_instances_and_history_and_replay_once() {
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "93.42") }).await;
+    let bot = Bot::start(&a.env.prefix, &quotes.url("a"), &[]);
+    wait_consumers(&a.env.prefix, 1).await;
+    let [alice, bob] = a.tokens(["alice", "bob"]).await;
+    let room = a.create_room(&alice, "Quotes").await;
+    let mut wa = a.ws(&alice).await;
+    wa.join(room, None).await;
+    let mut wb = b.ws(&bob).await;
+    wb.join(room, None).await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "before", "client_id": "m0"}))
+        .await;
+    let before = wa.messages(room, 1).await.remove(0);
+
+    let accepted = command(&mut wa, room, "/stock=AAPL.US", "q-1").await;
+    let (fa, fb) = (bot_frame(&mut wa, room).await, bot_frame(&mut wb, room).await);
+    assert_eq!(fa["id"], fb["id"], "one stored message: {fa} {fb}");
+    assert_eq!(
+        (&fb["asked_by"], &fb["command"], &fb["quote"]["close"]),
+        (&json!("alice"), &json!("/stock=AAPL.US"), &json!("93.42"))
+    );
+    assert!(
+        fb.get("client_id").is_none(),
+        "the request id is not shown as a client_id: {fb}"
+    );
+
+    // The bot's answer published a second time (a retry after a lost confirm): stored once.
+    let again = json!({
+        "request_id": accepted["request_id"], "room_id": room,
+        "text": "AAPL.US quote is $93.42 per share",
+        "meta": {"asked_by": "alice", "command": "/stock=AAPL.US", "outcome": "quote"},
+        "answered_at": "2026-11-22T10:00:00Z"
+    });
+    publish_raw(
+        &format!("{}.commands", a.env.prefix),
+        tickertalk_wire::topology::ANSWER_KEY,
+        again.to_string().as_bytes(),
+        None,
+    )
+    .await;
+    wa.send(json!({"type": 1, "chatroomId": room, "chatmessage": "after", "client_id": "m1"}))
+        .await;
+    let after = wb.next_where(|v| v["type"] == 1).await;
+    assert_eq!(after["chatmessage"], "after", "nothing came between: {after}");
+
+    for (app, token) in [(&a, &alice), (&b, &bob)] {
+        let stored = stored_bodies(app, token, room).await;
+        let bodies: Vec<&str> = stored
+            .iter()
+            .map(|m| m["chatmessage"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies, ["before", "AAPL.US quote is $93.42 per share", "after"]);
+    }
+    let mut wc = b.ws(&bob).await;
+    let replay = wc.join(room, before["id"].as_i64()).await;
+    assert_eq!(replay.len(), 2, "{replay:?}");
+    assert_eq!(replay[0]["id"], fa["id"]);
+    assert_eq!(replay[0]["asked_by"], "alice");
+    bot.stop().await;
+    drop((wa, wb, wc));
+}
+
+/// Issue #13: answers wait in their durable queue while no server runs, and the next server
+/// instance to start stores them; an answer delivered twice is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_made_while_no_server_runs_are_stored_by_the_next_one() {
+    let a = TestApp::spawn(&[]).await;
+    let env = a.env.clone();
+    let (alice, room, ws) = a.user_in_room("alice", "Later").await;
+    drop(ws);
+    let alice_id = a.get("/v1/auth/me", Some(&alice)).await.1["id"].clone();
+    let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "12.50") }).await;
+    let bot = Bot::start(&env.prefix, &quotes.url("a"), &["--quote-cache-secs=0"]);
+    wait_consumers(&env.prefix, 1).await;
+    a.stop().await;
+
+    let cmd = json!({
+        "request_id": uuid::Uuid::new_v4(), "room_id": room, "user_id": alice_id, "username": "alice",
+        "symbol": "msft.us", "requested_at": "2026-11-22T10:00:00Z", "command": "/stock=msft.us"
+    });
+    for _ in 0..2 {
+        // The same command twice (a redelivery): two answers, one request id.
+        publish_raw(
+            &format!("{}.commands", env.prefix),
+            STOCK_KEY,
+            cmd.to_string().as_bytes(),
+            None,
+        )
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while quotes.hits().len() < 2 {
+        assert!(Instant::now() < deadline, "the bot did not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bot.stop().await;
+
+    let b = TestApp::spawn_in(env, &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stored = loop {
+        let stored = stored_bodies(&b, &alice, room).await;
+        if !stored.is_empty() {
+            break stored;
+        }
+        assert!(Instant::now() < deadline, "the queued answer was never stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored_again = stored_bodies(&b, &alice, room).await;
+    assert_eq!(stored_again.len(), 1, "stored once: {stored_again:?}");
+    assert_eq!(
+        (
+            &stored[0]["chatmessage"],
+            &stored[0]["asked_by"],
+            &stored[0]["command"]
+        ),
+        (
+            &json!("MSFT.US quote is $12.50 per share"),
+            &json!("alice"),
+            &json!("/stock=msft.us")
+        )
+    );
 }

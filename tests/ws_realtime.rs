@@ -583,7 +583,8 @@ async fn direct_messages_reach_both_users_on_every_instance_and_are_stored() {
     let (_, inbox) = b.get("/v1/chat/inbox", Some(&bob)).await;
     assert_eq!(
         inbox,
-        json!([{"username": "alice", "latest_message": "psst", "created_at": theirs["created_at"]}])
+        json!([{"username": "alice", "latest_message": "psst", "created_at": theirs["created_at"],
+                "latest_id": theirs["id"], "unread": 1}])
     );
 }
 
@@ -622,7 +623,12 @@ async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent
         reply["chatmessage"].as_str().unwrap().contains("offline"),
         "{reply}"
     );
-    assert!(reply.get("id").is_none(), "bot replies are not stored");
+    // Stored like any answer (issue #13), naming who asked.
+    assert!(reply["id"].is_i64(), "{reply}");
+    assert_eq!(
+        (&reply["asked_by"], &reply["outcome"]),
+        (&json!("alice"), &json!("unanswered"))
+    );
 }
 
 #[tokio::test]
@@ -642,4 +648,138 @@ async fn a_silent_client_that_never_answers_pings_is_closed_as_idle() {
         1,
         "the client that answered pings is still connected"
     );
+}
+
+/// Issue #13: with no `ALLOWED_ORIGINS` for it, a page on the server's own address is accepted
+/// whatever the host name (a LAN address, a Docker name, a domain); another origin is refused.
+/// Behind a proxy, its `X-Forwarded-Host` counts only when the proxy is trusted.
+#[tokio::test]
+async fn a_page_on_the_servers_own_address_is_accepted_under_any_host_name() {
+    async fn handshake(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
+        let mut req = format!("ws://{}/v1/ws", app.addr).into_client_request().unwrap();
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok(_) => 101,
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let app = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    let bearer = format!("Bearer {t}");
+    let bearer = bearer.as_str();
+    let cases = [
+        (
+            vec![("host", "chat.lan:8080"), ("origin", "http://chat.lan:8080")],
+            101,
+        ),
+        (
+            vec![
+                ("host", "192.168.1.20:8080"),
+                ("origin", "http://192.168.1.20:8080"),
+            ],
+            101,
+        ),
+        (
+            vec![
+                ("host", "chat.example.com"),
+                ("origin", "https://chat.example.com"),
+            ],
+            101,
+        ),
+        (
+            vec![("host", "chat.lan:8080"), ("origin", "http://evil.lan:8080")],
+            403,
+        ),
+        (
+            vec![("host", "chat.lan:8080"), ("origin", "http://chat.lan:9090")],
+            403,
+        ),
+        (vec![("host", "chat.lan:8080"), ("origin", "null")], 403),
+        // The allowlist still adds origins.
+        (
+            vec![("host", "chat.lan:8080"), ("origin", "http://allowed.example")],
+            101,
+        ),
+        // An untrusted client cannot name the host it wants.
+        (
+            vec![
+                ("host", "chat.lan:8080"),
+                ("x-forwarded-host", "evil.lan"),
+                ("origin", "http://evil.lan"),
+            ],
+            403,
+        ),
+    ];
+    for (mut headers, want) in cases {
+        headers.push(("authorization", bearer));
+        assert_eq!(handshake(&app, &headers).await, want, "{headers:?}");
+    }
+
+    // A trusted proxy that forwards the public host: the page's origin is that host.
+    let behind = app.spawn_peer(&["--trusted-proxies=127.0.0.1"]).await;
+    let proxied = [
+        ("host", "127.0.0.1:3000"),
+        ("x-forwarded-host", "chat.example.com"),
+        ("origin", "https://chat.example.com"),
+        ("authorization", bearer),
+    ];
+    assert_eq!(handshake(&behind, &proxied).await, 101);
+    assert_eq!(handshake(&app, &proxied).await, 403, "not trusted there");
+
+    // What a refused client asks to explain itself.
+    let check = |app: &TestApp, origin: &str, host: &str| {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("origin", origin)
+            .finish();
+        app.http
+            .get(app.url(&format!("/v1/ws/check?{q}")))
+            .header("host", host)
+            .send()
+    };
+    let (status, body) = common::read(
+        check(&app, "http://chat.lan:8080", "chat.lan:8080")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["allowed"], true, "{body}");
+    let (_, body) = common::read(
+        check(&app, "https://chat.example.com", "10.0.0.5:8080")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (&body["allowed"], &body["server_host"]),
+        (&json!(false), &json!("10.0.0.5:8080")),
+        "{body}"
+    );
+}
+
+/// Issue #13: a room created through one instance appears at once on every socket of every
+/// instance (room lists are live), joined to the room or not.
+#[tokio::test]
+async fn a_room_created_on_one_instance_reaches_every_socket_on_every_instance() {
+    let a = TestApp::spawn(&[]).await;
+    let b = a.spawn_peer(&[]).await;
+    let [alice, bob] = a.tokens(["alice", "bob"]).await;
+    let mut wa = a.ws(&alice).await;
+    let mut wb = b.ws(&bob).await;
+    let id = a.create_room(&alice, "Fresh Room").await;
+    for ws in [&mut wa, &mut wb] {
+        let frame = ws.next_where(|v| v["type"] == 9).await;
+        assert_eq!(frame["room"]["id"], id, "{frame}");
+        assert_eq!(frame["room"]["name"], "Fresh Room");
+        assert!(frame["room"]["created_at"].is_string());
+    }
+    // The same room in the list a reload would fetch.
+    let (_, rooms) = b.get("/v1/chat/rooms", Some(&bob)).await;
+    assert!(rooms.as_array().unwrap().iter().any(|r| r["id"] == id));
 }

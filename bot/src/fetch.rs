@@ -46,11 +46,25 @@ impl QuoteSource {
         })
     }
 
-    /// The reply text for a symbol: a quote, "not available", or a failure notice. Never fails.
-    pub async fn answer(&self, symbol: &StockCode) -> String {
+    /// The answer for a symbol: a quote, "not available", or a failure notice. Never fails.
+    pub async fn answer(&self, symbol: &StockCode) -> Answer {
         match self.quote(symbol).await {
-            Ok(q) => quote::reply(&q),
-            Err(why) => quote::failure_reply(symbol.as_str(), &why),
+            Ok(q) => Answer {
+                text: quote::reply(&q),
+                outcome: match q {
+                    Quote::Price(_) => "quote",
+                    Quote::NoData { .. } => "no_data",
+                },
+                quote: match q {
+                    Quote::Price(fields) => Some(fields),
+                    Quote::NoData { .. } => None,
+                },
+            },
+            Err(why) => Answer {
+                text: quote::failure_reply(symbol.as_str(), &why),
+                outcome: "failed",
+                quote: None,
+            },
         }
     }
 
@@ -124,6 +138,16 @@ impl QuoteSource {
             },
         })
     }
+}
+
+/// What the bot answers to one command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The sentence, as the contract words it.
+    pub text: String,
+    /// `quote`, `no_data` or `failed` (`tickertalk_wire::BotMeta::outcome`).
+    pub outcome: &'static str,
+    pub quote: Option<tickertalk_wire::QuoteFields>,
 }
 
 struct Failure {

@@ -1,5 +1,6 @@
 //! tickertalk-bot: consumes `/stock=CODE` commands from RabbitMQ, fetches the quote CSV and
-//! publishes the answer to the room through the events exchange. It talks to the server only
+//! publishes the answer to the durable answer queue, where a server instance takes it and
+//! stores it in the room. It talks to the server only
 //! through RabbitMQ; the wire types and topology come from `tickertalk-wire`, the one crate
 //! both sides link, so they agree on them without the bot linking the server.
 

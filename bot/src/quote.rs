@@ -5,11 +5,14 @@
 //! an empty body, an HTML error page or a plain-text notice (such as a daily hit limit), which
 //! must all become a "the quote service failed" reply, never a made-up price.
 
+use tickertalk_wire::QuoteFields;
+
 /// What the CSV said about a symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Quote {
-    /// The close price, exactly as the service wrote it (validated as a number).
-    Price { symbol: String, close: String },
+    /// The quote row, each field exactly as the service wrote it (the close validated as a
+    /// number; a column the service left out is empty).
+    Price(QuoteFields),
     /// The service knows nothing about this symbol (`N/D`).
     NoData { symbol: String },
 }
@@ -71,18 +74,26 @@ pub fn parse(body: &str) -> Result<Quote, QuoteError> {
         return Ok(Quote::NoData { symbol });
     }
     match close.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Quote::Price {
-            symbol,
-            close: close.to_string(),
-        }),
-        _ => Err(QuoteError::BadPrice(close.to_string())),
+        Ok(v) if v.is_finite() && v >= 0.0 => {}
+        _ => return Err(QuoteError::BadPrice(close.to_string())),
     }
+    let field = |name: &str| column(name).and_then(|i| row.get(i)).unwrap_or("").to_string();
+    Ok(Quote::Price(QuoteFields {
+        symbol,
+        date: field("Date"),
+        time: field("Time"),
+        open: field("Open"),
+        high: field("High"),
+        low: field("Low"),
+        close: close.to_string(),
+        volume: field("Volume"),
+    }))
 }
 
 /// The room reply for a quote.
 pub fn reply(quote: &Quote) -> String {
     match quote {
-        Quote::Price { symbol, close } => format!("{symbol} quote is ${close} per share"),
+        Quote::Price(q) => format!("{} quote is ${} per share", q.symbol, q.close),
         Quote::NoData { symbol } => format!("{symbol} quote is not available"),
     }
 }
@@ -113,10 +124,16 @@ mod tests {
         let q = parse(&NORMAL.replace("\r\n", "\n")).unwrap();
         assert_eq!(
             q,
-            Quote::Price {
+            Quote::Price(QuoteFields {
                 symbol: "AAPL.US".into(),
-                close: "178.18".into()
-            }
+                date: "2023-09-08".into(),
+                time: "22:00:10".into(),
+                open: "178.35".into(),
+                high: "180.239".into(),
+                low: "177.79".into(),
+                close: "178.18".into(),
+                volume: "65602066".into(),
+            })
         );
     }
 

@@ -15,8 +15,8 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
-use tickertalk_wire::topology::name;
-use tickertalk_wire::{Backoff, BotReply, Event, StockCommand, Topology};
+use tickertalk_wire::topology::{ANSWER_KEY, name};
+use tickertalk_wire::{Backoff, BotMeta, StockAnswer, StockCommand, Topology};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -100,8 +100,8 @@ async fn session(
             }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let (source, publish, events) = (source.clone(), publish.clone(), topology.events.clone());
-                    in_hand.spawn(handle(delivery, source, publish, events));
+                    let (source, publish, exchange) = (source.clone(), publish.clone(), topology.commands.clone());
+                    in_hand.spawn(handle(delivery, source, publish, exchange));
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "consumer failed");
@@ -132,7 +132,7 @@ async fn handle(
     delivery: Delivery,
     source: Arc<QuoteSource>,
     publish: Channel,
-    events: String,
+    exchange: String,
 ) -> Result<(), PublishBroken> {
     let cmd: StockCommand = match serde_json::from_slice(&delivery.data) {
         Ok(c) => c,
@@ -144,26 +144,35 @@ async fn handle(
         }
     };
     let span = tracing::info_span!("command", request_id = %cmd.request_id, room_id = cmd.room_id, symbol = cmd.symbol.as_str());
-    answer(delivery, cmd, source, publish, events)
+    answer(delivery, cmd, source, publish, exchange)
         .instrument(span)
         .await
 }
 
+/// Fetches the quote and publishes the answer to the durable answer queue (through the commands
+/// exchange); a server instance stores it in the room. The command is acknowledged only once
+/// the broker confirmed the answer.
 async fn answer(
     delivery: Delivery,
     cmd: StockCommand,
     source: Arc<QuoteSource>,
     publish: Channel,
-    events: String,
+    exchange: String,
 ) -> Result<(), PublishBroken> {
-    let text = source.answer(&cmd.symbol).await;
-    let reply = Event::BotReply(BotReply {
+    let found = source.answer(&cmd.symbol).await;
+    let reply = StockAnswer {
+        request_id: cmd.request_id,
         room_id: cmd.room_id,
-        text,
-        request_id: Some(cmd.request_id),
-        created_at: Utc::now(),
-    });
-    match publish_reply(&publish, &events, &reply).await {
+        text: found.text,
+        meta: BotMeta {
+            asked_by: cmd.username.clone(),
+            command: cmd.command_text(),
+            outcome: found.outcome.to_string(),
+            quote: found.quote,
+        },
+        answered_at: Utc::now(),
+    };
+    match publish_reply(&publish, &exchange, &reply).await {
         Ok(()) => {
             tracing::info!("replied");
             if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
@@ -190,7 +199,7 @@ async fn answer(
     }
 }
 
-async fn publish_reply(ch: &Channel, exchange: &str, reply: &Event) -> Result<(), String> {
+async fn publish_reply(ch: &Channel, exchange: &str, reply: &StockAnswer) -> Result<(), String> {
     let payload = serde_json::to_vec(reply).map_err(|e| e.to_string())?;
     let props = BasicProperties::default()
         .with_content_type("application/json".into())
@@ -198,7 +207,7 @@ async fn publish_reply(ch: &Channel, exchange: &str, reply: &Event) -> Result<()
     let confirm = ch
         .basic_publish(
             name(exchange),
-            name(&reply.routing_key()),
+            name(ANSWER_KEY),
             BasicPublishOptions::default(),
             &payload,
             props,

@@ -18,14 +18,17 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
 };
+use lapin::options::{BasicNackOptions, BasicRejectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 use tickertalk_wire::topology::{STOCK_KEY, name};
-use tickertalk_wire::{Backoff, BotReply, Event, StockCommand, Topology};
+use tickertalk_wire::{Backoff, BotMeta, BotReply, Event, StockAnswer, StockCommand, Topology};
 use tokio::sync::{RwLock, mpsc, oneshot, watch};
 use uuid::Uuid;
 
@@ -60,6 +63,23 @@ pub trait EventSink: Send + Sync {
     /// queue (it died with the old connection), so whatever was stored must be re-read.
     fn reconnected(&self);
 }
+
+/// Where answers to stock commands are stored (the chat use cases, in the server): a trait for
+/// the same reason as `EventSink`. The bus acknowledges an answer to the broker only after
+/// `store` succeeded, so an answer is never lost between the queue and the database.
+pub trait AnswerStore: Send + Sync {
+    /// Stores the answer in its room (once per request id) and publishes it; `Err` when it
+    /// could not be stored now (the answer then goes back to its queue).
+    fn store(&self, answer: StockAnswer) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Answers one instance takes at a time (each waits for its commit; the batch writer stores
+/// them together).
+const ANSWER_PREFETCH: u16 = 64;
+
+/// An answer that could not be stored goes back to the queue after this pause (not at once:
+/// a database that is down would otherwise make it loop as fast as the broker can deliver).
+const ANSWER_RETRY: Duration = Duration::from_secs(1);
 
 /// Why a publish failed. Every variant means "not delivered through the broker"; callers fall
 /// back (local delivery, an "unavailable" reply) rather than retry in line.
@@ -108,6 +128,8 @@ pub struct Bus {
     outbox: mpsc::Sender<(String, Vec<u8>)>,
     /// Outstanding confirms of the publisher task (for readiness).
     confirms: std::sync::Mutex<Confirms>,
+    /// Where stock answers are stored, once start-up plugged it in (`set_answer_store`).
+    answers: std::sync::OnceLock<Weak<dyn AnswerStore>>,
 }
 
 /// Publishes sent and not yet confirmed, and when they last made progress.
@@ -142,8 +164,18 @@ impl Bus {
                     in_flight: 0,
                     progress: Instant::now(),
                 }),
+                answers: std::sync::OnceLock::new(),
             }
         })
+    }
+
+    /// Plugs in where stock answers are stored (weakly: the store holds the bus).
+    pub fn set_answer_store(&self, store: Weak<dyn AnswerStore>) {
+        let _ = self.answers.set(store);
+    }
+
+    fn answer_store(&self) -> Option<Arc<dyn AnswerStore>> {
+        self.answers.get().and_then(Weak::upgrade)
     }
 
     pub fn is_up(&self) -> bool {
@@ -395,7 +427,7 @@ impl Bus {
                 break;
             }
             match self.connect_once().await {
-                Ok((mut consumer, mut dead)) => {
+                Ok((mut consumer, mut dead, mut answers)) => {
                     backoff.reset();
                     tracing::info!("broker connected");
                     self.up_tx.send_replace(true);
@@ -422,18 +454,22 @@ impl Bus {
                                 }
                             },
                             next = dead.next() => match next {
+                                // Answered on a task of its own: storing waits on PostgreSQL.
                                 Some(Ok(delivery)) => {
-                                    self.answer_dead_letter(&delivery.data, &delivery.properties);
-                                    // Acknowledged after the answer is queued: a crash before
-                                    // this redelivers it, and the hub drops a second answer.
-                                    let _ = tokio::time::timeout(
-                                        CALL_TIMEOUT,
-                                        delivery.ack(BasicAckOptions::default()),
-                                    )
-                                    .await;
+                                    tokio::spawn(self.clone().answer_dead_letter(delivery));
                                 }
                                 Some(Err(e)) => {
                                     tracing::warn!(error = %e, "dead-letter consumer failed");
+                                    break;
+                                }
+                                None => break,
+                            },
+                            next = answers.next() => match next {
+                                Some(Ok(delivery)) => {
+                                    tokio::spawn(self.clone().take_answer(delivery));
+                                }
+                                Some(Err(e)) => {
+                                    tracing::warn!(error = %e, "answer consumer failed");
                                     break;
                                 }
                                 None => break,
@@ -460,10 +496,12 @@ impl Bus {
     }
 
     /// A stock command RabbitMQ dead-lettered (no bot took it within its 60 s, or a bot kept
-    /// failing on it): the asker hears so in the room instead of nothing. The answer carries
-    /// the command's request id, so it is shown once even if the bot answers after all.
-    fn answer_dead_letter(self: &Arc<Self>, data: &[u8], props: &BasicProperties) {
-        let reason = props
+    /// failing on it): the asker hears so in the room instead of nothing. The answer is stored
+    /// like the bot's would be, under the command's request id, so it is shown once even if
+    /// the bot answers after all; the dead letter is acknowledged only after that.
+    async fn answer_dead_letter(self: Arc<Self>, delivery: Delivery) {
+        let reason = delivery
+            .properties
             .headers()
             .as_ref()
             .and_then(|h| h.inner().get("x-first-death-reason").cloned())
@@ -473,8 +511,9 @@ impl Bus {
                 _ => None,
             })
             .unwrap_or_default();
-        let Ok(cmd) = serde_json::from_slice::<StockCommand>(data) else {
+        let Ok(cmd) = serde_json::from_slice::<StockCommand>(&delivery.data) else {
             tracing::warn!(%reason, "undecodable dead-lettered command dropped");
+            let _ = tokio::time::timeout(CALL_TIMEOUT, delivery.ack(BasicAckOptions::default())).await;
             return;
         };
         tracing::warn!(request_id = %cmd.request_id, room_id = cmd.room_id, %reason, "stock command dead-lettered; answering the room");
@@ -483,15 +522,57 @@ impl Bus {
         } else {
             "the quote bot could not handle this request"
         };
-        self.publish(Event::BotReply(BotReply {
-            room_id: cmd.room_id,
-            text: format!(
-                "{} quote is unavailable right now ({why}); please try again shortly.",
-                cmd.symbol.as_str().to_ascii_uppercase()
-            ),
-            request_id: Some(cmd.request_id),
-            created_at: chrono::Utc::now(),
-        }));
+        let answer = unanswered(&cmd, why);
+        match self.answer_store() {
+            Some(store) => self.settle(delivery, store.store(answer).await).await,
+            // No chat layer (a bus on its own): say it in the room, unstored.
+            None => {
+                self.publish(Event::BotReply(BotReply {
+                    room_id: answer.room_id,
+                    text: answer.text,
+                    request_id: Some(answer.request_id),
+                    created_at: answer.answered_at,
+                }));
+                self.settle(delivery, Ok(())).await;
+            }
+        }
+    }
+
+    /// An answer from the answer queue: stored (and published by the store), then acknowledged.
+    async fn take_answer(self: Arc<Self>, delivery: Delivery) {
+        let answer = match serde_json::from_slice::<StockAnswer>(&delivery.data) {
+            Ok(a) => a,
+            Err(e) => {
+                // Never storable: dropped (the queue has no dead-letter exchange), and said.
+                tracing::error!(error = %e, "undecodable stock answer dropped");
+                let reject = delivery.reject(BasicRejectOptions { requeue: false });
+                let _ = tokio::time::timeout(CALL_TIMEOUT, reject).await;
+                return;
+            }
+        };
+        let stored = match self.answer_store() {
+            Some(store) => store.store(answer).await,
+            None => Err("no answer store".into()),
+        };
+        self.settle(delivery, stored).await;
+    }
+
+    /// Acknowledges a delivery whose work is done, or returns it to its queue after a pause.
+    async fn settle(&self, delivery: Delivery, done: Result<(), String>) {
+        match done {
+            Ok(()) => {
+                let _ = tokio::time::timeout(CALL_TIMEOUT, delivery.ack(BasicAckOptions::default())).await;
+            }
+            Err(why) => {
+                tracing::warn!(%why, "stock answer not stored; returning it to its queue");
+                tokio::time::sleep(ANSWER_RETRY).await;
+                let nack = delivery.nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                });
+                let _ = tokio::time::timeout(CALL_TIMEOUT, nack).await;
+            }
+        }
     }
 
     fn published_here(&self, props: &BasicProperties) -> bool {
@@ -502,15 +583,17 @@ impl Bus {
     }
 
     /// Connects and sets up, all within 10 s (a frozen broker may accept the TCP connection).
-    async fn connect_once(&self) -> Result<(lapin::Consumer, lapin::Consumer), BusError> {
+    async fn connect_once(&self) -> Result<(lapin::Consumer, lapin::Consumer, lapin::Consumer), BusError> {
         tokio::time::timeout(Duration::from_secs(10), self.connect_and_declare())
             .await
             .map_err(|_| BusError::Timeout)?
     }
 
-    /// The instance's event consumer, and a consumer of dead-lettered stock commands (shared by
-    /// every instance: each dead command goes to one of them, which answers it).
-    async fn connect_and_declare(&self) -> Result<(lapin::Consumer, lapin::Consumer), BusError> {
+    /// The instance's event consumer, and consumers of dead-lettered stock commands and of
+    /// stock answers (both shared by every instance: each goes to one of them, which stores it).
+    async fn connect_and_declare(
+        &self,
+    ) -> Result<(lapin::Consumer, lapin::Consumer, lapin::Consumer), BusError> {
         let props = ConnectionProperties::default().with_connection_name("tickertalk-server".into());
         let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(&self.url, props))
             .await
@@ -540,10 +623,41 @@ impl Bus {
                 FieldTable::default(),
             )
             .await?;
+        let answer_channel = conn.create_channel().await?;
+        answer_channel
+            .basic_qos(ANSWER_PREFETCH, BasicQosOptions::default())
+            .await?;
+        let answers = answer_channel
+            .basic_consume(
+                name(&self.topology.answer_queue),
+                name("tickertalk-server-answers"),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         let publish = conn.create_channel().await?;
         publish.confirm_select(ConfirmSelectOptions::default()).await?;
         *self.live.write().await = Some(Live { conn, publish });
-        Ok((consumer, dead))
+        Ok((consumer, dead, answers))
+    }
+}
+
+/// The answer for a command no bot answered (`why` says so), in the bot's name.
+pub fn unanswered(cmd: &StockCommand, why: &str) -> StockAnswer {
+    StockAnswer {
+        request_id: cmd.request_id,
+        room_id: cmd.room_id,
+        text: format!(
+            "{} quote is unavailable right now ({why}); please try again shortly.",
+            cmd.symbol.as_str().to_ascii_uppercase()
+        ),
+        meta: BotMeta {
+            asked_by: cmd.username.clone(),
+            command: cmd.command_text(),
+            outcome: "unanswered".into(),
+            quote: None,
+        },
+        answered_at: chrono::Utc::now(),
     }
 }
 

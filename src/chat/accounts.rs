@@ -181,8 +181,9 @@ impl Chat {
         self.login_allowed(&keys).await?;
         let found = store::users::credentials(&self.db, login, by_email).await?;
         let (user, stored) = match found {
-            Some(c) => (Some(c.user), Some(c.password_hash)),
-            None => (None, None),
+            // An account without a password hash (`stockbot`'s '!') cannot log in.
+            Some(c) if c.password_hash.starts_with('$') => (Some(c.user), Some(c.password_hash)),
+            Some(_) | None => (None, None),
         };
         // An unknown user costs the same hashing as a wrong password (no stored hash: a dummy).
         if !password::verify(password, stored).await? {

@@ -5,30 +5,76 @@ use tickertalk_wire::{DirectMessage, Event};
 
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
-use crate::domain::MessageText;
-use crate::store::{self, dms::InboxEntry};
+use crate::domain::{BOT_NAME, MessageText};
+use crate::store::dms::{InboxEntry, Sent};
+use crate::store::{self, Taken};
+
+/// The outcome of sending a direct message.
+#[derive(Debug)]
+pub enum SentDm {
+    /// Stored; published to every socket of both users (the author's carry `client_id`).
+    Stored(DirectMessage),
+    /// A retry of a message already stored (same author, `client_id`, recipient and text):
+    /// nothing new was stored or published; this is the stored message, for the author alone.
+    Repeat(DirectMessage),
+}
+
+impl SentDm {
+    pub fn message(&self) -> &DirectMessage {
+        match self {
+            SentDm::Stored(m) | SentDm::Repeat(m) => m,
+        }
+    }
+}
 
 impl Chat {
     /// Sends a direct message from `user` to the user named `recipient` (any case). Every socket
-    /// of both users receives it, the author's carrying `client_id`.
+    /// of both users receives it, the author's carrying `client_id`. Idempotent per author and
+    /// `client_id` (`SentDm::Repeat`).
     pub async fn send_dm(
         &self,
         user: &AuthUser,
         recipient: &str,
         text: &str,
         client_id: Option<String>,
-    ) -> Result<DirectMessage, ChatError> {
+    ) -> Result<SentDm, ChatError> {
         let text = MessageText::parse(text).map_err(ChatError::text("message"))?;
+        // The bot has an account (its answers are stored messages) but no inbox.
+        if recipient.eq_ignore_ascii_case(BOT_NAME) {
+            return Err(ChatError::UnknownUser);
+        }
         let peer = store::users::by_username(&self.db, recipient)
             .await?
             .ok_or(ChatError::UnknownUser)?;
         self.rate_check(user)?;
-        let dm = store::dms::insert(&self.db, user.user_id, peer.id, text.as_str()).await?;
+        let sent = store::dms::insert(
+            &self.db,
+            user.user_id,
+            peer.id,
+            text.as_str(),
+            client_id.as_deref(),
+        )
+        .await?;
+        let dm = match sent {
+            Sent::New(dm) => dm,
+            Sent::Repeat(dm) => return Ok(SentDm::Repeat(dm)),
+            Sent::Reused => return Err(ChatError::Taken(Taken::ClientId)),
+        };
         self.bus.publish(Event::DirectMessage {
             message: dm.clone(),
             client_id,
         });
-        Ok(dm)
+        Ok(SentDm::Stored(dm))
+    }
+
+    /// People whose username starts with `prefix` (the bot excluded), by name, after `after`.
+    pub async fn find_users(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, ChatError> {
+        Ok(store::users::search(&self.db, prefix, after, limit).await?)
     }
 
     pub async fn inbox(&self, me: &AuthUser) -> Result<Vec<InboxEntry>, ChatError> {

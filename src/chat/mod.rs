@@ -13,6 +13,7 @@ mod accounts;
 mod batch;
 mod direct;
 mod error;
+mod markers;
 mod presence;
 pub mod ratelimit;
 mod rooms;
@@ -26,6 +27,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use accounts::{ApiCredentials, Session, SignUp};
+pub use direct::SentDm;
 pub use error::ChatError;
 pub use ratelimit::RateLimiter;
 pub use rooms::Posted;
@@ -61,6 +63,8 @@ pub struct Chat {
     sessions: Arc<SessionCache>,
     /// Presence entries, recorded in batches (`presence.rs`).
     entries: tokio::sync::mpsc::Sender<presence::Entry>,
+    /// The `stockbot` account's id, once looked up (`rooms.rs`).
+    bot_id: std::sync::OnceLock<i64>,
 }
 
 impl Chat {
@@ -85,6 +89,7 @@ impl Chat {
             ),
             refresh_ttl: config.refresh_token_ttl(),
             login_free: i32::try_from(config.login_free_failures).unwrap_or(i32::MAX),
+            bot_id: std::sync::OnceLock::new(),
         }
     }
 

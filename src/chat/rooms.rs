@@ -3,15 +3,15 @@
 //! instead: never stored, queued for the bot or answered at once.
 
 use chrono::Utc;
-use tickertalk_wire::{BotReply, Event, RoomMessage, StockCommand};
+use tickertalk_wire::{BotReply, Event, RoomCreated, RoomMessage, StockAnswer, StockCommand};
 use uuid::Uuid;
 
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
-use crate::bus::BusError;
-use crate::domain::{Command, MessageText, RoomName};
-use crate::store::messages::NewMessage;
-use crate::store::{self, rooms::Room};
+use crate::bus::{AnswerStore, BusError, unanswered};
+use crate::domain::{BOT_NAME, Command, MessageText, RoomName};
+use crate::store::messages::{NewMessage, Outcome};
+use crate::store::{self, Taken, rooms::Room};
 
 /// The outcome of a post.
 #[derive(Debug)]
@@ -19,6 +19,9 @@ pub enum Posted {
     /// Stored (committed); published right after, and the author's sockets get it back through
     /// the hub as the acknowledgement.
     Stored(RoomMessage),
+    /// A retry of a post already stored (same author, `client_id`, room and text): nothing new
+    /// was stored or published; this is the stored message, for the author alone.
+    Repeat(RoomMessage),
     /// A command; nothing stored. `command` is `stock` or `help`; the answer arrives in the
     /// room as a `stockbot` message carrying nothing the client can match but the room.
     Command { command: &'static str, request_id: Uuid },
@@ -28,6 +31,12 @@ impl Chat {
     pub async fn create_room(&self, me: &AuthUser, name: &RoomName) -> Result<Room, ChatError> {
         let room = store::rooms::create(&self.db, name, Some(me.user_id)).await?;
         tracing::info!(room_id = room.id, user_id = me.user_id, "room created");
+        // Every connected client's room list (on every instance) gets it at once.
+        self.bus.publish(Event::RoomCreated(RoomCreated {
+            id: room.id,
+            name: room.name.clone(),
+            created_at: room.created_at,
+        }));
         Ok(room)
     }
 
@@ -76,7 +85,7 @@ impl Chat {
         if let Some(cmd) = Command::parse(text.as_str()) {
             self.room(room_id).await?;
             self.rate_check(user)?;
-            return Ok(self.run_command(user, room_id, cmd).await);
+            return Ok(self.run_command(user, room_id, cmd, text.as_str()).await);
         }
         self.rate_check(user)?;
         let row = NewMessage {
@@ -84,15 +93,25 @@ impl Chat {
             user_id: user.user_id,
             body: text.as_str().to_string(),
             client_id,
+            bot: None,
         };
         // Stored in the writer's next batch; it publishes after the commit, without making
         // this post wait for the broker.
-        let stored = self.writer.store(row).await?.ok_or(ChatError::UnknownRoom)?;
-        tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
-        Ok(Posted::Stored(stored))
+        match self.writer.store(row).await? {
+            Outcome::New(stored) => {
+                tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
+                Ok(Posted::Stored(stored))
+            }
+            Outcome::Repeat(stored) => {
+                tracing::debug!(room_id, message_id = stored.id, user = %user.username, "retry of a stored message");
+                Ok(Posted::Repeat(stored))
+            }
+            Outcome::NoRoom => Err(ChatError::UnknownRoom),
+            Outcome::Reused => Err(ChatError::Taken(Taken::ClientId)),
+        }
     }
 
-    async fn run_command(&self, user: &AuthUser, room_id: i64, cmd: Command) -> Posted {
+    async fn run_command(&self, user: &AuthUser, room_id: i64, cmd: Command, typed: &str) -> Posted {
         let request_id = Uuid::new_v4();
         match cmd {
             Command::Stock(symbol) => {
@@ -103,19 +122,20 @@ impl Chat {
                     username: user.username.clone(),
                     symbol: symbol.clone(),
                     requested_at: Utc::now(),
+                    command: typed.to_string(),
                 };
                 if let Err(e) = self.bus.publish_command(&command).await {
                     tracing::warn!(error = %e, %request_id, "stock command not queued");
-                    // Never silence: say so in the room (delivered locally if need be).
+                    // Never silence: say so in the room, stored like the bot's answer would be.
                     let why = match e {
                         BusError::NoBot => "the quote bot is offline",
                         _ => "the bot cannot be reached",
                     };
-                    let text = format!(
-                        "{} quote is unavailable right now ({why}); please try again shortly.",
-                        symbol.as_str().to_ascii_uppercase()
-                    );
-                    self.bot_reply(room_id, request_id, text).await;
+                    let answer = unanswered(&command, why);
+                    if let Err(e) = self.store_answer(answer.clone()).await {
+                        tracing::warn!(error = %e, %request_id, "could not store the answer; saying it unstored");
+                        self.bot_reply(room_id, request_id, answer.text).await;
+                    }
                 } else {
                     tracing::info!(%request_id, room_id, symbol = symbol.as_str(), "stock command queued");
                 }
@@ -135,6 +155,41 @@ impl Chat {
         }
     }
 
+    /// Stores an answer to a stock command as a room message by `stockbot` (once per request
+    /// id: an answer delivered twice is stored once) and publishes it like any message.
+    pub async fn store_answer(&self, answer: StockAnswer) -> Result<(), ChatError> {
+        let row = NewMessage {
+            room_id: answer.room_id,
+            user_id: self.bot_user_id().await?,
+            body: answer.text,
+            client_id: Some(answer.request_id.to_string()),
+            bot: Some(answer.meta),
+        };
+        match self.writer.store(row).await? {
+            Outcome::New(m) => {
+                tracing::info!(request_id = %answer.request_id, room_id = m.room_id, message_id = m.id, "stock answer stored");
+            }
+            Outcome::Repeat(_) | Outcome::Reused => {
+                tracing::info!(request_id = %answer.request_id, "stock answer already stored; dropped");
+            }
+            Outcome::NoRoom => {
+                tracing::warn!(request_id = %answer.request_id, room_id = answer.room_id, "stock answer for a room that is gone; dropped");
+            }
+        }
+        Ok(())
+    }
+
+    /// The `stockbot` account's id (made by a migration), looked up once.
+    async fn bot_user_id(&self) -> Result<i64, ChatError> {
+        if let Some(id) = self.bot_id.get() {
+            return Ok(*id);
+        }
+        let bot = store::users::by_username(&self.db, BOT_NAME)
+            .await?
+            .ok_or_else(|| ChatError::Internal("the stockbot account is missing".into()))?;
+        Ok(*self.bot_id.get_or_init(|| bot.id))
+    }
+
     /// The server answering in the bot's name (help, or "the bot is offline").
     async fn bot_reply(&self, room_id: i64, request_id: Uuid, text: String) {
         self.bus.publish(Event::BotReply(BotReply {
@@ -143,5 +198,11 @@ impl Chat {
             request_id: Some(request_id),
             created_at: Utc::now(),
         }));
+    }
+}
+
+impl AnswerStore for Chat {
+    fn store(&self, answer: StockAnswer) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.store_answer(answer).await.map_err(|e| e.to_string()) })
     }
 }

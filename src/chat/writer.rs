@@ -19,11 +19,11 @@
 
 use std::sync::Arc;
 
-use tickertalk_wire::{Event, PostedMessage, RoomMessage};
+use tickertalk_wire::{Event, PostedMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::Bus;
-use crate::store::messages::{self, NewMessage};
+use crate::store::messages::{self, NewMessage, Outcome};
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many messages per commit (and per published event: about 300 bytes each).
@@ -35,7 +35,7 @@ const QUEUE: usize = 4096;
 /// One post waiting for its commit.
 struct Job {
     row: NewMessage,
-    done: oneshot::Sender<StoreResult<Option<RoomMessage>>>,
+    done: oneshot::Sender<StoreResult<Outcome>>,
 }
 
 /// The handle posts use; cheap to clone. The task ends when every handle is dropped.
@@ -51,9 +51,10 @@ impl Writer {
         Writer { tx }
     }
 
-    /// Stores one message (in the next batch) and returns it once committed; `None` when the
-    /// room does not exist. It is published after the commit, without waiting for the broker.
-    pub async fn store(&self, row: NewMessage) -> StoreResult<Option<RoomMessage>> {
+    /// Stores one message (in the next batch) and says what happened once committed. A new
+    /// message is published after the commit, without waiting for the broker; a repeat (a
+    /// retry of a stored post) is not published again.
+    pub async fn store(&self, row: NewMessage) -> StoreResult<Outcome> {
         let (done, wait) = oneshot::channel();
         let job = Job { row, done };
         // The writer stops only with the process (every handle lives in `Chat`); if it is gone,
@@ -92,7 +93,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
     };
     let mut posted = Vec::with_capacity(jobs.len());
     for (job, result) in jobs.into_iter().zip(results) {
-        if let Ok(Some(message)) = &result {
+        if let Ok(Outcome::New(message)) = &result {
             posted.push(PostedMessage {
                 message: message.clone(),
                 client_id: job.row.client_id,
@@ -110,7 +111,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
 }
 
 /// After a failed batch: each row alone, so only the bad one fails.
-async fn one_by_one(db: &sqlx::PgPool, rows: &[NewMessage]) -> Vec<StoreResult<Option<RoomMessage>>> {
+async fn one_by_one(db: &sqlx::PgPool, rows: &[NewMessage]) -> Vec<StoreResult<Outcome>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(messages::insert(db, row).await);

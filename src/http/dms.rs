@@ -9,6 +9,8 @@ use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
 use super::{AppState, Paging, json};
 use crate::auth::AuthUser;
+use crate::chat::SentDm;
+use crate::domain::ClientId;
 use crate::realtime::protocol::DirectFrame;
 
 pub async fn inbox(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
@@ -36,6 +38,29 @@ pub async fn send(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
     let text = b
         .message
         .ok_or_else(|| ApiError::invalid("message", "required"))?;
-    let dm = state.chat.send_dm(&me, req.param(0), &text, b.client_id).await?;
-    Ok(json(StatusCode::CREATED, &DirectFrame::of(&dm)))
+    let client_id = b
+        .client_id
+        .map(|c| ClientId::parse(&c).map(|c| c.as_str().to_string()))
+        .transpose()
+        .map_err(|e| ApiError::invalid("client_id", e))?;
+    let sent = state
+        .chat
+        .send_dm(&me, req.param(0), &text, client_id.clone())
+        .await?;
+    // A retry of a stored message is 200: nothing was created.
+    let status = match sent {
+        SentDm::Stored(_) => StatusCode::CREATED,
+        SentDm::Repeat(_) => StatusCode::OK,
+    };
+    Ok(json(
+        status,
+        &DirectFrame::acknowledging(sent.message(), client_id.as_deref()),
+    ))
+}
+
+/// `PUT /v1/chat/threads/:username/read` `{"last_read_id"}`: read up to that message.
+pub async fn mark_read(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let id = super::rooms::last_read_id(&req)?;
+    let marker = state.chat.mark_thread_read(&me, req.param(0), id).await?;
+    Ok(json(StatusCode::OK, &marker))
 }

@@ -125,6 +125,9 @@ impl From<ChatError> for ApiError {
             ChatError::NotFound(what) => ApiError::NotFound(what),
             ChatError::Taken(Taken::Username) => ApiError::conflict("username", "username already taken"),
             ChatError::Taken(Taken::Email) => ApiError::conflict("email", "email already registered"),
+            ChatError::Taken(Taken::ClientId) => {
+                ApiError::conflict("client_id", "client_id already used for a different message")
+            }
             ChatError::Taken(Taken::RoomName) => {
                 ApiError::conflict("name", "a room with that name already exists")
             }

@@ -15,10 +15,12 @@ pub mod error;
 pub mod health;
 pub mod limits;
 pub mod listener;
+pub mod origin;
 pub mod pages;
 pub mod rooms;
 pub mod routes;
 pub mod socket;
+pub mod users;
 pub mod web;
 
 use std::collections::HashMap;

@@ -27,8 +27,31 @@ pub async fn create(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
     Ok(json(StatusCode::CREATED, &room))
 }
 
-pub async fn list(state: Arc<AppState>, _me: AuthUser, _req: Request) -> HandlerResult {
-    Ok(json(StatusCode::OK, &state.chat.rooms().await?))
+/// Every room with this user's unread count (`store::markers::RoomEntry`).
+pub async fn list(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
+    Ok(json(StatusCode::OK, &state.chat.room_list(&me).await?))
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    last_read_id: Option<i64>,
+}
+
+/// The `last_read_id` of a read-marker body: a message id.
+pub(super) fn last_read_id(req: &Request) -> Result<i64, ApiError> {
+    let b: ReadBody = req.json()?;
+    match b.last_read_id {
+        Some(id) if id > 0 => Ok(id),
+        Some(_) => Err(ApiError::invalid("last_read_id", "must be a message id")),
+        None => Err(ApiError::invalid("last_read_id", "required")),
+    }
+}
+
+/// `PUT /v1/chat/rooms/:id/read` `{"last_read_id"}`: read up to that message (never moves back).
+pub async fn mark_read(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let id = last_read_id(&req)?;
+    let marker = state.chat.mark_room_read(&me, req.id(0), id).await?;
+    Ok(json(StatusCode::OK, &marker))
 }
 
 pub async fn get(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
@@ -81,10 +104,18 @@ pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
         .map_err(|e| ApiError::invalid("client_id", e))?;
     match state
         .chat
-        .post_room_message(&me, req.id(0), &text, client_id)
+        .post_room_message(&me, req.id(0), &text, client_id.clone())
         .await?
     {
-        Posted::Stored(m) => Ok(json(StatusCode::CREATED, &RoomMessageFrame::of(&m))),
+        Posted::Stored(m) => Ok(json(
+            StatusCode::CREATED,
+            &RoomMessageFrame::acknowledging(&m, client_id.as_deref()),
+        )),
+        // A retry of a stored post: the stored message again, and 200 since nothing was created.
+        Posted::Repeat(m) => Ok(json(
+            StatusCode::OK,
+            &RoomMessageFrame::acknowledging(&m, client_id.as_deref()),
+        )),
         Posted::Command { command, request_id } => Ok(json(
             StatusCode::ACCEPTED,
             &json!({"status": "accepted", "command": command, "request_id": request_id}),

@@ -22,7 +22,7 @@ use warp::{Filter, Rejection};
 
 use super::error::ApiError;
 use super::listener::ConnInfo;
-use super::{AppState, MAX_BODY, auth, compat, dms, health, parse_json, rooms, socket};
+use super::{AppState, MAX_BODY, auth, compat, dms, health, origin, parse_json, rooms, socket, users};
 use crate::auth::AuthUser;
 
 /// What every handler returns; `Err` becomes the error reply of the route's `Api`.
@@ -109,6 +109,7 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/v1/chat/rooms/{id}", user!(rooms::get)),
     route(Method::GET, "/v1/chat/rooms/{id}/messages", user!(rooms::history)),
     route(Method::POST, "/v1/chat/rooms/{id}/messages", user!(rooms::post)),
+    route(Method::PUT, "/v1/chat/rooms/{id}/read", user!(rooms::mark_read)),
     // The original README documented /v1/api/chat/...; both paths serve the same history.
     route(
         Method::GET,
@@ -116,9 +117,16 @@ pub static ROUTES: &[Route] = &[
         user!(rooms::history),
     ),
     route(Method::GET, "/v1/chat/inbox", user!(dms::inbox)),
+    route(Method::GET, "/v1/users", user!(users::search)),
     route(Method::GET, "/v1/chat/threads/{username}", user!(dms::thread)),
     route(Method::POST, "/v1/chat/threads/{username}", user!(dms::send)),
+    route(
+        Method::PUT,
+        "/v1/chat/threads/{username}/read",
+        user!(dms::mark_read),
+    ),
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
+    route(Method::GET, "/v1/ws/check", public!(origin::check)),
     // The original direct-message server's API (http::compat).
     classic(Method::POST, "/api/register", public!(compat::register)),
     classic(Method::POST, "/api/auth_token", public!(compat::create_token)),

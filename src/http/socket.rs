@@ -14,9 +14,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
+use super::{AppState, origin};
 use crate::realtime::coalesce::Coalesce;
 use crate::realtime::{Dialect, Opening, connection};
 
@@ -94,6 +94,7 @@ pub async fn accept(
     query_token: Option<String>,
     opening: Opening,
 ) -> HandlerResult {
+    let host = origin::public_host(&req, &state.trusted_proxies);
     let Request {
         headers,
         upgrade,
@@ -108,13 +109,9 @@ pub async fn accept(
     // Browsers always send Origin; a page on another site must not ride the user's token.
     // Clients without Origin (CLI tools, other servers) are not browsers and are allowed.
     if let Some(origin) = headers.get("origin") {
-        let origin = origin
-            .to_str()
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_ascii_lowercase();
-        if !state.origins.contains(&origin) {
-            tracing::info!(%origin, "websocket origin refused");
+        let origin = origin.to_str().unwrap_or("");
+        if !origin::allowed(origin, host.as_deref(), &state.origins) {
+            tracing::info!(%origin, host = host.as_deref().unwrap_or(""), "websocket origin refused");
             return Err(ApiError::Forbidden("origin not allowed"));
         }
     }

@@ -26,7 +26,7 @@ use super::error::SocketError;
 use super::hub::{Closer, Hub, Outbound};
 use super::protocol::{self, ClassicFrame, ClientFrame, Dialect, DirectFrame, RoomMessageFrame, kind};
 use crate::auth::AuthUser;
-use crate::chat::{Chat, ChatError, Posted};
+use crate::chat::{Chat, ChatError, Posted, SentDm};
 use crate::config::Config;
 use crate::domain::ClientId;
 use crate::shutdown::Shutdown;
@@ -507,6 +507,10 @@ impl Connection {
             .await
         {
             Ok(Posted::Stored(_)) => Ok(Flow::Continue), // the echo arrives through the hub
+            // A retry of a stored post: only this socket is told (nothing was published).
+            Ok(Posted::Repeat(m)) => Ok(self
+                .write(RoomMessageFrame::acknowledging(&m, client_id.as_deref()).to_text())
+                .await),
             Ok(Posted::Command { command, request_id }) => Ok(self
                 .write(protocol::command_accepted(
                     room_id,
@@ -590,8 +594,17 @@ impl Connection {
             .as_deref()
             .ok_or(SocketError::missing("recipient"))?;
         let text = frame.message.as_deref().ok_or(SocketError::missing("message"))?;
-        self.chat.send_dm(&self.user, recipient, text, client_id).await?;
-        Ok(Flow::Continue) // the echo arrives through the hub
+        match self
+            .chat
+            .send_dm(&self.user, recipient, text, client_id.clone())
+            .await?
+        {
+            SentDm::Stored(_) => Ok(Flow::Continue), // the echo arrives through the hub
+            // A retry of a stored message: only this socket is told (nothing was published).
+            SentDm::Repeat(m) => Ok(self
+                .write(DirectFrame::acknowledging(&m, client_id.as_deref()).to_text())
+                .await),
+        }
     }
 
     async fn typing(&mut self, frame: &ClientFrame) -> FrameResult {

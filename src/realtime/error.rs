@@ -2,6 +2,7 @@
 //! it (with the frame's `client_id`, so the client can match it); the socket stays open.
 
 use crate::chat::ChatError;
+use crate::store::Taken;
 
 /// A refused frame: a stable `code` a client can switch on (the contract lists them), and a
 /// message a person can read.
@@ -44,6 +45,7 @@ impl SocketError {
                 ChatError::RateLimited { .. } => "rate_limited",
                 ChatError::Unavailable | ChatError::Busy => "unavailable",
                 ChatError::Invalid(_) => "invalid_frame",
+                ChatError::Taken(Taken::ClientId) => "client_id_reused",
                 ChatError::NotFound(_)
                 | ChatError::Taken(_)
                 | ChatError::Unauthorized(_)
@@ -61,6 +63,9 @@ impl SocketError {
             }
             SocketError::Chat(ChatError::Unavailable) => {
                 "the database is unavailable; nothing was stored".into()
+            }
+            SocketError::Chat(ChatError::Taken(Taken::ClientId)) => {
+                "client_id already used for a different message; nothing was stored".into()
             }
             other => other.to_string(),
         }

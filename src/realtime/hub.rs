@@ -135,7 +135,15 @@ struct Inner {
     users: HashMap<i64, HashSet<ConnId>>,
     /// Stock requests already answered here, the latest `ANSWERED_KEPT`.
     answered: Recent,
+    /// Rooms with new messages since the last activity frame, with their latest `seq` (a flush
+    /// is scheduled while any are).
+    activity: HashMap<i64, i64>,
 }
+
+/// Room activity (for unread counts in every room list) is gathered for this long and then
+/// sent as one frame to every socket: at most one extra frame per socket per tick, however
+/// busy the rooms.
+const ACTIVITY_TICK: Duration = Duration::from_secs(1);
 
 /// How many answered request ids a hub remembers: a duplicate comes within seconds (a bot's
 /// retried publish after a broker fault), and the ids of a busy minute fit many times over.
@@ -407,6 +415,22 @@ impl Hub {
                     send(c, Outbound::Direct { id: dm.id, frame });
                 }
             }
+            Event::ReadMarker(marker) => {
+                let frame: Utf8Bytes = protocol::read_marker(&marker).into();
+                let inner = self.lock();
+                for conn in inner.users.get(&marker.user_id).into_iter().flatten() {
+                    if let Some(c) = inner.conns.get(conn).filter(|c| c.dialect == Dialect::V1) {
+                        send(c, Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
+            Event::RoomCreated(room) => {
+                let frame: Utf8Bytes = protocol::room_created(&room).into();
+                let inner = self.lock();
+                for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
+                    send(c, Outbound::Frame(frame.clone()));
+                }
+            }
             // The bus's own business (a logout waiting for every instance).
             Event::RevocationHeard { .. } => {}
             Event::SessionRevoked { session_id } => {
@@ -457,11 +481,31 @@ impl Hub {
     /// when known) to their rooms' sequencers: the frames are built first, then the lock is
     /// taken once for all of them. Live events and gap fills both come through here.
     fn sequence<'a>(&self, messages: impl IntoIterator<Item = (&'a RoomMessage, Option<&'a str>)>) {
+        let mut answers = Vec::new();
         let ready: Vec<(i64, i64, Ready)> = messages
             .into_iter()
-            .map(|(m, client_id)| (m.room_id, m.seq, ready(m, client_id)))
+            .map(|(m, client_id)| {
+                // A stored stock answer carries its request id as client_id: remember it, so a
+                // late unstored reply to the same request (an old bot's) is not shown as well.
+                if m.bot.is_some()
+                    && let Some(id) = client_id.and_then(|c| c.parse::<Uuid>().ok())
+                {
+                    answers.push(id);
+                }
+                (m.room_id, m.seq, ready(m, client_id))
+            })
             .collect();
         let mut inner = self.lock();
+        for id in answers {
+            inner.answered.insert(id);
+        }
+        if inner.activity.is_empty() && !ready.is_empty() {
+            self.spawn_activity();
+        }
+        for (room_id, seq, _) in &ready {
+            let latest = inner.activity.entry(*room_id).or_insert(*seq);
+            *latest = (*latest).max(*seq);
+        }
         for (room_id, seq, msg) in ready {
             self.sequence_one(&mut inner, room_id, seq, msg);
         }
@@ -562,6 +606,25 @@ impl Hub {
         });
     }
 
+    /// Sends the rooms' gathered activity after `ACTIVITY_TICK`, as one frame to every `/v1`
+    /// socket (room lists show unread counts for rooms the socket has not joined).
+    fn spawn_activity(&self) {
+        let Some(hub) = self.this.upgrade() else { return };
+        tokio::spawn(async move {
+            tokio::time::sleep(ACTIVITY_TICK).await;
+            let mut inner = hub.lock();
+            let mut rooms: Vec<(i64, i64)> = inner.activity.drain().collect();
+            if rooms.is_empty() {
+                return;
+            }
+            rooms.sort_unstable();
+            let frame: Utf8Bytes = protocol::room_activity(&rooms).into();
+            for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
+                send(c, Outbound::Frame(frame.clone()));
+            }
+        });
+    }
+
     /// Fills a room's gap from the database after `wait`, repeating while a gap remains.
     fn spawn_fill(&self, room_id: i64, wait: Duration) {
         let Some(hub) = self.this.upgrade() else { return };
@@ -649,6 +712,7 @@ mod tests {
                 username: "alice".into(),
                 body: format!("m{seq}"),
                 created_at: Utc::now(),
+                bot: None,
             },
             client_id: None,
         })

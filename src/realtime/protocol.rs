@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickertalk_wire::{DirectMessage, RoomMessage};
+use tickertalk_wire::{DirectMessage, QuoteFields, RoomMessage};
 
 use crate::domain::BOT_NAME;
 use crate::domain::time::timestamp;
@@ -28,6 +28,9 @@ pub mod kind {
     pub const ERROR: i64 = 6;
     pub const PRESENCE: i64 = 7;
     pub const COMMAND_ACCEPTED: i64 = 8;
+    pub const ROOM_CREATED: i64 = 9;
+    pub const ROOM_ACTIVITY: i64 = 10;
+    pub const READ_MARKER: i64 = 11;
 }
 
 /// A client frame, as far as it parsed. Unknown fields (such as a spoofed `chatuser`) are ignored.
@@ -93,10 +96,22 @@ pub struct RoomMessageFrame<'a> {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<&'a str>,
+    /// The bot's stored answers: `bot: true`, who asked, the command, how it went, the quote.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<&'a QuoteFields>,
 }
 
 impl<'a> RoomMessageFrame<'a> {
     pub fn of(m: &'a RoomMessage) -> Self {
+        let meta = m.bot.as_ref();
         RoomMessageFrame {
             kind: kind::ROOM_MESSAGE,
             id: m.id,
@@ -105,7 +120,24 @@ impl<'a> RoomMessageFrame<'a> {
             chatmessage: &m.body,
             created_at: timestamp(&m.created_at),
             client_id: None,
+            bot: meta.is_some(),
+            asked_by: meta.map(|b| b.asked_by.as_str()),
+            command: meta.map(|b| b.command.as_str()),
+            outcome: meta.map(|b| b.outcome.as_str()),
+            quote: meta.and_then(|b| b.quote.as_ref()),
         }
+    }
+
+    /// The author's own copy: with the `client_id` it was posted with.
+    pub fn acknowledging(m: &'a RoomMessage, client_id: Option<&'a str>) -> Self {
+        RoomMessageFrame {
+            client_id,
+            ..RoomMessageFrame::of(m)
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -136,6 +168,18 @@ impl<'a> DirectFrame<'a> {
             created_at: timestamp(&m.created_at),
             client_id: None,
         }
+    }
+
+    /// The author's own copy: with the `client_id` it was sent with.
+    pub fn acknowledging(m: &'a DirectMessage, client_id: Option<&'a str>) -> Self {
+        DirectFrame {
+            client_id,
+            ..DirectFrame::of(m)
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -193,6 +237,41 @@ pub fn bot_message(room_id: i64, text: &str, created_at: &DateTime<Utc>) -> Stri
         "created_at": timestamp(created_at),
     })
     .to_string()
+}
+
+/// A room created anywhere: `{"type":9,"room":{"id","name","created_at"}}` (the room as
+/// `GET /v1/chat/rooms` lists it).
+pub fn room_created(room: &tickertalk_wire::RoomCreated) -> String {
+    json!({
+        "type": kind::ROOM_CREATED,
+        "room": {"id": room.id, "name": room.name, "created_at": timestamp(&room.created_at)},
+    })
+    .to_string()
+}
+
+/// Rooms with new messages since the last such frame, each with its latest message number:
+/// `{"type":10,"rooms":[{"id":1,"last_seq":57}]}` (with the read markers, clients count unread).
+pub fn room_activity(rooms: &[(i64, i64)]) -> String {
+    let rooms: Vec<Value> = rooms
+        .iter()
+        .map(|(id, seq)| json!({"id": id, "last_seq": seq}))
+        .collect();
+    json!({"type": kind::ROOM_ACTIVITY, "rooms": rooms}).to_string()
+}
+
+/// A read marker moved (by another tab or device of the same user, or this one).
+pub fn read_marker(m: &tickertalk_wire::ReadMarker) -> String {
+    let mut v = json!({"type": kind::READ_MARKER, "last_read_id": m.last_read_id, "unread": m.unread});
+    if let Some(room) = m.room_id {
+        v["chatroomId"] = json!(room);
+    }
+    if let Some(seq) = m.read_seq {
+        v["read_seq"] = json!(seq);
+    }
+    if let Some(peer) = &m.peer {
+        v["username"] = json!(peer);
+    }
+    v.to_string()
 }
 
 pub fn typing(room_id: i64, username: &str) -> String {

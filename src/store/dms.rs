@@ -15,6 +15,10 @@ pub struct InboxEntry {
     pub latest_message: String,
     #[serde(serialize_with = "crate::domain::time::micros")]
     pub created_at: DateTime<Utc>,
+    /// The latest message's id (clients count later ones as new).
+    pub latest_id: i64,
+    /// Messages from this user after my read marker (all of them before I read any).
+    pub unread: i64,
 }
 
 const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipient_id, \
@@ -22,27 +26,61 @@ const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipien
                       FROM direct_messages d JOIN users a ON a.id = d.author_id \
                       JOIN users r ON r.id = d.recipient_id";
 
+/// What storing a direct message did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sent {
+    /// Stored now.
+    New(DirectMessage),
+    /// A retry: this author already sent this text to this user with this `client_id`.
+    /// Nothing new was stored; this is the earlier message.
+    Repeat(DirectMessage),
+    /// This author already used this `client_id` for another message.
+    Reused,
+}
+
+/// Stores a direct message, once per author and `client_id` (see `Sent`).
 pub async fn insert(
     db: &PgPool,
     author_id: i64,
     recipient_id: i64,
     body: &str,
-) -> StoreResult<DirectMessage> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO direct_messages (author_id, recipient_id, body) VALUES ($1, $2, $3) RETURNING id",
+    client_id: Option<&str>,
+) -> StoreResult<Sent> {
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO direct_messages (author_id, recipient_id, body, client_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING id",
     )
     .bind(author_id)
     .bind(recipient_id)
     .bind(body)
-    .fetch_one(db)
+    .bind(client_id)
+    .fetch_optional(db)
     .await?;
-    Ok(
-        sqlx::query_as::<_, Row<DirectMessage>>(sql!("{SELECT} WHERE d.id = $1"))
-            .bind(id)
-            .fetch_one(db)
-            .await?
-            .0,
-    )
+    let (id, new) = match inserted {
+        Some((id,)) => (id, true),
+        // The conflict waited for the first post to commit, so this (new) statement sees it.
+        None => {
+            let (id,): (i64,) =
+                sqlx::query_as("SELECT id FROM direct_messages WHERE author_id = $1 AND client_id = $2")
+                    .bind(author_id)
+                    .bind(client_id)
+                    .fetch_one(db)
+                    .await?;
+            (id, false)
+        }
+    };
+    let dm = sqlx::query_as::<_, Row<DirectMessage>>(sql!("{SELECT} WHERE d.id = $1"))
+        .bind(id)
+        .fetch_one(db)
+        .await?
+        .0;
+    Ok(if new {
+        Sent::New(dm)
+    } else if dm.recipient_id == recipient_id && dm.body == body {
+        Sent::Repeat(dm)
+    } else {
+        Sent::Reused
+    })
 }
 
 /// The latest `limit` messages between two users (before message `before`), oldest first.
@@ -103,7 +141,12 @@ pub async fn inbox(db: &PgPool, me: i64) -> StoreResult<Vec<InboxEntry>> {
 /// Entries `offset ..` of the inbox, at most `limit` (the `/api` inbox pages).
 pub async fn inbox_page(db: &PgPool, me: i64, offset: i64, limit: i64) -> StoreResult<Vec<InboxEntry>> {
     Ok(sqlx::query_as::<_, InboxEntry>(
-        "SELECT u.username, latest.latest_message, latest.created_at FROM ( \
+        "SELECT u.username, latest.latest_message, latest.created_at, latest.id AS latest_id, \
+                (SELECT count(*) FROM direct_messages d \
+                  WHERE d.recipient_id = $1 AND d.author_id = latest.peer \
+                    AND d.id > COALESCE((SELECT k.last_read_id FROM dm_read_markers k \
+                                         WHERE k.user_id = $1 AND k.peer_id = latest.peer), 0)) AS unread \
+         FROM ( \
              SELECT DISTINCT ON (peer) peer, body AS latest_message, created_at, id FROM ( \
                  SELECT recipient_id AS peer, body, created_at, id FROM direct_messages WHERE author_id = $1 \
                  UNION ALL \

@@ -8,6 +8,8 @@ pub enum Taken {
     Username,
     Email,
     RoomName,
+    /// The author already used this `client_id` for a different message.
+    ClientId,
 }
 
 /// Everything a query can fail with.

@@ -6,14 +6,17 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tickertalk_wire::{PostedMessage, RoomMessage};
+use tickertalk_wire::{BotMeta, PostedMessage, RoomMessage};
 
 use super::{Row, StoreError, StoreResult, unwrap_rows};
 
 /// Stores one message: a batch of one (`insert_batch`), so single and batched messages are
-/// numbered by the same statement. `None` when the room does not exist.
-pub async fn insert(db: &PgPool, row: &NewMessage) -> StoreResult<Option<RoomMessage>> {
-    Ok(insert_batch(db, std::slice::from_ref(row)).await?.pop().flatten())
+/// numbered by the same statement.
+pub async fn insert(db: &PgPool, row: &NewMessage) -> StoreResult<Outcome> {
+    Ok(insert_batch(db, std::slice::from_ref(row))
+        .await?
+        .pop()
+        .unwrap_or(Outcome::NoRoom))
 }
 
 /// A message to store: one row of a batch.
@@ -22,45 +25,164 @@ pub struct NewMessage {
     pub room_id: i64,
     pub user_id: i64,
     pub body: String,
-    /// The author's id for it (validated), stored so a copy rebuilt from here still
-    /// acknowledges the author.
+    /// The author's id for it (validated). Stored, so that a copy rebuilt from here still
+    /// acknowledges the author, and unique per author, so that a retry finds it.
     pub client_id: Option<String>,
+    /// On the bot's answers: who asked what, and the quote.
+    pub bot: Option<BotMeta>,
+}
+
+/// What storing one row did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Stored now.
+    New(RoomMessage),
+    /// A retry: this author already stored this text in this room with this `client_id`
+    /// (through any instance). Nothing new was stored; this is the earlier message.
+    Repeat(RoomMessage),
+    /// The room does not exist.
+    NoRoom,
+    /// This author already used this `client_id` for another message (another room or text).
+    Reused,
 }
 
 /// Stores many messages, of any rooms, in one transaction: one commit (one WAL flush) for the
-/// whole batch instead of one per message. The result is aligned with `batch`: `None` where the
-/// room does not exist. Inside each room the messages keep their order in `batch`, and get
-/// consecutive `seq`s (and growing ids and `created_at`) exactly as single inserts would.
+/// whole batch instead of one per message. The result is aligned with `batch`. Inside each room
+/// the new messages keep their order in `batch`, and get consecutive `seq`s (and growing ids and
+/// `created_at`) exactly as single inserts would.
 ///
+/// Posting is idempotent per author and `client_id`: a row whose author already stored that
+/// `client_id` (earlier, or earlier in this batch) is not stored again (`Repeat` or `Reused`).
 /// The rooms are locked in id order first, so two instances' batches that share rooms wait for
-/// each other instead of deadlocking. Any error fails the whole batch (nothing is stored); the
-/// caller then stores its rows one by one, so one bad row fails only itself.
-pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Option<RoomMessage>>> {
-    let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
-    let users: Vec<i64> = batch.iter().map(|m| m.user_id).collect();
-    let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
-    let client_ids: Vec<Option<&str>> = batch.iter().map(|m| m.client_id.as_deref()).collect();
+/// each other instead of deadlocking, and a retry that reaches another instance sees the first
+/// post once it committed. (A retry to another room takes another lock; the unique index then
+/// refuses the second insert, which fails its batch and sends its rows one by one, and the
+/// lookup finds the first.) Any error fails the whole batch (nothing is stored); the caller then
+/// stores its rows one by one, so one bad row fails only itself.
+pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<Outcome>> {
+    let mut rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
     let mut tx = db.begin().await?;
     sqlx::query("SELECT 1 FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
         .bind(&rooms)
         .execute(&mut *tx)
         .await?;
+    let earlier = earlier_posts(&mut tx, batch).await?;
+
+    // Decide each row: a repeat of a stored message, of an earlier row of this batch, or new.
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
+    let mut first: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut copies: Vec<(usize, usize)> = Vec::new();
+    let mut fresh: Vec<usize> = Vec::with_capacity(batch.len());
+    for (i, row) in batch.iter().enumerate() {
+        if let Some(cid) = row.client_id.as_deref() {
+            let key = (row.user_id, cid);
+            if let Some(m) = earlier.get(&key) {
+                outcomes[i] = Some(same_post(row, m));
+                continue;
+            }
+            if let Some(&j) = first.get(&key) {
+                copies.push((i, j));
+                continue;
+            }
+            first.insert(key, i);
+        }
+        fresh.push(i);
+    }
+    if !fresh.is_empty() {
+        let rows: Vec<&NewMessage> = fresh.iter().map(|&i| &batch[i]).collect();
+        let mut stored = insert_rows(&mut tx, &rows).await?;
+        for (&i, m) in fresh.iter().zip(stored.iter_mut()) {
+            outcomes[i] = Some(m.take().map_or(Outcome::NoRoom, Outcome::New));
+        }
+    }
+    tx.commit().await?;
+    for (i, j) in copies {
+        outcomes[i] = Some(match &outcomes[j] {
+            Some(Outcome::New(m)) => same_post(&batch[i], m),
+            _ => Outcome::NoRoom,
+        });
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::NoRoom))
+        .collect())
+}
+
+/// `Repeat` when `row` is the post `stored` is (same room and text), else `Reused`.
+fn same_post(row: &NewMessage, stored: &RoomMessage) -> Outcome {
+    if stored.room_id == row.room_id && stored.body == row.body {
+        Outcome::Repeat(stored.clone())
+    } else {
+        Outcome::Reused
+    }
+}
+
+/// The stored messages whose (author, `client_id`) a row of `batch` names.
+async fn earlier_posts<'b>(
+    tx: &mut sqlx::PgConnection,
+    batch: &'b [NewMessage],
+) -> StoreResult<HashMap<(i64, &'b str), RoomMessage>> {
+    let (users, ids): (Vec<i64>, Vec<&str>) = batch
+        .iter()
+        .filter_map(|m| Some((m.user_id, m.client_id.as_deref()?)))
+        .unzip();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query_as::<_, Row<PostedMessage>>(sql!(
+        "{SELECT_POSTED} JOIN unnest($1::int8[], $2::text[]) AS k(user_id, client_id) \
+         ON m.user_id = k.user_id AND m.client_id = k.client_id"
+    ))
+    .bind(&users)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut found = HashMap::new();
+    for Row(p) in rows {
+        // The key borrows from the batch (the row came back because the batch names it).
+        if let Some(key) = batch.iter().find_map(|m| {
+            let cid = m.client_id.as_deref()?;
+            (m.user_id == p.message.user_id && Some(cid) == p.client_id.as_deref())
+                .then_some((m.user_id, cid))
+        }) {
+            found.insert(key, p.message);
+        }
+    }
+    Ok(found)
+}
+
+/// Numbers and inserts rows (rooms already locked). Aligned with `rows`: `None` where the room
+/// does not exist.
+async fn insert_rows(
+    tx: &mut sqlx::PgConnection,
+    batch: &[&NewMessage],
+) -> StoreResult<Vec<Option<RoomMessage>>> {
+    let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
+    let users: Vec<i64> = batch.iter().map(|m| m.user_id).collect();
+    let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+    let client_ids: Vec<Option<&str>> = batch.iter().map(|m| m.client_id.as_deref()).collect();
+    let metas: Vec<Option<String>> = batch
+        .iter()
+        .map(|m| m.bot.as_ref().and_then(|b| serde_json::to_string(b).ok()))
+        .collect();
     // Each room's `last_seq` moves by its number of rows; the rows are numbered after the old
     // value in batch order, and inserted in (room, seq) order so that ids and the per-row
     // clock_timestamp() grow with seq.
     let rows = sqlx::query_as::<_, Row<RoomMessage>>(concat!(
-        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) \
-                        WITH ORDINALITY AS t(room_id, user_id, body, client_id, ord)), \
+        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[]) \
+                        WITH ORDINALITY AS t(room_id, user_id, body, client_id, bot_meta, ord)), \
               counts AS (SELECT room_id, count(*) AS n FROM input GROUP BY room_id), \
               r AS (UPDATE rooms SET last_seq = rooms.last_seq + counts.n FROM counts \
                     WHERE rooms.id = counts.room_id RETURNING rooms.id, rooms.last_seq - counts.n AS base), \
               numbered AS (SELECT i.room_id, \
                                   r.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS seq, \
-                                  i.user_id, i.body, i.client_id \
+                                  i.user_id, i.body, i.client_id, i.bot_meta::jsonb AS bot_meta \
                            FROM input i JOIN r ON r.id = i.room_id), \
-              m AS (INSERT INTO room_messages (room_id, seq, user_id, body, client_id) \
-                    SELECT room_id, seq, user_id, body, client_id FROM numbered ORDER BY room_id, seq \
-                    RETURNING id, room_id, seq, user_id, body, created_at) \
+              m AS (INSERT INTO room_messages (room_id, seq, user_id, body, client_id, bot_meta) \
+                    SELECT room_id, seq, user_id, body, client_id, bot_meta FROM numbered ORDER BY room_id, seq \
+                    RETURNING id, room_id, seq, user_id, body, created_at, bot_meta) \
          SELECT ",
         message_columns!(),
         " FROM m JOIN users u ON u.id = m.user_id ORDER BY m.room_id, m.seq"
@@ -69,9 +191,9 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     .bind(&users)
     .bind(&bodies)
     .bind(&client_ids)
+    .bind(&metas)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     // Rows come back by (room, seq), and a room's rows were numbered in batch order: hand each
     // room's rows out to that room's inputs in order.
     let mut by_room: HashMap<i64, VecDeque<RoomMessage>> = HashMap::new();

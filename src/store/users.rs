@@ -88,3 +88,21 @@ pub async fn by_username(db: &PgPool, username: &str) -> StoreResult<Option<User
         .fetch_optional(db)
         .await?)
 }
+
+/// Usernames starting with `prefix` (ignoring case), after `after` in name order, at most
+/// `limit`: the people search for starting a direct message. The bot is not a person to write to.
+pub async fn search(db: &PgPool, prefix: &str, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT username FROM users \
+         WHERE starts_with(lower(username), lower($1)) \
+           AND ($2::text IS NULL OR lower(username) > lower($2)) \
+           AND lower(username) <> 'stockbot' \
+         ORDER BY lower(username) LIMIT $3",
+    )
+    .bind(prefix)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

@@ -24,6 +24,51 @@ pub struct RoomMessage {
     pub username: String,
     pub body: String,
     pub created_at: DateTime<Utc>,
+    /// On the bot's stored answers only: who asked what, and the quote's fields (boxed: most
+    /// messages have none, and a message is held per room while a gap is filled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<Box<BotMeta>>,
+}
+
+/// What a stored `stockbot` answer says besides its sentence (issue #13).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BotMeta {
+    /// The username of the asker.
+    pub asked_by: String,
+    /// The command as the asker typed it (`/stock=aapl.us`).
+    pub command: String,
+    /// How the bot fared: `quote`, `no_data` (the service knows no such symbol), `failed`
+    /// (the quote service failed) or `unanswered` (no bot answered in time).
+    pub outcome: String,
+    /// The quote, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<QuoteFields>,
+}
+
+/// One quote row, each field exactly as the quote service wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteFields {
+    pub symbol: String,
+    pub date: String,
+    pub time: String,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: String,
+}
+
+/// The answer to one stock command, on the durable answer queue: the bot's (or a server's,
+/// when no bot answered in time). One server instance stores it as a room message by
+/// `stockbot` (once per `request_id`), then publishes it like any message, then acknowledges it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StockAnswer {
+    pub request_id: Uuid,
+    pub room_id: i64,
+    /// The sentence, exactly as the contract words it.
+    pub text: String,
+    pub meta: BotMeta,
+    pub answered_at: DateTime<Utc>,
 }
 
 /// A direct message as stored, with both users' names.
@@ -92,6 +137,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// A room was created (on any instance): every socket hears of it, so room lists are live.
+    RoomCreated(RoomCreated),
+    /// A user moved a read marker: every socket of theirs hears of it (other tabs and devices).
+    ReadMarker(ReadMarker),
     /// A session was logged out: every instance closes that session's sockets (and stops
     /// trusting it), then answers with `RevocationHeard`.
     SessionRevoked { session_id: Uuid },
@@ -131,10 +180,34 @@ impl Event {
             Event::Presence(c) => format!("room.{}.presence", c.room_id),
             Event::Presences { .. } => "rooms.presence".into(),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
+            Event::RoomCreated(r) => format!("room.{}.created", r.id),
+            Event::ReadMarker(m) => format!("user.{}.read", m.user_id),
             Event::SessionRevoked { .. } => "session.revoked".into(),
             Event::RevocationHeard { .. } => "session.revocation_heard".into(),
         }
     }
+}
+
+/// A new room, as room lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomCreated {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A read marker after a move: of a room (`room_id`, `read_seq`) or a conversation (`peer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    pub user_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    pub last_read_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_seq: Option<i64>,
+    pub unread: i64,
 }
 
 /// The bot's answer to one command, delivered into the room as a `stockbot` message.
@@ -157,6 +230,20 @@ pub struct StockCommand {
     pub username: String,
     pub symbol: StockCode,
     pub requested_at: DateTime<Utc>,
+    /// The command as typed (empty from servers that predate stored answers).
+    #[serde(default)]
+    pub command: String,
+}
+
+impl StockCommand {
+    /// The command as typed, or as it would have been.
+    pub fn command_text(&self) -> String {
+        if self.command.is_empty() {
+            format!("/stock={}", self.symbol.as_str())
+        } else {
+            self.command.clone()
+        }
+    }
 }
 
 #[cfg(test)]

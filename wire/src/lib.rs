@@ -15,7 +15,10 @@ pub mod telemetry;
 pub mod topology;
 
 pub use backoff::Backoff;
-pub use event::{BotReply, DirectMessage, Event, PostedMessage, PresenceChange, RoomMessage, StockCommand};
+pub use event::{
+    BotMeta, BotReply, DirectMessage, Event, PostedMessage, PresenceChange, QuoteFields, ReadMarker,
+    RoomCreated, RoomMessage, StockAnswer, StockCommand,
+};
 pub use stock::StockCode;
 pub use topology::Topology;
 

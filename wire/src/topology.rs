@@ -21,7 +21,16 @@ pub struct Topology {
     pub dead_exchange: String,
     /// Dead-lettered commands: the servers consume it and answer the room (and log them).
     pub dead_queue: String,
+    /// Durable quorum queue of answers (`StockAnswer`), bound to the commands exchange: the
+    /// bots publish, the server instances consume (competing) and store.
+    pub answer_queue: String,
 }
+
+/// Routing key of answers on the commands exchange.
+pub const ANSWER_KEY: &str = "stock.answer";
+
+/// Deliveries of one answer before RabbitMQ drops it (one no server can store, ever).
+pub const ANSWER_DELIVERY_LIMIT: i64 = 20;
 
 /// Routing key of stock commands on the commands exchange.
 pub const STOCK_KEY: &str = "stock";
@@ -37,6 +46,7 @@ impl Topology {
             stock_queue: format!("{prefix}.stock.commands"),
             dead_exchange: format!("{prefix}.dead"),
             dead_queue: format!("{prefix}.stock.commands.dead"),
+            answer_queue: format!("{prefix}.stock.answers"),
         }
     }
 
@@ -108,6 +118,26 @@ impl Topology {
             FieldTable::default(),
         )
         .await?;
+
+        let mut args = FieldTable::default();
+        args.insert(
+            name("x-queue-type"),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+        args.insert(
+            name("x-delivery-limit"),
+            AMQPValue::LongLongInt(ANSWER_DELIVERY_LIMIT),
+        );
+        ch.queue_declare(name(&self.answer_queue), durable_q, args)
+            .await?;
+        ch.queue_bind(
+            name(&self.answer_queue),
+            name(&self.commands),
+            name(ANSWER_KEY),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -115,7 +145,7 @@ impl Topology {
     /// test run: quorum queues left behind pile up and slow every broker restart). Deleting
     /// something that does not exist succeeds.
     pub async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
-        for q in [&self.stock_queue, &self.dead_queue] {
+        for q in [&self.stock_queue, &self.dead_queue, &self.answer_queue] {
             ch.queue_delete(name(q), QueueDeleteOptions::default()).await?;
         }
         for x in [&self.events, &self.commands, &self.dead_exchange] {
