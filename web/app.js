@@ -93,6 +93,7 @@ function main() {
     // Stop the socket first, so the server's close for the revoked session is not taken for a drop.
     socket.stop();
     await session.logout();
+    chat.discardOutbox();
     endSession('You have signed out.', false);
   });
 

@@ -18,7 +18,13 @@ import {
   renderHeader, renderNoConversation, renderConversation, renderPresence, renderTyping, renderHistoryTop,
   setComposerEnabled, renderCharCount, toast,
 } from './render.js';
-import { $, show, newClientId, withBusy, describeFieldError } from './util.js';
+import { $, el, show, newClientId, withBusy, describeFieldError } from './util.js';
+import { Outbox } from './outbox.js';
+import { mentionsUser } from './text.js';
+
+const NOTIFY_KEY = 'tickertalk.notify';
+/** Mentions kept in the sidebar list, newest first. */
+const MENTIONS_KEPT = 20;
 
 const PAGE_SIZE = 50;
 const TYPING_SEND_EVERY = 2000;
@@ -56,11 +62,16 @@ class ConversationUi {
     /** Saved scroll position; null = stick to the bottom. */
     this.scroll = null;
     this.draft = '';
+    /** The newest message id the server was told this user has read; the pending tell. */
+    this.markedId = 0;
+    this.markTimer = null;
   }
 
   clearTimers() {
     for (const t of this.typing.values()) clearTimeout(t);
     for (const t of this.echoTimers.values()) clearTimeout(t);
+    clearTimeout(this.markTimer);
+    this.markTimer = null;
   }
 }
 
@@ -107,6 +118,10 @@ export class Chat {
   async start(username) {
     const model = new ChatModel(username);
     this.model = model;
+    this.outbox = new Outbox(username);
+    this.mentions = [];
+    this.renderMentions();
+    this.renderNotifyToggle();
     model.setAttentive(document.visibilityState === 'visible');
     renderCurrentUser(username);
     this.layout.setTab('rooms');
@@ -118,6 +133,7 @@ export class Chat {
       toast(`Could not load rooms: ${err.friendly || err.message}`);
     }
     if (this.model !== model) return; // signed out while the rooms loaded
+    this.restoreOutbox();
     this.loadInbox().catch(() => {});
     let last = null;
     try {
@@ -131,6 +147,41 @@ export class Chat {
     if (general) this.openConversation(this.roomConv(general.id, general.name), { focus: !this.layout.isNarrow });
   }
 
+  /**
+   * Messages typed before a reload (or in a tab that closed) and never
+   * acknowledged: shown again as waiting, and sent when the socket is open.
+   */
+  restoreOutbox() {
+    for (const item of this.outbox.all()) {
+      const conv = item.kind === 'room' ? this.roomConv(item.ref) : this.dmConv(item.ref);
+      if (conv.pending.has(item.client_id)) continue;
+      const msg = conv.queuePending(pendingMessage({ clientId: item.client_id, author: this.me, text: item.text }));
+      if (conv.addPending(msg)) this.ui(conv).view.addPending(msg);
+    }
+    if (this.socket.isOpen) this.flushOutbox();
+  }
+
+  /** Sends every waiting message, in the order they were typed (a resend is safe: see Outbox). */
+  flushOutbox() {
+    for (const item of this.outbox.all()) {
+      const conv = this.model.find(item.kind, item.ref);
+      const msg = conv && conv.pending.get(item.client_id);
+      if (!msg) {
+        this.outbox.remove(item.client_id);
+        continue;
+      }
+      if (msg.state === 'pending') continue; // already on its way on this socket
+      conv.retryPending(msg);
+      this.ui(conv).view.updatePending(msg);
+      this.sendPending(conv, msg);
+    }
+  }
+
+  /** Signing out on purpose: what was never sent is dropped, not sent by the next login. */
+  discardOutbox() {
+    this.outbox?.clear();
+  }
+
   /** Forget everything of the session (signed out or expired). */
   stop({ stopSocket = true } = {}) {
     if (stopSocket) this.socket.stop();
@@ -142,6 +193,8 @@ export class Chat {
     $('messages-host').replaceChildren();
     $('room-list').replaceChildren();
     $('dm-list').replaceChildren();
+    $('mention-list').replaceChildren();
+    this.mentions = [];
     $('presence-list').replaceChildren();
     $('typing-indicator').textContent = '';
     $('toasts').replaceChildren();
@@ -154,7 +207,10 @@ export class Chat {
   setVisible(visible) {
     if (!this.started) return;
     this.model.setAttentive(visible);
-    if (visible && this.current) this.renderUnread();
+    if (visible && this.current) {
+      this.renderUnread();
+      this.scheduleMarkRead(this.current);
+    }
   }
 
   /** The window regained focus: rooms may have been created meanwhile. */
@@ -243,6 +299,9 @@ export class Chat {
       case FRAME.ERROR: return this.onError(frame);
       case FRAME.PRESENCE: return this.onPresence(frame);
       case FRAME.COMMAND_ACCEPTED: return this.onCommandAccepted(frame);
+      case FRAME.ROOM_CREATED: return this.onRoomCreated(frame);
+      case FRAME.ROOM_ACTIVITY: return this.onRoomActivity(frame);
+      case FRAME.READ_MARKER: return this.onReadMarker(frame);
       default: return undefined;
     }
   }
@@ -255,12 +314,14 @@ export class Chat {
     const { added, replaced, own, counted } = this.model.receive(conv, msg);
     if (replaced) this.forgetPending(conv, replaced);
     if (!added) return null;
+    if (!own) this.noticeMessage(conv, msg);
     ui.view.place(added);
     if (msg.author && ui.typing.has(msg.author)) this.clearTyping(conv, msg.author);
     if (msg.bot && ui.typing.has(BOT_NAME)) this.clearTyping(conv, BOT_NAME);
     if (isCurrent && document.visibilityState === 'visible') {
       if (stick || own) this.scrollToBottom();
       else show($('jump-latest'), true);
+      this.scheduleMarkRead(conv);
     } else if (counted) {
       this.renderUnread();
     }
@@ -310,6 +371,139 @@ export class Chat {
     conv.applyPresence(frame);
     if (frame.left) this.clearTyping(conv, frame.left);
     if (this.isCurrent(conv)) renderPresence(conv, this.me);
+  }
+
+  /**
+   * A new message from someone else: listed when it mentions us, and shown as
+   * a browser notification (when the user opted in) if it mentions us or is a
+   * direct message, while the tab is hidden.
+   */
+  noticeMessage(conv, msg) {
+    const mention = !msg.bot && conv.kind === 'room' && mentionsUser(msg.text, this.me);
+    if (mention) {
+      this.mentions = [{ conv, msg }, ...(this.mentions || []).filter((m) => m.msg !== msg)].slice(0, MENTIONS_KEPT);
+      this.renderMentions();
+    }
+    const wanted = mention || (conv.kind === 'dm' && !msg.bot);
+    if (!wanted || document.visibilityState !== 'hidden' || !this.notifyOn()) return;
+    try {
+      const title = conv.kind === 'dm' ? `${msg.author} (direct message)` : `${msg.author} in #${conv.name}`;
+      const n = new Notification(title, { body: msg.text.slice(0, 140), tag: conv.key });
+      n.onclick = () => {
+        window.focus();
+        this.openConversation(conv);
+        n.close();
+      };
+    } catch {
+      /* notifications unavailable here */
+    }
+  }
+
+  notifyOn() {
+    try {
+      return typeof Notification !== 'undefined' && Notification.permission === 'granted'
+        && localStorage.getItem(NOTIFY_KEY) === '1';
+    } catch {
+      return false;
+    }
+  }
+
+  /** The "Notify me" button: asks the browser's permission the first time, then toggles. */
+  async toggleNotifications() {
+    const button = $('notify-toggle');
+    if (typeof Notification === 'undefined') {
+      toast('This browser cannot show notifications.', { code: 'notify', kind: 'info' });
+      return;
+    }
+    let on = !this.notifyOn();
+    if (on && Notification.permission !== 'granted') {
+      on = (await Notification.requestPermission()) === 'granted';
+      if (!on) toast('Notifications are blocked for this site in the browser\'s settings.', { code: 'notify', kind: 'info' });
+    }
+    try {
+      if (on) localStorage.setItem(NOTIFY_KEY, '1');
+      else localStorage.removeItem(NOTIFY_KEY);
+    } catch {
+      /* ignore */
+    }
+    this.renderNotifyToggle(button);
+  }
+
+  renderNotifyToggle(button = $('notify-toggle')) {
+    const on = this.notifyOn();
+    button.setAttribute('aria-pressed', on ? 'true' : 'false');
+    button.textContent = on ? 'Notifications on' : 'Notify me';
+    button.title = 'Browser notifications for mentions and direct messages while this tab is hidden';
+  }
+
+  /** The sidebar's list of recent messages that mention us; a click opens the room at them. */
+  renderMentions() {
+    const list = $('mention-list');
+    const items = this.mentions || [];
+    $('mention-count').textContent = String(items.length);
+    list.replaceChildren(...items.map(({ conv, msg }) => {
+      const b = el('button', {
+        className: 'conv-item mention-item', testid: 'mention-item',
+        attrs: { type: 'button' }, dataset: { id: msg.id ?? undefined },
+      }, [el('span', { className: 'conv-name', text: `${msg.author} in #${conv.name}` }),
+        el('span', { className: 'conv-preview', text: msg.text.slice(0, 80) })]);
+      b.addEventListener('click', () => this.openConversation(conv));
+      return el('li', {}, [b]);
+    }));
+  }
+
+  /** Rooms that got messages (joined or not): their unread counts move. */
+  onRoomActivity(frame) {
+    if (this.model.noteActivity(frame.rooms)) this.renderUnread();
+    if (this.current) this.scheduleMarkRead(this.current);
+  }
+
+  /** A read marker of ours moved, here or in another tab or device. */
+  onReadMarker(frame) {
+    this.model.applyMarker(frame);
+    this.renderUnread();
+  }
+
+  /**
+   * The user sees the latest message of the conversation on screen: tell the
+   * server (at most every 500 ms), so unread counts follow them to reloads,
+   * other tabs and other devices.
+   */
+  scheduleMarkRead(conv) {
+    if (!this.started || !this.isCurrent(conv) || document.visibilityState !== 'visible') return;
+    const ui = this.ui(conv);
+    if (!conv.maxId || conv.maxId <= (ui.markedId || 0) || ui.markTimer) return;
+    ui.markTimer = setTimeout(() => {
+      ui.markTimer = null;
+      this.markRead(conv).catch(() => {});
+    }, 500);
+  }
+
+  async markRead(conv) {
+    const ui = this.ui(conv);
+    const last = conv.maxId;
+    if (!last || last <= (ui.markedId || 0)) return;
+    ui.markedId = last;
+    const path = conv.kind === 'room'
+      ? `/v1/chat/rooms/${conv.ref}/read`
+      : `/v1/chat/threads/${encodeURIComponent(conv.ref)}/read`;
+    try {
+      const marker = await this.session.request('PUT', path, { last_read_id: last });
+      if (!this.started) return;
+      this.model.applyMarker(marker);
+      this.renderUnread();
+    } catch {
+      ui.markedId = 0; // tried again with the next message or visit
+    }
+  }
+
+  /** A room created by anyone, on any server instance: into the list at once. */
+  onRoomCreated(frame) {
+    const room = frame.room;
+    if (!room || typeof room.id !== 'number' || typeof room.name !== 'string') return;
+    if (this.model.hasRoom(room.id)) return;
+    this.model.addRoom({ id: room.id, name: room.name, created_at: room.created_at });
+    this.renderRooms();
   }
 
   onCommandAccepted(frame) {
@@ -368,6 +562,7 @@ export class Chat {
     }
     if (Date.now() - this.lastRoomsFetch > 5_000) this.loadRooms().catch(() => {});
     this.loadInbox().catch(() => {});
+    this.flushOutbox();
   }
 
   /**
@@ -439,6 +634,7 @@ export class Chat {
       const items = parseHistory(await this.session.request('GET', `${historyPath(conv)}?limit=${PAGE_SIZE}`));
       ui.view.placeAll(conv.addLatestPage(items, PAGE_SIZE));
       if (this.model === model) this.noteFetched(conv, items, mark);
+      this.scheduleMarkRead(conv);
     })().finally(() => {
       ui.loading = null;
     });
@@ -490,6 +686,7 @@ export class Chat {
     }
     this.model.open(conv);
     const ui = this.ui(conv);
+    this.scheduleMarkRead(conv);
     const hash = conversationHash(conv);
     try {
       localStorage.setItem(LAST_CONV_KEY, hash);
@@ -504,6 +701,8 @@ export class Chat {
     const input = this.composer;
     input.value = ui.draft || '';
     input.placeholder = conv.kind === 'room' ? `Message #${conv.name}` : `Message @${conv.name}`;
+    // Commands work in rooms only: no /stock= hint in a direct conversation.
+    show($('composer-stock-hint'), conv.kind === 'room');
     renderHeader(conv);
     this.renderRooms();
     this.renderInbox();
@@ -569,8 +768,8 @@ export class Chat {
     return {
       isActive: (key) => !!this.current && this.current.key === key,
       unreadOf: (key) => {
-        const conv = this.model.conversations.get(key);
-        return conv ? conv.unread : 0;
+        const [kind, ref] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+        return kind === 'room' ? this.model.roomUnread(Number(ref)) : this.model.dmUnread(ref);
       },
       onOpen: open,
     };
@@ -623,7 +822,7 @@ export class Chat {
   sendPending(conv, msg) {
     const ui = this.ui(conv);
     if (!this.socket.send(postFrame(conv.kind, conv.ref, msg.text, msg.client_id))) {
-      this.failPending(conv, msg, 'you are offline');
+      this.failPending(conv, msg, 'you are offline', true);
       return;
     }
     clearTimeout(ui.echoTimers.get(msg.client_id));
@@ -639,6 +838,7 @@ export class Chat {
     if (!conv || !text) return;
     const msg = pendingMessage({ clientId: newClientId(), author: this.me, text });
     if (conv.addPending(msg)) this.ui(conv).view.addPending(msg);
+    this.outbox.add({ kind: conv.kind, ref: conv.ref, client_id: msg.client_id, text });
     this.composer.value = '';
     this.ui(conv).draft = '';
     this.updateCharCount();
@@ -648,16 +848,27 @@ export class Chat {
   }
 
   retry(conv, msg) {
+    this.outbox.add({ kind: conv.kind, ref: conv.ref, client_id: msg.client_id, text: msg.text });
     conv.retryPending(msg);
     this.ui(conv).view.updatePending(msg);
     this.sendPending(conv, msg);
   }
 
+  /**
+   * A message did not get through. `dropped`: for want of a connection, so it
+   * waits in the outbox and goes out by itself when one opens (the server may
+   * have it already; it stores it once). Otherwise the server refused it or
+   * never answered: it stays on screen with Retry, and leaves the outbox.
+   */
   failPending(conv, msg, reason, dropped = false) {
     const ui = this.ui(conv);
     clearTimeout(ui.echoTimers.get(msg.client_id));
     ui.echoTimers.delete(msg.client_id);
-    conv.failPending(msg, reason, dropped);
+    if (dropped && this.outbox.has(msg.client_id)) conv.queuePending(msg);
+    else {
+      conv.failPending(msg, reason, dropped);
+      this.outbox.remove(msg.client_id);
+    }
     ui.view.updatePending(msg);
   }
 
@@ -668,6 +879,7 @@ export class Chat {
 
   /** The model has let go of a pending message: remove its bubble and timer. */
   forgetPending(conv, msg) {
+    this.outbox?.remove(msg.client_id);
     const ui = this.ui(conv);
     clearTimeout(ui.echoTimers.get(msg.client_id));
     ui.echoTimers.delete(msg.client_id);
@@ -741,6 +953,8 @@ export class Chat {
       ev.preventDefault();
       this.submitCreateRoom(ev.currentTarget);
     });
+    $('dm-start-input').addEventListener('input', () => this.suggestUsers());
+    $('notify-toggle').addEventListener('click', () => this.toggleNotifications());
     $('dm-start-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.submitStartDm(ev.currentTarget);
@@ -812,6 +1026,44 @@ export class Chat {
       input.setAttribute('aria-invalid', 'false');
       this.openConversation(conv);
     });
+  }
+
+  /**
+   * People whose name starts with what is typed in "Message a user" (the
+   * server's `GET /v1/users`), as buttons that open the conversation.
+   */
+  suggestUsers() {
+    clearTimeout(this.suggestTimer);
+    const list = $('dm-suggestions');
+    const prefix = $('dm-start-input').value.trim().replace(/^@/, '');
+    if (!prefix) {
+      list.replaceChildren();
+      show(list, false);
+      return;
+    }
+    this.suggestTimer = setTimeout(async () => {
+      let page;
+      try {
+        page = await this.session.request('GET', `/v1/users?prefix=${encodeURIComponent(prefix)}&limit=8`);
+      } catch {
+        return;
+      }
+      if (!this.started || $('dm-start-input').value.trim().replace(/^@/, '') !== prefix) return;
+      const names = (page && Array.isArray(page.users) ? page.users : [])
+        .map((u) => u.username)
+        .filter((n) => typeof n === 'string' && !sameUser(n, this.me));
+      list.replaceChildren(...names.map((name) => {
+        const b = el('button', { text: name, testid: 'dm-suggestion', attrs: { type: 'button' }, dataset: { username: name } });
+        b.addEventListener('click', () => {
+          $('dm-start-input').value = name;
+          list.replaceChildren();
+          show(list, false);
+          this.submitStartDm($('dm-start-form'));
+        });
+        return el('li', {}, [b]);
+      }));
+      show(list, names.length > 0);
+    }, 200);
   }
 
   /** The Direct tab was chosen: the inbox may have changed since it was last fetched. */

@@ -178,6 +178,14 @@ export class Conversation {
     return msg;
   }
 
+  /** Waiting for a connection: sent by itself when one opens (the outbox keeps it meanwhile). */
+  queuePending(msg) {
+    msg.state = 'queued';
+    msg.reason = null;
+    msg.dropped = false;
+    return msg;
+  }
+
   retryPending(msg) {
     msg.state = 'pending';
     msg.reason = null;
@@ -312,7 +320,10 @@ export class ChatModel {
     const { added, replaced } = conv.receive(msg, this.me);
     const own = !msg.bot && sameUser(msg.author, this.me);
     const watching = conv === this.active && this.attentive;
-    const counted = !!added && !own && !watching;
+    // A direct message the inbox's count already covers (replayed after a reconnect).
+    const entry = conv.kind === 'dm' ? this.inbox.find((e) => sameUser(e.username, conv.ref)) : null;
+    const covered = !!entry && typeof entry.latest_id === 'number' && msg.id != null && msg.id <= entry.latest_id;
+    const counted = !!added && !own && !watching && !covered;
     if (counted) conv.unread += 1;
     return { added, replaced, own, counted };
   }
@@ -327,13 +338,76 @@ export class ChatModel {
     return null;
   }
 
+  /**
+   * A room's unread count. The server keeps read markers: once the user has
+   * read a room anywhere, the count is its latest message number minus the
+   * marker's (kept live by room activity frames). A room never read counts
+   * only what arrived here.
+   */
+  roomUnread(id) {
+    const conv0 = this.find('room', id);
+    if (conv0 && conv0 === this.active && this.attentive) return 0; // being read right now
+    const entry = this.rooms.find((r) => r.id === id);
+    if (entry && typeof entry.read_seq === 'number' && typeof entry.last_seq === 'number') {
+      return Math.max(0, entry.last_seq - entry.read_seq);
+    }
+    const conv = this.find('room', id);
+    return conv ? conv.unread : 0;
+  }
+
+  /** A conversation's unread count: the server's (from the inbox and markers) plus what arrived since. */
+  dmUnread(username) {
+    const entry = this.inbox.find((e) => sameUser(e.username, username));
+    const conv = this.find('dm', username);
+    if (conv && conv === this.active && this.attentive) return 0; // being read right now
+    const here = conv ? conv.unread : 0;
+    return (entry && typeof entry.unread === 'number' ? entry.unread : 0) + here;
+  }
+
+  /** Room activity (a type 10 frame): the rooms' latest message numbers. */
+  noteActivity(rooms) {
+    let changed = false;
+    for (const { id, last_seq: seq } of Array.isArray(rooms) ? rooms : []) {
+      const entry = this.rooms.find((r) => r.id === id);
+      if (entry && typeof seq === 'number' && !(seq <= entry.last_seq)) {
+        entry.last_seq = seq;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * A read marker moved (our PUT's answer, or a type 11 frame from another
+   * tab or device). Counts from here on come from the server's marker.
+   */
+  applyMarker(marker) {
+    if (!marker) return;
+    if (typeof marker.room_id === 'number' || typeof marker.chatroomId === 'number') {
+      const id = marker.room_id ?? marker.chatroomId;
+      const entry = this.rooms.find((r) => r.id === id);
+      if (entry && typeof marker.read_seq === 'number' && !(marker.read_seq < (entry.read_seq ?? 0))) {
+        entry.read_seq = marker.read_seq;
+        entry.last_read_id = marker.last_read_id;
+        if (typeof marker.last_seq === 'number' && !(marker.last_seq < entry.last_seq)) entry.last_seq = marker.last_seq;
+      }
+      const conv = this.find('room', id);
+      if (conv) conv.unread = 0;
+    } else if (typeof marker.username === 'string') {
+      const entry = this.inbox.find((e) => sameUser(e.username, marker.username));
+      if (entry && typeof marker.unread === 'number') entry.unread = marker.unread;
+      const conv = this.find('dm', marker.username);
+      if (conv) conv.unread = 0;
+    }
+  }
+
   unreadTotals() {
     let rooms = 0;
+    const ids = new Set(this.rooms.map((r) => r.id));
+    for (const conv of this.conversations.values()) if (conv.kind === 'room') ids.add(conv.ref);
+    for (const id of ids) rooms += this.roomUnread(id);
     let dms = 0;
-    for (const conv of this.conversations.values()) {
-      if (conv.kind === 'room') rooms += conv.unread;
-      else dms += conv.unread;
-    }
+    for (const e of this.inboxEntries()) dms += this.dmUnread(e.username);
     return { rooms, dms };
   }
 
@@ -354,8 +428,13 @@ export class ChatModel {
     this.rooms.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
   }
 
+  /** A fresh inbox from the server: its unread counts cover everything up to each `latest_id`. */
   setInbox(inbox) {
     this.inbox = Array.isArray(inbox) ? inbox : [];
+    for (const e of this.inbox) {
+      const conv = typeof e.latest_id === 'number' ? this.find('dm', e.username) : null;
+      if (conv && conv !== this.active) conv.unread = 0;
+    }
   }
 
   /**

@@ -15,6 +15,9 @@ export const FRAME = Object.freeze({
   ERROR: 6,
   PRESENCE: 7,
   COMMAND_ACCEPTED: 8, // a `/command` was taken; the bot's answer follows as a room message
+  ROOM_CREATED: 9, // a room was created somewhere: {room: {id, name, created_at}}
+  ROOM_ACTIVITY: 10, // rooms with new messages: {rooms: [{id, last_seq}]}, at most once a second
+  READ_MARKER: 11, // a read marker of ours moved: {chatroomId, read_seq, ...} or {username, ...}
 });
 
 /** The server's limit on message text, in characters. */
@@ -69,7 +72,28 @@ export function parseMessage(frame) {
     // Older servers marked bot replies only by the author's name and no id.
     bot: frame.bot === true || (frame.id == null && sameUser(frame.chatuser, BOT_NAME)),
     client_id: frame.client_id,
+    // A stored stock answer: who asked what, and the quote's fields (strings, as the
+    // quote service wrote them).
+    ...(typeof frame.asked_by === 'string' ? { asked_by: frame.asked_by } : {}),
+    ...(typeof frame.command === 'string' ? { command: frame.command } : {}),
+    ...(frame.quote && typeof frame.quote === 'object' ? { quote: frame.quote } : {}),
   };
+}
+
+/**
+ * The numbers a quote card shows, or null when the quote is not usable
+ * (a field missing or not a number): the card is then left out, the sentence stays.
+ */
+export function quoteFigures(quote) {
+  if (!quote) return null;
+  const num = (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
+  const [open, high, low, close] = [quote.open, quote.high, quote.low, quote.close].map(num);
+  if (![open, high, low, close].every(Number.isFinite) || high < low) return null;
+  const change = close - open;
+  const pct = open !== 0 ? (change / open) * 100 : 0;
+  // Where the close sits in the day's range, 0..1 (the middle for a flat day).
+  const position = high > low ? Math.min(1, Math.max(0, (close - low) / (high - low))) : 0.5;
+  return { symbol: quote.symbol, close: quote.close, open, high, low, change, pct, position, date: quote.date, time: quote.time };
 }
 
 /** A history response (a JSON array, or anything else when the server misbehaves). */

@@ -8,18 +8,77 @@
 // User text reaches the page only through textContent (util.el), never innerHTML.
 
 import { BOT_NAME, sameUser } from './model.js';
-import { MAX_MESSAGE } from './protocol.js';
+import { MAX_MESSAGE, quoteFigures } from './protocol.js';
+import { mentionsUser, tokenize } from './text.js';
 import {
   $, el, show, formatTime, formatFullTime, formatShortDate, avatar,
 } from './util.js';
 
 /** One bubble. `own` decides the side; pending/failed ones carry their status line. */
+/**
+ * Message text as nodes: plain text, links (http and https only, opened in a
+ * new tab without access to this page) and @mentions (ours highlighted).
+ * Never HTML: every piece is a text node or an element we build.
+ */
+export function renderText(text, me) {
+  return tokenize(text).map((p) => {
+    if (p.kind === 'link') {
+      return el('a', { text: p.text, testid: 'message-link', attrs: { href: p.href, target: '_blank', rel: 'noopener noreferrer' } });
+    }
+    if (p.kind === 'mention') {
+      const mine = sameUser(p.user, me);
+      return el('span', { className: `mention${mine ? ' mention-me' : ''}`, testid: 'mention', text: p.text });
+    }
+    return document.createTextNode(p.text);
+  });
+}
+
+function dayKey(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toDateString();
+}
+
+function dayLabel(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const today = new Date();
+  const yesterday = new Date(today.getTime() - 86_400_000);
+  if (d.toDateString() === today.toDateString()) return 'Today';
+  if (d.toDateString() === yesterday.toDateString()) return 'Yesterday';
+  return d.toLocaleDateString(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+}
+
+/** Runs of one author within five minutes share a header. */
+const GROUP_WITHIN_MS = 5 * 60_000;
+
+/**
+ * A stored message's place in its run: a day separator when its day differs
+ * from the message above it, and grouped under the one above when both are by
+ * the same person, a short while apart.
+ */
+export function restyle(node) {
+  if (!node || !node.dataset) return;
+  const prev = node.previousElementSibling;
+  const at = node.dataset.at || '';
+  const newDay = !!at && (!prev || dayKey(prev.dataset.at) !== dayKey(at));
+  node.classList.toggle('new-day', newDay);
+  if (newDay) node.dataset.dayLabel = dayLabel(at);
+  else delete node.dataset.dayLabel;
+  const grouped = !newDay && !!prev && !!at
+    && prev.dataset.author === node.dataset.author
+    && !node.classList.contains('bot') && !prev.classList.contains('bot')
+    && !node.classList.contains('mentions-me')
+    && Date.parse(at) - Date.parse(prev.dataset.at) < GROUP_WITHIN_MS;
+  node.classList.toggle('grouped', grouped);
+}
+
 export function renderMessage(msg, { me, onRetry, onDismiss }) {
   const own = !msg.bot && sameUser(msg.author, me);
   const classes = ['msg'];
+  if (!own && !msg.bot && mentionsUser(msg.text, me)) classes.push('mentions-me');
   if (own) classes.push('own');
   if (msg.bot) classes.push('bot');
-  if (msg.state === 'pending') classes.push('pending');
+  if (msg.state === 'pending' || msg.state === 'queued') classes.push('pending');
   if (msg.state === 'failed') classes.push('failed');
 
   const meta = el('div', { className: 'msg-meta' }, [
@@ -37,14 +96,24 @@ export function renderMessage(msg, { me, onRetry, onDismiss }) {
 
   const body = el('div', { className: 'msg-body' }, [
     meta,
-    el('p', { className: 'msg-text', testid: 'message-text', text: msg.text }),
+    msg.asked_by
+      ? el('p', { className: 'msg-asked', testid: 'message-asked', text: `${msg.asked_by} asked ${msg.command || ''}`.trim() })
+      : null,
+    el('p', { className: 'msg-text', testid: 'message-text' }, renderText(msg.text, me)),
+    msg.bot ? renderQuoteCard(msg.quote) : null,
   ]);
 
-  if (msg.state === 'pending' || msg.state === 'failed') {
+  if (msg.state === 'pending' || msg.state === 'failed' || msg.state === 'queued') {
     const status = el('p', { className: 'msg-status', testid: 'message-status' });
     if (msg.state === 'pending') {
       status.append(el('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } }),
         el('span', { text: msg.command ? 'Sending command…' : 'Sending…' }));
+    } else if (msg.state === 'queued') {
+      const dismiss = el('button', { className: 'link-btn', testid: 'message-dismiss', text: 'Dismiss', attrs: { type: 'button' } });
+      dismiss.addEventListener('click', () => onDismiss(msg));
+      status.append(el('span', { className: 'msg-status-icon', text: '…', attrs: { 'aria-hidden': 'true' } }),
+        el('span', { testid: 'message-queued', text: 'Waiting for the connection: it will be sent by itself' }),
+        dismiss);
     } else {
       const retry = el('button', { className: 'link-btn', testid: 'message-retry', text: 'Retry', attrs: { type: 'button' } });
       retry.addEventListener('click', () => onRetry(msg));
@@ -66,11 +135,51 @@ export function renderMessage(msg, { me, onRetry, onDismiss }) {
       id: msg.id ?? undefined,
       clientId: msg.client_id ?? undefined,
       author: msg.author,
+      at: msg.created_at ?? undefined,
       state: msg.state || (msg.bot ? 'bot' : 'sent'),
     },
   }, [avatar(msg.bot ? 'bot' : msg.author, msg.bot ? 'avatar-bot' : ''), body]);
   if (msg.bot) li.firstChild.textContent = '$';
   return li;
+}
+
+/** Two decimals, or as many as the price needs up to four (penny stocks). */
+function price(n) {
+  const digits = Math.abs(n) >= 1 ? 2 : 4;
+  return n.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: digits });
+}
+
+/**
+ * A stock answer's quote as a card: the price, the day's change from the open
+ * (colour and a sign, so it does not rely on colour alone) and the day's
+ * low–high range as a small bar with the close marked. Nothing when the
+ * answer has no usable quote (the sentence says it all then).
+ */
+export function renderQuoteCard(quote) {
+  const q = quoteFigures(quote);
+  if (!q) return null;
+  const dir = q.change > 0 ? 'up' : q.change < 0 ? 'down' : 'flat';
+  const sign = q.change > 0 ? '+' : q.change < 0 ? '−' : '±';
+  const changeText = `${sign}${price(Math.abs(q.change))} (${sign}${Math.abs(q.pct).toFixed(2)}%)`;
+  const bar = el('div', {
+    className: 'quote-range-bar',
+    attrs: { role: 'img', 'aria-label': `Day's range ${price(q.low)} to ${price(q.high)}, closed at ${price(Number(q.close))}` },
+  }, [el('span', { className: 'quote-range-mark' })]);
+  // Set through the CSSOM: the CSP (style-src 'self') refuses style attributes.
+  bar.firstChild.style.left = `${(q.position * 100).toFixed(1)}%`;
+  return el('div', { className: 'quote-card', testid: 'quote-card' }, [
+    el('div', { className: 'quote-head' }, [
+      el('span', { className: 'quote-symbol', testid: 'quote-symbol', text: q.symbol }),
+      el('span', { className: 'quote-price', testid: 'quote-price', text: `$${price(Number(q.close))}` }),
+      el('span', { className: `quote-change ${dir}`, testid: 'quote-change', text: changeText, attrs: { title: 'Change since the open' } }),
+    ]),
+    el('div', { className: 'quote-range', testid: 'quote-range' }, [
+      el('span', { className: 'quote-low', text: price(q.low) }),
+      bar,
+      el('span', { className: 'quote-high', text: price(q.high) }),
+    ]),
+    q.date ? el('p', { className: 'quote-when', text: `${q.date}${q.time ? ` ${q.time}` : ''} · open ${price(q.open)}` }) : null,
+  ]);
 }
 
 /**
@@ -96,6 +205,8 @@ export class MessageListView {
     const node = renderMessage(msg, this.handlers);
     this.nodes.set(msg, node);
     this.list.insertBefore(node, next ? this.nodes.get(next) || null : null);
+    restyle(node);
+    restyle(node.nextElementSibling);
   }
 
   placeAll(insertions) {
@@ -298,9 +409,10 @@ export class ConnectionStatus {
   }
 
   /** `detail` of ChatSocket's 'status' event. */
-  show({ state, retryInMs }) {
+  show({ state, retryInMs, refused }) {
     clearInterval(this.timer);
     this.box.dataset.state = state;
+    showRefusal(state === 'online' ? null : refused);
     if (state === 'online') this.text.textContent = 'Connected';
     else if (state === 'connecting') this.text.textContent = 'Connecting…';
     else if (state === 'waiting') {
@@ -313,6 +425,21 @@ export class ConnectionStatus {
       this.timer = setInterval(tick, 500);
     } else this.text.textContent = 'Offline';
   }
+}
+
+/**
+ * Why the server refuses this page's WebSocket, in words the user (or whoever
+ * runs the server) can act on; hidden when `refused` is null.
+ */
+export function showRefusal(refused) {
+  const box = $('connection-refused');
+  if (!box) return;
+  show(box, !!refused);
+  if (!refused) return;
+  const seen = refused.serverHost ? ` (the server sees its own address as ${refused.serverHost})` : '';
+  box.textContent = `The chat server does not accept live connections from this page's address, ${refused.origin}${seen}. `
+    + `Whoever runs it can add ${refused.origin} to ALLOWED_ORIGINS, or, if it sits behind a proxy, `
+    + 'list that proxy in TRUSTED_PROXIES so the server knows the address you use. Until then messages cannot be sent or received live.';
 }
 
 export function toast(text, { code = 'error', kind = 'error', timeout = 7000 } = {}) {

@@ -11,6 +11,8 @@
 //   'frame'   {frame}                  every parsed JSON frame from the server
 //   'drop'    {code, reason, wasOpen}  a connection ended (before a retry is scheduled)
 //   'revoked' {}                       the server closed with 4001 (session revoked)
+//   'refused' {origin, serverHost}     the server will not take a socket from this page's
+//                                      origin (asked after failed opens: browsers hide the 403)
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 15_000;
@@ -124,6 +126,7 @@ export class ChatSocket extends EventTarget {
       wasOpen = true;
       this.openedAt = Date.now();
       this.failedOpens = 0;
+      this.refused = null;
       this.setState('online');
       this.dispatchEvent(new CustomEvent('open', { detail: { params } }));
     };
@@ -154,8 +157,10 @@ export class ChatSocket extends EventTarget {
       }
       if (this.stopped) return;
       if (!wasOpen) {
-        // Refused before the handshake: maybe the token expired (401), maybe the server is down.
+        // Refused before the handshake: maybe the token expired (401), maybe the server is down,
+        // maybe this page's origin is not accepted (403). The browser does not say which.
         this.failedOpens += 1;
+        if (this.failedOpens === 2) this.diagnose();
       } else if (Date.now() - this.openedAt > 30_000) {
         // A connection that lived a while resets the backoff.
         this.attempt = 0;
@@ -164,12 +169,32 @@ export class ChatSocket extends EventTarget {
     };
   }
 
+  /**
+   * Asks the server whether it accepts sockets from this page's origin; if not,
+   * says so ('refused') so the app can tell the user why instead of only
+   * "Reconnecting…". A server that cannot be reached says nothing here.
+   */
+  async diagnose() {
+    try {
+      const res = await fetch(`/v1/ws/check?origin=${encodeURIComponent(location.origin)}`, { cache: 'no-store' });
+      if (!res.ok) return;
+      const body = await res.json();
+      if (body && body.allowed === false && !this.stopped) {
+        this.refused = { origin: location.origin, serverHost: body.server_host || null };
+        this.dispatchEvent(new CustomEvent('refused', { detail: this.refused }));
+        this.setState(this.state, { refused: this.refused });
+      }
+    } catch {
+      /* the server is down: "Reconnecting" says enough */
+    }
+  }
+
   scheduleRetry() {
     if (this.stopped) return;
     const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** this.attempt);
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
     this.attempt = Math.min(this.attempt + 1, 10);
-    this.setState('waiting', { retryInMs: delay, attempt: this.attempt });
+    this.setState('waiting', { retryInMs: delay, attempt: this.attempt, refused: this.refused || null });
     this.timer = setTimeout(() => this.connectNow(), delay);
   }
 

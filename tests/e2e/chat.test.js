@@ -57,6 +57,19 @@ async function openRoom(page, name) {
 }
 
 /** Back to the Rooms tab and room General (used to recover after a failed step). */
+/** The AAPL.US answer: who asked, and its card (price, change since the open, the day's range). */
+async function assertQuoteCard(page) {
+  const answer = page.locator('[data-testid="message"]', { has: page.getByText(QUOTE, { exact: true }) });
+  const card = answer.getByTestId('quote-card');
+  await card.waitFor({ timeout: 10_000 });
+  assert.equal(await answer.getByTestId('message-asked').textContent(), `${ALICE.username} asked /stock=aapl.us`);
+  assert.equal(await card.getByTestId('quote-symbol').textContent(), 'AAPL.US');
+  assert.equal(await card.getByTestId('quote-price').textContent(), '$93.42');
+  assert.equal(await card.getByTestId('quote-change').textContent(), '+1.31 (+1.42%)');
+  assert.match(await card.getByTestId('quote-range').textContent(), /91\.50.*94\.10/);
+  assert.ok(await answer.getAttribute('data-id'), 'the answer is a stored message with an id');
+}
+
 async function backToGeneral(page) {
   await page.getByTestId('tab-rooms').click().catch(() => {});
   await openRoom(page, 'General').catch(() => {});
@@ -175,6 +188,8 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
       assert.ok(botMsg.bot, 'bot message is styled as bot');
     }
     assert.ok(stack.quotes.requests.includes('aapl.us'), 'the bot asked the quote service');
+    // Stored and attributed: it says who asked, and shows the quote as a card.
+    for (const page of [alice, bob]) await assertQuoteCard(page);
     // An unknown symbol (all N/D in the CSV) gets "not available", from the other browser.
     await send(bob, '/stock=zzzz.us');
     await waitForMessage(alice, 'ZZZZ.US quote is not available', { state: 'bot', timeout: 30_000 });
@@ -206,6 +221,8 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
     await alice.waitForFunction((n) => document.querySelector('[data-testid="room-title"]')?.dataset.name === n, name);
     await alice.locator(`[data-testid="room-item"][data-room-name="${name}"]`).waitFor();
     assert.equal((await messages(alice)).length, 0, 'a new room is empty');
+    // Bob's sidebar gets it at once, without a reload (a room-created frame).
+    await bob.locator(`[data-testid="room-item"][data-room-name="${name}"]`).waitFor({ timeout: 5_000 });
 
     await alice.getByTestId('create-room-input').fill('general');
     await alice.getByTestId('create-room-submit').click();
@@ -228,6 +245,11 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
     }
     const list = await messages(alice);
     assert.equal(list.filter((m) => m.text === '/stock=aapl.us').length, 0, 'commands are not in the history');
+    // The bot's answer is: after the reload, with its card.
+    await waitForMessage(alice, QUOTE, { state: 'bot' });
+    await assertQuoteCard(alice);
+    await alice.locator('[data-testid="quote-card"]').first().scrollIntoViewIfNeeded();
+    await screenshot(alice, 'quote-card');
     assertNoDuplicateIds(list, 'alice after reload');
     const order = [HELLO_ALICE, HELLO_BOB, MULTILINE, XSS_IMG, XSS_SCRIPT].map((t) => list.findIndex((m) => m.text === t));
     assert.deepEqual(order, [...order].sort((a, b) => a - b), 'history is oldest at the top');

@@ -110,7 +110,7 @@ export async function waitFor(fn, { timeout = 30_000, interval = 200, what = 'co
 // ---------------------------------------------------------------------------
 
 const QUOTES = {
-  'aapl.us': 'AAPL.US,2023-09-08,22:00:10,178.35,180.239,177.79,93.42,65602066',
+  'aapl.us': 'AAPL.US,2024-05-03,22:00:09,92.11,94.10,91.50,93.42,163224109',
   'msft.us': 'MSFT.US,2023-09-08,22:00:10,331.29,336.85,331.17,334.27,17843230',
 };
 
@@ -253,7 +253,7 @@ export async function startStack() {
     JWT_SECRET: randomBytes(32).toString('hex'),
     BROKER_PREFIX: `e2e${rand(8)}`,
     QUOTE_URL: quotes.url,
-    ALLOWED_ORIGINS: origin,
+    // No ALLOWED_ORIGINS: a page on the server's own address needs none (issue #13).
     RUST_LOG: process.env.E2E_RUST_LOG || 'info',
     NO_COLOR: '1',
     // Short-lived access tokens, so the client's refresh-before-expiry runs during the test.

@@ -261,6 +261,38 @@ describe('unread counting', () => {
     assert.equal(general.unread, 0);
   });
 
+  it('follows the server\'s read markers and room activity once a room has a marker', () => {
+    const { model, random } = setUp();
+    model.setRooms([
+      { id: 1, name: 'General', last_seq: 10, read_seq: 10, unread: 0 },
+      { id: 2, name: 'Random', last_seq: 7, read_seq: 4, unread: 3 },
+      { id: 3, name: 'Never', last_seq: 50, read_seq: null, unread: 0 },
+    ]);
+    assert.equal(model.roomUnread(2), 3, 'from the room list');
+    assert.equal(model.roomUnread(3), 0, 'a room never read counts nothing it did not see');
+    assert.equal(model.noteActivity([{ id: 2, last_seq: 9 }, { id: 99, last_seq: 1 }]), true);
+    assert.equal(model.roomUnread(2), 5);
+    assert.equal(model.noteActivity([{ id: 2, last_seq: 8 }]), false, 'activity never goes back');
+    model.receive(random, msg(1, at(1)));
+    // Another tab read it all: the marker frame clears it here too.
+    model.applyMarker({ chatroomId: 2, last_read_id: 77, read_seq: 9, unread: 0 });
+    assert.equal(model.roomUnread(2), 0);
+    assert.equal(random.unread, 0);
+    // An older marker (a late answer) does not move it back.
+    model.applyMarker({ room_id: 2, last_read_id: 70, read_seq: 6, last_seq: 9, unread: 3 });
+    assert.equal(model.roomUnread(2), 0);
+    assert.deepEqual(model.unreadTotals(), { rooms: 0, dms: 0 });
+  });
+
+  it('counts direct messages from the inbox\'s unread plus what arrived since', () => {
+    const { model, bob } = setUp();
+    model.setInbox([{ username: 'bob', latest_message: 'x', created_at: at(1), unread: 2 }]);
+    model.receive(bob, msg(5, at(5), { author: 'bob' }));
+    assert.equal(model.dmUnread('BOB'), 3);
+    model.applyMarker({ username: 'bob', last_read_id: 5, unread: 0 });
+    assert.equal(model.dmUnread('bob'), 0);
+  });
+
   it('adds rooms and direct threads up separately', () => {
     const { model, random, bob } = setUp();
     model.receive(random, msg(1, at(1)));

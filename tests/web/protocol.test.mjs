@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  postFrame, joinFrame, typingFrame, parseMessage, parseHistory, directPeer, errorText, failureReason,
+  postFrame, joinFrame, typingFrame, parseMessage, parseHistory, directPeer, errorText, failureReason, quoteFigures,
 } from '../../web/protocol.js';
 
 describe('client frames', () => {
@@ -25,6 +25,26 @@ describe('server frames', () => {
   it('reads a room message, keeping the echo\'s client_id', () => {
     const m = parseMessage({ type: 1, id: 42, chatroomId: 1, chatuser: 'bob', chatmessage: 'hi', created_at: '2026-11-21T10:00:00.123456Z', client_id: 'c-17' });
     assert.deepEqual(m, { id: 42, author: 'bob', text: 'hi', created_at: '2026-11-21T10:00:00.123456Z', bot: false, client_id: 'c-17' });
+  });
+
+  it('reads a stored stock answer: who asked, the command and the quote', () => {
+    const quote = { symbol: 'AAPL.US', date: '2024-05-03', time: '22:00:09', open: '92.11', high: '94.10', low: '91.50', close: '93.42', volume: '163224109' };
+    const m = parseMessage({ type: 1, id: 9, chatroomId: 1, chatuser: 'stockbot', bot: true, chatmessage: 'AAPL.US quote is $93.42 per share', created_at: 't', asked_by: 'alice', command: '/stock=aapl.us', outcome: 'quote', quote });
+    assert.equal(m.bot, true);
+    assert.equal(m.asked_by, 'alice');
+    assert.equal(m.command, '/stock=aapl.us');
+    assert.deepEqual(m.quote, quote);
+    const f = quoteFigures(quote);
+    assert.equal(f.change.toFixed(2), '1.31');
+    assert.equal(f.pct.toFixed(2), '1.42');
+    assert.ok(f.position > 0.7 && f.position < 0.75, `close sits at ${f.position} of the range`);
+  });
+
+  it('shows no card for a quote it cannot read', () => {
+    assert.equal(quoteFigures(undefined), null);
+    assert.equal(quoteFigures({ symbol: 'X', open: 'N/D', high: '1', low: '1', close: '1' }), null);
+    assert.equal(quoteFigures({ symbol: 'X', open: '1', high: '1', low: '2', close: '1' }), null, 'high below low');
+    assert.equal(quoteFigures({ symbol: 'X', open: '0', high: '1', low: '1', close: '1' }).position, 0.5, 'a flat day: the middle');
   });
 
   it('marks bot replies, with or without the bot flag', () => {

@@ -1,0 +1,69 @@
+// Messages typed and not yet acknowledged by the server, kept per user in
+// localStorage so that a reload, a closed tab or a lost connection does not
+// lose them. The chat sends them again, in order, whenever a socket opens:
+// the server stores a message once per author and client_id, so a resend of
+// something it already has only brings back the stored copy.
+//
+// Pure bookkeeping: no network, no DOM (chat.js decides when to send).
+
+const PREFIX = 'tickertalk.outbox.';
+
+function valid(item) {
+  return item && (item.kind === 'room' || item.kind === 'dm')
+    && (typeof item.ref === 'number' || typeof item.ref === 'string')
+    && typeof item.client_id === 'string' && typeof item.text === 'string';
+}
+
+export class Outbox {
+  /** @param {string} username  @param {Storage} [storage] */
+  constructor(username, storage = globalThis.localStorage) {
+    this.key = PREFIX + String(username).toLowerCase();
+    this.storage = storage;
+    this.items = this.load();
+  }
+
+  load() {
+    try {
+      const list = JSON.parse(this.storage.getItem(this.key) || '[]');
+      return Array.isArray(list) ? list.filter(valid) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  save() {
+    try {
+      if (this.items.length) this.storage.setItem(this.key, JSON.stringify(this.items));
+      else this.storage.removeItem(this.key);
+    } catch {
+      /* storage full or disabled: the messages are still kept for this page's life */
+    }
+  }
+
+  /** Keeps a message until `remove`; the order of adding is the order of sending. */
+  add({ kind, ref, client_id: clientId, text }) {
+    if (this.has(clientId)) return;
+    this.items.push({ kind, ref, client_id: clientId, text });
+    this.save();
+  }
+
+  has(clientId) {
+    return this.items.some((i) => i.client_id === clientId);
+  }
+
+  /** Acknowledged (or given up on): no longer sent. */
+  remove(clientId) {
+    const before = this.items.length;
+    this.items = this.items.filter((i) => i.client_id !== clientId);
+    if (this.items.length !== before) this.save();
+  }
+
+  all() {
+    return [...this.items];
+  }
+
+  clear() {
+    this.items = [];
+    this.save();
+  }
+}
