@@ -45,14 +45,7 @@ async fn room_markers_move_forward_only_and_every_tab_of_the_user_hears_of_it() 
     let mut tab_a = a.ws(&alice).await;
     let mut tab_b = b.ws(&alice).await;
     let read = format!("/v1/chat/rooms/{room}/read");
-    let put = |app: &TestApp, body: Value| {
-        app.http
-            .put(app.url(&read))
-            .bearer_auth(&alice)
-            .json(&body)
-            .send()
-    };
-    let (status, marker) = common::read(put(&a, json!({"last_read_id": ids[0]})).await.unwrap()).await;
+    let (status, marker) = a.put(&read, Some(&alice), json!({"last_read_id": ids[0]})).await;
     assert_eq!(status, 200, "{marker}");
     assert_eq!(
         marker,
@@ -78,9 +71,9 @@ async fn room_markers_move_forward_only_and_every_tab_of_the_user_hears_of_it() 
     assert_eq!(room_entry(&rooms, room)["read_seq"], Value::Null);
 
     // Read to the end, then a late request from an older tab: the marker does not move back.
-    let (_, marker) = common::read(put(&b, json!({"last_read_id": ids[2]})).await.unwrap()).await;
+    let (_, marker) = b.put(&read, Some(&alice), json!({"last_read_id": ids[2]})).await;
     assert_eq!(marker["unread"], 1);
-    let (_, marker) = common::read(put(&a, json!({"last_read_id": ids[1]})).await.unwrap()).await;
+    let (_, marker) = a.put(&read, Some(&alice), json!({"last_read_id": ids[1]})).await;
     assert_eq!(
         (&marker["last_read_id"], &marker["unread"]),
         (&json!(ids[2]), &json!(1))
@@ -98,19 +91,16 @@ async fn room_markers_move_forward_only_and_every_tab_of_the_user_hears_of_it() 
         (json!({}), 422),
         (json!({"last_read_id": "x"}), 422),
     ] {
-        let (status, problem) = common::read(put(&a, body.clone()).await.unwrap()).await;
+        let (status, problem) = a.put(&read, Some(&alice), body.clone()).await;
         assert_eq!(status, want, "{body}: {problem}");
     }
-    let (status, _) = common::read(
-        a.http
-            .put(a.url("/v1/chat/rooms/999999/read"))
-            .bearer_auth(&alice)
-            .json(&json!({"last_read_id": ids[0]}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = a
+        .put(
+            "/v1/chat/rooms/999999/read",
+            Some(&alice),
+            json!({"last_read_id": ids[0]}),
+        )
+        .await;
     assert_eq!(status, 404);
     let (_, rooms) = a.get("/v1/chat/rooms", Some(&alice)).await;
     assert_eq!(room_entry(&rooms, room)["last_read_id"], ids[2]);
@@ -182,16 +172,13 @@ async fn direct_message_unread_counts_come_with_the_inbox_and_clear_with_a_marke
     assert_eq!(inbox[0]["unread"], 1, "bob has not read alice's: {inbox}");
 
     let mut tab = b.ws(&alice).await;
-    let (status, marker) = common::read(
-        a.http
-            .put(a.url("/v1/chat/threads/bob/read"))
-            .bearer_auth(&alice)
-            .json(&json!({"last_read_id": ids[1]}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, marker) = a
+        .put(
+            "/v1/chat/threads/bob/read",
+            Some(&alice),
+            json!({"last_read_id": ids[1]}),
+        )
+        .await;
     assert_eq!(status, 200, "{marker}");
     assert_eq!(
         marker,
@@ -210,15 +197,12 @@ async fn direct_message_unread_counts_come_with_the_inbox_and_clear_with_a_marke
             json!({"message": "not yours"}),
         )
         .await;
-    let (status, _) = common::read(
-        a.http
-            .put(a.url("/v1/chat/threads/bob/read"))
-            .bearer_auth(&alice)
-            .json(&json!({"last_read_id": theirs["id"]}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = a
+        .put(
+            "/v1/chat/threads/bob/read",
+            Some(&alice),
+            json!({"last_read_id": theirs["id"]}),
+        )
+        .await;
     assert_eq!(status, 404);
 }

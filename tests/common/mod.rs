@@ -240,7 +240,21 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.http.post(self.url(path)).json(&body);
+        self.send_json(reqwest::Method::POST, path, token, body).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.send_json(reqwest::Method::PUT, path, token, body).await
+    }
+
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).json(&body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -84,23 +84,11 @@ impl Topology {
         };
         ch.queue_declare(name(&self.dead_queue), durable_q, FieldTable::default())
             .await?;
-        ch.queue_bind(
-            name(&self.dead_queue),
-            name(&self.dead_exchange),
-            name(STOCK_KEY),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+        bind(ch, &self.dead_queue, &self.dead_exchange, STOCK_KEY).await?;
 
         // A quorum queue counts deliveries itself (x-delivery-limit), which is what stops a
         // poison command from looping forever even when the consumer dies before it can nack.
-        let mut args = FieldTable::default();
-        args.insert(
-            name("x-queue-type"),
-            AMQPValue::LongString(LongString::from("quorum")),
-        );
-        args.insert(name("x-delivery-limit"), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+        let mut args = quorum(DELIVERY_LIMIT);
         args.insert(
             name("x-dead-letter-exchange"),
             AMQPValue::LongString(LongString::from(self.dead_exchange.as_str())),
@@ -110,34 +98,11 @@ impl Topology {
             AMQPValue::LongString(LongString::from(STOCK_KEY)),
         );
         ch.queue_declare(name(&self.stock_queue), durable_q, args).await?;
-        ch.queue_bind(
-            name(&self.stock_queue),
-            name(&self.commands),
-            name(STOCK_KEY),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+        bind(ch, &self.stock_queue, &self.commands, STOCK_KEY).await?;
 
-        let mut args = FieldTable::default();
-        args.insert(
-            name("x-queue-type"),
-            AMQPValue::LongString(LongString::from("quorum")),
-        );
-        args.insert(
-            name("x-delivery-limit"),
-            AMQPValue::LongLongInt(ANSWER_DELIVERY_LIMIT),
-        );
-        ch.queue_declare(name(&self.answer_queue), durable_q, args)
+        ch.queue_declare(name(&self.answer_queue), durable_q, quorum(ANSWER_DELIVERY_LIMIT))
             .await?;
-        ch.queue_bind(
-            name(&self.answer_queue),
-            name(&self.commands),
-            name(ANSWER_KEY),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+        bind(ch, &self.answer_queue, &self.commands, ANSWER_KEY).await?;
         Ok(())
     }
 
@@ -184,6 +149,28 @@ impl Topology {
         .await?;
         Ok(queue)
     }
+}
+
+/// The arguments of a quorum queue that gives up on a message after `limit` deliveries.
+fn quorum(limit: i64) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        name("x-queue-type"),
+        AMQPValue::LongString(LongString::from("quorum")),
+    );
+    args.insert(name("x-delivery-limit"), AMQPValue::LongLongInt(limit));
+    args
+}
+
+async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
+    ch.queue_bind(
+        name(queue),
+        name(exchange),
+        name(key),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
 }
 
 /// lapin wants `ShortString` for names; every name here is ours and short.
