@@ -323,7 +323,7 @@ CREATE INDEX direct_messages_author_idx ON public.direct_messages USING btree (a
 -- Name: direct_messages_client_id_key; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX direct_messages_client_id_key ON public.direct_messages USING btree (author_id, client_id) WHERE (client_id IS NOT NULL);
+CREATE UNIQUE INDEX direct_messages_client_id_key ON public.direct_messages USING btree (client_id, author_id) WHERE (client_id IS NOT NULL);
 
 
 --
@@ -351,7 +351,7 @@ CREATE INDEX direct_messages_unread_idx ON public.direct_messages USING btree (r
 -- Name: room_messages_client_id_key; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX room_messages_client_id_key ON public.room_messages USING btree (user_id, client_id) WHERE (client_id IS NOT NULL);
+CREATE UNIQUE INDEX room_messages_client_id_key ON public.room_messages USING btree (client_id, user_id) WHERE (client_id IS NOT NULL);
 
 
 --

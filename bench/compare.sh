@@ -4,7 +4,8 @@
 # machine state. Output as bench/run.sh's, each block headed "=== SCENARIO before|after".
 #   bash bench/compare.sh BEFORE_BIN [SCENARIO...]       (default: every scenario)
 # To build a before binary: git worktree add /tmp/before COMMIT &&
-#   (cd /tmp/before && cargo build --release --bin tickertalk) && cp /tmp/before/target/release/tickertalk BEFORE_BIN
+#   (cd /tmp/before && cargo build --release -p tickertalk -p tickertalk-bot --bins) &&
+#   cp /tmp/before/target/release/tickertalk{,-bot} "$(dirname BEFORE_BIN)/"   (the bot beside it is used too)
 set -euo pipefail
 LOG_PREFIX=compare
 # shellcheck source=scripts/lib.sh
@@ -16,9 +17,13 @@ shift
 [[ -x $before ]] || die "$before is not an executable"
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins logins-fanout history stock)
+# The bot beside the before server, if there is one (the stock scenario needs the pair: the
+# two talk through the broker and change together).
+before_bot="$(dirname "$before")/tickertalk-bot"
+[[ -x $before_bot ]] || before_bot=target/release/tickertalk-bot
 for scenario in "${scenarios[@]}"; do
     echo "=== $scenario before"
-    BENCH_BIN=$before bash bench/run.sh "$scenario"
+    BENCH_BIN=$before BENCH_BOT_BIN=$before_bot bash bench/run.sh "$scenario"
     echo "=== $scenario after"
     bash bench/run.sh "$scenario"
 done
