@@ -12,7 +12,7 @@ export TICKERTALK_BIN TICKERTALK_BOT_BIN
 TEST_DATABASE_URL ?= postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
-.PHONY: run test deps build unit-test web-test check-schema check-openapi newman e2e lint fmt db-migrate db-reset bench soak stop-deps
+.PHONY: run test deps build unit-test web-test check-schema check-openapi newman walkthrough e2e lint fmt db-migrate db-reset bench soak stop-deps
 
 ## make run: start PostgreSQL and RabbitMQ (installing them if needed), migrate, start server + bot.
 run: deps build
@@ -20,7 +20,7 @@ run: deps build
 
 ## make test: everything: unit + integration tests, web client unit tests, schema and OpenAPI
 ## checks, Postman, browser.
-test: deps build unit-test web-test check-schema check-openapi newman e2e
+test: deps build unit-test web-test check-schema check-openapi newman walkthrough e2e
 	@echo "make test: all suites passed"
 
 deps:
@@ -64,6 +64,10 @@ check-openapi: build
 ## The Postman collection, run by newman against a live server on its own database.
 newman: build
 	bash scripts/with-server.sh bash scripts/newman.sh
+
+## The README's HTTP walk-through (scripts/walkthrough.sh) against a live server on its own database.
+walkthrough: build
+	bash scripts/with-server.sh bash scripts/walkthrough.sh
 
 ## Browser end-to-end tests in headless Chromium.
 e2e: build

@@ -273,7 +273,7 @@ DATABASE_URL=$DATABASE_URL
 AMQP_URL=$AMQP_URL
 JWT_SECRET=$secret
 # ALLOWED_ORIGINS=https://app.example.com   (the server's own address needs no entry)
-# BROKER_PREFIX=tickertalk
+BROKER_PREFIX=${BROKER_PREFIX:-tickertalk}
 # RUST_LOG=info,tickertalk=debug
 EOF
     ) || die "could not write .env"

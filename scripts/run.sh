@@ -104,9 +104,12 @@ check_children() {
 trap on_signal INT TERM
 trap stop_children EXIT
 
-"$TICKERTALK_BOT_BIN" >"$BOT_LOG" 2>&1 &
+# Each child in a session of its own: Ctrl-C (or an IDE's stop button, which signals the whole
+# process group) then reaches only this script, which stops them in order and exits 0, instead
+# of the children dying first and being reported as exiting unexpectedly.
+setsid "$TICKERTALK_BOT_BIN" >"$BOT_LOG" 2>&1 &
 bot_pid=$!
-"$TICKERTALK_BIN" >"$SERVER_LOG" 2>&1 &
+setsid "$TICKERTALK_BIN" >"$SERVER_LOG" 2>&1 &
 server_pid=$!
 log "started the bot (pid $bot_pid) and the server (pid $server_pid); waiting for $BASE_URL/readyz"
 

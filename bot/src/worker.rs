@@ -44,7 +44,12 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
                 tracing::warn!("broker connection lost; reconnecting");
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "broker connect failed")
+                tracing::warn!(
+                    error = %e,
+                    variable = "AMQP_URL",
+                    retry_in_ms = backoff.delay().as_millis() as u64,
+                    "cannot reach the broker; retrying"
+                )
             }
         }
         let stopped = async {

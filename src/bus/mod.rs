@@ -113,6 +113,8 @@ struct Live {
 pub struct Bus {
     /// Secret-bearing; never logged as is.
     url: String,
+    /// Where the broker is (host and port, no credentials), for the log.
+    endpoint: String,
     pub topology: Topology,
     /// `None` while disconnected: publishers fail fast instead of queueing behind a reconnect.
     live: RwLock<Option<Live>>,
@@ -154,6 +156,7 @@ impl Bus {
             Bus {
                 instance_id: Uuid::new_v4(),
                 url: url.to_string(),
+                endpoint: endpoint(url),
                 topology: Topology::new(prefix),
                 live: RwLock::new(None),
                 up_tx: watch::channel(false).0,
@@ -482,7 +485,15 @@ impl Bus {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.delay().as_millis() as u64, "broker connect failed");
+                    // Named by its setting, so a wrong AMQP_URL is recognisable at a glance;
+                    // /readyz stays 503 meanwhile.
+                    tracing::warn!(
+                        error = %e,
+                        variable = "AMQP_URL",
+                        broker = %self.endpoint,
+                        retry_in_ms = backoff.delay().as_millis() as u64,
+                        "cannot reach the broker; retrying"
+                    );
                 }
             }
             if !backoff.wait(shutdown.recv()).await {
@@ -640,6 +651,14 @@ impl Bus {
         *self.live.write().await = Some(Live { conn, publish });
         Ok((consumer, dead, answers))
     }
+}
+
+/// `host:port` of an AMQP URL (no user, no password), or a placeholder.
+fn endpoint(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port().unwrap_or(5672))))
+        .unwrap_or_else(|| "(unparsable URL)".into())
 }
 
 /// The answer for a command no bot answered (`why` says so), in the bot's name.

@@ -47,7 +47,11 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Opens the pool and checks that the database answers.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?.application_name("tickertalk");
+    // client_min_messages=warning: PostgreSQL's NOTICEs (such as `relation "_sqlx_migrations"
+    // already exists, skipping` on every start) are not news, and read like errors in the log.
+    let options = PgConnectOptions::from_str(url)?
+        .application_name("tickertalk")
+        .options([("client_min_messages", "warning")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
