@@ -45,6 +45,11 @@ pub struct Config {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
 
+    /// Create the default rooms (General, Random) at start-up when missing; for deployments
+    /// that have no separate `tickertalk seed` step (docker compose).
+    #[arg(long, env = "SEED_ROOMS", default_value_t = false, global = true)]
+    pub seed_rooms: bool,
+
     /// Comma-separated further WebSocket `Origin`s; a page on the server's own address (the
     /// request's host) is always accepted.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
@@ -144,6 +149,9 @@ pub enum Command {
     Seed,
     /// Print every HTTP route the server answers, one `METHOD /path` per line.
     Routes,
+    /// Ask the server at LISTEN_ADDR whether it is ready (`GET /readyz`): exit 0 if it is, 1 if
+    /// not. For container health checks (the image has no curl).
+    Healthcheck,
     /// Delete the durable queues and exchanges of BROKER_PREFIX (tear down a tenant or test run).
     BrokerCleanup,
     /// Database chores on the server of DATABASE_URL (the role needs CREATEDB).

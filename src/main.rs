@@ -57,9 +57,9 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Command::Seed => {
             config.validate(false)?;
             let db = startup::open_database(&config).await?;
-            store::rooms::ensure(&db, &["General", "Random"]).await?;
-            tracing::info!("default rooms present: General, Random");
+            seed_rooms(&db).await?;
         }
+        Command::Healthcheck => healthcheck(config.listen_addr).await?,
         Command::Serve => {
             config.validate(true)?;
             let listener = tokio::net::TcpListener::bind(config.listen_addr)
@@ -70,6 +70,46 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// The default rooms, created when missing (any case): General and Random.
+async fn seed_rooms(db: &sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+    store::rooms::ensure(db, &store::rooms::DEFAULT_ROOMS).await?;
+    tracing::info!("default rooms present: General, Random");
+    Ok(())
+}
+
+/// `GET /readyz` on this machine's LISTEN_ADDR (a wildcard address is asked on loopback), with
+/// a 3 s limit, by hand: one request does not need an HTTP client.
+async fn healthcheck(addr: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(target).await?;
+        let request = format!("GET /readyz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = vec![0u8; 64];
+        let n = stream.read(&mut head).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..n]).into_owned())
+    };
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(3), ask)
+        .await
+        .map_err(|_| format!("LISTEN_ADDR: {target} did not answer within 3 s"))?
+        .map_err(|e| format!("LISTEN_ADDR: cannot reach {target} ({e})"))?;
+    let status = reply.split_whitespace().nth(1).unwrap_or("");
+    if status == "200" {
+        println!("ready");
+        Ok(())
+    } else {
+        Err(format!("not ready: GET /readyz answered {status}").into())
+    }
 }
 
 /// `tickertalk db ...`. Errors name DATABASE_URL with its password redacted.

@@ -93,6 +93,14 @@ impl Application {
             http::listener::raise_file_limit(),
         );
         let db = open_database(&config).await?;
+        if config.seed_rooms {
+            crate::store::rooms::ensure(&db, &crate::store::rooms::DEFAULT_ROOMS)
+                .await
+                .map_err(|e| ConfigError {
+                    variable: "DATABASE_URL",
+                    message: format!("cannot create the default rooms ({e})"),
+                })?;
+        }
         let sessions = Arc::new(SessionCache::new(Duration::from_secs(config.session_cache_secs)));
         let hub = Hub::new(db.clone(), GAP_WAIT, sessions.clone());
         let bus = Bus::new(&config.amqp_url, &config.broker_prefix, hub.clone());

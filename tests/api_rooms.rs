@@ -449,3 +449,20 @@ async fn direct_message_errors_name_the_message_field_and_the_reason() {
         (422, &json!("message must not be empty"))
     );
 }
+
+/// `SEED_ROOMS` (issue #14: compose starts with General and Random): created on start, once,
+/// however many instances start.
+#[tokio::test]
+async fn seed_rooms_creates_general_and_random_once() {
+    let a = TestApp::spawn(&["--seed-rooms"]).await;
+    let b = a.spawn_peer(&["--seed-rooms"]).await;
+    let t = a.token("alice").await;
+    let (_, rooms) = b.get("/v1/chat/rooms", Some(&t)).await;
+    let names: Vec<&str> = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["General", "Random"]);
+}

@@ -71,3 +71,38 @@ fn routes_lists_every_route() {
     assert!(text.lines().any(|l| l == "GET /v1/ws"));
     assert_eq!(text.lines().count(), tickertalk::http::ROUTES.len());
 }
+
+/// `tickertalk healthcheck` (issue #14): the container health check, since the image has no
+/// curl. Ready server: exit 0; nothing listening, or not ready: exit 1 with one line.
+#[test]
+fn healthcheck_asks_readyz_at_listen_addr() {
+    // Nothing listens on this port (bound and released).
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, err) = run(&[("LISTEN_ADDR", &free.to_string())], &["healthcheck"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("LISTEN_ADDR"), "{err}");
+
+    // A stand-in server answering /readyz with 200, then with 503.
+    for (answer, want) in [("200 OK", 0), ("503 Service Unavailable", 1)] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 512];
+            let n = s.read(&mut buf).unwrap();
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            write!(s, "HTTP/1.1 {answer}\r\ncontent-length: 0\r\n\r\n").unwrap();
+            request
+        });
+        // 0.0.0.0 is asked on loopback, as in a container.
+        let listen = format!("0.0.0.0:{}", addr.port());
+        let (code, err) = run(&[("LISTEN_ADDR", &listen)], &["healthcheck"]);
+        assert_eq!(code, want, "{answer}: {err}");
+        assert!(server.join().unwrap().starts_with("GET /readyz HTTP/1.1"));
+    }
+}

@@ -1061,3 +1061,39 @@ async fn answers_made_while_no_server_runs_are_stored_by_the_next_one() {
         )
     );
 }
+
+/// `tickertalk-bot healthcheck` (issue #14, the container health check): not ready while no bot
+/// consumes the prefix's command queue, ready once one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_healthcheck_says_whether_a_bot_consumes_the_command_queue() {
+    let app = TestApp::spawn(&[]).await; // declares the topology
+    let check = |prefix: String| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        Command::new(common::bot_binary())
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AMQP_URL", amqp_url())
+            .env("BROKER_PREFIX", prefix)
+            .arg("healthcheck")
+            .output()
+            .expect("bot binary runs")
+    };
+    let out = check(app.env.prefix.clone());
+    assert_eq!(out.status.code(), Some(1), "no bot yet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no bot is consuming"), "{err}");
+
+    let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "1.00") }).await;
+    let bot = Bot::start(&app.env.prefix, &quotes.url("a"), &[]);
+    wait_consumers(&app.env.prefix, 1).await;
+    let out = check(app.env.prefix.clone());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ready");
+    bot.stop().await;
+}

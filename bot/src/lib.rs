@@ -10,12 +10,24 @@ pub mod worker;
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+/// What the binary does besides answering commands (the default).
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum BotCommand {
+    /// Exit 0 if the broker at AMQP_URL answers and a bot consumes the command queue, 1 if not.
+    /// For container health checks.
+    Healthcheck,
+}
 
 /// Bot configuration: flags, environment, `.env`.
 #[derive(Parser, Clone)]
 #[command(name = "tickertalk-bot", version, about = "tickertalk stock-quote bot")]
 pub struct BotConfig {
+    /// What to do; answering commands when omitted.
+    #[command(subcommand)]
+    pub command: Option<BotCommand>,
+
     /// RabbitMQ URL.
     #[arg(
         long,
@@ -99,6 +111,39 @@ impl BotConfig {
             cache_ttl: Duration::from_secs(self.quote_cache_secs),
         }
     }
+}
+
+/// `tickertalk-bot healthcheck`: the broker answers within 5 s and the command queue of
+/// BROKER_PREFIX has a consumer (in a container: this bot, once it is connected).
+pub async fn healthcheck(cfg: &BotConfig) -> Result<(), String> {
+    let topology = tickertalk_wire::Topology::new(&cfg.broker_prefix);
+    let queue = topology.stock_queue.clone();
+    let check = async {
+        let conn = lapin::Connection::connect(&cfg.amqp_url, lapin::ConnectionProperties::default())
+            .await
+            .map_err(|e| format!("AMQP_URL: cannot reach the broker ({e})"))?;
+        let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = ch
+            .queue_declare(
+                tickertalk_wire::topology::name(&queue),
+                passive,
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("{queue}: not declared yet ({e})"))?;
+        let _ = conn.close(200, tickertalk_wire::topology::name("bye")).await;
+        if q.consumer_count() == 0 {
+            return Err(format!("{queue}: no bot is consuming it"));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), check)
+        .await
+        .map_err(|_| "AMQP_URL: the broker did not answer within 5 s".to_string())?
 }
 
 #[cfg(test)]

@@ -23,8 +23,20 @@ fn main() -> ExitCode {
         eprintln!("tickertalk-bot: error: {e}");
         return ExitCode::from(1);
     }
-    tickertalk_wire::telemetry::init("info");
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    if cfg.command == Some(tickertalk_bot::BotCommand::Healthcheck) {
+        return match runtime.block_on(tickertalk_bot::healthcheck(&cfg)) {
+            Ok(()) => {
+                println!("ready");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tickertalk-bot: not ready: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    tickertalk_wire::telemetry::init("info");
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {

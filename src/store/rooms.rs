@@ -27,6 +27,9 @@ pub async fn create(db: &PgPool, name: &RoomName, created_by: Option<i64>) -> St
     .map_err(|e| StoreError::on_constraint(e, "rooms_name_key", Taken::RoomName))
 }
 
+/// The rooms every deployment starts with (`tickertalk seed`, `SEED_ROOMS`).
+pub const DEFAULT_ROOMS: [&str; 2] = ["General", "Random"];
+
 /// Creates the named rooms unless they exist (any case). Used by `tickertalk seed`.
 pub async fn ensure(db: &PgPool, names: &[&str]) -> StoreResult<()> {
     for name in names {
