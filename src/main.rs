@@ -57,7 +57,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Command::Seed => {
             config.validate(false)?;
             let db = startup::open_database(&config).await?;
-            seed_rooms(&db).await?;
+            startup::seed_rooms(&db).await?;
         }
         Command::Healthcheck => healthcheck(config.listen_addr).await?,
         Command::Serve => {
@@ -69,13 +69,6 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             app.run(shutdown_signal()).await;
         }
     }
-    Ok(())
-}
-
-/// The default rooms, created when missing (any case): General and Random.
-async fn seed_rooms(db: &sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
-    store::rooms::ensure(db, &store::rooms::DEFAULT_ROOMS).await?;
-    tracing::info!("default rooms present: General, Random");
     Ok(())
 }
 

@@ -58,6 +58,19 @@ pub struct Application {
 }
 
 /// Opens the database (one clear error when it is unreachable) and applies migrations.
+/// The default rooms (`store::rooms::DEFAULT_ROOMS`), created when missing: `tickertalk seed`,
+/// or every start with `SEED_ROOMS`.
+pub async fn seed_rooms(db: &sqlx::PgPool) -> Result<(), ConfigError> {
+    crate::store::rooms::ensure(db, &crate::store::rooms::DEFAULT_ROOMS)
+        .await
+        .map_err(|e| ConfigError {
+            variable: "DATABASE_URL",
+            message: format!("cannot create the default rooms ({e})"),
+        })?;
+    tracing::info!("default rooms present: General, Random");
+    Ok(())
+}
+
 pub async fn open_database(config: &Config) -> Result<PgPool, ConfigError> {
     let db = tokio::time::timeout(
         Duration::from_secs(10),
@@ -94,12 +107,7 @@ impl Application {
         );
         let db = open_database(&config).await?;
         if config.seed_rooms {
-            crate::store::rooms::ensure(&db, &crate::store::rooms::DEFAULT_ROOMS)
-                .await
-                .map_err(|e| ConfigError {
-                    variable: "DATABASE_URL",
-                    message: format!("cannot create the default rooms ({e})"),
-                })?;
+            seed_rooms(&db).await?;
         }
         let sessions = Arc::new(SessionCache::new(Duration::from_secs(config.session_cache_secs)));
         let hub = Hub::new(db.clone(), GAP_WAIT, sessions.clone());

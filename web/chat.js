@@ -36,6 +36,11 @@ const ECHO_TIMEOUT = 15_000;
 const LAST_CONV_KEY = 'tickertalk.last_conversation';
 const USERNAME = /^[A-Za-z][A-Za-z0-9_]{2,31}$/;
 
+/** What is typed in "Message a user", without a leading @. */
+function typedUsername() {
+  return $('dm-start-input').value.trim().replace(/^@/, '');
+}
+
 function historyPath(conv) {
   return conv.kind === 'room'
     ? `/v1/chat/rooms/${encodeURIComponent(conv.ref)}/messages`
@@ -995,7 +1000,7 @@ export class Chat {
 
   submitStartDm(form) {
     const input = $('dm-start-input');
-    const name = input.value.trim().replace(/^@/, '');
+    const name = typedUsername();
     const error = $('dm-start-error');
     show(error, false);
     const fail = (text) => {
@@ -1035,7 +1040,7 @@ export class Chat {
   suggestUsers() {
     clearTimeout(this.suggestTimer);
     const list = $('dm-suggestions');
-    const prefix = $('dm-start-input').value.trim().replace(/^@/, '');
+    const prefix = typedUsername();
     if (!prefix) {
       list.replaceChildren();
       show(list, false);
@@ -1048,7 +1053,7 @@ export class Chat {
       } catch {
         return;
       }
-      if (!this.started || $('dm-start-input').value.trim().replace(/^@/, '') !== prefix) return;
+      if (!this.started || typedUsername() !== prefix) return;
       const names = (page && Array.isArray(page.users) ? page.users : [])
         .map((u) => u.username)
         .filter((n) => typeof n === 'string' && !sameUser(n, this.me));

@@ -43,9 +43,7 @@ impl Chat {
         if recipient.eq_ignore_ascii_case(BOT_NAME) {
             return Err(ChatError::UnknownUser);
         }
-        let peer = store::users::by_username(&self.db, recipient)
-            .await?
-            .ok_or(ChatError::UnknownUser)?;
+        let peer = self.user_named(recipient).await?;
         self.rate_check(user)?;
         let sent = store::dms::insert(
             &self.db,
@@ -65,6 +63,13 @@ impl Chat {
             client_id,
         });
         Ok(SentDm::Stored(dm))
+    }
+
+    /// The user named `name` (any case), or `UnknownUser`.
+    pub(super) async fn user_named(&self, name: &str) -> Result<store::users::User, ChatError> {
+        store::users::by_username(&self.db, name)
+            .await?
+            .ok_or(ChatError::UnknownUser)
     }
 
     /// People whose username starts with `prefix` (the bot excluded), by name, after `after`.
@@ -100,9 +105,7 @@ impl Chat {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<DirectMessage>, ChatError> {
-        let peer = store::users::by_username(&self.db, peer)
-            .await?
-            .ok_or(ChatError::UnknownUser)?;
+        let peer = self.user_named(peer).await?;
         Ok(store::dms::thread_newest_first(&self.db, me.user_id, peer.id, offset, limit).await?)
     }
 
@@ -125,9 +128,7 @@ impl Chat {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<DirectMessage>, ChatError> {
-        let peer = store::users::by_username(&self.db, peer)
-            .await?
-            .ok_or(ChatError::UnknownUser)?;
+        let peer = self.user_named(peer).await?;
         Ok(store::dms::thread(&self.db, me.user_id, peer.id, before, limit).await?)
     }
 }

@@ -43,9 +43,7 @@ impl Chat {
         peer: &str,
         message_id: i64,
     ) -> Result<ThreadMarker, ChatError> {
-        let peer = store::users::by_username(&self.db, peer)
-            .await?
-            .ok_or(ChatError::UnknownUser)?;
+        let peer = self.user_named(peer).await?;
         let marker = store::markers::mark_thread(&self.db, me.user_id, peer.id, message_id)
             .await?
             .ok_or_else(|| {

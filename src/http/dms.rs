@@ -10,7 +10,6 @@ use super::routes::{HandlerResult, Request};
 use super::{AppState, Paging, json};
 use crate::auth::AuthUser;
 use crate::chat::SentDm;
-use crate::domain::ClientId;
 use crate::realtime::protocol::DirectFrame;
 
 pub async fn inbox(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
@@ -38,11 +37,7 @@ pub async fn send(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
     let text = b
         .message
         .ok_or_else(|| ApiError::invalid("message", "required"))?;
-    let client_id = b
-        .client_id
-        .map(|c| ClientId::parse(&c).map(|c| c.as_str().to_string()))
-        .transpose()
-        .map_err(|e| ApiError::invalid("client_id", e))?;
+    let client_id = super::client_id(b.client_id)?;
     let sent = state
         .chat
         .send_dm(&me, req.param(0), &text, client_id.clone())

@@ -35,7 +35,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::chat::Chat;
-use crate::domain::FieldErrors;
+use crate::domain::{ClientId, FieldErrors};
 use crate::realtime::{Hub, SocketSettings};
 use crate::shutdown::Shutdown;
 use error::{ApiError, problem};
@@ -153,6 +153,14 @@ pub fn json_bytes(status: StatusCode, body: bytes::Bytes) -> Response {
     resp
 }
 
+/// A request body's optional `client_id`, validated (`ClientId`): posting a room message and
+/// sending a direct message read it the same way.
+pub fn client_id(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    raw.map(|c| ClientId::parse(&c).map(|c| c.as_str().to_string()))
+        .transpose()
+        .map_err(|e| ApiError::invalid("client_id", e))
+}
+
 /// `before` and `limit` query parameters, shared by room and thread history.
 pub struct Paging {
     pub before: Option<i64>,
@@ -170,18 +178,24 @@ impl Paging {
                 None
             }
         };
-        let limit = match q.get("limit").map(|v| v.parse::<i64>()) {
-            None => 50,
-            Some(Ok(v)) if (1..=100).contains(&v) => v,
-            Some(_) => {
-                errors.insert("limit", "must be an integer from 1 to 100".into());
-                50
-            }
-        };
+        let limit = limit_param(q, 50, 100, &mut errors);
         if errors.is_empty() {
             Ok(Paging { before, limit })
         } else {
             Err(ApiError::Invalid(errors))
+        }
+    }
+}
+
+/// The `limit` query parameter: `default` when absent, else an integer from 1 to `max`
+/// (otherwise a field error, and `default`). History and the user search page the same way.
+pub fn limit_param(q: &HashMap<String, String>, default: i64, max: i64, errors: &mut FieldErrors) -> i64 {
+    match q.get("limit").map(|v| v.parse::<i64>()) {
+        None => default,
+        Some(Ok(v)) if (1..=max).contains(&v) => v,
+        Some(_) => {
+            errors.insert("limit", format!("must be an integer from 1 to {max}"));
+            default
         }
     }
 }

@@ -12,7 +12,7 @@ use super::routes::{HandlerResult, Request};
 use super::{AppState, Paging, json, json_bytes};
 use crate::auth::AuthUser;
 use crate::chat::Posted;
-use crate::domain::{ClientId, RoomName};
+use crate::domain::RoomName;
 use crate::realtime::protocol::RoomMessageFrame;
 
 #[derive(Deserialize)]
@@ -97,11 +97,7 @@ pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
     let text = b
         .chatmessage
         .ok_or_else(|| ApiError::invalid("chatmessage", "required"))?;
-    let client_id = b
-        .client_id
-        .map(|c| ClientId::parse(&c).map(|c| c.as_str().to_string()))
-        .transpose()
-        .map_err(|e| ApiError::invalid("client_id", e))?;
+    let client_id = super::client_id(b.client_id)?;
     match state
         .chat
         .post_room_message(&me, req.id(0), &text, client_id.clone())

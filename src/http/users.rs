@@ -26,14 +26,7 @@ pub async fn search(state: Arc<AppState>, _me: AuthUser, req: Request) -> Handle
     };
     let prefix = text("prefix", &mut errors);
     let after = text("after", &mut errors);
-    let limit = match req.query.get("limit").map(|v| v.parse::<i64>()) {
-        None => 20,
-        Some(Ok(v)) if (1..=50).contains(&v) => v,
-        Some(_) => {
-            errors.insert("limit", "must be an integer from 1 to 50".into());
-            20
-        }
-    };
+    let limit = super::limit_param(&req.query, 20, 50, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }

@@ -425,11 +425,7 @@ impl Hub {
                 }
             }
             Event::RoomCreated(room) => {
-                let frame: Utf8Bytes = protocol::room_created(&room).into();
-                let inner = self.lock();
-                for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
-                    send(c, Outbound::Frame(frame.clone()));
-                }
+                to_every_v1_socket(&self.lock(), protocol::room_created(&room).into());
             }
             // The bus's own business (a logout waiting for every instance).
             Event::RevocationHeard { .. } => {}
@@ -618,10 +614,7 @@ impl Hub {
                 return;
             }
             rooms.sort_unstable();
-            let frame: Utf8Bytes = protocol::room_activity(&rooms).into();
-            for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
-                send(c, Outbound::Frame(frame.clone()));
-            }
+            to_every_v1_socket(&inner, protocol::room_activity(&rooms).into());
         });
     }
 
@@ -691,6 +684,13 @@ fn ready(m: &RoomMessage, client_id: Option<&str>) -> Ready {
 }
 
 /// Hands a frame to a socket without waiting; a full buffer means the client stopped reading.
+/// One frame to every `/v1` socket of this instance (the original `/api` dialect knows no rooms).
+fn to_every_v1_socket(inner: &Inner, frame: Utf8Bytes) {
+    for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
+        send(c, Outbound::Frame(frame.clone()));
+    }
+}
+
 fn send(c: &Conn, out: Outbound) {
     if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(out) {
         c.closer.close(1013, "too slow: send buffer full");

@@ -78,7 +78,7 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     for (i, row) in batch.iter().enumerate() {
         if let Some(cid) = row.client_id.as_deref() {
             let key = (row.user_id, cid);
-            if let Some(m) = earlier.get(&key) {
+            if let Some(m) = earlier.get(&(row.user_id, cid.to_string())) {
                 outcomes[i] = Some(same_post(row, m));
                 continue;
             }
@@ -92,9 +92,9 @@ pub async fn insert_batch(db: &PgPool, batch: &[NewMessage]) -> StoreResult<Vec<
     }
     if !fresh.is_empty() {
         let rows: Vec<&NewMessage> = fresh.iter().map(|&i| &batch[i]).collect();
-        let mut stored = insert_rows(&mut tx, &rows).await?;
-        for (&i, m) in fresh.iter().zip(stored.iter_mut()) {
-            outcomes[i] = Some(m.take().map_or(Outcome::NoRoom, Outcome::New));
+        let stored = insert_rows(&mut tx, &rows).await?;
+        for (&i, m) in fresh.iter().zip(stored) {
+            outcomes[i] = Some(m.map_or(Outcome::NoRoom, Outcome::New));
         }
     }
     tx.commit().await?;
@@ -119,11 +119,11 @@ fn same_post(row: &NewMessage, stored: &RoomMessage) -> Outcome {
     }
 }
 
-/// The stored messages whose (author, `client_id`) a row of `batch` names.
-async fn earlier_posts<'b>(
+/// The stored messages whose (author, `client_id`) a row of `batch` names, by that key.
+async fn earlier_posts(
     tx: &mut sqlx::PgConnection,
-    batch: &'b [NewMessage],
-) -> StoreResult<HashMap<(i64, &'b str), RoomMessage>> {
+    batch: &[NewMessage],
+) -> StoreResult<HashMap<(i64, String), RoomMessage>> {
     let (users, ids): (Vec<i64>, Vec<&str>) = batch
         .iter()
         .filter_map(|m| Some((m.user_id, m.client_id.as_deref()?)))
@@ -139,18 +139,10 @@ async fn earlier_posts<'b>(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let mut found = HashMap::new();
-    for Row(p) in rows {
-        // The key borrows from the batch (the row came back because the batch names it).
-        if let Some(key) = batch.iter().find_map(|m| {
-            let cid = m.client_id.as_deref()?;
-            (m.user_id == p.message.user_id && Some(cid) == p.client_id.as_deref())
-                .then_some((m.user_id, cid))
-        }) {
-            found.insert(key, p.message);
-        }
-    }
-    Ok(found)
+    Ok(unwrap_rows(rows)
+        .into_iter()
+        .filter_map(|p| Some(((p.message.user_id, p.client_id?), p.message)))
+        .collect())
 }
 
 /// Numbers and inserts rows (rooms already locked). Aligned with `rows`: `None` where the room
