@@ -68,14 +68,29 @@ pub async fn create(url: &str, name: &str) -> StoreResult<bool> {
 
 /// Drops database `name` if it exists, ending the sessions still using it (`WITH (FORCE)`,
 /// PostgreSQL 13+): a test or a server left running must not keep it alive.
+///
+/// FORCE may not end a session of another role: an autovacuum worker (the superuser's) that
+/// started on the new database a moment ago makes it fail with "insufficient privilege" (seen
+/// in `make check-schema` right after migrating). Such a worker is done within moments, so
+/// that error is retried a few times before it is returned.
 pub async fn drop(url: &str, name: &str) -> StoreResult<()> {
     let mut conn = admin(url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
+    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    let mut attempt = 0;
+    let result = loop {
+        match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut conn)
+            .await
+        {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") && attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other,
+        }
+    };
     let _ = conn.close().await;
+    result?;
     Ok(())
 }
 
