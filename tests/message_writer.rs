@@ -353,4 +353,20 @@ async fn presence_entries_in_one_batch_get_the_room_list_and_first_flags() {
         "bob already has a socket here"
     );
     assert_eq!(presence::users_in(db, room).await.unwrap(), both);
+
+    // A batch over two rooms: each entry gets its own room's list, and a repeated conn/room
+    // pair (already recorded) is not "first" again.
+    let other = app.create_room(&alice, "Calm").await;
+    let c5 = Uuid::new_v4();
+    let mixed = presence::enter_batch(db, me, &[(c5, other, b), (c1, room, a), (c4, room, b)])
+        .await
+        .unwrap();
+    assert_eq!(
+        mixed,
+        vec![
+            (true, vec!["bob".to_string()]),
+            (false, both.clone()),
+            (false, both.clone())
+        ]
+    );
 }
