@@ -63,7 +63,7 @@ check-openapi: build
 
 ## The Postman collection, run by newman against a live server on its own database.
 newman: build
-	bash scripts/with-server.sh bash scripts/newman.sh
+	QA_ROUTES=true bash scripts/with-server.sh bash scripts/newman.sh
 
 ## The README's HTTP walk-through (scripts/walkthrough.sh) against a live server on its own database.
 walkthrough: build

@@ -50,6 +50,12 @@ pub struct Config {
     #[arg(long, env = "SEED_ROOMS", default_value_t = false, global = true)]
     pub seed_rooms: bool,
 
+    /// Test-only routes under `/v1/qa` for QA's Postman runs: an access token that has already
+    /// expired, and deleting the caller's account with everything it created. Off (404) unless
+    /// set; never set it on a server real people use.
+    #[arg(long, env = "QA_ROUTES", default_value_t = false, global = true)]
+    pub qa_routes: bool,
+
     /// Comma-separated further WebSocket `Origin`s; a page on the server's own address (the
     /// request's host) is always accepted.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]

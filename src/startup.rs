@@ -136,6 +136,7 @@ impl Application {
             trusted_proxies: config.proxies()?,
             user_sockets: http::limits::Tally::new(config.max_sockets_per_user),
             shutdown: sockets.subscribe(),
+            qa_routes: config.qa_routes,
         });
         Ok(Application {
             state,

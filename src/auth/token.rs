@@ -54,18 +54,22 @@ impl TokenKeys {
 
     /// Issues an access token; returns it with its expiry.
     pub fn issue(&self, user_id: i64, username: &str, session_id: Uuid) -> (String, DateTime<Utc>) {
+        let exp = Utc::now() + self.ttl;
+        (self.issue_until(user_id, username, session_id, exp), exp)
+    }
+
+    /// An access token that expires at `exp` (in the past for the QA route's expired token).
+    pub fn issue_until(&self, user_id: i64, username: &str, session_id: Uuid, exp: DateTime<Utc>) -> String {
         let now = Utc::now();
-        let exp = now + self.ttl;
         let claims = Claims {
             sub: user_id.to_string(),
             sid: session_id,
             name: username.to_string(),
-            iat: now.timestamp(),
+            iat: now.timestamp().min(exp.timestamp()),
             exp: exp.timestamp(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 encoding of plain claims cannot fail");
-        (token, exp)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encoding of plain claims cannot fail")
     }
 
     /// Verifies signature, algorithm and expiry. Revocation is checked by the caller (database).

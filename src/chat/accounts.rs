@@ -270,15 +270,42 @@ impl Chat {
     /// Revokes the caller's session and closes its sockets on every instance.
     pub async fn log_out(&self, me: &AuthUser) -> Result<(), ChatError> {
         store::sessions::revoke(&self.db, me.session_id).await?;
-        self.sessions.forget(me.session_id);
-        // Returns once every live instance has acknowledged: none of them still trusts the
-        // session from its cache when the client hears 204.
+        self.sessions_ended(&[me.session_id]).await;
+        tracing::info!(user_id = me.user_id, "logged out");
+        Ok(())
+    }
+
+    /// Tells every instance that these sessions ended (their sockets close, their cached
+    /// validity goes). Returns once every live instance has acknowledged: none of them still
+    /// trusts a session from its cache when the client hears the answer.
+    async fn sessions_ended(&self, ids: &[Uuid]) {
         let mut live = store::presence::live_instances(&self.db)
             .await
             .unwrap_or_default();
         live.insert(self.instance_id);
-        self.bus.announce_revocation(me.session_id, live).await;
-        tracing::info!(user_id = me.user_id, "logged out");
+        for &id in ids {
+            self.sessions.forget(id);
+            self.bus.announce_revocation(id, live.clone()).await;
+        }
+    }
+
+    /// QA routes only: an access token for the caller's session that expired an hour ago,
+    /// signed with the server's key (so it fails on expiry, not on its signature).
+    pub fn expired_token(&self, me: &AuthUser) -> (String, DateTime<Utc>) {
+        let exp = Utc::now() - chrono::Duration::hours(1);
+        (
+            self.keys
+                .issue_until(me.user_id, &me.username, me.session_id, exp),
+            exp,
+        )
+    }
+
+    /// QA routes only: deletes the caller's account with the rooms it created, every message in
+    /// them and its own messages elsewhere; its sessions end on every instance.
+    pub async fn delete_account(&self, me: &AuthUser) -> Result<(), ChatError> {
+        let sessions = store::users::delete_account(&self.db, me.user_id).await?;
+        self.sessions_ended(&sessions).await;
+        tracing::info!(user_id = me.user_id, "account deleted (QA route)");
         Ok(())
     }
 

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod listener;
 pub mod origin;
 pub mod pages;
+pub mod qa;
 pub mod rooms;
 pub mod routes;
 pub mod socket;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub pages: pages::LatestPages,
     /// Handed to each socket task: they close with 1001 on it, and the drain waits for them.
     pub shutdown: Shutdown,
+    /// `QA_ROUTES`: whether `/v1/qa/*` answers (`qa`).
+    pub qa_routes: bool,
 }
 
 /// The whole HTTP surface, with problem-details for unmatched requests and security headers.

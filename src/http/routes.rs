@@ -22,7 +22,7 @@ use warp::{Filter, Rejection};
 
 use super::error::ApiError;
 use super::listener::ConnInfo;
-use super::{AppState, MAX_BODY, auth, compat, dms, health, origin, parse_json, rooms, socket, users};
+use super::{AppState, MAX_BODY, auth, compat, dms, health, origin, parse_json, qa, rooms, socket, users};
 use crate::auth::AuthUser;
 
 /// What every handler returns; `Err` becomes the error reply of the route's `Api`.
@@ -127,6 +127,9 @@ pub static ROUTES: &[Route] = &[
     ),
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
     route(Method::GET, "/v1/ws/check", public!(origin::check)),
+    // Test-only, 404 unless QA_ROUTES is set (http::qa).
+    route(Method::POST, "/v1/qa/expired-token", user!(qa::expired_token)),
+    route(Method::DELETE, "/v1/qa/account", user!(qa::delete_account)),
     // The original direct-message server's API (http::compat).
     classic(Method::POST, "/api/register", public!(compat::register)),
     classic(Method::POST, "/api/auth_token", public!(compat::create_token)),

@@ -106,3 +106,26 @@ pub async fn search(db: &PgPool, prefix: &str, after: Option<&str>, limit: i64) 
     .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// Deletes a user and everything the account made: the rooms it created (with every message
+/// in them), its messages in other rooms, its presence rows and, by cascade, its sessions,
+/// keys, direct messages and read markers. One transaction. Returns the ids of the sessions
+/// that ended, so that instances caching them can be told. Only the QA routes call this.
+pub async fn delete_account(db: &PgPool, user_id: i64) -> StoreResult<Vec<uuid::Uuid>> {
+    let mut tx = db.begin().await?;
+    let sessions: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT id FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    for sql in [
+        "DELETE FROM room_presence WHERE user_id = $1 \
+         OR room_id IN (SELECT id FROM rooms WHERE created_by = $1)",
+        "DELETE FROM rooms WHERE created_by = $1",
+        "DELETE FROM room_messages WHERE user_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(sessions.into_iter().map(|(id,)| id).collect())
+}
