@@ -11,7 +11,7 @@
 //! | 3 | `chat` | the use cases: accounts, rooms, posting, direct messages, presence |
 //! | 2 | `bus` | the supervised RabbitMQ connection: publish, consume into an `EventSink` |
 //! | 1 | `store`, `auth` | all SQL; passwords and tokens |
-//! | 0 | `domain`, `config`, `shutdown` | validated values and timestamps; configuration; the stop signal |
+//! | 0 | `domain`, `config`, `shutdown`, `trace` | validated values and timestamps; configuration; the stop signal; the request id of the work in progress |
 //!
 //! What the server shares with the bot (events, commands, topology, backoff, stock codes) is
 //! the `tickertalk-wire` crate, below all of these.
@@ -26,6 +26,7 @@ pub mod realtime;
 pub mod shutdown;
 pub mod startup;
 pub mod store;
+pub mod trace;
 
 pub use config::Config;
 pub use startup::Application;

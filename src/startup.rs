@@ -98,6 +98,8 @@ impl Application {
     /// supervisor. The broker may be down: the server starts anyway and reports not-ready.
     pub async fn build(config: Config, listener: TcpListener) -> Result<Application, ConfigError> {
         config.validate(true)?;
+        tickertalk_wire::prometheus::install();
+        describe_metrics();
         no_delay(&listener);
         let limits = http::listener::Limits::new(
             Duration::from_secs(config.http_header_timeout_secs),
@@ -126,6 +128,7 @@ impl Application {
         let tasks = vec![
             tokio::spawn(bus.supervise(background.subscribe())),
             tokio::spawn(heartbeat(chat.clone(), hub.clone(), background.subscribe())),
+            tokio::spawn(pool_probe(chat.db.clone(), background.subscribe())),
         ];
         let state = Arc::new(AppState {
             chat,
@@ -196,6 +199,144 @@ impl Application {
     }
 }
 
+/// How often the pool probe takes a connection.
+const POOL_PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Takes a connection from the pool (and gives it back) once a second, recording how long it
+/// waited: `tickertalk_db_pool_acquire_seconds` is what any query would have waited then. sqlx
+/// has no hook that times the pool's own acquires, so the wait is sampled.
+async fn pool_probe(db: sqlx::PgPool, mut shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(POOL_PROBE_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let started = std::time::Instant::now();
+                if let Ok(conn) = db.acquire().await {
+                    metrics::histogram!("tickertalk_db_pool_acquire_seconds").record(started.elapsed().as_secs_f64());
+                    drop(conn);
+                }
+            }
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
+/// Every metric of the server, with its help text (`docs/metrics.md` says more).
+fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!("tickertalk_websockets_open", "WebSockets open on this instance");
+    describe_gauge!(
+        "tickertalk_room_memberships",
+        "Room joins of this instance's sockets (a socket in 3 rooms counts 3)"
+    );
+    describe_counter!(
+        "tickertalk_messages_stored_total",
+        "Messages stored, by kind (room, direct, answer: the bot's stored answers)"
+    );
+    describe_counter!("tickertalk_deliveries_total", "Room messages written to sockets");
+    describe_histogram!(
+        "tickertalk_delivery_latency_seconds",
+        Unit::Seconds,
+        "From a room message's storing to the write of it to a socket"
+    );
+    describe_counter!(
+        "tickertalk_sockets_cut_total",
+        "Sockets the server closed, by reason (slow: send buffer full or write timed out; idle: no pong)"
+    );
+    describe_counter!(
+        "tickertalk_frames_dropped_total",
+        "Frames dropped because a socket's send buffer was full (the socket is then cut)"
+    );
+    describe_gauge!(
+        "tickertalk_broker_connected",
+        "1 while this instance is connected to RabbitMQ"
+    );
+    describe_counter!(
+        "tickertalk_broker_reconnects_total",
+        "Broker connections after the first"
+    );
+    describe_histogram!(
+        "tickertalk_broker_publish_seconds",
+        Unit::Seconds,
+        "Handing one publish to the broker channel"
+    );
+    describe_histogram!(
+        "tickertalk_broker_confirm_seconds",
+        Unit::Seconds,
+        "From a publish to the broker's confirm"
+    );
+    describe_counter!(
+        "tickertalk_broker_confirm_failures_total",
+        "Publishes not confirmed (nack, timeout, channel lost)"
+    );
+    describe_counter!(
+        "tickertalk_gap_fills_total",
+        "Reads of missed room messages from PostgreSQL (a gap in the broker's stream, or a reconnect)"
+    );
+    describe_gauge!(
+        "tickertalk_db_pool_connections",
+        "PostgreSQL pool connections, by state (idle, busy)"
+    );
+    describe_gauge!(
+        "tickertalk_db_pool_max_connections",
+        "PostgreSQL pool size limit (DB_MAX_CONNECTIONS)"
+    );
+    describe_histogram!(
+        "tickertalk_db_pool_acquire_seconds",
+        Unit::Seconds,
+        "Wait for a pool connection, sampled once a second"
+    );
+    describe_counter!(
+        "tickertalk_http_requests_total",
+        "HTTP requests answered, by method, route pattern and status"
+    );
+    describe_histogram!(
+        "tickertalk_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency, by method and route pattern"
+    );
+    describe_counter!(
+        "tickertalk_logins_total",
+        "Password checks at login, by result (success, failure, throttled)"
+    );
+    describe_counter!(
+        "tickertalk_stock_commands_total",
+        "Stock commands handed to the bot's queue"
+    );
+    describe_gauge!(
+        "tickertalk_stock_bot_consumers",
+        "Bots consuming the command queue, as last seen when a command was sent"
+    );
+    describe_counter!(
+        "tickertalk_stock_unanswered_total",
+        "Stock commands answered \"unavailable\" by the server, by why (no_bot, broker_unreachable, dead_letter)"
+    );
+    // Every counter's series exist from the start at 0: Prometheus's rate() and increase()
+    // miss the first increment of a series that appears with it.
+    for kind in ["room", "direct", "answer"] {
+        metrics::counter!("tickertalk_messages_stored_total", "kind" => kind).increment(0);
+    }
+    for reason in ["slow", "idle"] {
+        metrics::counter!("tickertalk_sockets_cut_total", "reason" => reason).increment(0);
+    }
+    for result in ["success", "failure", "throttled"] {
+        metrics::counter!("tickertalk_logins_total", "result" => result).increment(0);
+    }
+    for why in ["no_bot", "broker_unreachable", "dead_letter"] {
+        metrics::counter!("tickertalk_stock_unanswered_total", "why" => why).increment(0);
+    }
+    for name in [
+        "tickertalk_deliveries_total",
+        "tickertalk_frames_dropped_total",
+        "tickertalk_broker_reconnects_total",
+        "tickertalk_broker_confirm_failures_total",
+        "tickertalk_gap_fills_total",
+        "tickertalk_stock_commands_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+}
+
 /// Keeps this instance's presence rows alive (and sweeps dead instances). When PostgreSQL had
 /// lost them (the presence tables are unlogged: an immediate restart or crash empties them),
 /// records every local socket's rooms again from the hub.
@@ -209,6 +350,9 @@ async fn heartbeat(chat: Arc<Chat>, hub: Arc<Hub>, mut shutdown: Shutdown) {
                     Ok(lost) => restore |= lost,
                     Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
                 }
+                // Refreshes the bots gauge (an alert watches it); a down broker leaves it be,
+                // `tickertalk_broker_connected` says that.
+                let _ = chat.bus.bot_consumers().await;
                 if restore {
                     let entries = hub.memberships();
                     match chat.restore_presence(&entries).await {

@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("domain", 0),
     ("config", 0),
     ("shutdown", 0),
+    ("trace", 0),
     ("store", 1),
     ("auth", 1),
     ("bus", 2),

@@ -237,6 +237,11 @@ struct BotProcess {
 
 impl BotProcess {
     fn spawn(prefix: &str, quote_url: &str, log_name: &str) -> BotProcess {
+        BotProcess::spawn_with(prefix, quote_url, log_name, &[])
+    }
+
+    /// `spawn` with further environment variables.
+    fn spawn_with(prefix: &str, quote_url: &str, log_name: &str, env: &[(&str, &str)]) -> BotProcess {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
         let log = dir.join(format!("{log_name}-{prefix}.log"));
         let out = std::fs::File::create(&log).expect("bot log file");
@@ -250,6 +255,8 @@ impl BotProcess {
             .env("QUOTE_TIMEOUT_MS", "20000")
             .env("QUOTE_CACHE_SECS", "0")
             .env("RUST_LOG", "info")
+            .env("METRICS_ADDR", "")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -1096,4 +1103,118 @@ async fn the_bot_healthcheck_says_whether_a_bot_consumes_the_command_queue() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ready");
     bot.stop().await;
+}
+
+/// Issue #14: the HTTP request's id (`X-Request-Id`) travels with the `/stock=` command: the
+/// bot logs its work under it and hands it back on the answer. The bot's own `/metrics` counts
+/// the command, the answer's outcome, the cache miss and the fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_id_reaches_the_bot_and_comes_back_on_its_answer() {
+    let app = TestApp::spawn(&[]).await;
+    let env = app.env.clone();
+    let (alice, room, mut ws) = app.user_in_room("alice", "Traced").await;
+    let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "93.42") }).await;
+    let metrics_addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let bot = BotProcess::spawn_with(
+        &env.prefix,
+        &quotes.url("traced"),
+        "bot-traced",
+        &[("METRICS_ADDR", &metrics_addr)],
+    );
+    wait_consumers(&env.prefix, 1).await;
+
+    let resp = app
+        .http
+        .post(app.url(&format!("/v1/chat/rooms/{room}/messages")))
+        .bearer_auth(&alice)
+        .header("x-request-id", "qa-trace-1")
+        .json(&json!({"chatmessage": "/stock=aapl.us"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    assert_eq!(
+        resp.headers()["x-request-id"],
+        "qa-trace-1",
+        "the id comes back on the response"
+    );
+    assert_eq!(
+        bot_reply(&mut ws, room).await,
+        "AAPL.US quote is $93.42 per share"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replied = loop {
+        let log = bot.log();
+        if let Some(line) = log.lines().find(|l| l.contains("replied")) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bot never logged its reply:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        replied.contains("request_id=qa-trace-1"),
+        "the bot's reply is logged under the id: {replied}"
+    );
+
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "tickertalk_bot_commands_total 1",
+        "tickertalk_bot_answers_total{outcome=\"quote\"} 1",
+        "tickertalk_bot_quote_cache_total{result=\"miss\"} 1",
+        "tickertalk_bot_quote_fetch_seconds_count 1",
+        "tickertalk_bot_consuming 1",
+        "tickertalk_bot_broker_connected 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing from the bot's /metrics:\n{text}"
+        );
+    }
+
+    // The way back: with no server to take it, the answer waits in the answer queue, and it
+    // carries the command's id.
+    app.stop().await;
+    let cmd = json!({
+        "request_id": uuid::Uuid::new_v4(), "room_id": room, "user_id": 1, "username": "alice",
+        "symbol": "msft.us", "requested_at": "2026-11-22T10:00:00Z", "command": "/stock=msft.us",
+        "trace_id": "qa-trace-2"
+    });
+    publish_raw(
+        &format!("{}.commands", env.prefix),
+        STOCK_KEY,
+        cmd.to_string().as_bytes(),
+        None,
+    )
+    .await;
+    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let queue = format!("{}.stock.answers", env.prefix);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer: Value = loop {
+        if let Some(m) = ch
+            .basic_get(sname(&queue), lapin::options::BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
+            break serde_json::from_slice(&m.delivery.data).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no answer reached {queue}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer["trace_id"], "qa-trace-2", "{answer}");
+    assert_eq!(answer["meta"]["outcome"], "quote", "{answer}");
+    let _ = conn.close(200, sname("bye")).await;
 }

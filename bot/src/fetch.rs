@@ -70,15 +70,25 @@ impl QuoteSource {
 
     async fn quote(&self, symbol: &StockCode) -> Result<Quote, String> {
         if let Some(q) = self.cached(symbol.as_str()) {
+            metrics::counter!("tickertalk_bot_quote_cache_total", "result" => "hit").increment(1);
             tracing::debug!(symbol = symbol.as_str(), "quote from cache");
             return Ok(q);
         }
+        metrics::counter!("tickertalk_bot_quote_cache_total", "result" => "miss").increment(1);
         let url = self.cfg.url.replace("{symbol}", symbol.as_str());
         let mut attempt = 0;
         let body = loop {
-            match self.fetch_once(&url).await {
+            let started = Instant::now();
+            let fetched = self.fetch_once(&url).await;
+            metrics::histogram!("tickertalk_bot_quote_fetch_seconds").record(started.elapsed().as_secs_f64());
+            if let Err(f) = &fetched {
+                metrics::counter!("tickertalk_bot_quote_failures_total", "kind" => f.kind).increment(1);
+            }
+            match fetched {
                 Ok(body) => break body,
-                Err(Failure { transient: true, why }) if attempt < self.cfg.retries => {
+                Err(Failure {
+                    transient: true, why, ..
+                }) if attempt < self.cfg.retries => {
                     attempt += 1;
                     let backoff = Duration::from_millis(200 * 2u64.pow(attempt - 1));
                     tracing::info!(symbol = symbol.as_str(), attempt, %why, "quote fetch failed; retrying");
@@ -91,6 +101,7 @@ impl QuoteSource {
             }
         };
         let q = quote::parse(&body).map_err(|e| {
+            metrics::counter!("tickertalk_bot_quote_failures_total", "kind" => "parse").increment(1);
             tracing::warn!(symbol = symbol.as_str(), error = %e, "unusable quote response");
             "unexpected response".to_string()
         })?;
@@ -113,11 +124,13 @@ impl QuoteSource {
             if e.is_timeout() {
                 Failure {
                     transient: false,
+                    kind: "timeout",
                     why: "timed out".into(),
                 }
             } else {
                 Failure {
                     transient: e.is_connect() || e.is_request(),
+                    kind: "connect",
                     why: "unreachable".into(),
                 }
             }
@@ -126,16 +139,21 @@ impl QuoteSource {
         if !status.is_success() {
             return Err(Failure {
                 transient: matches!(status.as_u16(), 502..=504),
+                kind: "status",
                 why: format!("HTTP {}", status.as_u16()),
             });
         }
-        resp.text().await.map_err(|e| Failure {
-            transient: false,
-            why: if e.is_timeout() {
-                "timed out".into()
-            } else {
-                "unreadable response".into()
-            },
+        resp.text().await.map_err(|e| {
+            let timeout = e.is_timeout();
+            Failure {
+                transient: false,
+                kind: if timeout { "timeout" } else { "read" },
+                why: if timeout {
+                    "timed out".into()
+                } else {
+                    "unreadable response".into()
+                },
+            }
         })
     }
 }
@@ -152,5 +170,7 @@ pub struct Answer {
 
 struct Failure {
     transient: bool,
+    /// The `kind` label of `tickertalk_bot_quote_failures_total`.
+    kind: &'static str,
     why: String,
 }

@@ -5,6 +5,7 @@
 //! both sides link, so they agree on them without the bot linking the server.
 
 pub mod fetch;
+pub mod metrics_http;
 pub mod quote;
 pub mod worker;
 
@@ -68,6 +69,10 @@ pub struct BotConfig {
     /// Seconds a quote is reused for the same symbol.
     #[arg(long, env = "QUOTE_CACHE_SECS", default_value_t = 30)]
     pub quote_cache_secs: u64,
+
+    /// Where `GET /metrics` (Prometheus) and `GET /healthz` are served; empty: nowhere.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9102")]
+    pub metrics_addr: String,
 }
 
 impl std::fmt::Debug for BotConfig {
@@ -77,6 +82,7 @@ impl std::fmt::Debug for BotConfig {
             .field("quote_url", &self.quote_url)
             .field("broker_prefix", &self.broker_prefix)
             .field("prefetch", &self.prefetch)
+            .field("metrics_addr", &self.metrics_addr)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +117,59 @@ impl BotConfig {
             cache_ttl: Duration::from_secs(self.quote_cache_secs),
         }
     }
+}
+
+/// The bot's metrics, with their help texts (`docs/metrics.md`).
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "tickertalk_bot_commands_total",
+        "Stock commands taken from the command queue"
+    );
+    describe_counter!(
+        "tickertalk_bot_answers_total",
+        "Answers the broker confirmed, by outcome (quote, no_data, failed)"
+    );
+    describe_counter!(
+        "tickertalk_bot_quote_failures_total",
+        "Failed quote fetch attempts, by kind (timeout, connect, status, read, parse)"
+    );
+    describe_histogram!(
+        "tickertalk_bot_quote_fetch_seconds",
+        metrics::Unit::Seconds,
+        "Time of one quote fetch attempt"
+    );
+    describe_counter!(
+        "tickertalk_bot_quote_cache_total",
+        "Quote lookups, by result (hit, miss)"
+    );
+    describe_gauge!(
+        "tickertalk_bot_broker_connected",
+        "1 while the bot is connected to RabbitMQ"
+    );
+    describe_counter!(
+        "tickertalk_bot_broker_reconnects_total",
+        "Broker connections after the first"
+    );
+    describe_gauge!(
+        "tickertalk_bot_consuming",
+        "1 while the bot consumes the command queue"
+    );
+    // Every counter's series exist from the start at 0 (rate() misses a series' first
+    // increment otherwise).
+    for outcome in ["quote", "no_data", "failed"] {
+        metrics::counter!("tickertalk_bot_answers_total", "outcome" => outcome).increment(0);
+    }
+    for kind in ["timeout", "connect", "status", "read", "parse"] {
+        metrics::counter!("tickertalk_bot_quote_failures_total", "kind" => kind).increment(0);
+    }
+    for result in ["hit", "miss"] {
+        metrics::counter!("tickertalk_bot_quote_cache_total", "result" => result).increment(0);
+    }
+    metrics::counter!("tickertalk_bot_commands_total").increment(0);
+    metrics::counter!("tickertalk_bot_broker_reconnects_total").increment(0);
+    metrics::gauge!("tickertalk_bot_consuming").set(0.0);
+    metrics::gauge!("tickertalk_bot_broker_connected").set(0.0);
 }
 
 /// `tickertalk-bot healthcheck`: the broker answers within 5 s and the command queue of

@@ -45,6 +45,19 @@ fn main() -> ExitCode {
             stop_tx.send_replace(true);
         });
         tracing::info!(config = ?cfg, "bot starting");
+        tickertalk_wire::prometheus::install();
+        tickertalk_bot::describe_metrics();
+        if !cfg.metrics_addr.is_empty() {
+            match tickertalk_bot::metrics_http::bind(&cfg.metrics_addr).await {
+                Ok(listener) => {
+                    tokio::spawn(tickertalk_bot::metrics_http::serve(listener, stop_rx.clone()));
+                }
+                Err(e) => {
+                    eprintln!("tickertalk-bot: error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
         match worker::run(cfg, stop_rx).await {
             Ok(()) => {
                 tracing::info!("bot stopped");

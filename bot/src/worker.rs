@@ -33,11 +33,15 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
         Arc::new(QuoteSource::new(cfg.fetch_config()).map_err(|e| format!("QUOTE_URL: http client: {e}"))?);
     let topology = Topology::new(&cfg.broker_prefix);
     let mut backoff = Backoff::default();
+    let mut sessions = 0u64;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        match session(&cfg, &topology, &source, &mut stop).await {
+        let ended = session(&cfg, &topology, &source, &mut stop, &mut sessions).await;
+        metrics::gauge!("tickertalk_bot_consuming").set(0.0);
+        metrics::gauge!("tickertalk_bot_broker_connected").set(0.0);
+        match ended {
             Ok(Ended::Stopped) => return Ok(()),
             Ok(Ended::Lost) => {
                 backoff.reset();
@@ -72,9 +76,15 @@ async fn session(
     topology: &Topology,
     source: &Arc<QuoteSource>,
     stop: &mut watch::Receiver<bool>,
+    sessions: &mut u64,
 ) -> Result<Ended, lapin::Error> {
     let props = ConnectionProperties::default().with_connection_name("tickertalk-bot".into());
     let conn = Connection::connect(&cfg.amqp_url, props).await?;
+    metrics::gauge!("tickertalk_bot_broker_connected").set(1.0);
+    *sessions += 1;
+    if *sessions > 1 {
+        metrics::counter!("tickertalk_bot_broker_reconnects_total").increment(1);
+    }
     let consume = conn.create_channel().await?;
     topology.declare(&consume).await?;
     consume
@@ -91,6 +101,7 @@ async fn session(
         )
         .await?;
     tracing::info!(queue = %topology.stock_queue, prefetch = cfg.prefetch, "bot consuming");
+    metrics::gauge!("tickertalk_bot_consuming").set(1.0);
 
     let mut in_hand = JoinSet::new();
     let ended = loop {
@@ -148,7 +159,16 @@ async fn handle(
             return Ok(());
         }
     };
-    let span = tracing::info_span!("command", request_id = %cmd.request_id, room_id = cmd.room_id, symbol = cmd.symbol.as_str());
+    metrics::counter!("tickertalk_bot_commands_total").increment(1);
+    // `request_id` is the asking HTTP request's (`trace_id`, the server's X-Request-Id), so a
+    // command can be followed from the server's log through this one and back.
+    let span = tracing::info_span!(
+        "command",
+        request_id = %cmd.trace_id.as_deref().unwrap_or("-"),
+        command_id = %cmd.request_id,
+        room_id = cmd.room_id,
+        symbol = cmd.symbol.as_str(),
+    );
     answer(delivery, cmd, source, publish, exchange)
         .instrument(span)
         .await
@@ -176,10 +196,12 @@ async fn answer(
             quote: found.quote,
         },
         answered_at: Utc::now(),
+        trace_id: cmd.trace_id.clone(),
     };
     match publish_reply(&publish, &exchange, &reply).await {
         Ok(()) => {
-            tracing::info!("replied");
+            metrics::counter!("tickertalk_bot_answers_total", "outcome" => found.outcome).increment(1);
+            tracing::info!(outcome = found.outcome, "replied");
             if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                 // The reply went out; the command may come back and be answered twice. That is
                 // the price of at-least-once; the alternative (ack first) could lose the reply.

@@ -30,6 +30,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProper
 use tickertalk_wire::topology::{STOCK_KEY, name};
 use tickertalk_wire::{Backoff, BotMeta, BotReply, Event, StockAnswer, StockCommand, Topology};
 use tokio::sync::{RwLock, mpsc, oneshot, watch};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::shutdown::Shutdown;
@@ -331,25 +332,32 @@ impl Bus {
     /// Refuses when no bot consumes the queue, so the caller can say so instead of leaving
     /// the room in silence.
     pub async fn publish_command(&self, cmd: &StockCommand) -> Result<(), BusError> {
-        {
-            let guard = self.live.read().await;
-            let live = guard.as_ref().ok_or(BusError::Down)?;
-            let passive = QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            let check =
-                live.publish
-                    .queue_declare(name(&self.topology.stock_queue), passive, FieldTable::default());
-            let queue = tokio::time::timeout(CALL_TIMEOUT, check)
-                .await
-                .map_err(|_| BusError::Timeout)??;
-            if queue.consumer_count() == 0 {
-                return Err(BusError::NoBot);
-            }
+        if self.bot_consumers().await? == 0 {
+            return Err(BusError::NoBot);
         }
         let payload = serde_json::to_vec(cmd).expect("commands always serialise");
-        self.send(&self.topology.commands, STOCK_KEY, &payload, 2).await
+        self.send(&self.topology.commands, STOCK_KEY, &payload, 2).await?;
+        metrics::counter!("tickertalk_stock_commands_total").increment(1);
+        Ok(())
+    }
+
+    /// How many bots consume the command queue now (a passive declare); also kept in the
+    /// `tickertalk_stock_bot_consumers` gauge, which the heartbeat refreshes.
+    pub async fn bot_consumers(&self) -> Result<u32, BusError> {
+        let guard = self.live.read().await;
+        let live = guard.as_ref().ok_or(BusError::Down)?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let check =
+            live.publish
+                .queue_declare(name(&self.topology.stock_queue), passive, FieldTable::default());
+        let queue = tokio::time::timeout(CALL_TIMEOUT, check)
+            .await
+            .map_err(|_| BusError::Timeout)??;
+        metrics::gauge!("tickertalk_stock_bot_consumers").set(f64::from(queue.consumer_count()));
+        Ok(queue.consumer_count())
     }
 
     /// One confirmed publish on the shared channel.
@@ -398,19 +406,29 @@ impl Bus {
             payload,
             props,
         );
-        Ok(tokio::time::timeout(CALL_TIMEOUT, handed)
+        let started = Instant::now();
+        let handed = tokio::time::timeout(CALL_TIMEOUT, handed)
             .await
-            .map_err(|_| BusError::Timeout)??)
+            .map_err(|_| BusError::Timeout)??;
+        metrics::histogram!("tickertalk_broker_publish_seconds").record(started.elapsed().as_secs_f64());
+        Ok(handed)
     }
 
     /// Waits (at most `CONFIRM_TIMEOUT`) for the broker's answer to one publish.
     async fn confirmed(confirm: PublisherConfirm) -> Result<(), BusError> {
-        match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
             Err(_) => Err(BusError::Timeout),
             Ok(Err(e)) => Err(e.into()),
             Ok(Ok(Confirmation::Nack(_))) => Err(BusError::Nacked),
             Ok(Ok(_)) => Ok(()),
+        };
+        match result {
+            Ok(()) => metrics::histogram!("tickertalk_broker_confirm_seconds")
+                .record(started.elapsed().as_secs_f64()),
+            Err(_) => metrics::counter!("tickertalk_broker_confirm_failures_total").increment(1),
         }
+        result
     }
 
     /// Closes the current connection as if the broker had dropped it (tests use this to exercise
@@ -425,6 +443,7 @@ impl Bus {
     /// failure. Holds `shutdown` to the end, so the server's drain waits for the close.
     pub async fn supervise(self: Arc<Self>, mut shutdown: Shutdown) {
         let mut backoff = Backoff::default();
+        let mut connected_before = false;
         loop {
             if shutdown.is_shutdown() {
                 break;
@@ -432,6 +451,9 @@ impl Bus {
             match self.connect_once().await {
                 Ok((mut consumer, mut dead, mut answers)) => {
                     backoff.reset();
+                    if std::mem::replace(&mut connected_before, true) {
+                        metrics::counter!("tickertalk_broker_reconnects_total").increment(1);
+                    }
                     tracing::info!("broker connected");
                     self.up_tx.send_replace(true);
                     // Messages stored while we were away never reached this instance's queue:
@@ -534,6 +556,7 @@ impl Bus {
             "the quote bot could not handle this request"
         };
         let answer = unanswered(&cmd, why);
+        metrics::counter!("tickertalk_stock_unanswered_total", "why" => "dead_letter").increment(1);
         match self.answer_store() {
             Some(store) => self.settle(delivery, store.store(answer).await).await,
             // No chat layer (a bus on its own): say it in the room, unstored.
@@ -561,11 +584,23 @@ impl Bus {
                 return;
             }
         };
-        let stored = match self.answer_store() {
-            Some(store) => store.store(answer).await,
-            None => Err("no answer store".into()),
-        };
-        self.settle(delivery, stored).await;
+        // Logged under the asking request's id (`trace_id`), which the bot handed back.
+        let span = tracing::info_span!(
+            "stock_answer",
+            request_id = %answer.trace_id.as_deref().unwrap_or("-"),
+            command_id = %answer.request_id,
+            room_id = answer.room_id,
+        );
+        async {
+            tracing::debug!(outcome = %answer.meta.outcome, "stock answer received");
+            let stored = match self.answer_store() {
+                Some(store) => store.store(answer).await,
+                None => Err("no answer store".into()),
+            };
+            self.settle(delivery, stored).await;
+        }
+        .instrument(span)
+        .await;
     }
 
     /// Acknowledges a delivery whose work is done, or returns it to its queue after a pause.
@@ -677,6 +712,7 @@ pub fn unanswered(cmd: &StockCommand, why: &str) -> StockAnswer {
             quote: None,
         },
         answered_at: chrono::Utc::now(),
+        trace_id: cmd.trace_id.clone(),
     }
 }
 

@@ -178,7 +178,12 @@ impl Chat {
         from: Option<IpAddr>,
     ) -> Result<User, ChatError> {
         let keys = LoginKeys::new(login, from);
-        self.login_allowed(&keys).await?;
+        if let Err(e) = self.login_allowed(&keys).await {
+            if matches!(e, ChatError::RateLimited { .. }) {
+                metrics::counter!("tickertalk_logins_total", "result" => "throttled").increment(1);
+            }
+            return Err(e);
+        }
         let found = store::users::credentials(&self.db, login, by_email).await?;
         let (user, stored) = match found {
             // An account without a password hash (`stockbot`'s '!') cannot log in.
@@ -193,12 +198,14 @@ impl Chat {
             return self.refuse_login(&keys, by_email).await;
         };
         self.login_succeeded(&keys).await?;
+        metrics::counter!("tickertalk_logins_total", "result" => "success").increment(1);
         tracing::info!(user_id = user.id, "logged in");
         Ok(user)
     }
 
     async fn refuse_login<T>(&self, keys: &LoginKeys, by_email: bool) -> Result<T, ChatError> {
         tracing::info!(by_email, "login refused");
+        metrics::counter!("tickertalk_logins_total", "result" => "failure").increment(1);
         self.login_failed(keys).await?;
         Err(ChatError::Unauthorized(INVALID_CREDENTIALS))
     }

@@ -58,6 +58,7 @@ impl Chat {
             Sent::Repeat(dm) => return Ok(SentDm::Repeat(dm)),
             Sent::Reused => return Err(ChatError::Taken(Taken::ClientId)),
         };
+        metrics::counter!("tickertalk_messages_stored_total", "kind" => "direct").increment(1);
         self.bus.publish(Event::DirectMessage {
             message: dm.clone(),
             client_id,

@@ -123,21 +123,23 @@ impl Chat {
                     symbol: symbol.clone(),
                     requested_at: Utc::now(),
                     command: typed.to_string(),
+                    trace_id: Some(crate::trace::current_or_new()),
                 };
                 if let Err(e) = self.bus.publish_command(&command).await {
                     tracing::warn!(error = %e, %request_id, "stock command not queued");
                     // Never silence: say so in the room, stored like the bot's answer would be.
-                    let why = match e {
-                        BusError::NoBot => "the quote bot is offline",
-                        _ => "the bot cannot be reached",
+                    let (why, label) = match e {
+                        BusError::NoBot => ("the quote bot is offline", "no_bot"),
+                        _ => ("the bot cannot be reached", "broker_unreachable"),
                     };
                     let answer = unanswered(&command, why);
+                    metrics::counter!("tickertalk_stock_unanswered_total", "why" => label).increment(1);
                     if let Err(e) = self.store_answer(answer.clone()).await {
                         tracing::warn!(error = %e, %request_id, "could not store the answer; saying it unstored");
                         self.bot_reply(room_id, request_id, answer.text).await;
                     }
                 } else {
-                    tracing::info!(%request_id, room_id, symbol = symbol.as_str(), "stock command queued");
+                    tracing::info!(%request_id, trace_id = command.trace_id.as_deref(), room_id, symbol = symbol.as_str(), "stock command queued");
                 }
                 Posted::Command {
                     command: "stock",

@@ -103,6 +103,10 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
         // and published all the same.
         let _ = job.done.send(result);
     }
+    let answers = posted.iter().filter(|p| p.message.bot.is_some()).count();
+    metrics::counter!("tickertalk_messages_stored_total", "kind" => "room")
+        .increment((posted.len() - answers) as u64);
+    metrics::counter!("tickertalk_messages_stored_total", "kind" => "answer").increment(answers as u64);
     if !posted.is_empty() {
         // Handed to the channel now (batches reach the broker in commit order); the confirm
         // is awaited elsewhere while the next batch commits.

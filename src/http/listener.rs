@@ -29,12 +29,14 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
+use tracing::Instrument;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error::problem_body;
 use super::limits::{Taken, Tally};
+use super::observe::Observed;
 
 /// Connections kept out of the instance cap: the database pool, the broker, files.
 pub const RESERVED_FDS: usize = 256;
@@ -337,12 +339,18 @@ async fn connection(
     let svc = {
         let conn = conn.clone();
         service_fn(move |mut req: hyper::Request<Incoming>| {
+            let observed = Observed::start(req.method(), req.uri().path(), req.headers());
             req.extensions_mut().insert(info.clone());
             conn.busy();
-            let answer = inner.call(req);
+            let answer =
+                crate::trace::scope(observed.id.0.clone(), inner.call(req)).instrument(observed.span.clone());
             let conn = conn.clone();
             async move {
-                let resp = answer.await;
+                let mut resp = answer.await;
+                if let Ok(r) = &mut resp {
+                    let status = r.status();
+                    observed.finish(status, r.headers_mut());
+                }
                 // An upgraded connection is a WebSocket now, never idle in the HTTP sense.
                 if !matches!(&resp, Ok(r) if r.status() == StatusCode::SWITCHING_PROTOCOLS) {
                     conn.idle();

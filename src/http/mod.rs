@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod limits;
 pub mod listener;
+pub mod observe;
 pub mod origin;
 pub mod pages;
 pub mod qa;

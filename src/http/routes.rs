@@ -99,6 +99,7 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/healthz", public!(health::healthz)),
     route(Method::GET, "/readyz", public!(health::readyz)),
     route(Method::GET, "/v1/openapi.yaml", public!(health::openapi)),
+    route(Method::GET, "/metrics", public!(health::metrics)),
     route(Method::POST, "/v1/auth/signup", public!(auth::signup)),
     route(Method::POST, "/v1/auth/login", public!(auth::login)),
     route(Method::POST, "/v1/auth/refresh", public!(auth::refresh)),
@@ -260,31 +261,39 @@ pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .expect("the table has routes")
 }
 
-/// The methods the table serves at `path` (an `{id}` must be an integer, as the router
-/// requires); empty when nothing is served there.
-pub fn methods_at(path: &str) -> Vec<Method> {
-    let matches = |pattern: &str| {
-        let mut want = pattern.trim_start_matches('/').split('/');
-        let mut got = path.trim_start_matches('/').split('/');
-        loop {
-            match (want.next(), got.next()) {
-                (None, None) => return true,
-                (Some(w), Some(g)) => {
-                    let ok = match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                        Some("id") => g.parse::<i64>().is_ok(),
-                        Some(_) => !g.is_empty(),
-                        None => w == g,
-                    };
-                    if !ok {
-                        return false;
-                    }
+/// Whether `path` is one of `pattern`'s paths (an `{id}` must be an integer, as the router
+/// requires).
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.trim_start_matches('/').split('/');
+    let mut got = path.trim_start_matches('/').split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) => {
+                let ok = match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                    Some("id") => g.parse::<i64>().is_ok(),
+                    Some(_) => !g.is_empty(),
+                    None => w == g,
+                };
+                if !ok {
+                    return false;
                 }
-                _ => return false,
             }
+            _ => return false,
         }
-    };
+    }
+}
+
+/// The table's pattern for `path` (`/v1/chat/rooms/{id}` for `/v1/chat/rooms/7`), whatever
+/// the method: the `route` label of request metrics and spans, so its values are bounded.
+pub fn pattern_of(path: &str) -> Option<&'static str> {
+    ROUTES.iter().find(|r| path_matches(r.path, path)).map(|r| r.path)
+}
+
+/// The methods the table serves at `path`; empty when nothing is served there.
+pub fn methods_at(path: &str) -> Vec<Method> {
     let mut methods: Vec<Method> = Vec::new();
-    for r in ROUTES.iter().filter(|r| matches(r.path)) {
+    for r in ROUTES.iter().filter(|r| path_matches(r.path, path)) {
         if !methods.contains(&r.method) {
             methods.push(r.method.clone());
         }

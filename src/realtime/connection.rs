@@ -7,7 +7,7 @@
 //! already covered are skipped by id (the per-room cursor).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -125,6 +125,29 @@ pub async fn run(
     .await;
 }
 
+/// The socket metrics' handles, looked up once: the macros hash their name on every call, and
+/// these are recorded once per delivered frame.
+struct Meters {
+    deliveries: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+static METERS: LazyLock<Meters> = LazyLock::new(|| Meters {
+    deliveries: metrics::counter!("tickertalk_deliveries_total"),
+    latency: metrics::histogram!("tickertalk_delivery_latency_seconds"),
+});
+
+/// Why a socket was cut, for `tickertalk_sockets_cut_total`: 1013 is the server's "too slow"
+/// (send buffer full, or a write that did not finish), 1008 the idle timeout.
+fn count_cut(code: u16) {
+    let reason = match code {
+        1013 => "slow",
+        1008 => "idle",
+        _ => return,
+    };
+    metrics::counter!("tickertalk_sockets_cut_total", "reason" => reason).increment(1);
+}
+
 /// How a write (with its `WRITE_TIMEOUT`) ended, as the socket goes on.
 fn written(result: Result<Result<(), WsError>, tokio::time::error::Elapsed>) -> Flow {
     match result {
@@ -230,6 +253,7 @@ impl Connection {
 
         if let Flow::Close(code, reason) = end {
             tracing::info!(code, reason, "closing socket");
+            count_cut(code);
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
                 self.socket.send(Message::Close(Some(CloseFrame {
@@ -282,13 +306,22 @@ impl Connection {
 
     /// Writes (without flushing) what `out` asks for: nothing when a replay already sent it,
     /// several frames for a tick of presence notices.
-    async fn feed(&mut self, out: Outbound) -> Result<(), WsError> {
+    /// `now_us`: when the batch's write started, for the delivery latency of room messages.
+    async fn feed(&mut self, out: Outbound, now_us: i64) -> Result<(), WsError> {
         let frame = match out {
             Outbound::Frame(frame) => frame,
-            Outbound::Room { room_id, id, frame } => {
+            Outbound::Room {
+                room_id,
+                id,
+                stored_at,
+                frame,
+            } => {
                 if self.cursors.get(&room_id).is_some_and(|&c| id <= c) {
                     return Ok(()); // the replay already sent it
                 }
+                let meters = &*METERS;
+                meters.deliveries.increment(1);
+                meters.latency.record((now_us - stored_at).max(0) as f64 / 1e6);
                 frame
             }
             Outbound::Direct { id, frame } => {
@@ -311,11 +344,12 @@ impl Connection {
     /// items), then flushes once: one system call for the lot (`realtime::coalesce`), and one
     /// timer for the lot instead of one per frame.
     async fn write_batch(&mut self, first: Outbound) -> Flow {
+        let now_us = chrono::Utc::now().timestamp_micros();
         let write = async {
             let mut next = Some(first);
             let mut taken = 0;
             while let Some(out) = next {
-                self.feed(out).await?;
+                self.feed(out, now_us).await?;
                 taken += 1;
                 next = if taken < WRITE_BATCH {
                     self.rx.try_recv().ok()

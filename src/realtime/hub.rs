@@ -34,7 +34,13 @@ pub enum Outbound {
     /// A frame to send as is.
     Frame(Utf8Bytes),
     /// A stored room message; the socket skips it when a `since` replay already sent that id.
-    Room { room_id: i64, id: i64, frame: Utf8Bytes },
+    /// `stored_at`: its `created_at` in microseconds since the epoch (the delivery latency).
+    Room {
+        room_id: i64,
+        id: i64,
+        stored_at: i64,
+        frame: Utf8Bytes,
+    },
     /// A stored direct message; skipped when the connect-time `dm_since` replay sent that id.
     Direct { id: i64, frame: Utf8Bytes },
     /// A room's presence notices of one tick, shared by every member: each is written, in
@@ -108,6 +114,7 @@ struct Conn {
 struct Ready {
     id: i64,
     author_id: i64,
+    stored_at: i64,
     plain: Utf8Bytes,
     authored: Option<Utf8Bytes>,
 }
@@ -281,6 +288,13 @@ impl Hub {
     /// Adds the socket to the room. `newly`: it was not a member yet; `has_floor`: the room's
     /// sequence is already known here (other local members), so the room exists and
     /// `set_floor` would change nothing: the joiner need not read it.
+    /// Sockets registered here, and their room memberships (gauges of `/metrics`).
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let memberships = inner.rooms.values().map(|r| r.members.len()).sum();
+        (inner.conns.len(), memberships)
+    }
+
     pub fn join(&self, conn: ConnId, room_id: i64) -> Joined {
         let mut inner = self.lock();
         let Some(c) = inner.conns.get_mut(&conn) else {
@@ -556,6 +570,7 @@ impl Hub {
                 Outbound::Room {
                     room_id,
                     id: msg.id,
+                    stored_at: msg.stored_at,
                     frame,
                 },
             );
@@ -621,6 +636,7 @@ impl Hub {
     /// Fills a room's gap from the database after `wait`, repeating while a gap remains.
     fn spawn_fill(&self, room_id: i64, wait: Duration) {
         let Some(hub) = self.this.upgrade() else { return };
+        metrics::counter!("tickertalk_gap_fills_total").increment(1);
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
             loop {
@@ -678,6 +694,7 @@ fn ready(m: &RoomMessage, client_id: Option<&str>) -> Ready {
     Ready {
         id: m.id,
         author_id: m.user_id,
+        stored_at: m.created_at.timestamp_micros(),
         plain,
         authored,
     }
@@ -693,6 +710,7 @@ fn to_every_v1_socket(inner: &Inner, frame: Utf8Bytes) {
 
 fn send(c: &Conn, out: Outbound) {
     if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(out) {
+        metrics::counter!("tickertalk_frames_dropped_total").increment(1);
         c.closer.close(1013, "too slow: send buffer full");
     }
 }

@@ -69,6 +69,9 @@ pub struct StockAnswer {
     pub text: String,
     pub meta: BotMeta,
     pub answered_at: DateTime<Utc>,
+    /// The asking command's `trace_id`, handed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// A direct message as stored, with both users' names.
@@ -233,6 +236,10 @@ pub struct StockCommand {
     /// The command as typed (empty from servers that predate stored answers).
     #[serde(default)]
     pub command: String,
+    /// The id of the request that asked (`X-Request-Id`), so the bot's logs and the answer's
+    /// carry it (issue #14); absent from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 impl StockCommand {

@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod event;
+pub mod prometheus;
 pub mod stock;
 pub mod telemetry;
 pub mod topology;
