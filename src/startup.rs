@@ -237,7 +237,7 @@ fn describe_metrics() {
     describe_histogram!(
         "tickertalk_delivery_latency_seconds",
         Unit::Seconds,
-        "From a room message's storing to the write of it to a socket"
+        "Per socket write carrying room messages: from its oldest message's storing to the write"
     );
     describe_counter!(
         "tickertalk_sockets_cut_total",

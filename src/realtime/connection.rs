@@ -126,7 +126,9 @@ pub async fn run(
 }
 
 /// The socket metrics' handles, looked up once: the macros hash their name on every call, and
-/// these are recorded once per delivered frame.
+/// these are recorded once per socket write. Per write, not per frame: a histogram sample per
+/// delivery cost the 400,000-deliveries/s fan-out about a fifth more server CPU and tens of MB
+/// of samples between two upkeeps (BENCHMARKS.md).
 struct Meters {
     deliveries: metrics::Counter,
     latency: metrics::Histogram,
@@ -306,8 +308,8 @@ impl Connection {
 
     /// Writes (without flushing) what `out` asks for: nothing when a replay already sent it,
     /// several frames for a tick of presence notices.
-    /// `now_us`: when the batch's write started, for the delivery latency of room messages.
-    async fn feed(&mut self, out: Outbound, now_us: i64) -> Result<(), WsError> {
+    /// Returns the `stored_at` of a room message it wrote (for the delivery metrics).
+    async fn feed(&mut self, out: Outbound) -> Result<Option<i64>, WsError> {
         let frame = match out {
             Outbound::Frame(frame) => frame,
             Outbound::Room {
@@ -317,16 +319,14 @@ impl Connection {
                 frame,
             } => {
                 if self.cursors.get(&room_id).is_some_and(|&c| id <= c) {
-                    return Ok(()); // the replay already sent it
+                    return Ok(None); // the replay already sent it
                 }
-                let meters = &*METERS;
-                meters.deliveries.increment(1);
-                meters.latency.record((now_us - stored_at).max(0) as f64 / 1e6);
-                frame
+                self.socket.feed(Message::Text(frame)).await?;
+                return Ok(Some(stored_at));
             }
             Outbound::Direct { id, frame } => {
                 if self.dm_cursor.is_some_and(|c| id <= c) {
-                    return Ok(()); // the connect-time replay already sent it
+                    return Ok(None); // the connect-time replay already sent it
                 }
                 frame
             }
@@ -334,28 +334,40 @@ impl Connection {
                 for n in notices.iter().filter(|n| n.except != self.conn_id) {
                     self.socket.feed(Message::Text(n.frame.clone())).await?;
                 }
-                return Ok(());
+                return Ok(None);
             }
         };
-        self.socket.feed(Message::Text(frame)).await
+        self.socket.feed(Message::Text(frame)).await?;
+        Ok(None)
     }
 
     /// Writes `first` and whatever else is queued for this socket (up to `WRITE_BATCH`
     /// items), then flushes once: one system call for the lot (`realtime::coalesce`), and one
     /// timer for the lot instead of one per frame.
     async fn write_batch(&mut self, first: Outbound) -> Flow {
-        let now_us = chrono::Utc::now().timestamp_micros();
         let write = async {
             let mut next = Some(first);
             let mut taken = 0;
+            // Room messages in this write, and the oldest one's `stored_at`.
+            let (mut delivered, mut oldest) = (0u64, i64::MAX);
             while let Some(out) = next {
-                self.feed(out, now_us).await?;
+                if let Some(stored_at) = self.feed(out).await? {
+                    delivered += 1;
+                    oldest = oldest.min(stored_at);
+                }
                 taken += 1;
                 next = if taken < WRITE_BATCH {
                     self.rx.try_recv().ok()
                 } else {
                     None
                 };
+            }
+            if delivered > 0 {
+                // The write's longest wait: its oldest message's, from storing to this write.
+                let waited = chrono::Utc::now().timestamp_micros() - oldest;
+                let meters = &*METERS;
+                meters.deliveries.increment(delivered);
+                meters.latency.record(waited.max(0) as f64 / 1e6);
             }
             self.socket.flush().await
         };

@@ -15,8 +15,9 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// How often recorded histogram samples are folded into their buckets. Until then each sample
-/// is kept as it is, so without this a process nobody scrapes would grow with every sample.
-const UPKEEP: Duration = Duration::from_secs(5);
+/// is kept as it is, so without this a process nobody scrapes would grow with every sample; at
+/// 5 s the fan-out benchmark's server held several MiB more (BENCHMARKS.md, issue #14).
+const UPKEEP: Duration = Duration::from_secs(1);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
