@@ -61,9 +61,10 @@ check-openapi: build
 	python3 -m pip install -q -r scripts/requirements-dev.txt
 	python3 scripts/check_openapi.py --exact target/routes.txt
 
-## The Postman collection, run by newman against a live server on its own database.
+## The Postman collection, run twice by newman against a live server on its own database, then a
+## check that the runs left nothing behind.
 newman: build
-	QA_ROUTES=true bash scripts/with-server.sh bash scripts/newman.sh
+	QA_ROUTES=true bash scripts/with-server.sh bash scripts/newman-twice.sh
 
 ## The README's HTTP walk-through (scripts/walkthrough.sh) against a live server on its own database.
 walkthrough: build

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Run the Postman collection (postman/) against a live tickertalk server with newman.
 #
-#   BASE_URL=http://127.0.0.1:8080 scripts/newman.sh [extra newman args...]
+#   scripts/newman.sh [extra newman args...]                         # the environment's address
+#   BASE_URL=http://127.0.0.1:9000 scripts/newman.sh [extra newman args...]
+#
+# The server must run with QA_ROUTES=true (the expired-token case and the Clean-up folder use
+# its test-only /v1/qa routes); `make newman` starts such a server on a throwaway database.
+# How QA uses the collection, in the Postman app and here: docs/postman.md.
 #
 # Environment:
-#   BASE_URL          server to test (default http://127.0.0.1:8080)
-#   JWT_SECRET        optional: when set, the "expired token" request is signed with the server's
-#                     real key, so it tests expiry itself rather than a bad signature
+#   BASE_URL          server to test; overrides the environment file's scheme, host and port
+#                     (default: what postman/local.postman_environment.json says)
 #   NEWMAN_WAIT_SECS  how long to wait for GET $BASE_URL/healthz to answer first (default 30)
-#   NEWMAN_REPORT_DIR optional: also write a JUnit report there (newman-junit.xml)
+#   NEWMAN_REPORT_DIR optional: also write a JUnit report there (newman-junit.xml; with
+#                     NEWMAN_REPORT_NAME=<name>, <name>.xml instead)
 #
 # newman is pinned in tests/newman/package.json + package-lock.json and installed there (npm ci)
 # the first time. Exit status is non-zero when any request or assertion fails.
@@ -17,8 +22,6 @@ set -euo pipefail
 LOG_PREFIX=newman.sh
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-BASE_URL="${BASE_URL:-http://127.0.0.1:8080}"
-BASE_URL="${BASE_URL%/}"
 NEWMAN_DIR="$ROOT/tests/newman"
 NEWMAN="$NEWMAN_DIR/node_modules/.bin/newman"
 COLLECTION="$ROOT/postman/tickertalk.postman_collection.json"
@@ -37,6 +40,28 @@ if [ ! -x "$NEWMAN" ]; then
   [ -x "$NEWMAN" ] || die "newman did not install into $NEWMAN_DIR"
 fi
 
+# The server's address, and the environment variables that point the collection at it: with
+# BASE_URL, scheme/host/port are set from it too (so everything built from them agrees);
+# without, base_url as the environment file builds it from its own scheme, host and port.
+env_args=()
+if [ -n "${BASE_URL:-}" ]; then
+  BASE_URL="${BASE_URL%/}"
+  while IFS= read -r arg; do env_args+=(--env-var "$arg"); done < <(BASE_URL="$BASE_URL" node -e '
+    const u = new URL(process.env.BASE_URL);
+    const port = u.port || (u.protocol === "https:" ? "443" : "80");
+    console.log(["scheme=" + u.protocol.replace(/:$/, ""), "host=" + u.hostname, "port=" + port,
+                 "base_url=" + process.env.BASE_URL].join("\n"));
+  ')
+else
+  BASE_URL="$(ENVIRONMENT="$ENVIRONMENT" node -e '
+    const env = JSON.parse(require("fs").readFileSync(process.env.ENVIRONMENT, "utf8"));
+    const vars = Object.fromEntries(env.values.filter((v) => v.enabled !== false).map((v) => [v.key, String(v.value)]));
+    let url = "{{base_url}}";
+    for (let i = 0; i < 10 && /\{\{\w+\}\}/.test(url); i++) url = url.replace(/\{\{(\w+)\}\}/g, (m, k) => (k in vars ? vars[k] : m));
+    console.log(url.replace(/\/$/, ""));
+  ')"
+fi
+
 # Wait for the server (the Makefile may have just started it).
 wait_secs="${NEWMAN_WAIT_SECS:-30}"
 if ! BASE_URL="$BASE_URL" WAIT="$wait_secs" node -e '
@@ -52,32 +77,16 @@ if ! BASE_URL="$BASE_URL" WAIT="$wait_secs" node -e '
   die "no 200 from $BASE_URL/healthz within ${wait_secs}s: is the server running? (set BASE_URL)"
 fi
 
-# Extra variables go through a temporary environment file rather than the command line, so the
-# JWT secret never shows in the process list.
-tmp_env="$(mktemp "${TMPDIR:-/tmp}/tickertalk-newman-env.XXXXXX.json")"
-trap 'rm -f "$tmp_env"' EXIT
-ENV_IN="$ENVIRONMENT" ENV_OUT="$tmp_env" BASE_URL="$BASE_URL" node -e '
-  const fs = require("fs");
-  const env = JSON.parse(fs.readFileSync(process.env.ENV_IN, "utf8"));
-  const set = (key, value) => {
-    const v = env.values.find((x) => x.key === key);
-    if (v) { v.value = value; v.enabled = true; } else env.values.push({ key, value, type: "secret", enabled: true });
-  };
-  set("base_url", process.env.BASE_URL);
-  if (process.env.JWT_SECRET) set("jwt_secret", process.env.JWT_SECRET);
-  fs.writeFileSync(process.env.ENV_OUT, JSON.stringify(env));
-'
-
 reporters=(--reporters cli)
 if [ -n "${NEWMAN_REPORT_DIR:-}" ]; then
   mkdir -p "$NEWMAN_REPORT_DIR"
-  reporters=(--reporters "cli,junit" --reporter-junit-export "$NEWMAN_REPORT_DIR/newman-junit.xml")
+  reporters=(--reporters "cli,junit" --reporter-junit-export "$NEWMAN_REPORT_DIR/${NEWMAN_REPORT_NAME:-newman-junit}.xml")
 fi
 
 log "running the collection against $BASE_URL"
 "$NEWMAN" run "$COLLECTION" \
-  -e "$tmp_env" \
-  --env-var "base_url=$BASE_URL" \
+  -e "$ENVIRONMENT" \
+  "${env_args[@]}" \
   --timeout-request 15000 \
   --no-insecure-file-read \
   --color off \

@@ -4,7 +4,8 @@
 #
 #   scripts/with-server.sh COMMAND [ARGS...]
 #
-# The command sees BASE_URL, JWT_SECRET and SERVER_PID; with WITH_SERVER_INSTANCES=N (default 1),
+# The command sees BASE_URL, JWT_SECRET, SERVER_PID and SERVER_DATABASE_URL (its database);
+# with WITH_SERVER_INSTANCES=N (default 1),
 # N instances share the database and broker prefix, and BASE_URLS / SERVER_PIDS list them all
 # (comma-separated; BASE_URL and SERVER_PID are the first). AMQP_URL and BROKER_PREFIX are the
 # instances' own (a bot started by the command joins them). Needs PostgreSQL and RabbitMQ
@@ -85,4 +86,4 @@ for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
 done
 
 AMQP_URL="$AMQP" BROKER_PREFIX="$db" BASE_URL="${urls[0]}" BASE_URLS=$(IFS=,; echo "${urls[*]}") JWT_SECRET="$secret" \
-    SERVER_PID="${pids[0]}" SERVER_PIDS=$(IFS=,; echo "${pids[*]}") "$@"
+    SERVER_DATABASE_URL="$url" SERVER_PID="${pids[0]}" SERVER_PIDS=$(IFS=,; echo "${pids[*]}") "$@"
