@@ -75,6 +75,20 @@ async fn the_eleventh_wrong_password_is_429_on_every_instance_even_with_the_righ
         .await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["status"], 429);
+    // The original API's login is throttled by the same counts, says so in its own envelope,
+    // and gives the delay as /v1 does.
+    let resp = owner
+        .post(b.url("/api/auth_token"))
+        .json(&json!({"username": "alice", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let said = body["error"]["errors"]["message"].as_str().unwrap();
+    assert!(said.starts_with("too many requests; wait"), "{body}");
 }
 
 #[tokio::test]

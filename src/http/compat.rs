@@ -118,6 +118,11 @@ pub fn envelope_error(err: ApiError) -> Response {
         ApiError::Invalid(_) | ApiError::Conflict { .. } => StatusCode::BAD_REQUEST,
         other => other.status(),
     };
+    // A delay the client should wait out, as /v1 says it (posting and login throttling alike).
+    let retry_after = match &err {
+        ApiError::RateLimited { retry_after_secs } => Some((*retry_after_secs).max(1)),
+        _ => None,
+    };
     let (message, errors): (&'static str, Value) = match err {
         ApiError::Invalid(fields) => ("Form error", json!(fields)),
         ApiError::BadRequest(why) => ("Form error", json!({ "body": why })),
@@ -128,7 +133,7 @@ pub fn envelope_error(err: ApiError) -> Response {
         ApiError::NotFound(what) => ("User error", json!({ "resource": what })),
         ApiError::RateLimited { retry_after_secs } => (
             "User error",
-            json!({ "message": format!("too many messages; wait {retry_after_secs} s") }),
+            json!({ "message": format!("too many requests; wait {retry_after_secs} s") }),
         ),
         ApiError::TooMany(why) => ("User error", json!({ "message": why })),
         ApiError::Busy(why) => ("Server error", json!({ "server": why })),
@@ -145,7 +150,7 @@ pub fn envelope_error(err: ApiError) -> Response {
             ("Server error", json!({ "server": "internal server error" }))
         }
     };
-    json(
+    let mut resp = json(
         status,
         &Envelope::<Value> {
             status: "fail",
@@ -159,7 +164,12 @@ pub fn envelope_error(err: ApiError) -> Response {
             per_page: DEFAULT_PER_PAGE,
             current_page: 1,
         },
-    )
+    );
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert("retry-after", warp::http::HeaderValue::from(secs));
+    }
+    resp
 }
 
 /// Any other path under `/api`: 404 in the envelope, whatever the method.

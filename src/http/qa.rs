@@ -29,7 +29,7 @@ pub async fn expired_token(state: Arc<AppState>, me: AuthUser, _req: Request) ->
     let (token, expires_at) = state.chat.expired_token(&me);
     Ok(json(
         StatusCode::OK,
-        &json!({"token": token, "expires_at": expires_at}),
+        &json!({"token": token, "expires_at": crate::domain::time::timestamp(&expires_at)}),
     ))
 }
 
