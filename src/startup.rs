@@ -313,18 +313,23 @@ fn describe_metrics() {
     );
     // Every counter's series exist from the start at 0: Prometheus's rate() and increase()
     // miss the first increment of a series that appears with it.
-    for kind in ["room", "direct", "answer"] {
-        metrics::counter!("tickertalk_messages_stored_total", "kind" => kind).increment(0);
-    }
-    for reason in ["slow", "idle"] {
-        metrics::counter!("tickertalk_sockets_cut_total", "reason" => reason).increment(0);
-    }
-    for result in ["success", "failure", "throttled"] {
-        metrics::counter!("tickertalk_logins_total", "result" => result).increment(0);
-    }
-    for why in ["no_bot", "broker_unreachable", "dead_letter"] {
-        metrics::counter!("tickertalk_stock_unanswered_total", "why" => why).increment(0);
-    }
+    use tickertalk_wire::prometheus::zero;
+    zero(
+        "tickertalk_messages_stored_total",
+        "kind",
+        &["room", "direct", "answer"],
+    );
+    zero("tickertalk_sockets_cut_total", "reason", &["slow", "idle"]);
+    zero(
+        "tickertalk_logins_total",
+        "result",
+        &["success", "failure", "throttled"],
+    );
+    zero(
+        "tickertalk_stock_unanswered_total",
+        "why",
+        &["no_bot", "broker_unreachable", "dead_letter"],
+    );
     for name in [
         "tickertalk_deliveries_total",
         "tickertalk_frames_dropped_total",

@@ -226,16 +226,7 @@ async fn sql_looking_and_html_text_is_stored_and_returned_verbatim() {
         assert_eq!(status, 201, "{m}");
         assert_eq!(m["chatmessage"], text);
     }
-    let (_, list) = app
-        .get(&format!("/v1/chat/rooms/{room}/messages"), Some(&t))
-        .await;
-    let got: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["chatmessage"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, texts.to_vec());
+    assert_eq!(app.room_texts(&t, room).await, texts.to_vec());
     let (status, body) = app
         .post(
             &format!("/v1/chat/rooms/{room}/messages"),

@@ -107,16 +107,7 @@ async fn deleting_an_account_removes_what_it_made_and_nothing_else() {
         !names.contains(&"QA Room 1") && names.contains(&"Carol's"),
         "{rooms}"
     );
-    let (_, history) = app
-        .get(&format!("/v1/chat/rooms/{carols}/messages"), Some(&other))
-        .await;
-    let texts: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["chatmessage"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, ["carol at home"], "{history}");
+    assert_eq!(app.room_texts(&other, carols).await, ["carol at home"]);
     let (_, inbox) = app.get("/v1/chat/inbox", Some(&other)).await;
     assert_eq!(inbox, json!([]), "{inbox}");
     let (_, found) = app.get("/v1/users?prefix=qa", Some(&other)).await;

@@ -157,15 +157,18 @@ pub fn describe_metrics() {
     );
     // Every counter's series exist from the start at 0 (rate() misses a series' first
     // increment otherwise).
-    for outcome in ["quote", "no_data", "failed"] {
-        metrics::counter!("tickertalk_bot_answers_total", "outcome" => outcome).increment(0);
-    }
-    for kind in ["timeout", "connect", "status", "read", "parse"] {
-        metrics::counter!("tickertalk_bot_quote_failures_total", "kind" => kind).increment(0);
-    }
-    for result in ["hit", "miss"] {
-        metrics::counter!("tickertalk_bot_quote_cache_total", "result" => result).increment(0);
-    }
+    use tickertalk_wire::prometheus::zero;
+    zero(
+        "tickertalk_bot_answers_total",
+        "outcome",
+        &["quote", "no_data", "failed"],
+    );
+    zero(
+        "tickertalk_bot_quote_failures_total",
+        "kind",
+        &["timeout", "connect", "status", "read", "parse"],
+    );
+    zero("tickertalk_bot_quote_cache_total", "result", &["hit", "miss"]);
     metrics::counter!("tickertalk_bot_commands_total").increment(0);
     metrics::counter!("tickertalk_bot_broker_reconnects_total").increment(0);
     metrics::gauge!("tickertalk_bot_consuming").set(0.0);

@@ -313,6 +313,19 @@ impl TestApp {
         tokens.try_into().expect("one token per name")
     }
 
+    /// The texts of a room's latest page of history, oldest first.
+    pub async fn room_texts(&self, token: &str, room: i64) -> Vec<String> {
+        let (status, list) = self
+            .get(&format!("/v1/chat/rooms/{room}/messages"), Some(token))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["chatmessage"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub async fn create_room(&self, token: &str, name: &str) -> i64 {
         let (status, body) = self
             .post("/v1/chat/rooms", Some(token), json!({"name": name}))

@@ -47,6 +47,14 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// Makes the series `name{label=value}` exist at 0 for each of `values`: Prometheus's `rate()`
+/// and `increase()` miss the first increment of a series that appears with it.
+pub fn zero(name: &'static str, label: &'static str, values: &[&'static str]) {
+    for &value in values {
+        metrics::counter!(name, label => value).increment(0);
+    }
+}
+
 /// The metrics as Prometheus text (exposition format 0.0.4).
 pub fn render() -> String {
     install().render()
