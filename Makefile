@@ -12,7 +12,7 @@ export TICKERTALK_BIN TICKERTALK_BOT_BIN
 TEST_DATABASE_URL ?= postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
-.PHONY: run test deps build unit-test web-test check-schema check-openapi newman walkthrough e2e lint fmt db-migrate db-reset bench soak stop-deps
+.PHONY: run test deps build unit-test web-test check-schema check-openapi check-openapi-statuses newman walkthrough e2e lint fmt db-migrate db-reset bench soak stop-deps
 
 ## make run: start PostgreSQL and RabbitMQ (installing them if needed), migrate, start server + bot.
 run: deps build
@@ -20,7 +20,7 @@ run: deps build
 
 ## make test: everything: unit + integration tests, web client unit tests, schema and OpenAPI
 ## checks, Postman, browser.
-test: deps build unit-test web-test check-schema check-openapi newman walkthrough e2e
+test: deps build unit-test web-test check-schema check-openapi check-openapi-statuses newman walkthrough e2e
 	@echo "make test: all suites passed"
 
 deps:
@@ -60,6 +60,12 @@ check-openapi: build
 	$(TICKERTALK_BIN) routes > target/routes.txt
 	python3 -m pip install -q -r scripts/requirements-dev.txt
 	python3 scripts/check_openapi.py --exact target/routes.txt
+
+## The statuses docs/openapi.yaml documents against what the server answers to real traffic
+## (the Postman collection, the walk-through, probes), on its own throwaway server.
+check-openapi-statuses: build
+	python3 -m pip install -q -r scripts/requirements-dev.txt
+	QA_ROUTES=true bash scripts/with-server.sh bash scripts/openapi-statuses.sh
 
 ## The Postman collection, run twice by newman against a live server on its own database, then a
 ## check that the runs left nothing behind.
