@@ -12,7 +12,7 @@ export TICKERTALK_BIN TICKERTALK_BOT_BIN
 TEST_DATABASE_URL ?= postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
-.PHONY: run test deps build unit-test web-test check-schema check-openapi check-openapi-statuses newman walkthrough e2e lint fmt db-migrate db-reset bench soak stop-deps
+.PHONY: run test deps build unit-test web-test check-schema check-openapi check-openapi-statuses check-monitoring check-compose stop-test metrics newman walkthrough e2e lint fmt db-migrate db-reset bench soak stop-deps
 
 ## make run: start PostgreSQL and RabbitMQ (installing them if needed), migrate, start server + bot.
 run: deps build
@@ -20,7 +20,7 @@ run: deps build
 
 ## make test: everything: unit + integration tests, web client unit tests, schema and OpenAPI
 ## checks, Postman, browser.
-test: deps build unit-test web-test check-schema check-openapi check-openapi-statuses newman walkthrough e2e
+test: deps build check-monitoring unit-test web-test check-schema check-openapi check-openapi-statuses check-compose newman walkthrough stop-test e2e
 	@echo "make test: all suites passed"
 
 deps:
@@ -60,6 +60,25 @@ check-openapi: build
 	$(TICKERTALK_BIN) routes > target/routes.txt
 	python3 -m pip install -q -r scripts/requirements-dev.txt
 	python3 scripts/check_openapi.py --exact target/routes.txt
+
+## Prometheus's configurations and rules, checked by promtool, and the rules' unit tests
+## (monitoring/rules.test.yml). Installs the Debian prometheus package (with promtool) when missing;
+## tests/metrics.rs then lints a real scrape with `promtool check metrics` too.
+check-monitoring:
+	bash scripts/metrics.sh check
+
+## Prometheus (Debian package) against a running `make run`: http://127.0.0.1:9090/
+metrics:
+	bash scripts/metrics.sh
+
+## docker-compose.yml against the Compose Specification's JSON schema (vendored; no Docker needed).
+check-compose:
+	python3 -m pip install -q -r scripts/requirements-dev.txt
+	python3 scripts/check_compose.py
+
+## `make run` stopped by SIGINT/SIGTERM to its process group (Ctrl-C, an IDE's stop button).
+stop-test: build
+	bash scripts/stop-test.sh
 
 ## The statuses docs/openapi.yaml documents against what the server answers to real traffic
 ## (the Postman collection, the walk-through, probes), on its own throwaway server.

@@ -15,6 +15,7 @@
 #   TEST_AMQP_URL      broker URL (default: the local default)
 #   TICKERTALK_BIN     server binary (default target/debug/tickertalk; SERVER_BIN is accepted too)
 #   WITH_SERVER_DB_PREFIX  name prefix of the throwaway database and broker prefix (default tt_live)
+#   WITH_SERVER_PORT   the first instance's port (default: a free one)
 #   WITH_SERVER_LOG    server log (default target/test-output/with-server-<database>.log)
 # Everything else the server reads (RUST_LOG, RATE_LIMIT_MESSAGES, ...) passes through.
 set -euo pipefail
@@ -62,6 +63,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 urls=()
 for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
     port=$(free_port)
+    # WITH_SERVER_PORT: the first instance's port (a Prometheus watching a benchmark needs it).
+    ((i > 1)) || port=${WITH_SERVER_PORT:-$port}
     log_i=$log
     ((i == 1)) || log_i=${log%.log}-$i.log
     LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="$AMQP" JWT_SECRET="$secret" \

@@ -253,6 +253,8 @@ export async function startStack() {
     JWT_SECRET: randomBytes(32).toString('hex'),
     BROKER_PREFIX: `e2e${rand(8)}`,
     QUOTE_URL: quotes.url,
+    // The bot's /metrics port stays closed: a developer's `make run` bot may hold the default.
+    METRICS_ADDR: '',
     // No ALLOWED_ORIGINS: a page on the server's own address needs none (issue #13).
     RUST_LOG: process.env.E2E_RUST_LOG || 'info',
     NO_COLOR: '1',
