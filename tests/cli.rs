@@ -92,17 +92,30 @@ fn healthcheck_asks_readyz_at_listen_addr() {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             use std::io::{Read, Write};
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 512];
-            let n = s.read(&mut buf).unwrap();
-            let request = String::from_utf8_lossy(&buf[..n]).to_string();
-            write!(s, "HTTP/1.1 {answer}\r\ncontent-length: 0\r\n\r\n").unwrap();
-            request
+            // Only the health check's request is answered: the other tests here run in
+            // parallel and probe ports they bound and released, and one of those may be this
+            // one (CI once saw a stranger's connection take the answer).
+            loop {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 512];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                if request.starts_with("GET /readyz ") {
+                    write!(s, "HTTP/1.1 {answer}\r\ncontent-length: 0\r\n\r\n").unwrap();
+                    return request;
+                }
+            }
         });
         // 0.0.0.0 is asked on loopback, as in a container.
         let listen = format!("0.0.0.0:{}", addr.port());
         let (code, err) = run(&[("LISTEN_ADDR", &listen)], &["healthcheck"]);
         assert_eq!(code, want, "{answer}: {err}");
+        if want == 1 {
+            assert!(
+                err.contains("answered 503"),
+                "refused for the 503, not a timeout: {err}"
+            );
+        }
         assert!(server.join().unwrap().starts_with("GET /readyz HTTP/1.1"));
     }
 }
