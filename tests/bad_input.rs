@@ -290,3 +290,86 @@ async fn a_nul_in_any_text_field_of_any_request_is_refused_naming_that_field() {
         .await;
     assert_eq!(status, 401, "carl was not signed up");
 }
+
+/// One HTTP/1.1 request over a plain socket, so the test controls the framing (reqwest always
+/// adds `Content-Length`): `body` is sent as is after the head. Returns the status and the
+/// rest of the response.
+async fn raw_request(app: &TestApp, head: &str, token: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut req = format!(
+        "{head}\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Connection: close\r\n\r\n",
+        app.addr
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    s.write_all(&req).await.unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).await.unwrap();
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    let status = resp.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, resp)
+}
+
+/// `data` as a chunked body, in chunks of at most 16 KiB.
+fn chunked(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in data.chunks(16 * 1024) {
+        out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// A body is read however it is framed. No body and no `Content-Length` (`curl -X POST` without
+/// `-d`) is an empty body, which a route that needs JSON refuses as such; a chunked body is read
+/// like any other, and is still refused past 64 KiB (413) with nothing stored. Nothing answers
+/// 411, on either API.
+#[tokio::test]
+async fn bodies_are_read_with_or_without_content_length_and_stay_bounded() {
+    let app = TestApp::spawn(&[]).await;
+    let t = app.token("alice").await;
+    let room = app.create_room(&t, "Lobby").await;
+    let messages = format!("POST /v1/chat/rooms/{room}/messages HTTP/1.1");
+
+    let (status, resp) = raw_request(&app, &messages, &t, b"").await;
+    assert_eq!(status, 400, "{resp}");
+    assert!(resp.contains("request body must be a JSON object"), "{resp}");
+
+    let (status, resp) = raw_request(
+        &app,
+        "POST /v1/chat/rooms HTTP/1.1\r\nTransfer-Encoding: chunked",
+        &t,
+        &chunked(br#"{"name": "Chunked"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{resp}");
+    let (_, rooms) = app.get("/v1/chat/rooms", Some(&t)).await;
+    assert!(rooms.to_string().contains("Chunked"), "{rooms}");
+
+    let big = format!(r#"{{"text": "{}"}}"#, "x".repeat(70 * 1024));
+    let (status, resp) = raw_request(
+        &app,
+        &format!("{messages}\r\nTransfer-Encoding: chunked"),
+        &t,
+        &chunked(big.as_bytes()),
+    )
+    .await;
+    assert_eq!(status, 413, "{resp}");
+    assert!(resp.contains("request body larger than 65536 bytes"), "{resp}");
+    assert!(app.room_texts(&t, room).await.is_empty());
+
+    // The original API, in its envelope.
+    let (status, resp) = raw_request(
+        &app,
+        "POST /api/auth_token HTTP/1.1\r\nTransfer-Encoding: chunked",
+        &t,
+        &chunked(big.as_bytes()),
+    )
+    .await;
+    assert_eq!(status, 413, "{resp}");
+    assert!(resp.contains("request body too large"), "{resp}");
+}

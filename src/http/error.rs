@@ -23,7 +23,7 @@ pub enum ApiError {
     NotFound(String),
     #[error("{detail}")]
     Conflict { detail: String, errors: FieldErrors },
-    #[error("request body too large")]
+    #[error("request body larger than {max} bytes", max = super::MAX_BODY)]
     PayloadTooLarge,
     #[error("invalid fields")]
     Invalid(FieldErrors),

@@ -100,16 +100,6 @@ fn security_headers() -> HeaderMap {
 async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
     let (status, detail) = if err.is_not_found() {
         (StatusCode::NOT_FOUND, "no such route".to_string())
-    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body larger than {MAX_BODY} bytes"),
-        )
-    } else if err.find::<warp::reject::LengthRequired>().is_some() {
-        (
-            StatusCode::LENGTH_REQUIRED,
-            "a request body needs a Content-Length header".to_string(),
-        )
     } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
         (
             StatusCode::METHOD_NOT_ALLOWED,

@@ -147,8 +147,8 @@ pub struct Request {
     /// The query string as a map; a malformed one is empty (fields are validated later).
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
-    /// The body, at most `MAX_BODY` bytes (larger is 413 before any handler runs). Empty for
-    /// methods without a body.
+    /// The body, at most `MAX_BODY` bytes (larger is 413 before any handler runs), with or
+    /// without `Content-Length`. Empty for `/v1` methods without a body.
     pub body: Bytes,
     /// Present when the connection can be upgraded (the WebSocket handshake).
     pub upgrade: Option<OnUpgrade>,
@@ -233,7 +233,7 @@ impl Route {
 
 /// Answers one request of a route: authenticate if the route asks for it, run the handler,
 /// and write any error the way the route's API writes errors. A body the router refused
-/// arrives here as `Err` (only `/api` rows hand one on; see `Route::body`).
+/// (too large, or unreadable) arrives here as `Err` (see `Route::body`).
 async fn serve(state: Arc<AppState>, api: Api, handler: Handler, req: Result<Request, ApiError>) -> Response {
     let result = async {
         let req = req?;
@@ -303,8 +303,8 @@ pub fn methods_at(path: &str) -> Vec<Method> {
 
 /// Requests no route (nor a web file) took: 404 for a path nothing is served at, whatever the
 /// method; 405 with `Allow` for a path served with other methods; under `/api`, in that API's
-/// envelope. A request whose method *is* served at its path was refused by the route itself
-/// (411, 413): that rejection is passed on to `recover`.
+/// envelope. A request whose method *is* served at its path but that no route took (a
+/// rejection of warp's own) is passed on to `recover`.
 pub fn unmatched() -> BoxedFilter<(Response,)> {
     warp::method()
         .and(warp::path::full())
@@ -393,37 +393,59 @@ fn method(method: &Method) -> BoxedFilter<()> {
 }
 
 impl Route {
-    /// The body, at most `MAX_BODY` bytes.
+    /// The body, at most `MAX_BODY` bytes, as `Err(PayloadTooLarge)` when larger (handed on,
+    /// never a rejection: a rejection would fall through to the other routes and the
+    /// catch-alls and come out as a misleading 404 or 405).
     ///
-    /// `/v1` reads it only for methods that carry one and rejects a larger one (411/413 from
-    /// `recover`). `/api` reads it for every method, because its clients may put
-    /// `access_token` in a form body even on DELETE, and never rejects: a rejection would fall
-    /// through to the `/api` catch-all and come out as a misleading 404, so an oversized body
-    /// is handed on as the 413 to answer in the envelope, and a body without `Content-Length`
-    /// is taken as empty.
+    /// `/v1` reads it only for methods that carry one. `/api` reads it for every method,
+    /// because its clients may put `access_token` in a form body even on DELETE.
     fn body(&self) -> BoxedFilter<(Result<Bytes, ApiError>,)> {
-        let bounded = || warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes());
-        match self.api {
-            Api::V1 => {
-                if matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {
-                    bounded().map(Ok).boxed()
-                } else {
-                    warp::any().map(|| Ok(Bytes::new())).boxed()
-                }
-            }
-            Api::Classic => warp::header::<u64>("content-length")
-                .and(
-                    bounded()
-                        .map(Ok)
-                        .or(warp::any().map(|| Err(ApiError::PayloadTooLarge)))
-                        .unify(),
-                )
-                .map(|_len, body| body)
-                .or(warp::any().map(|| Ok(Bytes::new())))
-                .unify()
-                .boxed(),
+        let reads =
+            self.api == Api::Classic || matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
+        if reads {
+            read_body()
+        } else {
+            warp::any().map(|| Ok(Bytes::new())).boxed()
         }
     }
+}
+
+/// A request body of at most `MAX_BODY` bytes, however it is framed: a `Content-Length` over
+/// the limit is refused before anything is read, a chunked body is read until it passes the
+/// limit, and a request with neither header has no body (RFC 9112 §6.3), so `curl -X POST`
+/// without `-d` works like any other client.
+fn read_body() -> BoxedFilter<(Result<Bytes, ApiError>,)> {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .then(read_bounded)
+        .boxed()
+}
+
+async fn read_bounded<B: bytes::Buf>(
+    length: Option<u64>,
+    body: impl futures_util::Stream<Item = Result<B, warp::Error>>,
+) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+
+    if length.is_some_and(|n| n > MAX_BODY) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut body = std::pin::pin!(body);
+    let mut read = bytes::BytesMut::with_capacity(length.unwrap_or(0) as usize);
+    while let Some(chunk) = body.next().await {
+        let mut chunk =
+            chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+        if (read.len() + chunk.remaining()) as u64 > MAX_BODY {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            read.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(read.freeze())
 }
 
 #[cfg(test)]
