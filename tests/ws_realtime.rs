@@ -609,12 +609,26 @@ async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent
     let (_, room, mut ws) = app.user_in_room("alice", "NoBot").await;
     ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "/stock=aapl.us", "client_id": "q-1"}))
         .await;
-    let accepted = ws.next_where(|v| v["type"] == 8).await;
+    // The acceptance comes first (the web client shows the bot typing on it, and clears that
+    // on the answer), then the answer: record the order of both.
+    let mut seen = Vec::new();
+    let reply = loop {
+        let frame = ws.next().await;
+        match frame["type"].as_i64() {
+            Some(8) => seen.push(frame),
+            Some(1) => break frame,
+            _ => {}
+        }
+    };
     assert_eq!(
-        (accepted["command"].as_str(), accepted["client_id"].as_str()),
+        seen.len(),
+        1,
+        "the acceptance before the answer: {seen:?} then {reply}"
+    );
+    assert_eq!(
+        (seen[0]["command"].as_str(), seen[0]["client_id"].as_str()),
         (Some("stock"), Some("q-1"))
     );
-    let reply = ws.next_where(|v| v["type"] == 1).await;
     assert_eq!(
         (reply["chatuser"].as_str(), reply["bot"].as_bool()),
         (Some("stockbot"), Some(true))
