@@ -325,8 +325,80 @@ async fn main() {
             json!({"scenario": "fanout-summary", "label": args.label, "highest_passing_rate_per_room": best})
         );
     }
+    // Idle only: then every socket leaves at once (clients dropped by a load balancer, or a
+    // network blip), timed until the server has cleared their presence.
+    if args.rates.0.is_empty()
+        && args.stock_rates.0.is_empty()
+        && let Ok(db) = std::env::var("SERVER_DATABASE_URL")
+    {
+        let left = leave_storm(&db, &servers, &args.label, total, readers, sinks).await;
+        println!("{left}");
+    }
     // Exit without closing 10,000 sockets politely: the server is stopped next anyway.
     std::process::exit(0);
+}
+
+/// Closes every socket at once and waits until PostgreSQL holds no presence row (polled with
+/// psql every 100 ms, for at most 120 s): how long a disconnect storm takes to clear, and what
+/// it costs the server and PostgreSQL in core-seconds.
+async fn leave_storm(
+    db: &str,
+    servers: &[u32],
+    label: &str,
+    total: usize,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    sinks: Vec<Vec<Writer>>,
+) -> Value {
+    let rows_before = presence_rows(db).await;
+    let before = CpuSample::take(servers);
+    let started = Instant::now();
+    for r in &readers {
+        r.abort();
+    }
+    drop(sinks);
+    for r in readers {
+        let _ = r.await; // each held a writer: the sockets are closed once all are gone
+    }
+    let mut cleared = None;
+    while started.elapsed() < Duration::from_secs(120) {
+        if presence_rows(db).await == Some(0) {
+            cleared = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = CpuSample::take(servers);
+    let secs = after.at.duration_since(before.at).as_secs_f64();
+    let cpu = after.since(&before);
+    let core_secs = |pct: f64| round(pct * secs / 100.0, 2);
+    let v = json!({
+        "scenario": "leave", "label": label, "sockets": total, "presence_rows_before": rows_before,
+        "cleared_s": cleared.map(|s| round(s, 2)),
+        "server_cpu_s": core_secs(cpu.server), "postgres_cpu_s": core_secs(cpu.postgres),
+        "broker_cpu_s": core_secs(cpu.broker),
+    });
+    println!(
+        "{total} sockets left at once: presence cleared in {} (CPU: server {:.2} s, PostgreSQL {:.2} s, RabbitMQ {:.2} s)",
+        cleared.map_or("(not within 120 s)".to_string(), |s| format!("{s:.2} s")),
+        core_secs(cpu.server),
+        core_secs(cpu.postgres),
+        core_secs(cpu.broker)
+    );
+    v
+}
+
+/// Rows in `room_presence` (psql, so the load generator needs no database driver).
+async fn presence_rows(db: &str) -> Option<u64> {
+    let db = db.to_string();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("psql")
+            .args([db.as_str(), "-tAXc", "SELECT count(*) FROM room_presence"])
+            .output()
+            .ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    })
+    .await
+    .ok()?
 }
 
 async fn sign_up(http: &reqwest::Client, base: &str, run: &str, users: usize) -> Vec<String> {
