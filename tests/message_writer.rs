@@ -370,3 +370,64 @@ async fn presence_entries_in_one_batch_get_the_room_list_and_first_flags() {
         ]
     );
 }
+
+#[tokio::test]
+async fn presence_exits_in_one_batch_announce_each_user_who_has_no_socket_left_once() {
+    use tickertalk::store::presence;
+    use uuid::Uuid;
+    let app = TestApp::spawn(&[]).await;
+    let (alice, bob) = (app.token("alice").await, app.token("bob").await);
+    let (a, b) = (user_id(&app, &alice).await, user_id(&app, &bob).await);
+    let (room, other) = (
+        app.create_room(&alice, "Storm").await,
+        app.create_room(&alice, "Calm").await,
+    );
+    let db = &app.chat.db;
+    let me = app.chat.instance_id;
+    let (a1, a2, b1, b2, a3) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    presence::enter_batch(
+        db,
+        me,
+        &[
+            (a1, room, a),
+            (a2, room, a),
+            (b1, room, b),
+            (b2, room, b),
+            (a3, other, a),
+        ],
+    )
+    .await
+    .unwrap();
+
+    // Both of alice's sockets in `room` and one of bob's leave in one batch, with a socket
+    // that was never there: alice is gone from `room` (once), bob is not, and alice stays in
+    // `other`.
+    let gone = presence::leave_batch(db, &[(a1, room), (b1, room), (a2, room), (Uuid::new_v4(), room)])
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![(room, a)]);
+    assert_eq!(
+        presence::users_in(db, room).await.unwrap(),
+        vec!["bob".to_string()]
+    );
+    assert_eq!(
+        presence::users_in(db, other).await.unwrap(),
+        vec!["alice".to_string()]
+    );
+
+    // Leaving again is nothing; the last sockets of two rooms in one batch are both gone.
+    assert!(presence::leave_batch(db, &[(a1, room)]).await.unwrap().is_empty());
+    let mut gone = presence::leave_batch(db, &[(b2, room), (a3, other)])
+        .await
+        .unwrap();
+    gone.sort();
+    let mut want = vec![(room, b), (other, a)];
+    want.sort();
+    assert_eq!(gone, want);
+}

@@ -457,6 +457,45 @@ async fn presence_and_typing_cross_instances() {
     assert_eq!(left["left"], "bob");
 }
 
+/// Exits are recorded in batches: a user is announced `left` once, when their last socket in
+/// the room goes, however many of their sockets close together.
+#[tokio::test]
+async fn left_is_announced_once_when_a_users_last_socket_in_the_room_goes() {
+    let app = TestApp::spawn(&[]).await;
+    let [alice, bob] = app.tokens(["alice", "bob"]).await;
+    let room = app.create_room(&alice, "Exits").await;
+    let mut wa = app.ws(&alice).await;
+    wa.join(room, None).await;
+    let mut bobs = Vec::new();
+    for _ in 0..4 {
+        let mut w = app.ws(&bob).await;
+        w.join(room, None).await;
+        bobs.push(w);
+    }
+    let lefts = |frames: &[Value]| -> Vec<Value> {
+        frames
+            .iter()
+            .filter(|v| v["type"] == 7 && v.get("left").is_some())
+            .cloned()
+            .collect()
+    };
+    let joined = wa.drain(Duration::from_secs(1)).await;
+    assert!(lefts(&joined).is_empty(), "{joined:?}");
+
+    drop(bobs.pop());
+    let after_one = wa.drain(Duration::from_secs(1)).await;
+    assert!(
+        lefts(&after_one).is_empty(),
+        "bob still has sockets here: {after_one:?}"
+    );
+
+    drop(bobs);
+    let after_all = lefts(&wa.drain(Duration::from_secs(2)).await);
+    assert_eq!(after_all.len(), 1, "{after_all:?}");
+    assert_eq!(after_all[0]["left"], "bob");
+    assert_eq!(app.chat.present_users(room).await, vec!["alice".to_string()]);
+}
+
 /// Issue #12: the presence tables are unlogged, so a PostgreSQL crash or immediate restart
 /// empties them. Here the test empties them itself (exactly what the restart does to them; a
 /// real restart would disturb the other tests sharing the server): at its next heartbeat (10 s)

@@ -61,20 +61,22 @@ pub struct Chat {
     writer: writer::Writer,
     /// Sessions recently found active; the hub drops revoked ones (`auth::session_cache`).
     sessions: Arc<SessionCache>,
-    /// Presence entries, recorded in batches (`presence.rs`).
+    /// Presence entries and exits, each recorded in batches (`presence.rs`).
     entries: tokio::sync::mpsc::Sender<presence::Entry>,
+    exits: tokio::sync::mpsc::Sender<presence::Exit>,
     /// The `stockbot` account's id, once looked up (`rooms.rs`).
     bot_id: std::sync::OnceLock<i64>,
 }
 
 impl Chat {
     /// Must run inside the tokio runtime: it starts the message writer's and the presence
-    /// entries' tasks.
+    /// entries' and exits' tasks.
     pub fn new(db: PgPool, bus: Arc<Bus>, sessions: Arc<SessionCache>, config: &Config) -> Chat {
         Chat {
             sessions,
             writer: writer::Writer::spawn(db.clone(), bus.clone()),
             entries: presence::spawn_entries(db.clone(), bus.clone(), bus.instance_id),
+            exits: presence::spawn_exits(db.clone(), bus.clone()),
             instance_id: bus.instance_id,
             db,
             bus,

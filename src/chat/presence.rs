@@ -83,6 +83,54 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
     }
 }
 
+/// A socket leaving a room (or closing), waiting for its presence row to be removed.
+pub(super) struct Exit {
+    user_id: i64,
+    username: String,
+    conn_id: Uuid,
+    room_id: i64,
+    done: oneshot::Sender<()>,
+}
+
+/// Starts the task that removes presence rows in batches: an instance's clients all dropping
+/// at once (or a graceful stop closing every socket) was two statements and one event per
+/// socket.
+pub(super) fn spawn_exits(db: PgPool, bus: Arc<Bus>) -> mpsc::Sender<Exit> {
+    super::batch::spawn(4096, MAX_ENTRIES, move |jobs| {
+        leave_all(db.clone(), bus.clone(), jobs)
+    })
+}
+
+async fn leave_all(db: PgPool, bus: Arc<Bus>, jobs: Vec<Exit>) {
+    let leaves: Vec<(Uuid, i64)> = jobs.iter().map(|j| (j.conn_id, j.room_id)).collect();
+    let gone = match store::presence::leave_batch(&db, &leaves).await {
+        Ok(gone) => gone.into_iter().collect::<HashSet<_>>(),
+        // The rows stay until this instance's heartbeat lapses or it restores its presence;
+        // nothing else can be done about an advisory list here.
+        Err(e) => {
+            tracing::warn!(error = %e, batch = jobs.len(), "presence not cleared");
+            HashSet::new()
+        }
+    };
+    // Two sockets of one user leaving one room in one batch: one notice.
+    let mut announced = HashSet::new();
+    let mut changes = Vec::new();
+    for job in jobs {
+        if gone.contains(&(job.room_id, job.user_id)) && announced.insert((job.room_id, job.user_id)) {
+            changes.push(PresenceChange {
+                room_id: job.room_id,
+                conn_id: job.conn_id,
+                joined: None,
+                left: Some(job.username),
+            });
+        }
+        let _ = job.done.send(());
+    }
+    if let Some(event) = Event::of_presences(changes) {
+        bus.publish(event);
+    }
+}
+
 impl Chat {
     /// The room's latest message sequence number (`UnknownRoom` if it does not exist). A
     /// socket reads it after registering in the room, so no live message can fall between the
@@ -120,17 +168,20 @@ impl Chat {
     }
 
     /// Forgets socket `conn_id` in a room, announcing `left` when the user has no socket there
-    /// any more (on any instance).
+    /// any more (on any instance). Exits are batched like entries (`spawn_exits`): a
+    /// disconnect storm is two statements and one event per batch. Returns once recorded (or
+    /// given up on: presence is advisory, a failure is logged).
     pub async fn leave_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) {
-        match store::presence::leave(&self.db, conn_id, room_id, user.user_id).await {
-            Ok(true) => self.bus.publish(Event::Presence(PresenceChange {
-                room_id,
-                conn_id,
-                joined: None,
-                left: Some(user.username.clone()),
-            })),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(room_id, error = %e, "presence not cleared"),
+        let (done, recorded) = oneshot::channel();
+        let job = Exit {
+            user_id: user.user_id,
+            username: user.username.clone(),
+            conn_id,
+            room_id,
+            done,
+        };
+        if self.exits.send(job).await.is_ok() {
+            let _ = recorded.await;
         }
     }
 

@@ -109,29 +109,41 @@ pub async fn enter_batch(
     Ok(rows.into_iter().map(|(_, first, users)| (first, users)).collect())
 }
 
-/// Removes a socket from a room. Returns true when the user has no live socket left there.
-pub async fn leave(db: &PgPool, conn: Uuid, room_id: i64, user_id: i64) -> StoreResult<bool> {
-    let removed = sqlx::query("DELETE FROM room_presence WHERE conn_id = $1 AND room_id = $2")
-        .bind(conn)
-        .bind(room_id)
-        .execute(db)
-        .await?
-        .rows_affected();
-    Ok(removed > 0 && sockets_of(db, room_id, user_id).await? == 0)
-}
-
-async fn sockets_of(db: &PgPool, room_id: i64, user_id: i64) -> StoreResult<i64> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM room_presence p JOIN instances i ON i.id = p.instance_id \
-         WHERE p.room_id = $1 AND p.user_id = $2 \
-         AND i.heartbeat_at > now() - make_interval(secs => $3)",
+/// Removes sockets from rooms (`(conn, room)`), in two statements for the whole batch, and
+/// returns the `(room, user)` pairs whose user has no live socket left there (a `left` notice
+/// is due), each once, sorted. Two statements, not one: the check runs after the delete committed, so
+/// of two instances removing a user's last two sockets at once, the later always sees both
+/// gone (in one statement each could read the other's row from its snapshot, and neither would
+/// announce).
+pub async fn leave_batch(db: &PgPool, leaves: &[(Uuid, i64)]) -> StoreResult<Vec<(i64, i64)>> {
+    let conns: Vec<Uuid> = leaves.iter().map(|l| l.0).collect();
+    let rooms: Vec<i64> = leaves.iter().map(|l| l.1).collect();
+    let removed: Vec<(i64, i64)> = sqlx::query_as(
+        "DELETE FROM room_presence p USING unnest($1::uuid[], $2::int8[]) AS t(conn_id, room_id) \
+         WHERE p.conn_id = t.conn_id AND p.room_id = t.room_id \
+         RETURNING p.room_id, p.user_id",
     )
-    .bind(room_id)
-    .bind(user_id)
-    .bind(ALIVE_SECS)
-    .fetch_one(db)
+    .bind(&conns)
+    .bind(&rooms)
+    .fetch_all(db)
     .await?;
-    Ok(n)
+    if removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (rooms, users): (Vec<i64>, Vec<i64>) = removed.into_iter().unzip();
+    let gone: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT DISTINCT t.room_id, t.user_id FROM unnest($1::int8[], $2::int8[]) AS t(room_id, user_id) \
+         WHERE NOT EXISTS (SELECT 1 FROM room_presence p JOIN instances i ON i.id = p.instance_id \
+                           WHERE p.room_id = t.room_id AND p.user_id = t.user_id \
+                           AND i.heartbeat_at > now() - make_interval(secs => $3)) \
+         ORDER BY t.room_id, t.user_id",
+    )
+    .bind(&rooms)
+    .bind(&users)
+    .bind(ALIVE_SECS)
+    .fetch_all(db)
+    .await?;
+    Ok(gone)
 }
 
 /// Usernames with a live socket in the room, sorted.
