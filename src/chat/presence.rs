@@ -15,13 +15,60 @@ use crate::auth::AuthUser;
 use crate::bus::Bus;
 use crate::store::{self, StoreError};
 
-/// A socket entering a room, waiting for its presence row and the room's list.
-pub(super) struct Entry {
+/// A socket entering or leaving a room, waiting on `done` for its presence row to be recorded
+/// (an entry is answered with the room's list).
+pub(super) struct Move<T> {
     user_id: i64,
     username: String,
     conn_id: Uuid,
     room_id: i64,
-    done: oneshot::Sender<Vec<String>>,
+    done: oneshot::Sender<T>,
+}
+
+pub(super) type Entry = Move<Vec<String>>;
+pub(super) type Exit = Move<()>;
+
+impl<T> Move<T> {
+    fn new(user: &AuthUser, conn_id: Uuid, room_id: i64) -> (Move<T>, oneshot::Receiver<T>) {
+        let (done, answer) = oneshot::channel();
+        let job = Move {
+            user_id: user.user_id,
+            username: user.username.clone(),
+            conn_id,
+            room_id,
+            done,
+        };
+        (job, answer)
+    }
+}
+
+/// Answers each job of a batch, then publishes one event announcing `joined` (`entering`) or
+/// `left` for the jobs whose flag is set, each (room, user) once: two sockets of one user
+/// entering or leaving one room in one batch make one notice. Ephemeral: handed to the broker
+/// in order, its confirm not awaited.
+fn answer_and_announce<T>(
+    bus: &Arc<Bus>,
+    entering: bool,
+    batch: impl IntoIterator<Item = (Move<T>, bool, T)>,
+) {
+    let mut announced = HashSet::new();
+    let mut changes = Vec::new();
+    for (job, announce, answer) in batch {
+        if announce && announced.insert((job.room_id, job.user_id)) {
+            let name = Some(job.username);
+            let (joined, left) = if entering { (name, None) } else { (None, name) };
+            changes.push(PresenceChange {
+                room_id: job.room_id,
+                conn_id: job.conn_id,
+                joined,
+                left,
+            });
+        }
+        let _ = job.done.send(answer);
+    }
+    if let Some(event) = Event::of_presences(changes) {
+        bus.publish(event);
+    }
 }
 
 /// At most this many entries per statement.
@@ -62,34 +109,11 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
             rows
         }
     };
-    // Two sockets of one user entering one room in one batch: one notice.
-    let mut announced = HashSet::new();
-    let mut changes = Vec::new();
-    for (job, (first, users)) in jobs.into_iter().zip(rows) {
-        if first && announced.insert((job.room_id, job.user_id)) {
-            changes.push(PresenceChange {
-                room_id: job.room_id,
-                conn_id: job.conn_id,
-                joined: Some(job.username),
-                left: None,
-            });
-        }
-        let _ = job.done.send(users);
-    }
-    // Ephemeral: one event for the batch, handed to the broker in order, its confirm not
-    // awaited.
-    if let Some(event) = Event::of_presences(changes) {
-        bus.publish(event);
-    }
-}
-
-/// A socket leaving a room (or closing), waiting for its presence row to be removed.
-pub(super) struct Exit {
-    user_id: i64,
-    username: String,
-    conn_id: Uuid,
-    room_id: i64,
-    done: oneshot::Sender<()>,
+    let batch = jobs
+        .into_iter()
+        .zip(rows)
+        .map(|(job, (first, users))| (job, first, users));
+    answer_and_announce(&bus, true, batch);
 }
 
 /// Starts the task that removes presence rows in batches: an instance's clients all dropping
@@ -112,23 +136,11 @@ async fn leave_all(db: PgPool, bus: Arc<Bus>, jobs: Vec<Exit>) {
             HashSet::new()
         }
     };
-    // Two sockets of one user leaving one room in one batch: one notice.
-    let mut announced = HashSet::new();
-    let mut changes = Vec::new();
-    for job in jobs {
-        if gone.contains(&(job.room_id, job.user_id)) && announced.insert((job.room_id, job.user_id)) {
-            changes.push(PresenceChange {
-                room_id: job.room_id,
-                conn_id: job.conn_id,
-                joined: None,
-                left: Some(job.username),
-            });
-        }
-        let _ = job.done.send(());
-    }
-    if let Some(event) = Event::of_presences(changes) {
-        bus.publish(event);
-    }
+    let batch = jobs.into_iter().map(|job| {
+        let last = gone.contains(&(job.room_id, job.user_id));
+        (job, last, ())
+    });
+    answer_and_announce(&bus, false, batch);
 }
 
 impl Chat {
@@ -151,14 +163,7 @@ impl Chat {
     /// (`spawn_entries`): one statement for every join queued meanwhile. Presence is advisory: a
     /// failure is logged, not raised, and the list is then read alone.
     pub async fn enter_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) -> Vec<String> {
-        let (done, users) = oneshot::channel();
-        let job = Entry {
-            user_id: user.user_id,
-            username: user.username.clone(),
-            conn_id,
-            room_id,
-            done,
-        };
+        let (job, users) = Entry::new(user, conn_id, room_id);
         if self.entries.send(job).await.is_ok()
             && let Ok(users) = users.await
         {
@@ -172,14 +177,7 @@ impl Chat {
     /// disconnect storm is two statements and one event per batch. Returns once recorded (or
     /// given up on: presence is advisory, a failure is logged).
     pub async fn leave_presence(&self, user: &AuthUser, conn_id: Uuid, room_id: i64) {
-        let (done, recorded) = oneshot::channel();
-        let job = Exit {
-            user_id: user.user_id,
-            username: user.username.clone(),
-            conn_id,
-            room_id,
-            done,
-        };
+        let (job, recorded) = Exit::new(user, conn_id, room_id);
         if self.exits.send(job).await.is_ok() {
             let _ = recorded.await;
         }
