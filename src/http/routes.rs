@@ -425,6 +425,7 @@ async fn read_bounded<B: bytes::Buf>(
     length: Option<u64>,
     body: impl futures_util::Stream<Item = Result<B, warp::Error>>,
 ) -> Result<Bytes, ApiError> {
+    use bytes::BufMut;
     use futures_util::StreamExt;
 
     if length.is_some_and(|n| n > MAX_BODY) {
@@ -433,17 +434,11 @@ async fn read_bounded<B: bytes::Buf>(
     let mut body = std::pin::pin!(body);
     let mut read = bytes::BytesMut::with_capacity(length.unwrap_or(0) as usize);
     while let Some(chunk) = body.next().await {
-        let mut chunk =
-            chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
         if (read.len() + chunk.remaining()) as u64 > MAX_BODY {
             return Err(ApiError::PayloadTooLarge);
         }
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            let n = part.len();
-            read.extend_from_slice(part);
-            chunk.advance(n);
-        }
+        read.put(chunk);
     }
     Ok(read.freeze())
 }
