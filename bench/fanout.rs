@@ -367,10 +367,8 @@ async fn leave_storm(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let after = CpuSample::take(servers);
-    let secs = after.at.duration_since(before.at).as_secs_f64();
-    let cpu = after.since(&before);
-    let core_secs = |pct: f64| round(pct * secs / 100.0, 2);
+    let cpu = CpuSample::take(servers).core_secs_since(&before);
+    let core_secs = |secs: f64| round(secs, 2);
     let v = json!({
         "scenario": "leave", "label": label, "sockets": total, "presence_rows_before": rows_before,
         "cleared_s": cleared.map(|s| round(s, 2)),
@@ -822,7 +820,9 @@ struct CpuSample {
     me: u64,
 }
 
-struct CpuPct {
+/// CPU of the same four, per process group: core-seconds or percent of one core, as the
+/// `CpuSample` method that made it says.
+struct Cpu {
     server: f64,
     postgres: f64,
     broker: f64,
@@ -854,16 +854,28 @@ impl CpuSample {
         sample
     }
 
-    /// Percent of one core over the interval (200 % = both cores of this machine).
-    fn since(&self, before: &CpuSample) -> CpuPct {
+    /// Core-seconds each used over the interval.
+    fn core_secs_since(&self, before: &CpuSample) -> Cpu {
         // USER_HZ is 100 on every Linux this runs on.
+        let secs = |a: u64, b: u64| a.saturating_sub(b) as f64 / 100.0;
+        Cpu {
+            server: secs(self.server, before.server),
+            postgres: secs(self.postgres, before.postgres),
+            broker: secs(self.broker, before.broker),
+            me: secs(self.me, before.me),
+        }
+    }
+
+    /// Percent of one core over the interval (200 % = both cores of this machine).
+    fn since(&self, before: &CpuSample) -> Cpu {
         let secs = self.at.duration_since(before.at).as_secs_f64().max(1e-9);
-        let pct = |a: u64, b: u64| a.saturating_sub(b) as f64 / 100.0 / secs * 100.0;
-        CpuPct {
-            server: pct(self.server, before.server),
-            postgres: pct(self.postgres, before.postgres),
-            broker: pct(self.broker, before.broker),
-            me: pct(self.me, before.me),
+        let used = self.core_secs_since(before);
+        let pct = |core_secs: f64| core_secs / secs * 100.0;
+        Cpu {
+            server: pct(used.server),
+            postgres: pct(used.postgres),
+            broker: pct(used.broker),
+            me: pct(used.me),
         }
     }
 }
