@@ -54,7 +54,8 @@ pub struct BotConfig {
     #[arg(long, env = "BOT_PREFETCH", default_value_t = 8)]
     pub prefetch: u16,
 
-    /// Total time allowed for one quote request, in milliseconds.
+    /// Total time allowed for fetching one quote, in milliseconds: every attempt, the backoff
+    /// between them and the body included (the answer is ready by then).
     #[arg(long, env = "QUOTE_TIMEOUT_MS", default_value_t = 5000)]
     pub quote_timeout_ms: u64,
 
@@ -132,7 +133,7 @@ pub fn describe_metrics() {
     );
     describe_counter!(
         "tickertalk_bot_quote_failures_total",
-        "Failed quote fetch attempts, by kind (timeout, connect, status, read, parse)"
+        "Failed quote fetch attempts, by kind (timeout, connect, status, read, parse, redirect, too_large)"
     );
     describe_histogram!(
         "tickertalk_bot_quote_fetch_seconds",
@@ -166,7 +167,15 @@ pub fn describe_metrics() {
     zero(
         "tickertalk_bot_quote_failures_total",
         "kind",
-        &["timeout", "connect", "status", "read", "parse"],
+        &[
+            "timeout",
+            "connect",
+            "status",
+            "read",
+            "parse",
+            "redirect",
+            "too_large",
+        ],
     );
     zero("tickertalk_bot_quote_cache_total", "result", &["hit", "miss"]);
     metrics::counter!("tickertalk_bot_commands_total").increment(0);
@@ -220,5 +229,13 @@ mod tests {
         assert!(c.validate().unwrap_err().starts_with("QUOTE_URL"));
         c.quote_url = "not a url {symbol}".into();
         assert!(c.validate().unwrap_err().starts_with("QUOTE_URL"));
+    }
+
+    #[test]
+    fn by_default_a_quote_fetch_gives_up_well_within_ten_seconds() {
+        let c = BotConfig::try_parse_from(["bot"]).unwrap().fetch_config();
+        // total_timeout bounds the whole fetch, retries included (fetch.rs).
+        assert!(c.total_timeout <= Duration::from_secs(10), "{c:?}");
+        assert!(c.connect_timeout <= c.total_timeout, "{c:?}");
     }
 }
