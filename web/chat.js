@@ -131,6 +131,8 @@ export class Chat {
     renderCurrentUser(username);
     this.layout.setTab('rooms');
     this.renderEmpty();
+    // The socket and the room list load side by side; whichever comes first,
+    // the outbox is sent only after restoreOutbox below (see flushOutbox).
     this.socket.start();
     try {
       await this.loadRooms();
@@ -154,27 +156,51 @@ export class Chat {
 
   /**
    * Messages typed before a reload (or in a tab that closed) and never
-   * acknowledged: shown again as waiting, and sent when the socket is open.
+   * acknowledged: shown again as waiting, then sent if the socket is open.
+   * Runs once the room list has loaded (or failed to): until then a socket
+   * that opens leaves the outbox alone (see flushOutbox).
    */
   restoreOutbox() {
-    for (const item of this.outbox.all()) {
-      const conv = item.kind === 'room' ? this.roomConv(item.ref) : this.dmConv(item.ref);
-      if (conv.pending.has(item.client_id)) continue;
-      const msg = conv.queuePending(pendingMessage({ clientId: item.client_id, author: this.me, text: item.text }));
-      if (conv.addPending(msg)) this.ui(conv).view.addPending(msg);
-    }
+    for (const item of this.outbox.all()) this.showWaiting(item);
+    this.outbox.markReady();
     if (this.socket.isOpen) this.flushOutbox();
   }
 
-  /** Sends every waiting message, in the order they were typed (a resend is safe: see Outbox). */
+  /**
+   * An outbox entry's bubble, put on the page (queued) when it is not there.
+   * Returns it, or null when its conversation already holds the stored
+   * message (history brought it before the echo): the server has it, so the
+   * entry and its bubble are done.
+   */
+  showWaiting(item) {
+    const conv = item.kind === 'room' ? this.roomConv(item.ref) : this.dmConv(item.ref);
+    if (conv.byClientId.has(item.client_id)) {
+      this.dropPending(conv, item.client_id);
+      this.outbox.remove(item.client_id);
+      return null;
+    }
+    const shown = conv.pending.get(item.client_id);
+    if (shown) return { conv, msg: shown };
+    const msg = conv.queuePending(pendingMessage({ clientId: item.client_id, author: this.me, text: item.text }));
+    conv.addPending(msg);
+    this.ui(conv).view.addPending(msg);
+    return { conv, msg };
+  }
+
+  /**
+   * Sends every waiting message, in the order they were typed (a resend is
+   * safe: see Outbox). Nothing before restoreOutbox has run: a socket that
+   * opens while the room list is still loading finds no bubbles to match the
+   * entries with, and must not take that for an answer. An entry is never
+   * dropped here: one whose bubble is gone is shown again and sent; only the
+   * server's stored copy (or its refusal, in onError) ends it.
+   */
   flushOutbox() {
+    if (!this.outbox || !this.outbox.ready) return;
     for (const item of this.outbox.all()) {
-      const conv = this.model.find(item.kind, item.ref);
-      const msg = conv && conv.pending.get(item.client_id);
-      if (!msg) {
-        this.outbox.remove(item.client_id);
-        continue;
-      }
+      const found = this.showWaiting(item);
+      if (!found) continue;
+      const { conv, msg } = found;
       if (msg.state === 'pending') continue; // already on its way on this socket
       conv.retryPending(msg);
       this.ui(conv).view.updatePending(msg);
@@ -540,7 +566,16 @@ export class Chat {
 
   joinRoom(conv) {
     this.ui(conv).joined = true;
-    this.socket.send(joinFrame(conv.ref, conv.maxId));
+    if (!this.socket.send(joinFrame(conv.ref, conv.maxId))) return;
+    // A post still on its way may already be stored with an id up to `since`:
+    // history fetched meanwhile shows it (without its client_id), and the
+    // server skips its echo to this socket, taking it for replayed. Posting it
+    // again is safe and brings the stored copy back to this socket alone, with
+    // its client_id, so its bubble and outbox entry can go. (Commands are not
+    // stored, and their acceptance is never skipped: they are not sent again.)
+    for (const msg of conv.pending.values()) {
+      if (msg.state === 'pending' && !msg.command) this.sendPending(conv, msg);
+    }
   }
 
   /** The query of the next socket: `dm_since` once a direct message is held. */
@@ -592,7 +627,7 @@ export class Chat {
     if (!this.started) return;
     for (const conv of this.model.conversations.values()) {
       for (const msg of conv.pending.values()) {
-        if (msg.state === 'pending') this.failPending(conv, msg, 'connection lost', true);
+        if (msg.state === 'pending') this.failPending(conv, msg, 'connection lost', { dropped: true });
       }
       const ui = this.uis.get(conv);
       if (ui) for (const user of [...ui.typing.keys()]) this.clearTyping(conv, user);
@@ -827,13 +862,15 @@ export class Chat {
   sendPending(conv, msg) {
     const ui = this.ui(conv);
     if (!this.socket.send(postFrame(conv.kind, conv.ref, msg.text, msg.client_id))) {
-      this.failPending(conv, msg, 'you are offline', true);
+      this.failPending(conv, msg, 'you are offline', { dropped: true });
       return;
     }
     clearTimeout(ui.echoTimers.get(msg.client_id));
     ui.echoTimers.set(msg.client_id, setTimeout(() => {
       ui.echoTimers.delete(msg.client_id);
-      if (msg.state === 'pending' && conv.pending.has(msg.client_id)) this.failPending(conv, msg, 'no reply from the server');
+      if (msg.state === 'pending' && conv.pending.has(msg.client_id)) {
+        this.failPending(conv, msg, 'no reply from the server', { unanswered: true });
+      }
     }, ECHO_TIMEOUT));
   }
 
@@ -860,19 +897,24 @@ export class Chat {
   }
 
   /**
-   * A message did not get through. `dropped`: for want of a connection, so it
-   * waits in the outbox and goes out by itself when one opens (the server may
-   * have it already; it stores it once). Otherwise the server refused it or
-   * never answered: it stays on screen with Retry, and leaves the outbox.
+   * A message did not get through.
+   * `dropped`: for want of a connection, so it waits in the outbox and goes
+   * out by itself when one opens (the server may have it already; it stores
+   * it once).
+   * `unanswered`: sent, but the server never answered: it may or may not have
+   * stored it. Shown as failed with Retry, and kept in the outbox, so the next
+   * connection (or a reload) sends it again.
+   * Otherwise the server refused it (an error frame naming it): it stays on
+   * screen with Retry, and leaves the outbox.
    */
-  failPending(conv, msg, reason, dropped = false) {
+  failPending(conv, msg, reason, { dropped = false, unanswered = false } = {}) {
     const ui = this.ui(conv);
     clearTimeout(ui.echoTimers.get(msg.client_id));
     ui.echoTimers.delete(msg.client_id);
     if (dropped && this.outbox.has(msg.client_id)) conv.queuePending(msg);
     else {
-      conv.failPending(msg, reason, dropped);
-      this.outbox.remove(msg.client_id);
+      conv.failPending(msg, reason, dropped || unanswered);
+      if (!dropped && !unanswered) this.outbox.remove(msg.client_id);
     }
     ui.view.updatePending(msg);
   }

@@ -4,6 +4,12 @@
 // the server stores a message once per author and client_id, so a resend of
 // something it already has only brings back the stored copy.
 //
+// An entry leaves the outbox only when the server has answered for it: its
+// stored copy came back (the echo, or history, with its client_id), or the
+// server refused it (an error frame naming its client_id; it then stays on
+// screen as failed, with Retry), or the user dismissed it. Anything else
+// (no socket, no reply, a page that has not yet shown it) leaves it here.
+//
 // Pure bookkeeping: no network, no DOM (chat.js decides when to send).
 
 const PREFIX = 'tickertalk.outbox.';
@@ -20,6 +26,18 @@ export class Outbox {
     this.key = PREFIX + String(username).toLowerCase();
     this.storage = storage;
     this.items = this.load();
+    /**
+     * False until the page has shown every waiting message again (chat.js
+     * does once the room list has loaded). A socket may open before that: a
+     * flush then must wait, for there is nothing on the page yet to match the
+     * entries with, and an entry with no match is never a reason to drop it.
+     */
+    this.ready = false;
+  }
+
+  /** The waiting messages are on the page: from now on a flush may send them. */
+  markReady() {
+    this.ready = true;
   }
 
   load() {
@@ -51,7 +69,7 @@ export class Outbox {
     return this.items.some((i) => i.client_id === clientId);
   }
 
-  /** Acknowledged (or given up on): no longer sent. */
+  /** Stored or refused by the server, or dismissed by the user: no longer sent. */
   remove(clientId) {
     const before = this.items.length;
     this.items = this.items.filter((i) => i.client_id !== clientId);

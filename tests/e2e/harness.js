@@ -235,9 +235,11 @@ export function tail(file, lines = 40) {
 /**
  * The whole stack: quote server, database, seeded data, server, bot.
  * `stack.restartServer()` stops the server with SIGTERM and starts it again
- * on the same port.
+ * on the same port; `stack.killServer()` ends it with SIGKILL (a crash).
+ * `options.env`: settings that differ from the defaults below, for the
+ * server and the bot of this stack.
  */
-export async function startStack() {
+export async function startStack(options = {}) {
   for (const v of ['DATABASE_URL', 'AMQP_URL']) {
     if (!process.env[v]) throw new Error(`${v} must be set`);
   }
@@ -260,6 +262,7 @@ export async function startStack() {
     NO_COLOR: '1',
     // Short-lived access tokens, so the client's refresh-before-expiry runs during the test.
     ACCESS_TOKEN_TTL_SECS: process.env.E2E_ACCESS_TOKEN_TTL_SECS || '20',
+    ...(options.env || {}),
   };
 
   // Remove this run's durable queues and exchanges at the end: left behind, quorum queues pile
@@ -301,6 +304,15 @@ export async function startStack() {
     async stopServer() {
       const info = await stopProcess(this.server);
       log(`server stopped: ${JSON.stringify(info)}`);
+      return info;
+    },
+    /** SIGKILL: no goodbye to sockets, the broker or the database, as in a crash. */
+    async killServer() {
+      const child = this.server;
+      if (!child || child.exitInfo) return child ? child.exitInfo : null;
+      child.kill('SIGKILL');
+      const info = await child.exited;
+      log(`server killed: ${JSON.stringify(info)}`);
       return info;
     },
     async restartServer() {
