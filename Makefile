@@ -12,7 +12,7 @@ export TICKERTALK_BIN TICKERTALK_BOT_BIN
 TEST_DATABASE_URL ?= postgres://tickertalk:tickertalk@127.0.0.1:5432/tickertalk
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
-.PHONY: run test deps build unit-test web-test check-schema check-openapi check-openapi-statuses check-monitoring check-compose stop-test metrics newman walkthrough e2e lint fmt db-migrate db-reset bench soak stop-deps
+.PHONY: run test deps build unit-test web-test check-schema check-openapi check-openapi-statuses check-monitoring check-compose stop-test metrics newman walkthrough e2e lint fmt db-migrate db-reset bench soak stress stop-deps
 
 ## make run: start PostgreSQL and RabbitMQ (installing them if needed), migrate, start server + bot.
 run: deps build
@@ -120,6 +120,10 @@ db-reset: deps build
 ## Benchmarks; results go to BENCHMARKS.md by hand with the command that produced them.
 bench: deps
 	bash bench/run.sh
+
+## make stress: the message-path fault tests 50 times in a row (STRESS_RUNS=n for another count).
+stress: deps
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_AMQP_URL='$(TEST_AMQP_URL)' bash scripts/stress.sh
 
 ## make soak: 30 minutes of steady load on two instances (bench/soak.sh): nothing lost, RSS flat.
 soak: deps

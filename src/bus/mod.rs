@@ -13,7 +13,7 @@
 //! not know who consumes events: the real-time hub plugs in as an `EventSink` at start-up, which
 //! is what keeps the bus below the chat use cases and the hub above both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -28,8 +28,8 @@ use lapin::options::{BasicNackOptions, BasicRejectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 use tickertalk_wire::topology::{STOCK_KEY, name};
-use tickertalk_wire::{Backoff, BotMeta, BotReply, Event, StockAnswer, StockCommand, Topology};
-use tokio::sync::{RwLock, mpsc, oneshot, watch};
+use tickertalk_wire::{Backoff, BotMeta, BotReply, Event, RoomTip, StockAnswer, StockCommand, Topology};
+use tokio::sync::{Notify, RwLock, mpsc, oneshot, watch};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -49,6 +49,16 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// publishes are dropped (with a warning) rather than held in memory; other instances read
 /// the stored messages from PostgreSQL when they notice the gap.
 const PUBLISH_QUEUE: usize = 1024;
+
+/// Events that must reach other instances (direct messages, new rooms, read markers) whose
+/// publish failed are kept, at most this many, and published again once the broker is back.
+/// Room messages need no copy: the room's tip (its highest seq) is enough for other instances
+/// to read them from PostgreSQL, and there is one tip per room.
+const UNSENT_KEPT: usize = 1024;
+
+/// After re-publishing what failed, the resender waits this long before it tries again (a
+/// broker that takes publishes and then fails them must not make it loop).
+const RESEND_PAUSE: Duration = Duration::from_secs(1);
 
 /// Confirms outstanding with no progress for this long make the instance not ready.
 const STALL_AFTER: Duration = Duration::from_secs(3);
@@ -127,12 +137,130 @@ pub struct Bus {
     pub instance_id: Uuid,
     /// Logouts waiting for every instance to acknowledge them (`announce_revocation`).
     revocations: std::sync::Mutex<HashMap<Uuid, Awaiting>>,
-    /// Events for the publisher task: routing key and payload, in `publish` order.
-    outbox: mpsc::Sender<(String, Vec<u8>)>,
+    /// Events for the publisher task, in `publish` order.
+    outbox: mpsc::Sender<Outgoing>,
+    /// What failed to reach the broker and must be made up for once it is back.
+    unsent: std::sync::Mutex<Unsent>,
+    /// Wakes the resender task when something was added to `unsent`.
+    resend: Arc<Notify>,
+    /// Tests: while true, the bus stays disconnected (`hold_down`, `release`).
+    held: watch::Sender<bool>,
     /// Outstanding confirms of the publisher task (for readiness).
     confirms: std::sync::Mutex<Confirms>,
     /// Where stock answers are stored, once start-up plugged it in (`set_answer_store`).
     answers: std::sync::OnceLock<Weak<dyn AnswerStore>>,
+}
+
+/// One event queued for the publisher task.
+struct Outgoing {
+    key: String,
+    payload: Vec<u8>,
+    /// What to do if it never reaches the broker.
+    redo: Redo,
+}
+
+/// How a failed publish is made up for (every failure is a lost connection, a lost or
+/// negative confirm, or a full publish queue: the event did not, or may not, reach the others).
+#[derive(Debug, Clone, PartialEq)]
+enum Redo {
+    /// Nothing: ephemeral (typing, presence) or a reply that is only useful now.
+    Nothing,
+    /// Stored room messages: announce each room's highest seq, and every instance behind it
+    /// reads the rest from PostgreSQL. Without this, an instance whose sockets are in a room
+    /// would not notice the missing messages until the room's next message showed the gap:
+    /// stored, acknowledged messages could stay invisible to them indefinitely.
+    Tips(Vec<RoomTip>),
+    /// Publish the same event again.
+    Again,
+}
+
+impl Redo {
+    fn of(event: &Event) -> Redo {
+        let tips = |messages: &mut dyn Iterator<Item = &tickertalk_wire::RoomMessage>| {
+            let mut top: HashMap<i64, i64> = HashMap::new();
+            for m in messages {
+                let seq = top.entry(m.room_id).or_insert(m.seq);
+                *seq = (*seq).max(m.seq);
+            }
+            let mut tips: Vec<RoomTip> = top
+                .into_iter()
+                .map(|(room_id, seq)| RoomTip { room_id, seq })
+                .collect();
+            tips.sort_unstable_by_key(|t| t.room_id);
+            Redo::Tips(tips)
+        };
+        match event {
+            Event::RoomMessage(p) => tips(&mut std::iter::once(&p.message)),
+            Event::RoomMessages { messages } => tips(&mut messages.iter().map(|p| &p.message)),
+            Event::RoomTips { tips } => Redo::Tips(tips.clone()),
+            Event::DirectMessage { .. } | Event::RoomCreated(_) | Event::ReadMarker(_) => Redo::Again,
+            Event::BotReply(_)
+            | Event::Typing { .. }
+            | Event::Presence(_)
+            | Event::Presences { .. }
+            | Event::SessionRevoked { .. }
+            | Event::RevocationHeard { .. } => Redo::Nothing,
+        }
+    }
+}
+
+/// What failed to reach the broker, waiting for it to come back.
+#[derive(Debug, Default)]
+struct Unsent {
+    /// Per room, the highest seq whose publish failed.
+    tips: HashMap<i64, i64>,
+    /// Events to publish again (the oldest dropped beyond `UNSENT_KEPT`).
+    again: VecDeque<(String, Vec<u8>)>,
+}
+
+impl Unsent {
+    /// Remembers a failed publish; false when an older event had to be forgotten for it.
+    fn add(&mut self, key: String, payload: Vec<u8>, redo: Redo) -> bool {
+        match redo {
+            Redo::Nothing => true,
+            Redo::Tips(tips) => {
+                for t in tips {
+                    let seq = self.tips.entry(t.room_id).or_insert(t.seq);
+                    *seq = (*seq).max(t.seq);
+                }
+                true
+            }
+            Redo::Again => {
+                self.again.push_back((key, payload));
+                if self.again.len() > UNSENT_KEPT {
+                    self.again.pop_front();
+                    return false;
+                }
+                true
+            }
+        }
+    }
+
+    /// Everything, as the events to publish now: the tips first (one event), then the rest in
+    /// the order they failed.
+    fn take(&mut self) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        if !self.tips.is_empty() {
+            let mut tips: Vec<RoomTip> = self
+                .tips
+                .drain()
+                .map(|(room_id, seq)| RoomTip { room_id, seq })
+                .collect();
+            tips.sort_unstable_by_key(|t| t.room_id);
+            let event = Event::RoomTips { tips };
+            out.push(Outgoing {
+                key: event.routing_key(),
+                payload: serde_json::to_vec(&event).expect("events always serialise"),
+                redo: Redo::of(&event),
+            });
+        }
+        out.extend(self.again.drain(..).map(|(key, payload)| Outgoing {
+            key,
+            payload,
+            redo: Redo::Again,
+        }));
+        out
+    }
 }
 
 /// Publishes sent and not yet confirmed, and when they last made progress.
@@ -152,18 +280,24 @@ impl Bus {
     /// `supervise`.
     pub fn new(url: &str, prefix: &str, sink: Arc<dyn EventSink>) -> Arc<Self> {
         let (outbox, queued) = mpsc::channel(PUBLISH_QUEUE);
+        let up_tx = watch::channel(false).0;
+        let resend = Arc::new(Notify::new());
         Arc::new_cyclic(|bus: &Weak<Bus>| {
             tokio::spawn(publisher(bus.clone(), queued));
+            tokio::spawn(resender(bus.clone(), resend.clone(), up_tx.subscribe()));
             Bus {
                 instance_id: Uuid::new_v4(),
                 url: url.to_string(),
                 endpoint: endpoint(url),
                 topology: Topology::new(prefix),
                 live: RwLock::new(None),
-                up_tx: watch::channel(false).0,
+                up_tx,
                 sink,
                 revocations: Default::default(),
                 outbox,
+                unsent: Default::default(),
+                resend,
+                held: watch::channel(false).0,
                 confirms: std::sync::Mutex::new(Confirms {
                     in_flight: 0,
                     progress: Instant::now(),
@@ -195,17 +329,53 @@ impl Bus {
     /// (in call order, without waiting: see the module comment). Never fails: the event
     /// describes something already stored (or ephemeral, like typing).
     pub fn publish(self: &Arc<Self>, event: Event) {
-        let key = event.routing_key();
-        let payload = serde_json::to_vec(&event).expect("events always serialise");
+        let out = Outgoing {
+            key: event.routing_key(),
+            payload: serde_json::to_vec(&event).expect("events always serialise"),
+            redo: Redo::of(&event),
+        };
         self.consumed(event);
-        if let Err(e) = self.outbox.try_send((key, payload)) {
-            let key = match &e {
-                mpsc::error::TrySendError::Full((key, _)) | mpsc::error::TrySendError::Closed((key, _)) => {
-                    key
-                }
-            };
-            tracing::warn!(%key, "publish queue full: other instances will read this from PostgreSQL");
+        self.enqueue(out);
+    }
+
+    /// Queues an event for the publisher task, or remembers it as unsent when the queue is full.
+    fn enqueue(&self, out: Outgoing) {
+        if let Err(e) = self.outbox.try_send(out) {
+            let (mpsc::error::TrySendError::Full(out) | mpsc::error::TrySendError::Closed(out)) = e;
+            tracing::warn!(key = %out.key, "publish queue full: sent again once the queue drains");
+            self.missed(out);
         }
+    }
+
+    /// A publish that did not (or may not have) reached the broker: remembered, and made up
+    /// for by the resender once the broker takes publishes again.
+    fn missed(&self, out: Outgoing) {
+        let kept = self
+            .unsent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(out.key, out.payload, out.redo);
+        if !kept {
+            metrics::counter!("tickertalk_broker_unsent_dropped_total").increment(1);
+            tracing::warn!(
+                kept = UNSENT_KEPT,
+                "too many unsent events: the oldest is dropped"
+            );
+        }
+        self.resend.notify_one();
+    }
+
+    /// Tests: drops the broker connection and keeps it down until `release`, so that a test
+    /// publishes while the broker is unreachable at a point of its own choosing.
+    pub async fn hold_down(&self) {
+        self.held.send_replace(true);
+        self.drop_connection().await;
+        let _ = self.watch().wait_for(|up| !*up).await;
+    }
+
+    /// Tests: lets a bus held down by `hold_down` connect again.
+    pub fn release(&self) {
+        self.held.send_replace(false);
     }
 
     /// Ready as far as the broker goes: connected, its confirms not stalled, and answering a
@@ -444,9 +614,16 @@ impl Bus {
     pub async fn supervise(self: Arc<Self>, mut shutdown: Shutdown) {
         let mut backoff = Backoff::default();
         let mut connected_before = false;
+        let mut held = self.held.subscribe();
         loop {
             if shutdown.is_shutdown() {
                 break;
+            }
+            if *held.borrow_and_update() {
+                tokio::select! {
+                    _ = shutdown.recv() => break,
+                    _ = held.wait_for(|h| !*h) => {}
+                }
             }
             match self.connect_once().await {
                 Ok((mut consumer, mut dead, mut answers)) => {
@@ -719,24 +896,142 @@ pub fn unanswered(cmd: &StockCommand, why: &str) -> StockAnswer {
 /// The publisher task: sends what `publish` queued, in order, each handed over within
 /// `CALL_TIMEOUT`; confirms are awaited on tasks of their own so the next event goes out
 /// meanwhile. Ends when the bus is dropped.
-async fn publisher(bus: Weak<Bus>, mut queued: mpsc::Receiver<(String, Vec<u8>)>) {
-    while let Some((key, payload)) = queued.recv().await {
+async fn publisher(bus: Weak<Bus>, mut queued: mpsc::Receiver<Outgoing>) {
+    while let Some(out) = queued.recv().await {
         let Some(bus) = bus.upgrade() else { break };
         let events = bus.topology.events.clone();
-        match bus.start_send(&events, &key, &payload, 1, true).await {
+        match bus.start_send(&events, &out.key, &out.payload, 1, true).await {
             Ok(confirm) => {
                 bus.confirm_started();
                 tokio::spawn(async move {
                     let result = Bus::confirmed(confirm).await;
                     bus.confirm_finished(result.is_ok());
                     if let Err(e) = result {
-                        tracing::warn!(error = %e, %key, "publish not confirmed: other instances will read it from PostgreSQL");
+                        tracing::warn!(error = %e, key = %out.key, "publish not confirmed: made up for once the broker is back");
+                        bus.missed(out);
                     }
                 });
             }
             Err(e) => {
-                tracing::warn!(error = %e, %key, "publish failed: other instances will read it from PostgreSQL");
+                tracing::warn!(error = %e, key = %out.key, "publish failed: made up for once the broker is back");
+                bus.missed(out);
             }
         }
+    }
+}
+
+/// The resender task: whenever publishes failed, waits for the broker connection and queues
+/// what makes up for them (the rooms' tips, the events to send again). Ends when the bus is
+/// dropped.
+async fn resender(bus: Weak<Bus>, wake: Arc<Notify>, mut up: watch::Receiver<bool>) {
+    loop {
+        wake.notified().await;
+        if up.wait_for(|up| *up).await.is_err() {
+            return;
+        }
+        let Some(bus) = bus.upgrade() else { return };
+        let redo = bus.unsent.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if !redo.is_empty() {
+            tracing::info!(
+                events = redo.len(),
+                "publishing what failed while the broker was away"
+            );
+        }
+        for out in redo {
+            bus.enqueue(out);
+        }
+        drop(bus);
+        tokio::time::sleep(RESEND_PAUSE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use tickertalk_wire::{PostedMessage, RoomMessage};
+
+    fn posted(room_id: i64, seq: i64) -> PostedMessage {
+        PostedMessage {
+            message: RoomMessage {
+                id: seq,
+                room_id,
+                seq,
+                user_id: 1,
+                username: "alice".into(),
+                body: "hi".into(),
+                created_at: Utc::now(),
+                bot: None,
+            },
+            client_id: None,
+        }
+    }
+
+    fn tip(room_id: i64, seq: i64) -> RoomTip {
+        RoomTip { room_id, seq }
+    }
+
+    #[test]
+    fn a_failed_batch_is_made_up_for_by_each_rooms_highest_seq() {
+        let batch = Event::of_messages(vec![posted(2, 7), posted(1, 3), posted(2, 8), posted(1, 4)]);
+        assert_eq!(Redo::of(&batch), Redo::Tips(vec![tip(1, 4), tip(2, 8)]));
+        assert_eq!(
+            Redo::of(&Event::of_messages(vec![posted(5, 1)])),
+            Redo::Tips(vec![tip(5, 1)])
+        );
+        let typing = Event::Typing {
+            room_id: 1,
+            username: "a".into(),
+            conn_id: Uuid::nil(),
+        };
+        assert_eq!(Redo::of(&typing), Redo::Nothing, "ephemeral");
+        let created = Event::RoomCreated(tickertalk_wire::RoomCreated {
+            id: 1,
+            name: "General".into(),
+            created_at: Utc::now(),
+        });
+        assert_eq!(Redo::of(&created), Redo::Again);
+    }
+
+    #[test]
+    fn unsent_tips_keep_the_highest_seq_per_room_and_come_out_first() {
+        let mut unsent = Unsent::default();
+        assert!(unsent.add("k".into(), b"created".to_vec(), Redo::Again));
+        assert!(unsent.add("k".into(), vec![], Redo::Tips(vec![tip(2, 9), tip(1, 3)])));
+        assert!(
+            unsent.add("k".into(), vec![], Redo::Tips(vec![tip(2, 5)])),
+            "older: kept at 9"
+        );
+        assert!(unsent.add("k".into(), vec![], Redo::Nothing));
+        let out = unsent.take();
+        assert_eq!(out.len(), 2);
+        let first: Event = serde_json::from_slice(&out[0].payload).unwrap();
+        assert_eq!(
+            first,
+            Event::RoomTips {
+                tips: vec![tip(1, 3), tip(2, 9)]
+            }
+        );
+        assert_eq!(out[0].key, "rooms.tips");
+        assert_eq!(
+            out[0].redo,
+            Redo::Tips(vec![tip(1, 3), tip(2, 9)]),
+            "fails again the same way"
+        );
+        assert_eq!(out[1].payload, b"created");
+        assert!(unsent.take().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn unsent_events_beyond_the_limit_drop_the_oldest() {
+        let mut unsent = Unsent::default();
+        for i in 0..UNSENT_KEPT {
+            assert!(unsent.add(i.to_string(), vec![], Redo::Again));
+        }
+        assert!(!unsent.add("last".into(), vec![], Redo::Again), "one had to go");
+        let keys: Vec<String> = unsent.take().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys.len(), UNSENT_KEPT);
+        assert_eq!(keys[0], "1", "the oldest went");
+        assert_eq!(keys.last().unwrap(), "last");
     }
 }

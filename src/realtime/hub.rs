@@ -129,6 +129,9 @@ struct Room {
     pending: BTreeMap<i64, Ready>,
     /// A gap-fill task is scheduled or running.
     filling: bool,
+    /// The highest seq another instance said is stored (`Event::RoomTips`): messages up to it
+    /// exist even if no event of theirs arrives, so a fill reads up to it.
+    known_last: i64,
     /// Presence notices waiting for the room's next tick (a flush is scheduled while any are).
     notices: Vec<Notice>,
 }
@@ -388,6 +391,7 @@ impl Hub {
                 let frame: Utf8Bytes = protocol::typing(room_id, &username).into();
                 self.to_room(room_id, Some(conn_id), &frame);
             }
+            Event::RoomTips { tips } => self.tips(&tips),
             Event::Presence(change) => self.notice(&change),
             Event::Presences { changes } => {
                 for change in &changes {
@@ -469,6 +473,26 @@ impl Hub {
         };
         for room in rooms {
             self.spawn_fill(room, Duration::ZERO);
+        }
+    }
+
+    /// Another instance stored messages whose events never got here: rooms followed here and
+    /// behind the tip read them from the database now.
+    fn tips(&self, tips: &[tickertalk_wire::RoomTip]) {
+        let mut inner = self.lock();
+        for tip in tips {
+            let Some(room) = inner.rooms.get_mut(&tip.room_id) else {
+                continue;
+            };
+            let Some(next) = room.next_seq else { continue };
+            if tip.seq < next {
+                continue;
+            }
+            room.known_last = room.known_last.max(tip.seq);
+            if !room.filling {
+                room.filling = true;
+                self.spawn_fill(tip.room_id, Duration::ZERO);
+            }
         }
     }
 
@@ -649,7 +673,9 @@ impl Hub {
                     };
                     match (room.next_seq, room.pending.keys().next()) {
                         (Some(next), Some(&first)) if first > next => Some((next, first - 1)),
-                        (Some(next), None) if wait.is_zero() => Some((next, i64::MAX)),
+                        (Some(next), None) if wait.is_zero() || room.known_last >= next => {
+                            Some((next, i64::MAX))
+                        }
                         _ => None,
                     }
                 };

@@ -99,6 +99,13 @@ pub struct PresenceChange {
     pub left: Option<String>,
 }
 
+/// The highest `seq` stored in a room, as one instance knows it (`Event::RoomTips`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomTip {
+    pub room_id: i64,
+    pub seq: i64,
+}
+
 /// A stored room message and its author's `client_id` (echoed only on the author's sockets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostedMessage {
@@ -144,6 +151,12 @@ pub enum Event {
     RoomCreated(RoomCreated),
     /// A user moved a read marker: every socket of theirs hears of it (other tabs and devices).
     ReadMarker(ReadMarker),
+    /// Rooms whose latest messages (up to `seq`) may not have reached other instances: their
+    /// publish failed (the broker connection dropped, a confirm was lost, the publish queue was
+    /// full). Published by the instance that stored them once its broker connection works
+    /// again; an instance following such a room and behind `seq` reads the rest from
+    /// PostgreSQL at once instead of waiting for the room's next message to show the gap.
+    RoomTips { tips: Vec<RoomTip> },
     /// A session was logged out: every instance closes that session's sockets (and stops
     /// trusting it), then answers with `RevocationHeard`.
     SessionRevoked { session_id: Uuid },
@@ -178,6 +191,7 @@ impl Event {
         match self {
             Event::RoomMessage(p) => format!("room.{}.message", p.message.room_id),
             Event::RoomMessages { .. } => "rooms.messages".into(),
+            Event::RoomTips { .. } => "rooms.tips".into(),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
             Event::Presence(c) => format!("room.{}.presence", c.room_id),

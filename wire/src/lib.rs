@@ -18,7 +18,7 @@ pub mod topology;
 pub use backoff::Backoff;
 pub use event::{
     BotMeta, BotReply, DirectMessage, Event, PostedMessage, PresenceChange, QuoteFields, ReadMarker,
-    RoomCreated, RoomMessage, StockAnswer, StockCommand,
+    RoomCreated, RoomMessage, RoomTip, StockAnswer, StockCommand,
 };
 pub use stock::StockCode;
 pub use topology::Topology;
