@@ -70,14 +70,13 @@ CREATE UNLOGGED TABLE public.instances (
 
 
 --
--- Name: login_throttle; Type: TABLE; Schema: public; Owner: -
+-- Name: rate_budgets; Type: TABLE; Schema: public; Owner: -
 --
 
-CREATE TABLE public.login_throttle (
+CREATE TABLE public.rate_budgets (
     key text NOT NULL,
-    failures integer NOT NULL,
-    window_start timestamp with time zone DEFAULT now() NOT NULL,
-    blocked_until timestamp with time zone
+    spent integer NOT NULL,
+    window_end timestamp with time zone NOT NULL
 );
 
 
@@ -242,11 +241,11 @@ ALTER TABLE ONLY public.instances
 
 
 --
--- Name: login_throttle login_throttle_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: rate_budgets rate_budgets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.login_throttle
-    ADD CONSTRAINT login_throttle_pkey PRIMARY KEY (key);
+ALTER TABLE ONLY public.rate_budgets
+    ADD CONSTRAINT rate_budgets_pkey PRIMARY KEY (key);
 
 
 --
@@ -345,6 +344,13 @@ CREATE INDEX direct_messages_recipient_idx ON public.direct_messages USING btree
 --
 
 CREATE INDEX direct_messages_unread_idx ON public.direct_messages USING btree (recipient_id, author_id, id);
+
+
+--
+-- Name: rate_budgets_window_end; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rate_budgets_window_end ON public.rate_budgets USING btree (window_end);
 
 
 --

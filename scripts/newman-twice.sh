@@ -35,7 +35,7 @@ export BASE_URL
 have node || die "node not found: install Node.js 16 or newer"
 db_url="${CHECK_DATABASE_URL:-${SERVER_DATABASE_URL:-}}"
 
-# Rows per table of what a user could see (login_throttle and instances are internal).
+# Rows per table of what a user could see (rate_budgets and instances are internal).
 count_rows() {
     psql "$db_url" -XAtq -v ON_ERROR_STOP=1 -c "
         SELECT 'users (not stockbot)', count(*) FROM users WHERE username <> 'stockbot'

@@ -115,11 +115,18 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0, global = true)]
     pub max_connections: usize,
 
-    /// Failed logins per account and per client address (in 15 minutes) before each further
-    /// one delays that key (1 min, doubling; an account at most 5 min, an address 1 h).
-    /// 0 turns login throttling off (the login benchmark measures hashing with it off).
+    /// Login attempts per account from one client address in 15 minutes; one address may make
+    /// twice as many over all accounts in 15 minutes, and one account may get twenty times as
+    /// many from all addresses in 5 minutes (docs/security.md). Beyond a budget: 429 with
+    /// `Retry-After`, before any hashing. 0 turns login throttling off (the login benchmark
+    /// measures hashing with it off).
     #[arg(long, env = "LOGIN_FREE_FAILURES", default_value_t = 10, global = true)]
     pub login_free_failures: u32,
+
+    /// Sign-ups one client address may attempt per hour (taken names included); more get 429
+    /// with `Retry-After`. 0: no limit.
+    #[arg(long, env = "SIGNUPS_PER_ADDRESS", default_value_t = 20, global = true)]
+    pub signups_per_address: u32,
 
     /// Addresses of reverse proxies / load balancers in front of this server, comma-separated.
     /// For a connection from one of them, the client's address (login throttling) is the last

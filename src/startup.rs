@@ -358,6 +358,10 @@ async fn heartbeat(chat: Arc<Chat>, hub: Arc<Hub>, mut shutdown: Shutdown) {
                 // Refreshes the bots gauge (an alert watches it); a down broker leaves it be,
                 // `tickertalk_broker_connected` says that.
                 let _ = chat.bus.bot_consumers().await;
+                // Every instance prunes; a delete of rows already gone costs one index scan.
+                if let Err(e) = chat.prune_budgets().await {
+                    tracing::warn!(error = %e, "rate budgets not pruned; retrying at the next heartbeat");
+                }
                 if restore {
                     let entries = hub.memberships();
                     match chat.restore_presence(&entries).await {

@@ -32,9 +32,15 @@ pub enum PasswordError {
     Busy,
 }
 
-/// Hashing requests that may wait for a permit; one more is refused (`Busy`, a 503) rather than
-/// queued: past this, a client would wait seconds anyway, and each waiter holds a request.
+/// Password checks (logins) that may wait for a permit; one more is refused (`Busy`, a 429
+/// with `Retry-After`) rather than queued: past this, a client would wait seconds anyway, and
+/// each waiter holds a request.
 pub const MAX_WAITING: usize = 64;
+
+/// New passwords (sign-ups) that may be waiting when one more asks: far fewer than logins, so
+/// a flood of sign-ups leaves the queue to logins (each queued login waits behind at most this
+/// many hashes of theirs).
+pub const MAX_WAITING_NEW: usize = 4;
 
 fn err(what: &str) -> impl Fn(argon2::password_hash::Error) -> PasswordError + '_ {
     move |e| PasswordError::Failed(format!("{what}: {e}"))
@@ -71,6 +77,7 @@ static WORKBENCH: LazyLock<Workbench> = LazyLock::new(|| {
 /// The permit and the area go back when the work ends, even if the caller stopped waiting.
 async fn on_workbench<T: Send + 'static>(
     blocks: usize,
+    max_waiting: usize,
     work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
     let bench = &*WORKBENCH;
@@ -85,7 +92,7 @@ async fn on_workbench<T: Send + 'static>(
                 }
             }
             let waiting = Waiting(&bench.waiting);
-            if waiting.0.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+            if waiting.0.fetch_add(1, Ordering::AcqRel) >= max_waiting {
                 return Err(PasswordError::Busy);
             }
             let permit = bench.permits.clone().acquire_owned().await;
@@ -121,10 +128,21 @@ async fn on_workbench<T: Send + 'static>(
     .map_err(|e| PasswordError::Failed(format!("hash task: {e}")))
 }
 
-/// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+/// New passwords hashed by this process so far (sign-ups): what a flood of sign-ups cost it.
+static NEW_HASHES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many new passwords this process has hashed (tests check that a refused sign-up hashed
+/// nothing).
+pub fn new_hashes() -> usize {
+    NEW_HASHES.load(Ordering::Relaxed)
+}
+
+/// Hashes a new password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`), waiting in
+/// the small queue of new passwords (`MAX_WAITING_NEW`).
 pub async fn hash(password: String) -> Result<String, PasswordError> {
+    NEW_HASHES.fetch_add(1, Ordering::Relaxed);
     let params = params();
-    on_workbench(params.block_count(), move |area| {
+    on_workbench(params.block_count(), MAX_WAITING_NEW, move |area| {
         let salt = SaltString::generate(&mut OsRng);
         let mut salt_buf = [0u8; 64];
         let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(err("salt"))?;
@@ -167,7 +185,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Pa
         .decode_b64(&mut salt_buf)
         .map_err(err("stored salt"))?
         .to_vec();
-    let matches = on_workbench(params.block_count(), move |area| {
+    let matches = on_workbench(params.block_count(), MAX_WAITING, move |area| {
         let mut out = vec![0u8; expected.len()];
         Argon2::new(algorithm, version, params)
             .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, area)

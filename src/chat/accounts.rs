@@ -12,7 +12,7 @@ use super::throttle::LoginKeys;
 use super::{Chat, ChatError};
 use crate::auth::keys::{self, NewKey};
 use crate::auth::{AuthUser, password, token};
-use crate::domain::{Email, Password, Username};
+use crate::domain::{Email, FieldErrors, Password, Username};
 use crate::store::{self, users::User};
 
 /// A validated sign-up: the HTTP layer parses the request into this, field by field.
@@ -113,19 +113,32 @@ impl Chat {
     }
 
     /// Creates the account (the password hashed off the async workers) and logs it in.
-    pub async fn sign_up(&self, new: SignUp) -> Result<Session, ChatError> {
-        let user = self.create_account(new).await?;
+    /// `from`: the client's address, for the sign-up limit per address.
+    pub async fn sign_up(&self, new: SignUp, from: Option<IpAddr>) -> Result<Session, ChatError> {
+        let user = self.create_account(new, from).await?;
         self.start_session(user).await
     }
 
     /// Creates the account and gives it an `/api` access key (`POST /api/register`).
-    pub async fn register_with_key(&self, new: SignUp) -> Result<(User, ApiCredentials), ChatError> {
-        let user = self.create_account(new).await?;
+    pub async fn register_with_key(
+        &self,
+        new: SignUp,
+        from: Option<IpAddr>,
+    ) -> Result<(User, ApiCredentials), ChatError> {
+        let user = self.create_account(new, from).await?;
         let key = self.issue_api_key(&user).await?;
         Ok((user, key))
     }
 
-    async fn create_account(&self, new: SignUp) -> Result<User, ChatError> {
+    /// In order of cost: the address's sign-up budget (one upsert), a taken username or email
+    /// (one indexed lookup), and only then the password's hash, in the small queue of new
+    /// passwords (`password::MAX_WAITING_NEW`): a flood of sign-ups costs no hashing beyond its
+    /// budget, and never crowds out logins.
+    async fn create_account(&self, new: SignUp, from: Option<IpAddr>) -> Result<User, ChatError> {
+        self.signup_attempt(from).await?;
+        if let Some(taken) = store::users::taken(&self.db, new.username.as_str(), new.email.as_str()).await? {
+            return Err(ChatError::Taken(taken));
+        }
         let password_hash = password::hash(new.password.expose().to_string()).await?;
         let user = store::users::insert(
             &self.db,
@@ -168,8 +181,9 @@ impl Chat {
         self.issue_api_key(&user).await
     }
 
-    /// Refused at once (429) while the account or the address is throttled; a failure counts
-    /// against both, a success clears both.
+    /// Every field is length-checked before any lookup (too long: 422, counted against the
+    /// address); then the attempt is counted (`throttle`: 429 once a budget is spent, before
+    /// any hashing); a success gives the attempt back.
     async fn check_password(
         &self,
         login: &str,
@@ -177,14 +191,25 @@ impl Chat {
         password: String,
         from: Option<IpAddr>,
     ) -> Result<User, ChatError> {
-        let keys = LoginKeys::new(login, from);
-        if let Err(e) = self.login_allowed(&keys).await {
-            if matches!(e, ChatError::RateLimited { .. }) {
-                metrics::counter!("tickertalk_logins_total", "result" => "throttled").increment(1);
-            }
-            return Err(e);
+        let mut errors = FieldErrors::new();
+        if login.chars().count() > MAX_LOGIN_CHARS {
+            let field = if by_email { "email" } else { "username" };
+            errors.insert(field, format!("must be at most {MAX_LOGIN_CHARS} characters"));
+        }
+        if password.chars().count() > MAX_PASSWORD_CHARS {
+            errors.insert(
+                "password",
+                format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+            );
+        }
+        if !errors.is_empty() {
+            metrics::counter!("tickertalk_logins_total", "result" => "failure").increment(1);
+            self.login_malformed(from).await.inspect_err(throttled)?;
+            return Err(ChatError::Invalid(errors));
         }
         let found = store::users::credentials(&self.db, login, by_email).await?;
+        let keys = LoginKeys::new(found.as_ref().map(|c| c.user.id).ok_or(login), from);
+        self.login_attempt(&keys).await.inspect_err(throttled)?;
         let (user, stored) = match found {
             // An account without a password hash (`stockbot`'s '!') cannot log in.
             Some(c) if c.password_hash.starts_with('$') => (Some(c.user), Some(c.password_hash)),
@@ -192,22 +217,15 @@ impl Chat {
         };
         // An unknown user costs the same hashing as a wrong password (no stored hash: a dummy).
         if !password::verify(password, stored).await? {
-            return self.refuse_login(&keys, by_email).await;
+            return refuse_login(by_email);
         }
         let Some(user) = user else {
-            return self.refuse_login(&keys, by_email).await;
+            return refuse_login(by_email);
         };
         self.login_succeeded(&keys).await?;
         metrics::counter!("tickertalk_logins_total", "result" => "success").increment(1);
         tracing::info!(user_id = user.id, "logged in");
         Ok(user)
-    }
-
-    async fn refuse_login<T>(&self, keys: &LoginKeys, by_email: bool) -> Result<T, ChatError> {
-        tracing::info!(by_email, "login refused");
-        metrics::counter!("tickertalk_logins_total", "result" => "failure").increment(1);
-        self.login_failed(keys).await?;
-        Err(ChatError::Unauthorized(INVALID_CREDENTIALS))
     }
 
     async fn start_session(&self, user: User) -> Result<Session, ChatError> {
@@ -323,6 +341,25 @@ impl Chat {
             .ok_or(ChatError::Unauthorized("user no longer exists"))
     }
 }
+
+/// A wrong password or an unknown login (its attempt stays counted).
+fn refuse_login<T>(by_email: bool) -> Result<T, ChatError> {
+    tracing::info!(by_email, "login refused");
+    metrics::counter!("tickertalk_logins_total", "result" => "failure").increment(1);
+    Err(ChatError::Unauthorized(INVALID_CREDENTIALS))
+}
+
+/// Counts a throttled login in the metrics.
+fn throttled(e: &ChatError) {
+    if matches!(e, ChatError::RateLimited { .. }) {
+        metrics::counter!("tickertalk_logins_total", "result" => "throttled").increment(1);
+    }
+}
+
+/// The longest login (an email address's longest) and password anyone can have: longer ones
+/// are refused before any lookup.
+pub const MAX_LOGIN_CHARS: usize = 254;
+pub const MAX_PASSWORD_CHARS: usize = 128;
 
 /// `Bearer <token>`, `bearer <token>` or a bare token, trimmed; an absent or empty one is the
 /// "missing" 401.

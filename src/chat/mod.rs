@@ -57,6 +57,8 @@ pub struct Chat {
     refresh_ttl: Duration,
     /// Failed logins per key before throttling (`throttle`); 0: off.
     login_free: i32,
+    /// Sign-ups per client address per hour (`throttle`); 0: no limit.
+    signups_per_address: i32,
     /// Stores room messages in batches and publishes them (group commit, `writer.rs`).
     writer: writer::Writer,
     /// Sessions recently found active; the hub drops revoked ones (`auth::session_cache`).
@@ -91,6 +93,7 @@ impl Chat {
             ),
             refresh_ttl: config.refresh_token_ttl(),
             login_free: i32::try_from(config.login_free_failures).unwrap_or(i32::MAX),
+            signups_per_address: i32::try_from(config.signups_per_address).unwrap_or(i32::MAX),
             bot_id: std::sync::OnceLock::new(),
         }
     }

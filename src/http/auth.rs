@@ -62,16 +62,20 @@ pub async fn signup(state: Arc<AppState>, req: Request) -> HandlerResult {
     else {
         return Err(ApiError::Invalid(errors));
     };
+    let from = req.client_addr(&state.trusted_proxies);
     let session = state
         .chat
-        .sign_up(SignUp {
-            username,
-            email,
-            password,
-            first_name,
-            last_name,
-            phone,
-        })
+        .sign_up(
+            SignUp {
+                username,
+                email,
+                password,
+                first_name,
+                last_name,
+                phone,
+            },
+            from,
+        )
         .await?;
     Ok(json(StatusCode::CREATED, &session))
 }

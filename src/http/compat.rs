@@ -136,7 +136,7 @@ pub fn envelope_error(err: ApiError) -> Response {
             json!({ "message": format!("too many requests; wait {retry_after_secs} s") }),
         ),
         ApiError::TooMany(why) => ("User error", json!({ "message": why })),
-        ApiError::Busy(why) => ("Server error", json!({ "server": why })),
+        ApiError::Busy(why) => ("User error", json!({ "message": why })),
         ApiError::MethodNotAllowed(allowed) => (
             "User error",
             json!({ "method": format!("not allowed here; allowed: {allowed}") }),
@@ -317,16 +317,20 @@ pub async fn register(state: Arc<AppState>, req: Request) -> HandlerResult {
     else {
         return Err(ApiError::Invalid(errors));
     };
+    let from = req.client_addr(&state.trusted_proxies);
     let (user, key) = state
         .chat
-        .register_with_key(SignUp {
-            username,
-            email,
-            password,
-            first_name: Some(first_name),
-            last_name: Some(last_name),
-            phone: Some(phone),
-        })
+        .register_with_key(
+            SignUp {
+                username,
+                email,
+                password,
+                first_name: Some(first_name),
+                last_name: Some(last_name),
+                phone: Some(phone),
+            },
+            from,
+        )
         .await?;
     let data = json!({
         "email": user.email,
@@ -336,7 +340,9 @@ pub async fn register(state: Arc<AppState>, req: Request) -> HandlerResult {
         "token": TokenView::of(&key),
         "username": user.username,
     });
-    Ok(success(StatusCode::CREATED, &[data], SINGLE))
+    // 200, not 201: the original server answered every success with HTTP 200 and `"code": 200`,
+    // and its clients may check either.
+    Ok(success(StatusCode::OK, &[data], SINGLE))
 }
 
 /// `POST /api/auth_token`: a new access key for `username` and `password`.

@@ -73,6 +73,22 @@ pub async fn credentials(db: &PgPool, login: &str, by_email: bool) -> StoreResul
         .await?)
 }
 
+/// Whether `username` or `email` is already in use (ignoring case, as the unique indexes do):
+/// asked before a sign-up hashes its password, so a taken name costs no hashing. The insert's
+/// unique violation still decides a race between two sign-ups.
+pub async fn taken(db: &PgPool, username: &str, email: &str) -> StoreResult<Option<Taken>> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "SELECT lower(username) = lower($1) FROM users \
+         WHERE lower(username) = lower($1) OR lower(email) = lower($2) \
+         ORDER BY 1 DESC LIMIT 1",
+    )
+    .bind(username)
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(name,)| if name { Taken::Username } else { Taken::Email }))
+}
+
 pub async fn by_id(db: &PgPool, id: i64) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))

@@ -139,6 +139,10 @@ pub fn config(env: &TestEnv, extra: &[&str]) -> Config {
         "--allowed-origins=http://allowed.example".into(),
         "--db-max-connections=8".into(),
     ];
+    // Tests sign many users up from one address: no sign-up limit unless a test sets one.
+    if !extra.iter().any(|a| a.starts_with("--signups-per-address")) {
+        args.push("--signups-per-address=0".into());
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     Config::try_parse_from(args).expect("test config")
 }

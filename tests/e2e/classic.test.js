@@ -97,7 +97,7 @@ describe('a client of the original /api and the web client', { timeout: 300_000 
 
   it('registers with a form, logs in at /api/auth_token and signs its own tokens', { timeout: 30_000 }, () => step('register', async () => {
     const { status, envelope } = await classic.register(CLASSIC);
-    assert.equal(status, 201);
+    assert.equal(status, 200, "the original server answered every success 200");
     assert.equal(envelope.status, 'success');
     assert.deepEqual([envelope.page, envelope.per_page, envelope.current_page], [1, 10, 1]);
     const user = envelope.data[0];

@@ -260,6 +260,8 @@ export async function startStack(options = {}) {
     // No ALLOWED_ORIGINS: a page on the server's own address needs none (issue #13).
     RUST_LOG: process.env.E2E_RUST_LOG || 'info',
     NO_COLOR: '1',
+    // Every test signs its users up from this one address.
+    SIGNUPS_PER_ADDRESS: '0',
     // Short-lived access tokens, so the client's refresh-before-expiry runs during the test.
     ACCESS_TOKEN_TTL_SECS: process.env.E2E_ACCESS_TOKEN_TTL_SECS || '20',
     ...(options.env || {}),
