@@ -18,6 +18,7 @@
 #   WITH_SERVER_PORT   the first instance's port (default: a free one)
 #   WITH_SERVER_LOG    server log (default target/test-output/with-server-<database>.log)
 #   SIGNUPS_PER_ADDRESS  sign-ups per address per hour (default 0, no limit: a run signs many up)
+#   ROOMS_PER_USER     rooms per user per hour (default 0, no limit: benchmarks create thousands)
 # Everything else the server reads (RUST_LOG, RATE_LIMIT_MESSAGES, ...) passes through.
 set -euo pipefail
 
@@ -70,6 +71,7 @@ for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
     ((i == 1)) || log_i=${log%.log}-$i.log
     LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="$AMQP" JWT_SECRET="$secret" \
         BROKER_PREFIX="$db" RUST_LOG="${RUST_LOG:-info}" SIGNUPS_PER_ADDRESS="${SIGNUPS_PER_ADDRESS:-0}" \
+        ROOMS_PER_USER="${ROOMS_PER_USER:-0}" \
         "$TICKERTALK_BIN" >"$log_i" 2>&1 &
     pid=$!
     pids+=("$pid")

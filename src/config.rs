@@ -123,6 +123,11 @@ pub struct Config {
     #[arg(long, env = "LOGIN_FREE_FAILURES", default_value_t = 10, global = true)]
     pub login_free_failures: u32,
 
+    /// Rooms one user may create per hour (attempts with a taken name included); more get 429
+    /// with `Retry-After`. 0: no limit.
+    #[arg(long, env = "ROOMS_PER_USER", default_value_t = 20, global = true)]
+    pub rooms_per_user: u32,
+
     /// Sign-ups one client address may attempt per hour (taken names included); more get 429
     /// with `Retry-After`. 0: no limit.
     #[arg(long, env = "SIGNUPS_PER_ADDRESS", default_value_t = 20, global = true)]

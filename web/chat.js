@@ -22,6 +22,9 @@ import { $, el, show, newClientId, withBusy, describeFieldError } from './util.j
 import { Outbox } from './outbox.js';
 import { mentionsUser } from './text.js';
 
+/** Rooms per page of the room list, and the most pages read (`loadRooms`). */
+const ROOM_PAGE = 200;
+const ROOM_PAGES_MAX = 50;
 const NOTIFY_KEY = 'tickertalk.notify';
 /** Mentions kept in the sidebar list, newest first. */
 const MENTIONS_KEPT = 20;
@@ -641,7 +644,15 @@ export class Chat {
   async loadRooms() {
     const { model } = this;
     this.lastRoomsFetch = Date.now();
-    const rooms = await this.session.request('GET', '/v1/chat/rooms');
+    // The list is paged (at most 200 a page, by name): read pages until a short one, up to
+    // ROOM_PAGES_MAX pages (a deployment with more rooms shows the first ones by name).
+    const rooms = [];
+    for (let page = 0; page < ROOM_PAGES_MAX; page++) {
+      const after = rooms.length ? `&after=${rooms[rooms.length - 1].id}` : '';
+      const batch = await this.session.request('GET', `/v1/chat/rooms?limit=${ROOM_PAGE}${after}`);
+      rooms.push(...batch);
+      if (batch.length < ROOM_PAGE) break;
+    }
     if (!model || this.model !== model) return; // signed out meanwhile
     model.setRooms(rooms);
     this.renderRooms();

@@ -238,11 +238,12 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_hashes_reuse_at_most_one_area_per_core() {
+        // Logins (their queue takes these 8; an unknown user's check hashes like any other).
         let tasks: Vec<_> = (0..8)
-            .map(|i| tokio::spawn(hash(format!("password {i}"))))
+            .map(|i| tokio::spawn(verify(format!("password {i}"), None)))
             .collect();
         for t in tasks {
-            assert!(t.await.unwrap().unwrap().starts_with("$argon2id$"));
+            assert!(!t.await.unwrap().unwrap());
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let allocated = WORKBENCH.allocated.load(Ordering::Relaxed);
@@ -250,6 +251,24 @@ mod tests {
             (1..=cores).contains(&allocated),
             "{allocated} work areas for {cores} cores"
         );
+    }
+
+    #[tokio::test]
+    async fn new_passwords_wait_in_a_short_queue() {
+        // 2 × cores + MAX_WAITING_NEW more than can run or wait: some are refused at once.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let tasks: Vec<_> = (0..2 * cores + 2 * MAX_WAITING_NEW)
+            .map(|i| tokio::spawn(hash(format!("password {i}"))))
+            .collect();
+        let mut busy = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(phc) => assert!(phc.starts_with("$argon2id$")),
+                Err(PasswordError::Busy) => busy += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(busy > 0, "a flood of new passwords is turned away, not queued");
     }
 
     #[tokio::test]

@@ -10,8 +10,15 @@ use crate::store::{self, markers::RoomEntry, markers::RoomMarker, markers::Threa
 
 impl Chat {
     /// Every room, by name, with how much of it `me` has not read.
-    pub async fn room_list(&self, me: &AuthUser) -> Result<Vec<RoomEntry>, ChatError> {
-        Ok(store::markers::rooms_for(&self.db, me.user_id).await?)
+    pub async fn room_list(
+        &self,
+        me: &AuthUser,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<RoomEntry>, ChatError> {
+        store::markers::rooms_for(&self.db, me.user_id, after, limit)
+            .await?
+            .ok_or_else(|| ChatError::NotFound(format!("room {} (after) does not exist", after.unwrap_or(0))))
     }
 
     /// `me` has read room `room_id` up to message `message_id` (never moves back).

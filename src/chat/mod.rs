@@ -37,6 +37,14 @@ use crate::auth::{AuthUser, SessionCache, TokenKeys};
 use crate::bus::Bus;
 use crate::config::Config;
 
+/// Control frames (join, leave, typing) one user may send over all their sockets on one
+/// instance per `CONTROL_WINDOW`: ample for a client switching rooms, far below what costs the
+/// server (each join is a database read and a presence write).
+pub const CONTROLS_PER_WINDOW: u32 = 60;
+pub const CONTROL_WINDOW: Duration = Duration::from_secs(10);
+/// A join with `since` replays up to 500 stored messages: it costs this many control frames.
+pub const REPLAY_COST: u32 = 5;
+
 /// The chat service: the handles every use case needs, and the use cases as methods (split by
 /// concern over this module's files). One per server instance, shared by `Arc`.
 pub struct Chat {
@@ -50,6 +58,9 @@ pub struct Chat {
     sealer: KeySealer,
     /// Per-user message budget, shared by HTTP posts and socket frames so neither door doubles it.
     limiter: RateLimiter,
+    /// Per-user budget of WebSocket control frames (join, leave, typing) over all the user's
+    /// sockets here; a join with `since` (a history replay) costs `REPLAY_COST`.
+    controls: RateLimiter,
     /// This process's id in the presence table: presence rows of a dead instance are ignored
     /// by it, and swept, instead of showing ghosts.
     pub instance_id: Uuid,
@@ -59,6 +70,8 @@ pub struct Chat {
     login_free: i32,
     /// Sign-ups per client address per hour (`throttle`); 0: no limit.
     signups_per_address: i32,
+    /// Rooms a user may create per hour (`throttle`); 0: no limit.
+    rooms_per_user: i32,
     /// Stores room messages in batches and publishes them (group commit, `writer.rs`).
     writer: writer::Writer,
     /// Sessions recently found active; the hub drops revoked ones (`auth::session_cache`).
@@ -91,9 +104,11 @@ impl Chat {
                 config.rate_limit_messages,
                 Duration::from_secs(config.rate_limit_window_secs.max(1)),
             ),
+            controls: RateLimiter::new(CONTROLS_PER_WINDOW, CONTROL_WINDOW),
             refresh_ttl: config.refresh_token_ttl(),
             login_free: i32::try_from(config.login_free_failures).unwrap_or(i32::MAX),
             signups_per_address: i32::try_from(config.signups_per_address).unwrap_or(i32::MAX),
+            rooms_per_user: i32::try_from(config.rooms_per_user).unwrap_or(i32::MAX),
             bot_id: std::sync::OnceLock::new(),
         }
     }
@@ -105,6 +120,19 @@ impl Chat {
             .map_err(|wait| ChatError::RateLimited {
                 retry_after_secs: wait.as_secs_f64().ceil() as u64,
             })
+    }
+
+    /// Takes a control frame (join, leave, typing; a replay costs more) from `user`'s budget.
+    pub fn control_check(&self, user: &AuthUser, replay: bool) -> Result<(), ChatError> {
+        let cost = if replay { REPLAY_COST } else { 1 };
+        for _ in 0..cost {
+            self.controls
+                .check(user.user_id)
+                .map_err(|wait| ChatError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })?;
+        }
+        Ok(())
     }
 
     /// Whether the database answers a query (within 2 s) and the broker is ready (`Bus::ready`:

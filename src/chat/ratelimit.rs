@@ -22,6 +22,44 @@ struct Bucket {
     at: Instant,
 }
 
+/// One token bucket on its own (one socket's), `capacity` per `window`, refilled continuously.
+#[derive(Debug)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_sec: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(capacity: u32, window: Duration) -> Self {
+        let capacity = f64::from(capacity.max(1));
+        TokenBucket {
+            capacity,
+            per_sec: capacity / window.as_secs_f64().max(0.001),
+            tokens: capacity,
+            at: Instant::now(),
+        }
+    }
+
+    /// Takes `cost` tokens, or says how long until they are there.
+    pub fn take(&mut self, cost: f64) -> Result<(), Duration> {
+        self.take_at(cost, Instant::now())
+    }
+
+    fn take_at(&mut self, cost: f64, now: Instant) -> Result<(), Duration> {
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec).min(self.capacity);
+        self.at = now;
+        if self.tokens >= cost {
+            self.tokens -= cost;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((cost - self.tokens) / self.per_sec))
+        }
+    }
+}
+
 impl RateLimiter {
     pub fn new(capacity: u32, window: Duration) -> Self {
         let capacity = f64::from(capacity.max(1));
@@ -74,5 +112,16 @@ mod tests {
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
         assert!(rl.check_at(2, t0).is_ok(), "other users are not affected");
         assert!(rl.check_at(1, t0 + Duration::from_secs(1)).is_ok());
+    }
+
+    #[test]
+    fn a_token_bucket_charges_its_cost() {
+        let mut b = TokenBucket::new(10, Duration::from_secs(10));
+        let t0 = b.at;
+        assert!(b.take_at(5.0, t0).is_ok());
+        assert!(b.take_at(5.0, t0).is_ok());
+        let wait = b.take_at(1.0, t0).unwrap_err();
+        assert!(wait <= Duration::from_secs(1) && wait > Duration::from_millis(900));
+        assert!(b.take_at(2.0, t0 + Duration::from_secs(2)).is_ok());
     }
 }

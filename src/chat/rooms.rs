@@ -28,7 +28,9 @@ pub enum Posted {
 }
 
 impl Chat {
+    /// Creates a room (within the user's hourly budget, `ROOMS_PER_USER`).
     pub async fn create_room(&self, me: &AuthUser, name: &RoomName) -> Result<Room, ChatError> {
+        self.room_creation_attempt(me.user_id).await?;
         let room = store::rooms::create(&self.db, name, Some(me.user_id)).await?;
         tracing::info!(room_id = room.id, user_id = me.user_id, "room created");
         // Every connected client's room list (on every instance) gets it at once.
@@ -38,10 +40,6 @@ impl Chat {
             created_at: room.created_at,
         }));
         Ok(room)
-    }
-
-    pub async fn rooms(&self) -> Result<Vec<Room>, ChatError> {
-        Ok(store::rooms::list(&self.db).await?)
     }
 
     pub async fn room(&self, id: i64) -> Result<Room, ChatError> {

@@ -22,7 +22,8 @@
 //! the address's count for other accounts: that would let an attacker interleave their own good
 //! logins with guesses) and clears the account-and-address budget (the owner's own typos).
 //!
-//! Sign-ups spend from one budget per address (`SIGNUPS_PER_ADDRESS` per hour).
+//! Sign-ups spend from one budget per address (`SIGNUPS_PER_ADDRESS` per hour), room creations
+//! from one per user (`ROOMS_PER_USER` per hour).
 
 use std::net::IpAddr;
 
@@ -39,6 +40,8 @@ pub const ADDRESS_FACTOR: i32 = 2;
 pub const ACCOUNT_FACTOR: i32 = 20;
 /// The sign-up budget's window.
 pub const SIGNUP_WINDOW_SECS: f64 = 60.0 * 60.0;
+/// The room-creation budget's window.
+pub const ROOMS_WINDOW_SECS: f64 = 60.0 * 60.0;
 
 /// The throttle keys of one login attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +169,22 @@ impl Chat {
                 key: format!("signup:{}", address_key(ip)),
                 limit,
                 window_secs: SIGNUP_WINDOW_SECS,
+            }],
+        )
+        .await
+    }
+
+    /// Counts a room creation against the user's budget (`RateLimited` when spent).
+    pub(super) async fn room_creation_attempt(&self, user_id: i64) -> Result<(), ChatError> {
+        if self.rooms_per_user == 0 {
+            return Ok(());
+        }
+        spend(
+            self,
+            &[Budget {
+                key: format!("rooms:{user_id}"),
+                limit: self.rooms_per_user,
+                window_secs: ROOMS_WINDOW_SECS,
             }],
         )
         .await

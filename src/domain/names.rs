@@ -97,12 +97,59 @@ impl RoomName {
         if name.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
         }
+        if name.chars().any(is_invisible) {
+            return Err("must not contain invisible or direction-changing characters".into());
+        }
+        if name
+            .chars()
+            .all(|c| unicode_normalization::char::is_combining_mark(c) || c.is_whitespace())
+        {
+            return Err("must contain a letter, digit or symbol, not only combining marks".into());
+        }
         Ok(RoomName(name.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that change nothing visible, or the direction of what follows: Unicode's format
+/// characters (general category Cf: zero-width spaces and joiners, bidirectional embeddings,
+/// overrides and isolates, the BOM, tags) and the blank fillers that render as nothing. A room
+/// name with one could pass for another room's (`General` and `Gen\u{200B}eral`), or reorder
+/// the text around it in every room list. Every Cf code point of Unicode 16 is listed.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61C}'
+            | '\u{6DD}'
+            | '\u{70F}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+            // Fillers (letters by category, blank on screen).
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{FFA0}'
+            | '\u{2800}'
+    )
 }
 
 #[cfg(test)]
@@ -154,5 +201,24 @@ mod tests {
         assert!(RoomName::parse(&"r".repeat(65)).is_err());
         assert!(RoomName::parse(&"é".repeat(64)).is_ok());
         assert!(RoomName::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn room_names_refuse_invisible_and_direction_changing_characters() {
+        for bad in [
+            "Gen\u{200B}eral",
+            "\u{202E}lareneG",
+            "a\u{2066}b\u{2069}",
+            "\u{FEFF}General",
+            "x\u{E0041}",
+            "\u{3164}",
+            "\u{301}\u{302}",
+            " \u{20DD} ",
+        ] {
+            assert!(RoomName::parse(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["Café", "Cafe\u{301}", "日本語", "📈 stocks", "e\u{301}"] {
+            assert!(RoomName::parse(ok).is_ok(), "{ok:?}");
+        }
     }
 }

@@ -27,9 +27,33 @@ pub async fn create(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
     Ok(json(StatusCode::CREATED, &room))
 }
 
-/// Every room with this user's unread count (`store::markers::RoomEntry`).
-pub async fn list(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
-    Ok(json(StatusCode::OK, &state.chat.room_list(&me).await?))
+/// One page of rooms (by name) with this user's unread counts (`store::markers::RoomEntry`):
+/// `limit` 1–200 (default 100), `after` the last room id of the previous page. A full page
+/// carries `Link: <…?after=ID&limit=N>; rel="next"`, so 100,000 rooms never make one answer
+/// megabytes long.
+pub async fn list(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let mut errors = crate::domain::FieldErrors::new();
+    let limit = super::limit_param(&req.query, 100, 200, &mut errors);
+    let after = match req.query.get("after").map(|v| v.parse::<i64>()) {
+        None => None,
+        Some(Ok(v)) if v > 0 => Some(v),
+        Some(_) => {
+            errors.insert("after", "must be a room id".into());
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let page = state.chat.room_list(&me, after, limit).await?;
+    let mut resp = json(StatusCode::OK, &page);
+    if let Some(last) = page.last().filter(|_| page.len() as i64 == limit) {
+        let next = format!("</v1/chat/rooms?after={}&limit={limit}>; rel=\"next\"", last.id);
+        if let Ok(v) = warp::http::HeaderValue::from_str(&next) {
+            resp.headers_mut().insert(warp::http::header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize)]

@@ -26,6 +26,7 @@ use super::error::SocketError;
 use super::hub::{Closer, Hub, Outbound};
 use super::protocol::{self, ClassicFrame, ClientFrame, Dialect, DirectFrame, RoomMessageFrame, kind};
 use crate::auth::AuthUser;
+use crate::chat::ratelimit::TokenBucket;
 use crate::chat::{Chat, ChatError, Posted, SentDm};
 use crate::config::Config;
 use crate::domain::ClientId;
@@ -48,6 +49,15 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Typing notices are forwarded at most this often per socket.
 const TYPING_EVERY: Duration = Duration::from_millis(1000);
+
+/// Control frames (join, leave, typing) one socket may send per `chat::CONTROL_WINDOW`, a
+/// join with `since` costing `chat::REPLAY_COST`; the user's budget over all sockets is
+/// `chat::CONTROLS_PER_WINDOW`.
+const SOCKET_CONTROLS: u32 = 40;
+
+/// Frames refused in a row (rate-limited or invalid) after which the socket is closed with
+/// 1008: a client that does not slow down when told is cut off, not answered forever.
+const MAX_STRIKES: u32 = 20;
 
 /// Per-socket limits, from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +128,8 @@ pub async fn run(
         dialect: opening.dialect,
         dm_since: opening.dm_since,
         last_typing: None,
+        controls: TokenBucket::new(SOCKET_CONTROLS, crate::chat::CONTROL_WINDOW),
+        strikes: 0,
         shutdown,
     }
     .serve()
@@ -178,6 +190,10 @@ struct Connection {
     dm_since: Option<i64>,
     /// When this socket last forwarded a typing notice (they are throttled per socket).
     last_typing: Option<Instant>,
+    /// This socket's budget of control frames.
+    controls: TokenBucket,
+    /// Frames refused in a row (`MAX_STRIKES`).
+    strikes: u32,
     /// Tells the task to close with 1001, and holds the server's drain until it has.
     shutdown: Shutdown,
 }
@@ -515,20 +531,58 @@ impl Connection {
         let cid = client_id.as_deref();
         let result = match frame.kind {
             Some(kind::ROOM_MESSAGE) => self.post(&frame, client_id.clone()).await,
-            Some(kind::JOIN) => self.join(&frame).await,
-            Some(kind::LEAVE) => self.leave(&frame).await,
+            Some(kind::JOIN) => match self.control_allowed(frame.since.is_some()) {
+                Ok(()) => self.join(&frame).await,
+                Err(e) => Err(e),
+            },
+            Some(kind::LEAVE) => match self.control_allowed(false) {
+                Ok(()) => self.leave(&frame).await,
+                Err(e) => Err(e),
+            },
             Some(kind::DIRECT) => self.direct(&frame, client_id.clone()).await,
-            Some(kind::TYPING) => self.typing(&frame).await,
+            Some(kind::TYPING) => match self.control_allowed(false) {
+                Ok(()) => self.typing(&frame).await,
+                Err(e) => Err(e),
+            },
             Some(other) => Err(SocketError::UnknownType(other)),
             None => Err(SocketError::missing("type")),
         };
         match result {
-            Ok(flow) => flow,
-            Err(e) => {
-                self.write(protocol::error(e.code(), &e.public_message(), cid))
-                    .await
+            Ok(flow) => {
+                self.strikes = 0;
+                flow
             }
+            Err(e) => self.refuse(e, cid).await,
         }
+    }
+
+    /// A control frame (join, leave, typing; a `since` join is a replay) within this socket's
+    /// and its user's budgets, or `rate_limited`.
+    fn control_allowed(&mut self, replay: bool) -> Result<(), SocketError> {
+        let cost = if replay { crate::chat::REPLAY_COST } else { 1 };
+        if let Err(wait) = self.controls.take(f64::from(cost)) {
+            return Err(SocketError::Chat(ChatError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }));
+        }
+        Ok(self.chat.control_check(&self.user, replay)?)
+    }
+
+    /// Answers a refused frame with an error frame, or closes the socket (1008) once
+    /// `MAX_STRIKES` frames in a row were refused.
+    async fn refuse(&mut self, e: SocketError, client_id: Option<&str>) -> Flow {
+        self.strikes += 1;
+        if self.strikes >= MAX_STRIKES {
+            tracing::info!(
+                user_id = self.user.user_id,
+                code = e.code(),
+                "socket closed: too many refused frames"
+            );
+            metrics::counter!("tickertalk_sockets_cut_total", "reason" => "refused").increment(1);
+            return Flow::Close(1008, "too many refused frames");
+        }
+        self.write(protocol::error(e.code(), &e.public_message(), client_id))
+            .await
     }
 
     fn room_id(frame: &ClientFrame) -> Result<i64, SocketError> {

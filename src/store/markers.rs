@@ -26,18 +26,36 @@ pub struct RoomEntry {
     pub unread: i64,
 }
 
-/// Every room, by name, with `user_id`'s marker.
-pub async fn rooms_for(db: &PgPool, user_id: i64) -> StoreResult<Vec<RoomEntry>> {
-    Ok(sqlx::query_as::<_, RoomEntry>(
+/// One page of rooms, by name, with `user_id`'s marker: the first `limit` after room `after`
+/// in that order (from the start without it). `None` when `after` is not a room.
+pub async fn rooms_for(
+    db: &PgPool,
+    user_id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> StoreResult<Option<Vec<RoomEntry>>> {
+    let rows = sqlx::query_as::<_, RoomEntry>(
         "SELECT r.id, r.name, r.created_at, r.last_seq, m.last_read_seq AS read_seq, m.last_read_id, \
                 CASE WHEN m.last_read_seq IS NULL THEN 0 \
                      ELSE GREATEST(r.last_seq - m.last_read_seq, 0) END AS unread \
          FROM rooms r LEFT JOIN read_markers m ON m.room_id = r.id AND m.user_id = $1 \
-         ORDER BY lower(r.name), r.id",
+         WHERE $2::bigint IS NULL \
+            OR (lower(r.name), r.id) > (SELECT lower(a.name), a.id FROM rooms a WHERE a.id = $2) \
+         ORDER BY lower(r.name), r.id \
+         LIMIT $3",
     )
     .bind(user_id)
+    .bind(after)
+    .bind(limit)
     .fetch_all(db)
-    .await?)
+    .await?;
+    if rows.is_empty()
+        && let Some(after) = after
+        && super::rooms::get(db, after).await?.is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(rows))
 }
 
 /// A room marker after a move.

@@ -41,14 +41,6 @@ pub async fn ensure(db: &PgPool, names: &[&str]) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn list(db: &PgPool) -> StoreResult<Vec<Room>> {
-    Ok(
-        sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms ORDER BY lower(name), id")
-            .fetch_all(db)
-            .await?,
-    )
-}
-
 pub async fn get(db: &PgPool, id: i64) -> StoreResult<Option<Room>> {
     Ok(
         sqlx::query_as::<_, Room>("SELECT id, name, created_at FROM rooms WHERE id = $1")

@@ -143,6 +143,10 @@ pub fn config(env: &TestEnv, extra: &[&str]) -> Config {
     if !extra.iter().any(|a| a.starts_with("--signups-per-address")) {
         args.push("--signups-per-address=0".into());
     }
+    // Nor on rooms per user (a test's one user may create many).
+    if !extra.iter().any(|a| a.starts_with("--rooms-per-user")) {
+        args.push("--rooms-per-user=0".into());
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     Config::try_parse_from(args).expect("test config")
 }

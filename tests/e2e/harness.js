@@ -262,6 +262,8 @@ export async function startStack(options = {}) {
     NO_COLOR: '1',
     // Every test signs its users up from this one address.
     SIGNUPS_PER_ADDRESS: '0',
+    // And a few users create every room of a run.
+    ROOMS_PER_USER: '0',
     // Short-lived access tokens, so the client's refresh-before-expiry runs during the test.
     ACCESS_TOKEN_TTL_SECS: process.env.E2E_ACCESS_TOKEN_TTL_SECS || '20',
     ...(options.env || {}),

@@ -174,7 +174,7 @@ function fakeSession() {
     requests: [],
     request(method, path) {
       this.requests.push(`${method} ${path}`);
-      if (method === 'GET' && path === '/v1/chat/rooms') return rooms.promise;
+      if (method === 'GET' && path.startsWith('/v1/chat/rooms?')) return rooms.promise;
       const room = /^\/v1\/chat\/rooms\/(\d+)\/messages\?limit=/.exec(path);
       if (method === 'GET' && room) return Promise.resolve(this.history[room[1]] || []);
       if (method === 'GET') return Promise.resolve([]);

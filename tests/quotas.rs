@@ -1,0 +1,229 @@
+//! Per-user and per-socket quotas on everything that costs the server: WebSocket control
+//! frames (joins with `since` most), room creation, the room list's size, direct messages
+//! sharing the message budget, and room names that could pass for another room's.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_socket_flooding_joins_and_leaves_gets_refusals_then_is_closed_and_others_are_served() {
+    let app = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    let (alice, room, mut alice_ws) = app.user_in_room("alice", "Flooded").await;
+    for i in 0..50 {
+        app.post_message(&alice, room, &format!("m{i}")).await;
+    }
+    alice_ws.drain(Duration::from_millis(200)).await;
+    let mallory = app.token("mallory").await;
+    let flood = app.ws(&mallory).await;
+    let (mut sink, mut stream) = flood.stream.split();
+
+    // 2,000 join (with a replay of the whole room) and leave frames, as fast as they go.
+    let sending = async {
+        let mut sent = 0;
+        for i in 0..1000 {
+            let join = json!({"type": 2, "chatroomId": room, "since": 0}).to_string();
+            let leave = json!({"type": 3, "chatroomId": room}).to_string();
+            if sink.send(Message::text(join)).await.is_err() || sink.send(Message::text(leave)).await.is_err()
+            {
+                break;
+            }
+            sent = 2 * (i + 1);
+        }
+        sent
+    };
+    let reading = async {
+        let (mut replayed, mut refused, mut close) = (0, 0, None);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == 1 {
+                        replayed += 1;
+                    } else if v["type"] == 6 && v["error"]["code"] == "rate_limited" {
+                        refused += 1;
+                    }
+                }
+                Message::Close(frame) => {
+                    close = frame.map(|f| u16::from(f.code));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        (replayed, refused, close)
+    };
+    // Meanwhile alice keeps talking: her messages reach her as usual.
+    let talking = async {
+        let mut took = Vec::new();
+        for i in 0..10 {
+            let started = Instant::now();
+            app.post_message(&alice, room, &format!("during {i}")).await;
+            alice_ws.next_where(|v| v["type"] == 1).await;
+            took.push(started.elapsed());
+        }
+        took
+    };
+    let (sent, (replayed, refused, close), took) = tokio::join!(sending, reading, talking);
+    eprintln!(
+        "sent {sent} frames; {replayed} messages replayed, {refused} refusals, close {close:?}; \
+         alice's messages meanwhile took at most {:?}",
+        took.iter().max()
+    );
+    assert_eq!(close, Some(1008), "a socket that does not slow down is closed");
+    assert!(refused > 0, "it was told first");
+    // Without limits all 1,000 joins replay 50 messages each.
+    assert!(replayed <= 10 * 50, "replays are bounded: {replayed} messages");
+    assert_eq!(took.len(), 10);
+}
+
+#[tokio::test]
+async fn a_users_sockets_share_one_budget_of_control_frames() {
+    let app = TestApp::spawn(&[]).await;
+    let (bob, room, _) = app.user_in_room("bob", "Shared").await;
+    // Several sockets of one user, each well under its own budget, together over the user's.
+    let mut sockets = Vec::new();
+    for _ in 0..4 {
+        sockets.push(app.ws(&bob).await);
+    }
+    let mut limited = 0;
+    for round in 0..30 {
+        for ws in &mut sockets {
+            let kind = if round % 2 == 0 { 2 } else { 3 };
+            ws.send(json!({"type": kind, "chatroomId": room})).await;
+            let v = ws.next_where(|v| v["type"] != 1).await;
+            if v["type"] == 6 && v["error"]["code"] == "rate_limited" {
+                limited += 1;
+            }
+        }
+    }
+    assert!(
+        limited > 0,
+        "60 frames in 10 s is the user's budget; 120 were sent within a few seconds"
+    );
+}
+
+#[tokio::test]
+async fn room_creation_has_a_per_user_quota() {
+    let app = TestApp::spawn(&["--rooms-per-user=3"]).await;
+    let [ann, ben] = app.tokens(["ann", "ben"]).await;
+    for i in 0..3 {
+        let (status, _) = app
+            .post("/v1/chat/rooms", Some(&ann), json!({"name": format!("r{i}")}))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let resp = app
+        .http
+        .post(app.url("/v1/chat/rooms"))
+        .bearer_auth(&ann)
+        .json(&json!({"name": "one too many"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3000..=3600).contains(&retry), "Retry-After {retry}");
+    let (status, _) = app
+        .post("/v1/chat/rooms", Some(&ben), json!({"name": "ben's"}))
+        .await;
+    assert_eq!(status, 201, "another user's quota is their own");
+}
+
+#[tokio::test]
+async fn the_room_list_is_paged() {
+    let app = TestApp::spawn(&[]).await;
+    let token = app.token("pager").await;
+    // 205 rooms, named so that name order differs from id order.
+    sqlx::query("INSERT INTO rooms (name) SELECT 'room ' || lpad((1000 - g)::text, 4, '0') FROM generate_series(1, 205) g")
+        .execute(&app.chat.db)
+        .await
+        .unwrap();
+    let page = |query: String| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let resp = app
+                .http
+                .get(app.url(&format!("/v1/chat/rooms{query}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let link = resp
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_string());
+            let (status, body) = common::read(resp).await;
+            (status, body, link)
+        }
+    };
+    let (status, first, link) = page(String::new()).await;
+    assert_eq!(status, 200);
+    let first = first.as_array().unwrap().clone();
+    assert_eq!(first.len(), 100, "100 by default");
+    let last = first[99]["id"].as_i64().unwrap();
+    assert_eq!(
+        link.as_deref(),
+        Some(format!("</v1/chat/rooms?after={last}&limit=100>; rel=\"next\"").as_str())
+    );
+    let mut names: Vec<String> = first
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    let (_, second, _) = page(format!("?after={last}&limit=200")).await;
+    let second = second.as_array().unwrap();
+    assert_eq!(second.len(), 105);
+    names.extend(second.iter().map(|r| r["name"].as_str().unwrap().to_string()));
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted, "by name, no room twice, none missed");
+    assert_eq!(page("?limit=0".into()).await.0, 422);
+    assert_eq!(page("?limit=201".into()).await.0, 422);
+    assert_eq!(page("?after=abc".into()).await.0, 422);
+    assert_eq!(page("?after=99999999".into()).await.0, 404);
+    let (_, last_page, link) = page(format!("?after={}", second.last().unwrap()["id"])).await;
+    assert_eq!((last_page, link), (json!([]), None));
+}
+
+#[tokio::test]
+async fn direct_messages_share_the_message_budget_with_rooms() {
+    let app = TestApp::spawn(&["--rate-limit-messages=3"]).await;
+    let (alice, room, _) = app.user_in_room("alice", "Budget").await;
+    app.signup("bob").await;
+    for i in 0..2 {
+        app.post_message(&alice, room, &format!("m{i}")).await;
+    }
+    let (status, _) = app
+        .post("/v1/chat/threads/bob", Some(&alice), json!({"message": "third"}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post("/v1/chat/threads/bob", Some(&alice), json!({"message": "fourth"}))
+        .await;
+    assert_eq!(status, 429, "rooms and direct messages draw from one budget");
+}
+
+#[tokio::test]
+async fn room_names_that_could_pass_for_another_are_refused() {
+    let app = TestApp::spawn(&[]).await;
+    let token = app.token("namer").await;
+    app.create_room(&token, "General").await;
+    for name in [
+        "Gen\u{200B}eral",
+        "\u{202E}lareneG",
+        "Gen\u{2066}eral",
+        "\u{301}\u{302}",
+    ] {
+        let (status, body) = app
+            .post("/v1/chat/rooms", Some(&token), json!({"name": name}))
+            .await;
+        assert_eq!(status, 422, "{name:?}: {body}");
+        assert!(body["errors"]["name"].is_string(), "{body}");
+    }
+}
