@@ -94,6 +94,17 @@ CREATE TABLE public.read_markers (
 
 
 --
+-- Name: retired_refresh_tokens; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.retired_refresh_tokens (
+    hash bytea NOT NULL,
+    session_id uuid NOT NULL,
+    retired_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: room_messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -179,6 +190,20 @@ CREATE TABLE public.sessions (
 
 
 --
+-- Name: stock_requests; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stock_requests (
+    request_id uuid NOT NULL,
+    room_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    username text NOT NULL,
+    command text NOT NULL,
+    asked_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -257,6 +282,14 @@ ALTER TABLE ONLY public.read_markers
 
 
 --
+-- Name: retired_refresh_tokens retired_refresh_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.retired_refresh_tokens
+    ADD CONSTRAINT retired_refresh_tokens_pkey PRIMARY KEY (hash);
+
+
+--
 -- Name: room_messages room_messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -294,6 +327,14 @@ ALTER TABLE ONLY public.rooms
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: stock_requests stock_requests_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_requests
+    ADD CONSTRAINT stock_requests_pkey PRIMARY KEY (request_id);
 
 
 --
@@ -354,6 +395,13 @@ CREATE INDEX rate_budgets_window_end ON public.rate_budgets USING btree (window_
 
 
 --
+-- Name: retired_refresh_tokens_session; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX retired_refresh_tokens_session ON public.retired_refresh_tokens USING btree (session_id);
+
+
+--
 -- Name: room_messages_client_id_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -393,6 +441,13 @@ CREATE UNIQUE INDEX sessions_refresh_hash_key ON public.sessions USING btree (re
 --
 
 CREATE INDEX sessions_user_id_idx ON public.sessions USING btree (user_id);
+
+
+--
+-- Name: stock_requests_asked_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_requests_asked_at ON public.stock_requests USING btree (asked_at);
 
 
 --
@@ -474,6 +529,14 @@ ALTER TABLE ONLY public.read_markers
 
 
 --
+-- Name: retired_refresh_tokens retired_refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.retired_refresh_tokens
+    ADD CONSTRAINT retired_refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE CASCADE;
+
+
+--
 -- Name: room_messages room_messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -511,6 +574,22 @@ ALTER TABLE ONLY public.rooms
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: stock_requests stock_requests_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_requests
+    ADD CONSTRAINT stock_requests_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
+-- Name: stock_requests stock_requests_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_requests
+    ADD CONSTRAINT stock_requests_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --

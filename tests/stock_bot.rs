@@ -843,6 +843,97 @@ async fn a_command_in_flight_when_the_bot_is_killed_is_answered_by_the_next_bot(
 
 /// Publishes raw bytes to an exchange of the test's prefix, as the bot or an expired message
 /// would arrive (`expiration` in ms for a per-message TTL).
+/// Records `request_id` as a command of `username`'s waiting for its answer, as the server does
+/// before it queues a command: only such an answer is stored.
+async fn record_waiting(app: &TestApp, request_id: uuid::Uuid, room: i64, username: &str, command: &str) {
+    sqlx::query(
+        "INSERT INTO stock_requests (request_id, room_id, user_id, username, command) \
+         SELECT $1, $2, id, username, $4 FROM users WHERE username = $3",
+    )
+    .bind(request_id)
+    .bind(room)
+    .bind(username)
+    .bind(command)
+    .execute(&app.chat.db)
+    .await
+    .unwrap();
+}
+
+/// Anything that can publish on the answer queue could post into any room as `stockbot`: the
+/// server stores only an answer to a request that waits, in its room, with a valid text, and
+/// takes who asked from the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_answers_are_refused_and_a_real_one_names_the_real_asker() {
+    let app = TestApp::spawn(&[]).await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Forged").await;
+    let other = app.create_room(&alice, "Elsewhere").await;
+    let asked = uuid::Uuid::new_v4();
+    record_waiting(&app, asked, room, "alice", "/stock=aapl.us").await;
+    let answer = |request_id: uuid::Uuid, room_id: i64, text: &str| {
+        json!({
+            "request_id": request_id, "room_id": room_id, "text": text,
+            "meta": {"asked_by": "mallory", "command": "/stock=evil", "outcome": "quote"},
+            "answered_at": "2026-11-22T10:00:00Z"
+        })
+        .to_string()
+    };
+    let key = tickertalk_wire::topology::ANSWER_KEY;
+    let commands = format!("{}.commands", app.env.prefix);
+    for forged in [
+        // Nobody asked.
+        answer(
+            uuid::Uuid::new_v4(),
+            room,
+            "RESET YOUR PASSWORD AT HTTP://EVIL.EXAMPLE",
+        ),
+        // Asked, but in another room.
+        answer(asked, other, "AAPL.US quote is $1.00 per share"),
+        // Asked, but not a message anyone could post.
+        answer(asked, room, &"A".repeat(100_000)),
+    ] {
+        publish_raw(&commands, key, forged.as_bytes(), None).await;
+    }
+    publish_raw(
+        &commands,
+        key,
+        answer(asked, room, "AAPL.US quote is $93.42 per share").as_bytes(),
+        None,
+    )
+    .await;
+    let frame = bot_frame(&mut ws, room).await;
+    assert_eq!(
+        frame["chatmessage"], "AAPL.US quote is $93.42 per share",
+        "{frame}"
+    );
+    assert_eq!(
+        (&frame["asked_by"], &frame["command"]),
+        (&json!("alice"), &json!("/stock=aapl.us")),
+        "from the request, not the answer"
+    );
+    // Answered: the same request cannot be answered again.
+    publish_raw(
+        &commands,
+        key,
+        answer(asked, room, "AAPL.US quote is $0.01 per share").as_bytes(),
+        None,
+    )
+    .await;
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "after", "client_id": "a1"}))
+        .await;
+    let next = ws.next_where(|v| v["type"] == 1).await;
+    assert_eq!(
+        next["chatmessage"], "after",
+        "nothing forged came between: {next}"
+    );
+    let stored = stored_bodies(&app, &alice, room).await;
+    let bodies: Vec<&str> = stored
+        .iter()
+        .map(|m| m["chatmessage"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["AAPL.US quote is $93.42 per share", "after"]);
+    assert!(stored_bodies(&app, &alice, other).await.is_empty());
+}
+
 async fn publish_raw(exchange: &str, key: &str, payload: &[u8], expiration: Option<&str>) {
     let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
         .await
@@ -883,6 +974,8 @@ async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
         "request_id": request_id, "room_id": room, "user_id": 1, "username": "alice",
         "symbol": "aapl.us", "requested_at": "2026-11-22T10:00:00Z"
     });
+    // Recorded as waiting, as the server records the commands it queues itself.
+    record_waiting(&app, request_id, room, "alice", "/stock=aapl.us").await;
     publish_raw(
         &format!("{prefix}.commands"),
         STOCK_KEY,
@@ -1019,10 +1112,12 @@ async fn answers_made_while_no_server_runs_are_stored_by_the_next_one() {
     let quotes = FakeQuotes::start(|hit: Hit| async move { Answer::quote(&hit.symbol, "12.50") }).await;
     let bot = Bot::start(&env.prefix, &quotes.url("a"), &["--quote-cache-secs=0"]);
     wait_consumers(&env.prefix, 1).await;
+    let request_id = uuid::Uuid::new_v4();
+    record_waiting(&a, request_id, room, "alice", "/stock=msft.us").await;
     a.stop().await;
 
     let cmd = json!({
-        "request_id": uuid::Uuid::new_v4(), "room_id": room, "user_id": alice_id, "username": "alice",
+        "request_id": request_id, "room_id": room, "user_id": alice_id, "username": "alice",
         "symbol": "msft.us", "requested_at": "2026-11-22T10:00:00Z", "command": "/stock=msft.us"
     });
     for _ in 0..2 {

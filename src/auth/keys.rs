@@ -102,19 +102,30 @@ pub fn access_key_of(token: &str) -> Option<String> {
     value.get("access_key")?.as_str().map(str::to_string)
 }
 
-/// Whether `token` is an HS256 JWT signed with `secret`. `exp` and `nbf` are checked when the
-/// client put them in; the key's own expiry and revocation are checked by the caller.
+/// The longest a client-signed token may live: its `exp` at most this far ahead. A token copied
+/// from a log or a proxy then works for an hour at most, whatever its signer chose.
+pub const CLIENT_TOKEN_MAX_SECS: i64 = 3600;
+
+/// Whether `token` is an HS256 JWT signed with `secret`, with an `exp` in the future but at most
+/// `CLIENT_TOKEN_MAX_SECS` ahead, and no `nbf` in the future (5 s leeway each); the key's own
+/// expiry and revocation are checked by the caller.
 pub fn verify_client_token(token: &str, secret: &str) -> bool {
     let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_required_spec_claims::<&str>(&[]);
+    validation.set_required_spec_claims(&["exp"]);
     validation.validate_aud = false;
+    validation.validate_nbf = true;
     validation.leeway = 5;
-    jsonwebtoken::decode::<serde_json::Value>(
+    let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(
         token,
         &DecodingKey::from_secret(secret.as_bytes()),
         &validation,
-    )
-    .is_ok()
+    ) else {
+        return false;
+    };
+    let now = chrono::Utc::now().timestamp();
+    data.claims["exp"]
+        .as_f64()
+        .is_some_and(|exp| exp <= (now + CLIENT_TOKEN_MAX_SECS + 5) as f64)
 }
 
 #[cfg(test)]
@@ -124,10 +135,19 @@ mod tests {
     use serde_json::json;
 
     fn client_token(key_id: &str, secret: &str, alg: Algorithm) -> String {
+        let now = chrono::Utc::now().timestamp();
+        signed(
+            key_id,
+            secret,
+            alg,
+            json!({"sub": "x", "iat": now, "exp": now + 600}),
+        )
+    }
+
+    fn signed(key_id: &str, secret: &str, alg: Algorithm, claims: serde_json::Value) -> String {
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(json!({"alg": format!("{alg:?}"), "typ": "JWT", "access_key": key_id}).to_string());
-        let payload =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"sub": "x"}).to_string());
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
         let signing_input = format!("{header}.{payload}");
         // jsonwebtoken's encoder cannot add a custom header field; sign the input by hand.
         let sig = jsonwebtoken::crypto::sign(
@@ -173,5 +193,25 @@ mod tests {
         let hs512 = client_token("KEYID", "s3cret", Algorithm::HS512);
         assert!(!verify_client_token(&hs512, "s3cret"), "the algorithm is pinned");
         assert_eq!(access_key_of("not a jwt"), None);
+    }
+
+    #[test]
+    fn client_tokens_need_an_exp_within_the_cap_and_no_future_nbf() {
+        let now = chrono::Utc::now().timestamp();
+        let token = |claims| signed("KEYID", "s3cret", Algorithm::HS256, claims);
+        assert!(verify_client_token(&token(json!({"exp": now + 60})), "s3cret"));
+        assert!(
+            verify_client_token(&token(json!({"exp": now + CLIENT_TOKEN_MAX_SECS})), "s3cret"),
+            "the longest allowed"
+        );
+        for (why, claims) in [
+            ("no exp", json!({})),
+            ("no exp, only iat", json!({"iat": now})),
+            ("expired", json!({"exp": now - 60})),
+            ("too long-lived", json!({"exp": now + CLIENT_TOKEN_MAX_SECS + 60})),
+            ("nbf an hour ahead", json!({"exp": now + 600, "nbf": now + 3600})),
+        ] {
+            assert!(!verify_client_token(&token(claims), "s3cret"), "{why}");
+        }
     }
 }

@@ -57,6 +57,10 @@ const INVALID_TOKEN: &str = "invalid or expired token";
 const INVALID_CREDENTIALS: &str = "invalid credentials";
 const INVALID_REFRESH: &str = "invalid or expired refresh token";
 
+/// A replaced refresh token presented again within this many seconds is refused without
+/// revoking its session (a race between two tabs, not a leak).
+pub const REUSE_GRACE_SECS: f64 = 10.0;
+
 impl Chat {
     /// Resolves `Authorization: Bearer` (or a bare token) to the caller: signature, expiry, and
     /// the session not being revoked: a database read, unless this instance found the session
@@ -281,15 +285,86 @@ impl Chat {
 
     /// Trades a refresh token for new tokens. The swap is one statement, so two concurrent
     /// refreshes with the same token cannot both win.
+    ///
+    /// A token a refresh already replaced, presented again, means two parties hold the session
+    /// (the token leaked and one of them refreshed first): the whole session is revoked, every
+    /// token derived from it included, and its sockets close (OAuth 2.0 Security BCP). Within
+    /// `REUSE_GRACE_SECS` of its retirement it is only refused: two tabs of one browser
+    /// refreshing at the same moment are not an attack.
     pub async fn refresh(&self, old: &str) -> Result<Session, ChatError> {
         let (refresh_token, new_hash) = token::new_refresh_token();
-        let (session_id, user_id) = store::sessions::rotate(&self.db, &token::refresh_hash(old), &new_hash)
-            .await?
-            .ok_or(ChatError::Unauthorized(INVALID_REFRESH))?;
+        let old_hash = token::refresh_hash(old);
+        let Some((session_id, user_id)) = store::sessions::rotate(&self.db, &old_hash, &new_hash).await?
+        else {
+            if let Some((session_id, ago)) = store::sessions::retired_by(&self.db, &old_hash).await?
+                && ago > REUSE_GRACE_SECS
+            {
+                tracing::warn!(%session_id, "a replaced refresh token was used again; the session is revoked");
+                metrics::counter!("tickertalk_refresh_reuse_total").increment(1);
+                store::sessions::revoke(&self.db, session_id).await?;
+                self.sessions_ended(&[session_id]).await;
+            }
+            return Err(ChatError::Unauthorized(INVALID_REFRESH));
+        };
         let user = store::users::by_id(&self.db, user_id)
             .await?
             .ok_or(ChatError::Unauthorized(INVALID_REFRESH))?;
         Ok(self.session(user, session_id, refresh_token))
+    }
+
+    /// Changes the caller's password (the current one must be right; the attempt is throttled
+    /// like a login) and ends every other session of theirs, closing their sockets on every
+    /// instance. The caller's own session goes on.
+    pub async fn change_password(
+        &self,
+        me: &AuthUser,
+        current: String,
+        new: Password,
+        from: Option<IpAddr>,
+    ) -> Result<(), ChatError> {
+        if current.chars().count() > MAX_PASSWORD_CHARS {
+            let mut errors = FieldErrors::new();
+            errors.insert("current_password", "does not match".into());
+            return Err(ChatError::Invalid(errors));
+        }
+        let keys = LoginKeys::new(Ok(me.user_id), from);
+        self.login_attempt(&keys).await.inspect_err(throttled)?;
+        let stored = store::users::password_hash(&self.db, me.user_id)
+            .await?
+            .filter(|h| h.starts_with('$'));
+        if !password::verify(current, stored).await? {
+            tracing::info!(
+                user_id = me.user_id,
+                "password change refused: wrong current password"
+            );
+            let mut errors = FieldErrors::new();
+            errors.insert("current_password", "does not match".into());
+            return Err(ChatError::Invalid(errors));
+        }
+        self.login_succeeded(&keys).await?;
+        let hash = password::hash(new.expose().to_string()).await?;
+        store::users::set_password_hash(&self.db, me.user_id, &hash).await?;
+        let ended = store::sessions::revoke_all(&self.db, me.user_id, Some(me.session_id)).await?;
+        self.sessions_ended(&ended).await;
+        tracing::info!(
+            user_id = me.user_id,
+            sessions_ended = ended.len(),
+            "password changed"
+        );
+        Ok(())
+    }
+
+    /// "Log out everywhere": every session of the caller ends, this one included, and their
+    /// sockets close on every instance.
+    pub async fn log_out_everywhere(&self, me: &AuthUser) -> Result<(), ChatError> {
+        let ended = store::sessions::revoke_all(&self.db, me.user_id, None).await?;
+        self.sessions_ended(&ended).await;
+        tracing::info!(
+            user_id = me.user_id,
+            sessions_ended = ended.len(),
+            "logged out everywhere"
+        );
+        Ok(())
     }
 
     /// Revokes the caller's session and closes its sockets on every instance.
@@ -310,8 +385,13 @@ impl Chat {
         live.insert(self.instance_id);
         for &id in ids {
             self.sessions.forget(id);
-            self.bus.announce_revocation(id, live.clone()).await;
         }
+        // Together: each waits for every instance's acknowledgement (at most 2 s).
+        futures_util::future::join_all(
+            ids.iter()
+                .map(|&id| self.bus.announce_revocation(id, live.clone())),
+        )
+        .await;
     }
 
     /// QA routes only: an access token for the caller's session that expired an hour ago,

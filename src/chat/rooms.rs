@@ -123,6 +123,23 @@ impl Chat {
                     command: typed.to_string(),
                     trace_id: Some(crate::trace::current_or_new()),
                 };
+                let waiting = store::stock::Request {
+                    request_id,
+                    room_id,
+                    user_id: user.user_id,
+                    username: user.username.clone(),
+                    command: typed.to_string(),
+                };
+                // Recorded first: an answer is stored only for a request that waits.
+                if let Err(e) = store::stock::remember(&self.db, &waiting).await {
+                    tracing::warn!(error = %e, %request_id, "stock command not recorded; not queued");
+                    let answer = unanswered(&command, "the server cannot record requests right now");
+                    self.bot_reply(room_id, request_id, answer.text).await;
+                    return Posted::Command {
+                        command: "stock",
+                        request_id,
+                    };
+                }
                 if let Err(e) = self.bus.publish_command(&command).await {
                     tracing::warn!(error = %e, %request_id, "stock command not queued");
                     // Never silence: say so in the room, stored like the bot's answer would be.
@@ -157,25 +174,50 @@ impl Chat {
 
     /// Stores an answer to a stock command as a room message by `stockbot` (once per request
     /// id: an answer delivered twice is stored once) and publishes it like any message.
-    pub async fn store_answer(&self, answer: StockAnswer) -> Result<(), ChatError> {
+    ///
+    /// Checked first, because anything that can publish on the answer queue could otherwise
+    /// post into any room in the bot's name: the answer must name a request that still waits
+    /// (`stock_requests`), in that request's room, and its text must be a valid message
+    /// (length, no NUL). Who asked and what they typed are taken from the request, not from
+    /// the answer. An answer that fails a check is dropped (`Ok`: never storable, so it must
+    /// not go back to its queue).
+    pub async fn store_answer(&self, mut answer: StockAnswer) -> Result<(), ChatError> {
+        let request_id = answer.request_id;
+        let refuse = |why: &'static str| {
+            tracing::warn!(%request_id, room_id = answer.room_id, why, "stock answer refused");
+            metrics::counter!("tickertalk_stock_answers_refused_total", "why" => why).increment(1);
+            Ok(())
+        };
+        let Some(waiting) = store::stock::waiting(&self.db, request_id).await? else {
+            return refuse("no such request waits");
+        };
+        if waiting.room_id != answer.room_id {
+            return refuse("another room than asked");
+        }
+        let Ok(text) = MessageText::parse(&answer.text) else {
+            return refuse("not a valid message");
+        };
+        answer.meta.asked_by = waiting.username;
+        answer.meta.command = waiting.command;
         let row = NewMessage {
             room_id: answer.room_id,
             user_id: self.bot_user_id().await?,
-            body: answer.text,
-            client_id: Some(answer.request_id.to_string()),
+            body: text.as_str().to_string(),
+            client_id: Some(request_id.to_string()),
             bot: Some(answer.meta),
         };
         match self.writer.store(row).await? {
             Outcome::New(m) => {
-                tracing::info!(request_id = %answer.request_id, room_id = m.room_id, message_id = m.id, "stock answer stored");
+                tracing::info!(%request_id, room_id = m.room_id, message_id = m.id, "stock answer stored");
             }
             Outcome::Repeat(_) | Outcome::Reused => {
-                tracing::info!(request_id = %answer.request_id, "stock answer already stored; dropped");
+                tracing::info!(%request_id, "stock answer already stored; dropped");
             }
             Outcome::NoRoom => {
-                tracing::warn!(request_id = %answer.request_id, room_id = answer.room_id, "stock answer for a room that is gone; dropped");
+                tracing::warn!(%request_id, room_id = answer.room_id, "stock answer for a room that is gone; dropped");
             }
         }
+        store::stock::answered(&self.db, request_id).await?;
         Ok(())
     }
 

@@ -40,6 +40,9 @@ pub const ADDRESS_FACTOR: i32 = 2;
 pub const ACCOUNT_FACTOR: i32 = 20;
 /// The sign-up budget's window.
 pub const SIGNUP_WINDOW_SECS: f64 = 60.0 * 60.0;
+/// How long a stock request waits for its answer before it is forgotten (its command expires
+/// in the queue after 60 s, and is then answered by the server).
+pub const STOCK_REQUEST_KEPT_SECS: f64 = 600.0;
 /// The room-creation budget's window.
 pub const ROOMS_WINDOW_SECS: f64 = 60.0 * 60.0;
 
@@ -190,8 +193,11 @@ impl Chat {
         .await
     }
 
-    /// Deletes the budgets whose window ended (the heartbeat calls it).
+    /// Deletes the budgets whose window ended, and stock requests never answered within ten
+    /// minutes (the heartbeat calls it).
     pub async fn prune_budgets(&self) -> Result<u64, ChatError> {
+        store::stock::prune(&self.db, STOCK_REQUEST_KEPT_SECS).await?;
+        store::sessions::prune_retired(&self.db).await?;
         Ok(store::throttle::prune(&self.db).await?)
     }
 }

@@ -132,6 +132,41 @@ pub async fn logout(state: Arc<AppState>, me: AuthUser, _req: Request) -> Handle
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 
+#[derive(Deserialize)]
+struct PasswordBody {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `POST /v1/auth/password` `{current_password, new_password}`: 204; every other session of the
+/// caller ends and its sockets close.
+pub async fn change_password(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let b: PasswordBody = req.json()?;
+    let mut errors = FieldErrors::new();
+    let current = b.current_password.filter(|p| !p.is_empty());
+    if current.is_none() {
+        errors.insert("current_password", "required".into());
+    }
+    let new = required(
+        &mut errors,
+        "new_password",
+        b.new_password.as_deref(),
+        Password::parse,
+    );
+    let (Some(current), Some(new), true) = (current, new, errors.is_empty()) else {
+        return Err(ApiError::Invalid(errors));
+    };
+    let from = req.client_addr(&state.trusted_proxies);
+    state.chat.change_password(&me, current, new, from).await?;
+    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+}
+
+/// `DELETE /v1/auth/sessions`: 204; every session of the caller ends ("log out everywhere").
+pub async fn log_out_everywhere(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
+    state.chat.log_out_everywhere(&me).await?;
+    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+}
+
 pub async fn me(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
     Ok(json(StatusCode::OK, &state.chat.me(&me).await?))
 }

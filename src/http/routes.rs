@@ -105,6 +105,12 @@ pub static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/auth/refresh", public!(auth::refresh)),
     route(Method::DELETE, "/v1/auth/token", user!(auth::logout)),
     route(Method::GET, "/v1/auth/me", user!(auth::me)),
+    route(Method::POST, "/v1/auth/password", user!(auth::change_password)),
+    route(
+        Method::DELETE,
+        "/v1/auth/sessions",
+        user!(auth::log_out_everywhere),
+    ),
     route(Method::POST, "/v1/chat/rooms", user!(rooms::create)),
     route(Method::GET, "/v1/chat/rooms", user!(rooms::list)),
     route(Method::GET, "/v1/chat/rooms/{id}", user!(rooms::get)),

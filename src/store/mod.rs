@@ -30,6 +30,7 @@ pub mod messages;
 pub mod presence;
 pub mod rooms;
 pub mod sessions;
+pub mod stock;
 pub mod throttle;
 pub mod users;
 

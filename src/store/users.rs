@@ -89,6 +89,25 @@ pub async fn taken(db: &PgPool, username: &str, email: &str) -> StoreResult<Opti
     Ok(row.map(|(name,)| if name { Taken::Username } else { Taken::Email }))
 }
 
+/// The stored password hash of user `id`.
+pub async fn password_hash(db: &PgPool, id: i64) -> StoreResult<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|(h,)| h))
+}
+
+/// Replaces user `id`'s password hash.
+pub async fn set_password_hash(db: &PgPool, id: i64, hash: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn by_id(db: &PgPool, id: i64) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))

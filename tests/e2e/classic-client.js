@@ -32,7 +32,7 @@ const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.s
 
 /**
  * An HS256 JWT naming its key in the header, signed with the key's secret.
- * `claims` are free; `exp` is checked by the server when present.
+ * `claims` are free; the server requires `exp`, at most an hour ahead.
  */
 export function signJwt(key, { ttlSecs = 300, claims = {} } = {}) {
   const now = Math.floor(Date.now() / 1000);
