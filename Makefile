@@ -84,7 +84,7 @@ stop-test: build
 ## (the Postman collection, the walk-through, probes), on its own throwaway server.
 check-openapi-statuses: build
 	python3 -m pip install -q -r scripts/requirements-dev.txt
-	QA_ROUTES=true bash scripts/with-server.sh bash scripts/openapi-statuses.sh
+	QA_ROUTES=true ROOMS_PER_USER=20 SIGNUPS_PER_ADDRESS=100 bash scripts/with-server.sh bash scripts/openapi-statuses.sh
 
 ## The Postman collection, run twice by newman against a live server on its own database, then a
 ## check that the runs left nothing behind.

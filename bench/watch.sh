@@ -16,10 +16,10 @@ have prometheus || apt_install prometheus
 cargo build --release --bin tickertalk --example fanout
 cargo build --release -p tickertalk-bot
 export RATES=${RATES:-50,100,200,300} STEP_SECS=${STEP_SECS:-20}
-port=18080 prom=127.0.0.1:19090 dir=target/bench/prometheus
+port=18080 metrics_port=19101 prom=127.0.0.1:19090 dir=target/bench/prometheus
 rm -rf "$dir" && mkdir -p "$dir"
 cp monitoring/rules.yml "$dir/"
-sed -e "s/127.0.0.1:8080/127.0.0.1:$port/" -e 's/scrape_interval: 5s/scrape_interval: 2s/' \
+sed -e "s/127.0.0.1:9101/127.0.0.1:$metrics_port/" -e 's/scrape_interval: 5s/scrape_interval: 2s/' \
     monitoring/prometheus.yml >"$dir/prometheus.yml"
 prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
     --web.listen-address="$prom" --log.level=warn >"$dir/prometheus.log" 2>&1 &
@@ -38,6 +38,6 @@ graph+="&g2.expr=$(q 'histogram_quantile(0.5, sum by (le) (rate(tickertalk_deliv
     node bench/screenshot.mjs "$graph" "$file" && log "saved $file"
 ) &
 shot=$!
-WITH_SERVER_PORT=$port bash bench/run.sh fanout
+WITH_SERVER_PORT=$port WITH_SERVER_METRICS_PORT=$metrics_port bash bench/run.sh fanout
 wait "$shot"
 log "graph: $graph"

@@ -13,10 +13,12 @@
 #   2. the README walk-through (scripts/walkthrough.sh);
 #   3. probes for what newman cannot send: WebSocket handshakes (101) and the per-user socket cap
 #      (429) on /v1/ws and /api/ws, a chunked body over 64 KiB (413) on every /v1 route that
-#      reads one, and, last because it blocks the client address for a minute, failed logins
-#      until the throttle answers 429 (/v1/auth/login, then /api/auth_token).
-# Then /metrics is scraped twice (the first scrape makes `GET /metrics 200` part of the second)
-# and the check runs. Every step runs even when one before it failed; the exit status is
+#      reads one, the room list's paging errors (422, 404), the rooms-per-user quota and the
+#      sign-ups-per-address budget (429), and, last because it blocks the client address, failed logins
+#      until the throttle answers 429 (/v1/auth/login, then /api/auth_token; the tight budget
+#      is per account and address, so this blocks one test account, 15 minutes).
+# Then /metrics is scraped from METRICS_URL (the server's METRICS_ADDR listener, which the
+# public API does not serve) and the check runs. Every step runs even when one before it failed; the exit status is
 # non-zero if any failed.
 #
 # Environment:
@@ -164,7 +166,29 @@ with open(routes_file) as f:
         status, _ = call(method, path, {"text": "x" * 70 * 1024}, token=token, chunked=True)
         expect(f"{method} {pattern} with a chunked body over 64 KiB", status, 413)
 
-# 3. Last: failed logins until the throttle answers 429. This delays the client address too, so
+# 3. The room list's paging errors, then room creations until the per-user quota answers 429
+#    (the Makefile runs this server with ROOMS_PER_USER=20).
+status, _ = call("GET", "/v1/chat/rooms?limit=0", token=token)
+expect("GET /v1/chat/rooms?limit=0", status, 422)
+status, _ = call("GET", "/v1/chat/rooms?after=999999999", token=token)
+expect("GET /v1/chat/rooms after a room that does not exist", status, 404)
+for attempt in range(1, 101):
+    status, _ = call("POST", "/v1/chat/rooms", {"name": f"probe {run} {attempt}"}, token=token)
+    if status != 201:
+        break
+expect(f"POST /v1/chat/rooms after {attempt - 1} rooms", status, 429)
+# 4. Sign-ups until the address's budget answers 429 (SIGNUPS_PER_ADDRESS=100 here): taken
+#    names, which cost no hashing, count like any other; /api/register shares the budget.
+for attempt in range(1, 201):
+    status, _ = call("POST", "/v1/auth/signup", {"username": user, "email": f"{user}@example.com", "password": password})
+    if status != 409:
+        break
+expect(f"POST /v1/auth/signup after {attempt - 1} taken names", status, 429)
+status, _ = call("POST", "/api/register", {"username": f"x{run}", "email": f"x{run}@example.com", "password": password,
+                                             "first_name": "P", "last_name": "R", "phone": "1"})
+expect("POST /api/register once the address's sign-ups are spent", status, 429)
+
+# 5. Last: failed logins until the throttle answers 429. This delays the client address too, so
 #    nothing may come after it but the metrics scrape. /api/auth_token shares the throttle.
 for attempt in range(1, 41):
     status, _ = call("POST", "/v1/auth/login", {"username": user, "password": "wrong " + run})
@@ -180,9 +204,9 @@ sys.exit(1 if failures else 0)
 PY
 
 metrics=$out/metrics.txt
-curl -fsS "$BASE_URL/metrics" >/dev/null || die "cannot scrape $BASE_URL/metrics"
-curl -fsS "$BASE_URL/metrics" >"$metrics" || die "cannot scrape $BASE_URL/metrics"
-log "scraped $BASE_URL/metrics into $metrics"
+: "${METRICS_URL:?run me through scripts/with-server.sh (it gives METRICS_URL)}"
+curl -fsS "$METRICS_URL/metrics" >"$metrics" || die "cannot scrape $METRICS_URL/metrics"
+log "scraped $METRICS_URL/metrics into $metrics"
 
 check_rc=0
 python3 scripts/check_openapi.py "$routes" --exact --observed "$metrics" || check_rc=$?

@@ -8,7 +8,8 @@
 # Environment: TICKERTALK_BIN (default target/debug/tickertalk), TICKERTALK_BOT_BIN (default
 # target/debug/tickertalk-bot; SERVER_BIN and BOT_BIN are accepted too), RUN_LOG_DIR (default
 # target/run), READY_TIMEOUT (seconds, default 60), plus everything the server and bot read
-# (LISTEN_ADDR, DATABASE_URL, AMQP_URL, JWT_SECRET, ...).
+# (LISTEN_ADDR, DATABASE_URL, AMQP_URL, JWT_SECRET, ...). METRICS_ADDR is the server's /metrics
+# (default 127.0.0.1:9101); the bot's is BOT_METRICS_ADDR (default 127.0.0.1:9102).
 set -euo pipefail
 
 LOG_PREFIX=run
@@ -107,9 +108,11 @@ trap stop_children EXIT
 # Each child in a session of its own: Ctrl-C (or an IDE's stop button, which signals the whole
 # process group) then reaches only this script, which stops them in order and exits 0, instead
 # of the children dying first and being reported as exiting unexpectedly.
-setsid "$TICKERTALK_BOT_BIN" >"$BOT_LOG" 2>&1 &
+# Both processes read METRICS_ADDR: the bot's comes from BOT_METRICS_ADDR here, so that one
+# environment can set both.
+setsid env METRICS_ADDR="${BOT_METRICS_ADDR:-127.0.0.1:9102}" "$TICKERTALK_BOT_BIN" >"$BOT_LOG" 2>&1 &
 bot_pid=$!
-setsid "$TICKERTALK_BIN" >"$SERVER_LOG" 2>&1 &
+setsid env METRICS_ADDR="${METRICS_ADDR:-127.0.0.1:9101}" "$TICKERTALK_BIN" >"$SERVER_LOG" 2>&1 &
 server_pid=$!
 log "started the bot (pid $bot_pid) and the server (pid $server_pid); waiting for $BASE_URL/readyz"
 

@@ -43,7 +43,8 @@ one_stop() {
     # Job control on: the job gets a process group of its own (its pid), as a terminal gives
     # the command it runs.
     set -m
-    LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:$bot_port" DATABASE_URL=$url \
+    LISTEN_ADDR="127.0.0.1:$port" BOT_METRICS_ADDR="127.0.0.1:$bot_port" \
+        METRICS_ADDR="127.0.0.1:$(free_port)" DATABASE_URL=$url \
         BROKER_PREFIX=$db RUN_LOG_DIR="$out_dir/$label" "$@" >"$out" 2>&1 &
     group=$!
     set +m

@@ -16,6 +16,8 @@
 #   TICKERTALK_BIN     server binary (default target/debug/tickertalk; SERVER_BIN is accepted too)
 #   WITH_SERVER_DB_PREFIX  name prefix of the throwaway database and broker prefix (default tt_live)
 #   WITH_SERVER_PORT   the first instance's port (default: a free one)
+#   WITH_SERVER_METRICS_PORT  the first instance's METRICS_ADDR port (default: a free one); the
+#                      command gets METRICS_URL (the first's) and METRICS_URLS (all)
 #   WITH_SERVER_LOG    server log (default target/test-output/with-server-<database>.log)
 #   SIGNUPS_PER_ADDRESS  sign-ups per address per hour (default 0, no limit: a run signs many up)
 #   ROOMS_PER_USER     rooms per user per hour (default 0, no limit: benchmarks create thousands)
@@ -63,15 +65,18 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 urls=()
+metrics_urls=()
 for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
     port=$(free_port)
+    metrics_port=$(free_port)
     # WITH_SERVER_PORT: the first instance's port (a Prometheus watching a benchmark needs it).
     ((i > 1)) || port=${WITH_SERVER_PORT:-$port}
+    ((i > 1)) || metrics_port=${WITH_SERVER_METRICS_PORT:-$metrics_port}
     log_i=$log
     ((i == 1)) || log_i=${log%.log}-$i.log
     LISTEN_ADDR="127.0.0.1:$port" DATABASE_URL="$url" AMQP_URL="$AMQP" JWT_SECRET="$secret" \
         BROKER_PREFIX="$db" RUST_LOG="${RUST_LOG:-info}" SIGNUPS_PER_ADDRESS="${SIGNUPS_PER_ADDRESS:-0}" \
-        ROOMS_PER_USER="${ROOMS_PER_USER:-0}" \
+        ROOMS_PER_USER="${ROOMS_PER_USER:-0}" METRICS_ADDR="127.0.0.1:$metrics_port" \
         "$TICKERTALK_BIN" >"$log_i" 2>&1 &
     pid=$!
     pids+=("$pid")
@@ -90,7 +95,9 @@ for i in $(seq 1 "${WITH_SERVER_INSTANCES:-1}"); do
         exit 1
     }
     urls+=("http://127.0.0.1:$port")
+    metrics_urls+=("http://127.0.0.1:$metrics_port")
 done
 
 AMQP_URL="$AMQP" BROKER_PREFIX="$db" BASE_URL="${urls[0]}" BASE_URLS=$(IFS=,; echo "${urls[*]}") JWT_SECRET="$secret" \
+    METRICS_URL="${metrics_urls[0]}" METRICS_URLS=$(IFS=,; echo "${metrics_urls[*]}") \
     SERVER_DATABASE_URL="$url" SERVER_PID="${pids[0]}" SERVER_PIDS=$(IFS=,; echo "${pids[*]}") "$@"

@@ -99,6 +99,12 @@ pub struct Config {
     #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, global = true)]
     pub http_header_timeout_secs: u64,
 
+    /// Seconds a request body may take to arrive once its head is in; a body that stalls is
+    /// answered 408 and its connection closed, so a client cannot hold a connection (and a
+    /// request) open by sending a few bytes and then nothing.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub http_body_timeout_secs: u64,
+
     /// Connections (HTTP and WebSocket) one client address may hold on this instance; more get
     /// 429 and are closed. 0: no cap (behind a load balancer every client has its address).
     #[arg(
@@ -122,6 +128,12 @@ pub struct Config {
     /// measures hashing with it off).
     #[arg(long, env = "LOGIN_FREE_FAILURES", default_value_t = 10, global = true)]
     pub login_free_failures: u32,
+
+    /// Where `GET /metrics` (Prometheus) is served: its own listener, never the public one, so
+    /// counts such as throttled logins stay with the operator. Loopback by default; empty:
+    /// nowhere.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9101", global = true)]
+    pub metrics_addr: String,
 
     /// Rooms one user may create per hour (attempts with a taken name included); more get 429
     /// with `Retry-After`. 0: no limit.

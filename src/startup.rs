@@ -50,6 +50,8 @@ pub struct Application {
     state: Arc<AppState>,
     listener: TcpListener,
     limits: http::listener::Limits,
+    /// `METRICS_ADDR`'s listener, when it is set.
+    metrics: Option<TcpListener>,
     /// Phase one: the listener and the sockets.
     sockets: ShutdownSignal,
     /// Phase two: the broker supervisor and the heartbeat.
@@ -107,6 +109,13 @@ impl Application {
             config.max_connections,
             http::listener::raise_file_limit(),
         );
+        let metrics = match config.metrics_addr.trim() {
+            "" => None,
+            addr => Some(TcpListener::bind(addr).await.map_err(|e| ConfigError {
+                variable: "METRICS_ADDR",
+                message: format!("cannot listen on {addr} ({e})"),
+            })?),
+        };
         let db = open_database(&config).await?;
         if config.seed_rooms {
             seed_rooms(&db).await?;
@@ -140,11 +149,13 @@ impl Application {
             user_sockets: http::limits::Tally::new(config.max_sockets_per_user),
             shutdown: sockets.subscribe(),
             qa_routes: config.qa_routes,
+            body_timeout: Duration::from_secs(config.http_body_timeout_secs.max(1)),
         });
         Ok(Application {
             state,
             listener,
             limits,
+            metrics,
             sockets,
             background,
             tasks,
@@ -153,6 +164,11 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Where `/metrics` is served (`METRICS_ADDR`), if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// What the handlers share (tests reach the hub, the bus and the database through it).
@@ -167,12 +183,26 @@ impl Application {
             state,
             listener,
             limits,
+            metrics,
             sockets,
             background,
             tasks,
         } = self;
         let addr = listener.local_addr().ok();
         let chat = state.chat.clone();
+        let mut metrics_task = None;
+        if let Some(metrics) = metrics {
+            tracing::info!(addr = ?metrics.local_addr().ok(), "metrics listening");
+            // A few connections, no per-address cap: Prometheus and an operator's curl.
+            let limits = http::listener::Limits::new(limits.header_timeout, 0, 64, 0);
+            let mut stop = background.subscribe();
+            metrics_task = Some(tokio::spawn(http::listener::serve(
+                metrics,
+                http::metrics_router(state.clone()),
+                limits,
+                async move { stop.recv().await },
+            )));
+        }
         tracing::info!(?addr, instance = %chat.instance_id, "listening");
         let close_sockets = sockets.trigger();
         // The router holds the state (and its socket handle); it is dropped when serving ends.
@@ -188,7 +218,7 @@ impl Application {
         if !background.shutdown(DRAIN_TIMEOUT).await {
             tracing::warn!("background tasks did not stop in time");
         }
-        for task in tasks {
+        for task in tasks.into_iter().chain(metrics_task) {
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, task).await;
         }
         if let Err(e) = chat.retire().await {

@@ -222,3 +222,38 @@ async fn healthz_answers_with_the_file_limit_nearly_used() {
     child.kill().await.unwrap();
     drop(idle);
 }
+
+/// A body that stalls part-way is cut off after the body-read timeout (408, then closed), and
+/// none of many connections that never send a byte outlives the header timeout.
+#[tokio::test]
+async fn stalled_bodies_and_silent_connections_are_cut_off() {
+    let app = TestApp::spawn(&["--http-header-timeout-secs=1", "--http-body-timeout-secs=1"]).await;
+    let opened = Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..150 {
+        silent.push(TcpStream::connect(app.addr).await.unwrap());
+    }
+    let mut stalled = TcpStream::connect(app.addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              content-length: 1000\r\n\r\n{\"username\"",
+        )
+        .await
+        .unwrap();
+    let (answer, closed) = until_closed(&mut stalled, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(closed.is_some(), "and the connection is closed");
+    let waited = closed.unwrap() - opened;
+    assert!(
+        waited < Duration::from_secs(5),
+        "after about the body timeout: {waited:?}"
+    );
+    let mut open = 0;
+    for mut s in silent {
+        if until_closed(&mut s, Duration::from_secs(5)).await.1.is_none() {
+            open += 1;
+        }
+    }
+    assert_eq!(open, 0, "silent connections still open after the header timeout");
+}

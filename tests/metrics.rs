@@ -106,7 +106,8 @@ fn split_labels(labels: &str) -> Vec<&str> {
 }
 
 async fn scrape(app: &TestApp) -> (String, Scrape) {
-    let resp = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let at = app.metrics_addr.expect("METRICS_ADDR is set");
+    let resp = app.http.get(format!("http://{at}/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");

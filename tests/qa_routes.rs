@@ -20,6 +20,18 @@ async fn qa_routes_are_404_unless_configured() {
         200,
         "nothing was deleted"
     );
+    // Indistinguishable from an unknown path: anonymous callers and other methods get the same
+    // plain 404, not a 401 or a 405 that would tell the route exists.
+    let unknown = app.post("/v1/qa/no-such-thing", None, json!({})).await;
+    assert_eq!(unknown.0, 404);
+    for (status, body) in [
+        app.post("/v1/qa/expired-token", None, json!({})).await,
+        app.get("/v1/qa/expired-token", None).await,
+        app.get("/v1/qa/account", Some(&token)).await,
+        app.delete("/v1/qa/account", None).await,
+    ] {
+        assert_eq!((status, &body), (404, &unknown.1));
+    }
 }
 
 #[tokio::test]

@@ -4,11 +4,13 @@
 mod common;
 
 use common::TestApp;
+use serde_json::json;
 use tickertalk::http::ROUTES;
 
 #[tokio::test]
 async fn every_listed_route_is_served_and_unlisted_paths_are_404() {
-    let app = TestApp::spawn(&[]).await;
+    // With the test-only routes on, so that every route of the table is served.
+    let app = TestApp::spawn(&["--qa-routes"]).await;
     for route in ROUTES {
         let method = &route.method;
         let path = route.path.replace("{id}", "1").replace("{username}", "someone");
@@ -57,4 +59,24 @@ async fn the_client_is_served_with_a_strict_content_security_policy() {
     );
     let html = resp.text().await.unwrap();
     assert!(html.contains("<script type=\"module\""), "the client is served");
+}
+
+/// `/metrics` tells whether logins are being throttled, among much else: it is served on
+/// `METRICS_ADDR` only, and the public listener answers it like any unknown path.
+#[tokio::test]
+async fn metrics_are_not_on_the_public_listener() {
+    let app = TestApp::spawn(&[]).await;
+    let (status, body) = app.get("/metrics", None).await;
+    assert_eq!((status, &body["detail"]), (404, &json!("no such route")));
+    let at = app.metrics_addr.expect("METRICS_ADDR is set");
+    let other = app
+        .http
+        .get(format!("http://{at}/v1/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404, "only /metrics there");
+    // Off when empty.
+    let off = TestApp::spawn(&["--metrics-addr="]).await;
+    assert_eq!(off.metrics_addr, None);
 }

@@ -127,6 +127,10 @@ pub fn envelope_error(err: ApiError) -> Response {
         ApiError::Invalid(fields) => ("Form error", json!(fields)),
         ApiError::BadRequest(why) => ("Form error", json!({ "body": why })),
         ApiError::PayloadTooLarge => ("Form error", json!({ "body": "request body too large" })),
+        ApiError::BodyTimeout => (
+            "Form error",
+            json!({ "body": "request body did not arrive in time" }),
+        ),
         ApiError::Unauthorized(why) => ("Authentication error", json!({ "token": why })),
         ApiError::Forbidden(why) => ("Authentication error", json!({ "origin": why })),
         ApiError::Conflict { errors, .. } => ("User error", json!(errors)),

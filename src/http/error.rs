@@ -25,6 +25,9 @@ pub enum ApiError {
     Conflict { detail: String, errors: FieldErrors },
     #[error("request body larger than {max} bytes", max = super::MAX_BODY)]
     PayloadTooLarge,
+    /// The body did not arrive within the body-read timeout: 408, and the connection closes.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("invalid fields")]
     Invalid(FieldErrors),
     #[error("rate limited")]
@@ -38,7 +41,7 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0} unavailable")]
     Unavailable(&'static str),
-    /// Overloaded for a moment (password checks queued): 503 with `Retry-After: 1`.
+    /// Overloaded for a moment (password checks queued): 429 with `Retry-After: 1`.
     #[error("{0}")]
     Busy(&'static str),
     #[error("internal error: {0}")]
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             // Busy: a burst beyond the hashing capacity is the client's to slow down, not a
             // fault of the server's (a load balancer must not take 5xx for an outage).
@@ -91,6 +95,10 @@ impl ApiError {
             }
             ApiError::Busy(_) => {
                 resp.headers_mut().insert("retry-after", HeaderValue::from(1));
+            }
+            ApiError::BodyTimeout => {
+                resp.headers_mut()
+                    .insert("connection", HeaderValue::from_static("close"));
             }
             _ => {}
         }

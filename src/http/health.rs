@@ -38,10 +38,11 @@ pub async fn readyz(state: Arc<AppState>, _req: Request) -> HandlerResult {
     ))
 }
 
-/// `GET /metrics`: every metric of this process in the Prometheus text format. The gauges of
-/// current state (sockets, rooms joined, the database pool, the broker link) are read now;
-/// everything else was counted as it happened. `docs/metrics.md` lists them.
-pub async fn metrics(state: Arc<AppState>, _req: Request) -> HandlerResult {
+/// `GET /metrics` on `METRICS_ADDR` (never on the public listener): every metric of this
+/// process in the Prometheus text format. The gauges of current state (sockets, rooms joined,
+/// the database pool, the broker link) are read now; everything else was counted as it
+/// happened. `docs/metrics.md` lists them.
+pub fn metrics(state: &AppState) -> warp::reply::Response {
     let (sockets, memberships) = state.hub.counts();
     metrics::gauge!("tickertalk_websockets_open").set(sockets as f64);
     metrics::gauge!("tickertalk_room_memberships").set(memberships as f64);
@@ -54,10 +55,7 @@ pub async fn metrics(state: Arc<AppState>, _req: Request) -> HandlerResult {
         .set(f64::from(pool.options().get_max_connections()));
     metrics::gauge!("tickertalk_broker_connected").set(if state.chat.bus.is_up() { 1.0 } else { 0.0 });
     let text = tickertalk_wire::prometheus::render();
-    Ok(
-        warp::reply::with_header(text, "content-type", tickertalk_wire::prometheus::CONTENT_TYPE)
-            .into_response(),
-    )
+    warp::reply::with_header(text, "content-type", tickertalk_wire::prometheus::CONTENT_TYPE).into_response()
 }
 
 pub async fn openapi(_state: Arc<AppState>, _req: Request) -> HandlerResult {

@@ -336,9 +336,15 @@ async fn connection(
         place,
     };
     let inner = TowerToHyperService::new(warp::service(filter));
+    // Whether a request has started on this connection: one that never sends a byte is closed
+    // after the header timeout by the watch below, whatever hyper's timer does (it may not run
+    // before the first byte arrives).
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let svc = {
         let conn = conn.clone();
+        let started = started.clone();
         service_fn(move |mut req: hyper::Request<Incoming>| {
+            started.store(true, std::sync::atomic::Ordering::Relaxed);
             let observed = Observed::start(req.method(), req.uri().path(), req.headers());
             req.extensions_mut().insert(info.clone());
             conn.busy();
@@ -360,6 +366,12 @@ async fn connection(
         })
     };
     let header_timeout = conn.registry.limits.header_timeout;
+    let silent = async {
+        tokio::time::sleep(header_timeout).await;
+        if started.load(std::sync::atomic::Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
     let http = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
@@ -374,6 +386,9 @@ async fn connection(
         }
         () = conn.close.notified() => {
             tracing::debug!(client = %peer.ip(), "idle connection closed to make room");
+        }
+        () = silent => {
+            tracing::debug!(client = %peer.ip(), "connection closed: no request within the header timeout");
         }
         () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
             http.as_mut().graceful_shutdown();

@@ -65,14 +65,27 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// `QA_ROUTES`: whether `/v1/qa/*` answers (`qa`).
     pub qa_routes: bool,
+    /// How long a request body may take to arrive (`HTTP_BODY_TIMEOUT_SECS`).
+    pub body_timeout: std::time::Duration,
+}
+
+/// `METRICS_ADDR`'s surface: `GET /metrics` in the Prometheus text format, 404 for anything else.
+pub fn metrics_router(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+    warp::path!("metrics")
+        .and(warp::get())
+        .map(move || health::metrics(&state))
+        .or(warp::any().map(|| ApiError::NotFound("no such route: try /metrics".into()).into_response()))
+        .unify()
+        .boxed()
 }
 
 /// The whole HTTP surface, with problem-details for unmatched requests and security headers.
 pub fn router(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let qa_routes = state.qa_routes;
     routes::api(state)
         .or(web::routes())
         .unify()
-        .or(routes::unmatched())
+        .or(routes::unmatched(qa_routes))
         .unify()
         .recover(handle_rejection)
         .unify()

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::upgrade::OnUpgrade;
@@ -60,6 +61,10 @@ pub struct Route {
     pub path: &'static str,
     pub api: Api,
     pub handler: Handler,
+    /// Test-only (`QA_ROUTES`): not in the router at all unless enabled, so that with the
+    /// setting off such a path is a plain 404 like any unknown path (not a 401 or a 405 that
+    /// would tell it exists).
+    pub test_only: bool,
 }
 
 macro_rules! public {
@@ -81,6 +86,18 @@ const fn route(method: Method, path: &'static str, handler: Handler) -> Route {
         path,
         api: Api::V1,
         handler,
+        test_only: false,
+    }
+}
+
+/// A test-only `/v1/qa` route (`QA_ROUTES`).
+const fn qa_route(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        api: Api::V1,
+        handler,
+        test_only: true,
     }
 }
 
@@ -91,6 +108,7 @@ const fn classic(method: Method, path: &'static str, handler: Handler) -> Route 
         path,
         api: Api::Classic,
         handler,
+        test_only: false,
     }
 }
 
@@ -99,7 +117,6 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/healthz", public!(health::healthz)),
     route(Method::GET, "/readyz", public!(health::readyz)),
     route(Method::GET, "/v1/openapi.yaml", public!(health::openapi)),
-    route(Method::GET, "/metrics", public!(health::metrics)),
     route(Method::POST, "/v1/auth/signup", public!(auth::signup)),
     route(Method::POST, "/v1/auth/login", public!(auth::login)),
     route(Method::POST, "/v1/auth/refresh", public!(auth::refresh)),
@@ -135,8 +152,8 @@ pub static ROUTES: &[Route] = &[
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
     route(Method::GET, "/v1/ws/check", public!(origin::check)),
     // Test-only, 404 unless QA_ROUTES is set (http::qa).
-    route(Method::POST, "/v1/qa/expired-token", user!(qa::expired_token)),
-    route(Method::DELETE, "/v1/qa/account", user!(qa::delete_account)),
+    qa_route(Method::POST, "/v1/qa/expired-token", user!(qa::expired_token)),
+    qa_route(Method::DELETE, "/v1/qa/account", user!(qa::delete_account)),
     // The original direct-message server's API (http::compat).
     classic(Method::POST, "/api/register", public!(compat::register)),
     classic(Method::POST, "/api/auth_token", public!(compat::create_token)),
@@ -215,7 +232,7 @@ impl Route {
                     .unify(),
             )
             .and(warp::header::headers_cloned())
-            .and(self.body())
+            .and(self.body(state.body_timeout))
             .and(warp::ext::optional::<OnUpgrade>())
             .and(warp::ext::optional::<ConnInfo>())
             .map(
@@ -258,10 +275,14 @@ async fn serve(state: Arc<AppState>, api: Api, handler: Handler, req: Result<Req
     })
 }
 
-/// Every route of the table, tried in order.
+/// The routes this server answers: the table, less the test-only routes unless `qa_routes`.
+pub fn served(qa_routes: bool) -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().filter(move |r| qa_routes || !r.test_only)
+}
+
+/// Every route served, tried in order.
 pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
-    ROUTES
-        .iter()
+    served(state.qa_routes)
         .map(|r| r.filter(state.clone()))
         .reduce(|a, b| a.or(b).unify().boxed())
         .expect("the table has routes")
@@ -296,10 +317,10 @@ pub fn pattern_of(path: &str) -> Option<&'static str> {
     ROUTES.iter().find(|r| path_matches(r.path, path)).map(|r| r.path)
 }
 
-/// The methods the table serves at `path`; empty when nothing is served there.
-pub fn methods_at(path: &str) -> Vec<Method> {
+/// The methods served at `path`; empty when nothing is served there.
+pub fn methods_at(path: &str, qa_routes: bool) -> Vec<Method> {
     let mut methods: Vec<Method> = Vec::new();
-    for r in ROUTES.iter().filter(|r| path_matches(r.path, path)) {
+    for r in served(qa_routes).filter(|r| path_matches(r.path, path)) {
         if !methods.contains(&r.method) {
             methods.push(r.method.clone());
         }
@@ -311,12 +332,12 @@ pub fn methods_at(path: &str) -> Vec<Method> {
 /// method; 405 with `Allow` for a path served with other methods; under `/api`, in that API's
 /// envelope. A request whose method *is* served at its path but that no route took (a
 /// rejection of warp's own) is passed on to `recover`.
-pub fn unmatched() -> BoxedFilter<(Response,)> {
+pub fn unmatched(qa_routes: bool) -> BoxedFilter<(Response,)> {
     warp::method()
         .and(warp::path::full())
-        .and_then(|method: Method, path: FullPath| async move {
+        .and_then(move |method: Method, path: FullPath| async move {
             let path = path.as_str();
-            let allowed = methods_at(path);
+            let allowed = methods_at(path, qa_routes);
             if allowed.contains(&method) {
                 return Err(warp::reject::not_found());
             }
@@ -405,11 +426,11 @@ impl Route {
     ///
     /// `/v1` reads it only for methods that carry one. `/api` reads it for every method,
     /// because its clients may put `access_token` in a form body even on DELETE.
-    fn body(&self) -> BoxedFilter<(Result<Bytes, ApiError>,)> {
+    fn body(&self, timeout: Duration) -> BoxedFilter<(Result<Bytes, ApiError>,)> {
         let reads =
             self.api == Api::Classic || matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
         if reads {
-            read_body()
+            read_body(timeout)
         } else {
             warp::any().map(|| Ok(Bytes::new())).boxed()
         }
@@ -420,10 +441,16 @@ impl Route {
 /// the limit is refused before anything is read, a chunked body is read until it passes the
 /// limit, and a request with neither header has no body (RFC 9112 §6.3), so `curl -X POST`
 /// without `-d` works like any other client.
-fn read_body() -> BoxedFilter<(Result<Bytes, ApiError>,)> {
+/// The whole body must arrive within `timeout` (a stalled one is `BodyTimeout`: 408, and the
+/// connection closes).
+fn read_body(timeout: Duration) -> BoxedFilter<(Result<Bytes, ApiError>,)> {
     warp::header::optional::<u64>("content-length")
         .and(warp::body::stream())
-        .then(read_bounded)
+        .then(move |length, body| async move {
+            tokio::time::timeout(timeout, read_bounded(length, body))
+                .await
+                .unwrap_or(Err(ApiError::BodyTimeout))
+        })
         .boxed()
 }
 

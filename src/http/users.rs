@@ -11,8 +11,13 @@ use super::{AppState, json};
 use crate::auth::AuthUser;
 use crate::domain::FieldErrors;
 
-/// `?prefix=<start of a username>&limit=1..50&after=<last username of the previous page>`:
-/// `{"users":[{"username"}],"next":<the `after` of the next page, or null>}`, by name.
+/// The shortest prefix answered: every username is at least this long, so a whole name always
+/// works, and the directory cannot be listed a letter at a time.
+pub const PREFIX_MIN: usize = 3;
+
+/// `?prefix=<start of a username, at least 3 characters>&limit=1..50&after=<last username of the
+/// previous page>`: `{"users":[{"username"}],"next":<the `after` of the next page, or null>}`,
+/// by name.
 pub async fn search(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
     let mut errors = FieldErrors::new();
     let text = |name: &'static str, errors: &mut FieldErrors| {
@@ -25,6 +30,9 @@ pub async fn search(state: Arc<AppState>, _me: AuthUser, req: Request) -> Handle
         v.trim().to_string()
     };
     let prefix = text("prefix", &mut errors);
+    if prefix.chars().count() < PREFIX_MIN && !errors.contains_key("prefix") {
+        errors.insert("prefix", format!("at least {PREFIX_MIN} characters"));
+    }
     let after = text("after", &mut errors);
     let limit = super::limit_param(&req.query, 20, 50, &mut errors);
     if !errors.is_empty() {

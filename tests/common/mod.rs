@@ -143,6 +143,10 @@ pub fn config(env: &TestEnv, extra: &[&str]) -> Config {
     if !extra.iter().any(|a| a.starts_with("--signups-per-address")) {
         args.push("--signups-per-address=0".into());
     }
+    // `/metrics` on a port of its own (`TestApp::metrics_addr`), never a fixed one.
+    if !extra.iter().any(|a| a.starts_with("--metrics-addr")) {
+        args.push("--metrics-addr=127.0.0.1:0".into());
+    }
     // Nor on rooms per user (a test's one user may create many).
     if !extra.iter().any(|a| a.starts_with("--rooms-per-user")) {
         args.push("--rooms-per-user=0".into());
@@ -155,6 +159,8 @@ pub fn config(env: &TestEnv, extra: &[&str]) -> Config {
 /// environment also removes the environment.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where this instance serves `/metrics` (`METRICS_ADDR`).
+    pub metrics_addr: Option<SocketAddr>,
     pub chat: Arc<Chat>,
     pub hub: Arc<Hub>,
     pub http: reqwest::Client,
@@ -183,6 +189,7 @@ impl TestApp {
             .await
             .expect("server builds");
         let addr = application.local_addr();
+        let metrics_addr = application.metrics_addr();
         // Not the state itself: it holds a socket shutdown handle, and keeping it would make
         // every graceful stop wait out its drain timeout.
         let (chat, hub) = (application.state().chat.clone(), application.state().hub.clone());
@@ -192,6 +199,7 @@ impl TestApp {
         }));
         let t = TestApp {
             addr,
+            metrics_addr,
             chat,
             hub,
             http: reqwest::Client::new(),
