@@ -10,6 +10,7 @@
 // reaches the page through textContent / attribute setters, never innerHTML.
 
 import { Session } from './api.js';
+import { AccountView } from './account-view.js';
 import { AuthView } from './auth-view.js';
 import { Chat } from './chat.js';
 import { Layout } from './layout.js';
@@ -26,6 +27,9 @@ function main() {
   const layout = new Layout({ onTabChange: (tab) => chat.onTabChange(tab) });
   const chat = new Chat({ session, socket, layout });
   const auth = new AuthView(session, { onSignedIn: () => startApp() });
+  const account = new AccountView(session, { onLogOutEverywhere: () => logOutEverywhere() });
+  /** Set while "Log out everywhere" waits for the server, which closes this tab's socket too. */
+  let leaving = null;
   const connection = new ConnectionStatus();
 
   /** Signed in (or restored): fetch who we are if needed, then show the chat. */
@@ -45,6 +49,7 @@ function main() {
   }
 
   function endSession(notice, stopSocket = true) {
+    account.close();
     chat.stop({ stopSocket });
     session.clear();
     history.replaceState(null, '', location.pathname);
@@ -79,7 +84,15 @@ function main() {
   socket.addEventListener('frame', (ev) => chat.onFrame(ev.detail.frame));
   socket.addEventListener('open', (ev) => chat.onSocketOpen(ev.detail));
   socket.addEventListener('drop', () => chat.onSocketDrop());
-  socket.addEventListener('revoked', () => endSession('You were signed out.'));
+  // The server closed this tab's socket with 4001: this session ended elsewhere (signed out
+  // there, "Log out everywhere" or a password change on another device, the account deleted).
+  socket.addEventListener('revoked', () => {
+    if (leaving) {
+      leaving.revoked = true; // our own "Log out everywhere": its answer decides (see below)
+      return;
+    }
+    endSession('You were signed out from another tab or device. Sign in again to continue.');
+  });
   socket.addEventListener('status', (ev) => {
     connection.show(ev.detail);
     chat.updateComposerState();
@@ -96,6 +109,28 @@ function main() {
     chat.discardOutbox();
     endSession('You have signed out.', false);
   });
+
+  /**
+   * "Log out everywhere": every session of the user ends, this one included. The socket stays
+   * up until the server closes it (4001), so a refused request leaves the chat as it was; once
+   * the server has answered 204 (or has closed our socket, which means it ended the sessions),
+   * this tab signs out like a normal sign-out. Rejects when the sessions were not ended.
+   */
+  async function logOutEverywhere() {
+    const attempt = { revoked: false };
+    leaving = attempt;
+    try {
+      await session.request('DELETE', '/v1/auth/sessions');
+    } catch (err) {
+      if (!attempt.revoked) throw err;
+    } finally {
+      leaving = null;
+    }
+    if (!chat.started) return; // the session already ended meanwhile
+    socket.stop();
+    chat.discardOutbox();
+    endSession('You have signed out on every device.', false);
+  }
 
   document.addEventListener('visibilitychange', () => {
     const visible = document.visibilityState === 'visible';
