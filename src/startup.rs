@@ -271,7 +271,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "tickertalk_sockets_cut_total",
-        "Sockets the server closed, by reason (slow: send buffer full or write timed out; idle: no pong)"
+        "Sockets the server closed, by reason (slow: send buffer full or write timed out; idle: no pong; refused: 20 refused frames in a row)"
     );
     describe_counter!(
         "tickertalk_frames_dropped_total",
@@ -338,6 +338,18 @@ fn describe_metrics() {
         "Bots consuming the command queue, as last seen when a command was sent"
     );
     describe_counter!(
+        "tickertalk_stock_answers_refused_total",
+        "Answers from the answer queue not stored, by why (no_request, other_room, invalid_text)"
+    );
+    describe_counter!(
+        "tickertalk_refresh_reuse_total",
+        "Replaced refresh tokens presented again; each revoked its session"
+    );
+    describe_counter!(
+        "tickertalk_broker_unsent_dropped_total",
+        "Failed publishes forgotten because more than 1,024 waited for the broker"
+    );
+    describe_counter!(
         "tickertalk_stock_unanswered_total",
         "Stock commands answered \"unavailable\" by the server, by why (no_bot, broker_unreachable, dead_letter)"
     );
@@ -349,7 +361,16 @@ fn describe_metrics() {
         "kind",
         &["room", "direct", "answer"],
     );
-    zero("tickertalk_sockets_cut_total", "reason", &["slow", "idle"]);
+    zero(
+        "tickertalk_sockets_cut_total",
+        "reason",
+        &["slow", "idle", "refused"],
+    );
+    zero(
+        "tickertalk_stock_answers_refused_total",
+        "why",
+        &["no_request", "other_room", "invalid_text"],
+    );
     zero(
         "tickertalk_logins_total",
         "result",
@@ -367,6 +388,8 @@ fn describe_metrics() {
         "tickertalk_broker_confirm_failures_total",
         "tickertalk_gap_fills_total",
         "tickertalk_stock_commands_total",
+        "tickertalk_refresh_reuse_total",
+        "tickertalk_broker_unsent_dropped_total",
     ] {
         metrics::counter!(name).increment(0);
     }

@@ -189,13 +189,13 @@ impl Chat {
             Ok(())
         };
         let Some(waiting) = store::stock::waiting(&self.db, request_id).await? else {
-            return refuse("no such request waits");
+            return refuse("no_request");
         };
         if waiting.room_id != answer.room_id {
-            return refuse("another room than asked");
+            return refuse("other_room");
         }
         let Ok(text) = MessageText::parse(&answer.text) else {
-            return refuse("not a valid message");
+            return refuse("invalid_text");
         };
         answer.meta.asked_by = waiting.username;
         answer.meta.command = waiting.command;

@@ -45,7 +45,9 @@ pub struct BotMeta {
     pub quote: Option<QuoteFields>,
 }
 
-/// One quote row, each field exactly as the quote service wrote it.
+/// One quote row. No text of the quote service's reaches it: `symbol` is the one the user asked
+/// for, the date and time are re-written from their parsed values, and each number is re-written
+/// from its parsed value (with the service's number of decimals); an empty field was `N/D`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteFields {
     pub symbol: String,
