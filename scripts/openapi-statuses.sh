@@ -197,6 +197,9 @@ for attempt in range(1, 41):
 expect(f"POST /v1/auth/login after {attempt - 1} failed logins", status, 429)
 status, _ = call("POST", "/api/auth_token", {"username": user, "password": password})
 expect("POST /api/auth_token while logins are throttled", status, 429)
+# A password change checks the current password against the same budgets as a login.
+status, _ = call("POST", "/v1/auth/password", {"current_password": password, "new_password": "another " + password}, token=token)
+expect("POST /v1/auth/password while logins are throttled", status, 429)
 
 for f in failures:
     print(f"probe failed: {f}", file=sys.stderr)

@@ -25,6 +25,8 @@ import { mentionsUser } from './text.js';
 /** Rooms per page of the room list, and the most pages read (`loadRooms`). */
 const ROOM_PAGE = 200;
 const ROOM_PAGES_MAX = 50;
+/** The shortest prefix `GET /v1/users` answers. */
+const USER_PREFIX_MIN = 3;
 const NOTIFY_KEY = 'tickertalk.notify';
 /** Mentions kept in the sidebar list, newest first. */
 const MENTIONS_KEPT = 20;
@@ -1094,7 +1096,9 @@ export class Chat {
     clearTimeout(this.suggestTimer);
     const list = $('dm-suggestions');
     const prefix = typedUsername();
-    if (!prefix) {
+    // The server answers only prefixes of at least USER_PREFIX_MIN characters (every username
+    // has that many), so the directory cannot be listed a letter at a time.
+    if (!prefix || prefix.length < USER_PREFIX_MIN) {
       list.replaceChildren();
       show(list, false);
       return;
