@@ -5,10 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{TestApp, Ws};
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 /// An `/api` client's credentials, as `/api/auth_token` hands them out.
@@ -33,20 +30,8 @@ impl Key {
 }
 
 fn sign(key_id: &str, secret: &str, alg: &str) -> String {
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT", "access_key": key_id}).to_string());
     let now = chrono::Utc::now().timestamp();
-    let claims = URL_SAFE_NO_PAD.encode(json!({"iat": now, "exp": now + 600}).to_string());
-    let input = format!("{header}.{claims}");
-    if alg == "none" {
-        return format!("{input}.");
-    }
-    let sig = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &EncodingKey::from_secret(secret.as_bytes()),
-        Algorithm::HS256,
-    )
-    .unwrap();
-    format!("{input}.{sig}")
+    common::client_jwt(key_id, secret, alg, &json!({"iat": now, "exp": now + 600}))
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {

@@ -90,19 +90,21 @@ fn healthcheck_asks_readyz_at_listen_addr() {
     for (answer, want) in [("200 OK", 0), ("503 Service Unavailable", 1)] {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
+        let (requests, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
             use std::io::{Read, Write};
-            // Only the health check's request is answered: the other tests here run in
-            // parallel and probe ports they bound and released, and one of those may be this
-            // one (CI once saw a stranger's connection take the answer).
-            loop {
-                let (mut s, _) = listener.accept().unwrap();
+            // Every health check's request is answered, for as long as the test process runs:
+            // the other tests here run in parallel and probe ports they bound and released,
+            // and one of those may be this one. Answering only the first request let a
+            // stranger's connection take the answer (seen twice in CI) and left ours unanswered.
+            for conn in listener.incoming() {
+                let Ok(mut s) = conn else { continue };
                 let mut buf = [0u8; 512];
                 let n = s.read(&mut buf).unwrap_or(0);
                 let request = String::from_utf8_lossy(&buf[..n]).to_string();
                 if request.starts_with("GET /readyz ") {
-                    write!(s, "HTTP/1.1 {answer}\r\ncontent-length: 0\r\n\r\n").unwrap();
-                    return request;
+                    let _ = write!(s, "HTTP/1.1 {answer}\r\ncontent-length: 0\r\n\r\n");
+                    let _ = requests.send(request);
                 }
             }
         });
@@ -116,6 +118,7 @@ fn healthcheck_asks_readyz_at_listen_addr() {
                 "refused for the 503, not a timeout: {err}"
             );
         }
-        assert!(server.join().unwrap().starts_with("GET /readyz HTTP/1.1"));
+        let request = heard.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        assert!(request.starts_with("GET /readyz HTTP/1.1"), "{request}");
     }
 }

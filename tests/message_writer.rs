@@ -214,6 +214,18 @@ async fn post_many(app: &TestApp, token: &str, room: i64, n: usize, at_once: usi
     (acked, refused)
 }
 
+/// Two instances without a message limit: alice's socket on the first (where she posts) and
+/// bob's on the second, both in a new room.
+async fn across_two_instances(room_name: &str) -> (TestApp, TestApp, String, i64, common::Ws, common::Ws) {
+    let app = TestApp::spawn(&["--rate-limit-messages=100000"]).await;
+    let peer = app.spawn_peer(&[]).await;
+    let (alice, room, local) = app.user_in_room("alice", room_name).await;
+    let bob = peer.token("bob").await;
+    let mut remote = peer.ws(&bob).await;
+    remote.join(room, None).await;
+    (app, peer, alice, room, local, remote)
+}
+
 /// The ids of the next `n` room messages a socket receives.
 async fn ids(ws: &mut common::Ws, room: i64, n: usize) -> Vec<i64> {
     ws.messages(room, n)
@@ -230,12 +242,7 @@ async fn ids(ws: &mut common::Ws, room: i64, n: usize) -> Vec<i64> {
 /// released after them), so every publish of the second part fails, every time.
 #[tokio::test]
 async fn confirms_lost_mid_batch_still_deliver_every_stored_message_in_order() {
-    let app = TestApp::spawn(&["--rate-limit-messages=100000"]).await;
-    let peer = app.spawn_peer(&[]).await;
-    let (alice, room, mut local) = app.user_in_room("alice", "Confirms").await;
-    let bob = peer.token("bob").await;
-    let mut remote = peer.ws(&bob).await;
-    remote.join(room, None).await;
+    let (app, _peer, alice, room, mut local, mut remote) = across_two_instances("Confirms").await;
 
     let (first, refused) = post_many(&app, &alice, room, 20, 20).await;
     assert_eq!(refused, 0);
@@ -281,12 +288,7 @@ async fn confirms_lost_mid_batch_still_deliver_every_stored_message_in_order() {
 /// connection, is up to the race): both sockets still get every stored message once, in order.
 #[tokio::test]
 async fn a_connection_dropped_while_batches_are_in_flight_loses_nothing() {
-    let app = TestApp::spawn(&["--rate-limit-messages=100000"]).await;
-    let peer = app.spawn_peer(&[]).await;
-    let (alice, room, mut local) = app.user_in_room("alice", "InFlight").await;
-    let bob = peer.token("bob").await;
-    let mut remote = peer.ws(&bob).await;
-    remote.join(room, None).await;
+    let (app, _peer, alice, room, mut local, mut remote) = across_two_instances("InFlight").await;
 
     let (_, refused) = post_many(&app, &alice, room, 20, 20).await;
     assert_eq!(refused, 0);

@@ -6,25 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::TestApp;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 /// An `/api` JWT with these claims, signed with the access key's secret.
 fn client_jwt(key: &Value, claims: Value) -> String {
     let id = key["access_key_id"].as_str().unwrap();
     let secret = key["secret_access_key"].as_str().unwrap();
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT", "access_key": id}).to_string());
-    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let sig = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &EncodingKey::from_secret(secret.as_bytes()),
-        Algorithm::HS256,
-    )
-    .unwrap();
-    format!("{input}.{sig}")
+    common::client_jwt(id, secret, "HS256", &claims)
 }
 
 async fn login(app: &TestApp, name: &str, password: &str) -> (u16, Value) {

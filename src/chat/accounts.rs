@@ -322,10 +322,13 @@ impl Chat {
         new: Password,
         from: Option<IpAddr>,
     ) -> Result<(), ChatError> {
-        if current.chars().count() > MAX_PASSWORD_CHARS {
+        let wrong = || {
             let mut errors = FieldErrors::new();
             errors.insert("current_password", "does not match".into());
-            return Err(ChatError::Invalid(errors));
+            ChatError::Invalid(errors)
+        };
+        if current.chars().count() > MAX_PASSWORD_CHARS {
+            return Err(wrong());
         }
         let keys = LoginKeys::new(Ok(me.user_id), from);
         self.login_attempt(&keys).await.inspect_err(throttled)?;
@@ -337,34 +340,34 @@ impl Chat {
                 user_id = me.user_id,
                 "password change refused: wrong current password"
             );
-            let mut errors = FieldErrors::new();
-            errors.insert("current_password", "does not match".into());
-            return Err(ChatError::Invalid(errors));
+            return Err(wrong());
         }
         self.login_succeeded(&keys).await?;
         let hash = password::hash(new.expose().to_string()).await?;
         store::users::set_password_hash(&self.db, me.user_id, &hash).await?;
-        let ended = store::sessions::revoke_all(&self.db, me.user_id, Some(me.session_id)).await?;
-        self.sessions_ended(&ended).await;
-        tracing::info!(
-            user_id = me.user_id,
-            sessions_ended = ended.len(),
-            "password changed"
-        );
+        let ended = self.end_sessions(me.user_id, Some(me.session_id)).await?;
+        tracing::info!(user_id = me.user_id, sessions_ended = ended, "password changed");
         Ok(())
     }
 
     /// "Log out everywhere": every session of the caller ends, this one included, and their
     /// sockets close on every instance.
     pub async fn log_out_everywhere(&self, me: &AuthUser) -> Result<(), ChatError> {
-        let ended = store::sessions::revoke_all(&self.db, me.user_id, None).await?;
-        self.sessions_ended(&ended).await;
+        let ended = self.end_sessions(me.user_id, None).await?;
         tracing::info!(
             user_id = me.user_id,
-            sessions_ended = ended.len(),
+            sessions_ended = ended,
             "logged out everywhere"
         );
         Ok(())
+    }
+
+    /// Ends every session of `user_id` but `keep` (all of them without it) on every instance;
+    /// how many ended.
+    async fn end_sessions(&self, user_id: i64, keep: Option<Uuid>) -> Result<usize, ChatError> {
+        let ended = store::sessions::revoke_all(&self.db, user_id, keep).await?;
+        self.sessions_ended(&ended).await;
+        Ok(ended.len())
     }
 
     /// Revokes the caller's session and closes its sockets on every instance.

@@ -38,12 +38,13 @@ use crate::bus::Bus;
 use crate::config::Config;
 
 /// Control frames (join, leave, typing) one user may send over all their sockets on one
-/// instance per `CONTROL_WINDOW`: ample for a client switching rooms, far below what costs the
-/// server (each join is a database read and a presence write).
-pub const CONTROLS_PER_WINDOW: u32 = 60;
+/// instance per `CONTROL_WINDOW`: ample for a client switching rooms, or rejoining a few dozen
+/// with `since` after a reconnect (the web client rejoins every room it was in), far below
+/// what costs the server (each join is a database read and a presence write).
+pub const CONTROLS_PER_WINDOW: u32 = 120;
 pub const CONTROL_WINDOW: Duration = Duration::from_secs(10);
 /// A join with `since` replays up to 500 stored messages: it costs this many control frames.
-pub const REPLAY_COST: u32 = 5;
+pub const REPLAY_COST: u32 = 2;
 
 /// The chat service: the handles every use case needs, and the use cases as methods (split by
 /// concern over this module's files). One per server instance, shared by `Arc`.

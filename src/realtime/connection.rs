@@ -53,7 +53,7 @@ const TYPING_EVERY: Duration = Duration::from_millis(1000);
 /// Control frames (join, leave, typing) one socket may send per `chat::CONTROL_WINDOW`, a
 /// join with `since` costing `chat::REPLAY_COST`; the user's budget over all sockets is
 /// `chat::CONTROLS_PER_WINDOW`.
-const SOCKET_CONTROLS: u32 = 40;
+const SOCKET_CONTROLS: u32 = 60;
 
 /// Frames refused in a row (rate-limited or invalid) after which the socket is closed with
 /// 1008: a client that does not slow down when told is cut off, not answered forever.

@@ -571,3 +571,23 @@ pub async fn pair_in_room_in(env: Arc<TestEnv>, room_name: &str) -> Pair {
         wb,
     }
 }
+
+/// An `/api` JWT as the original clients make them: the access key's id in the *header*
+/// (`access_key`), `claims` as given, signed HS256 with the key's secret (unsigned for `alg`
+/// "none"; any other `alg` is only named in the header, the signature stays HS256).
+pub fn client_jwt(key_id: &str, secret: &str, alg: &str, claims: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT", "access_key": key_id}).to_string());
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    if alg == "none" {
+        return format!("{input}.");
+    }
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{input}.{sig}")
+}
