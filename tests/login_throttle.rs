@@ -280,7 +280,8 @@ async fn the_throttle_table_is_pruned() {
     .execute(&app.chat.db)
     .await
     .unwrap();
-    assert_eq!(app.chat.prune_budgets().await.unwrap(), 1);
+    // The heartbeat prunes too, and may get there first: what counts is what is left.
+    app.chat.prune_budgets().await.unwrap();
     let (left,): (Vec<String>,) = sqlx::query_as("SELECT array_agg(key) FROM rate_budgets")
         .fetch_one(&app.chat.db)
         .await

@@ -122,6 +122,6 @@ async fn deleting_an_account_removes_what_it_made_and_nothing_else() {
     assert_eq!(app.room_texts(&other, carols).await, ["carol at home"]);
     let (_, inbox) = app.get("/v1/chat/inbox", Some(&other)).await;
     assert_eq!(inbox, json!([]), "{inbox}");
-    let (_, found) = app.get("/v1/users?prefix=qa", Some(&other)).await;
+    let (_, found) = app.get("/v1/users?prefix=qa_", Some(&other)).await;
     assert_eq!(found["users"], json!([]), "{found}");
 }
