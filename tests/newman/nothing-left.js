@@ -7,8 +7,8 @@
 //   BASE_URL=http://127.0.0.1:9000 node tests/newman/nothing-left.js after STATE.json
 //
 // `before` signs up a checker user, creates a sentinel room (a room the runs did not create: they
-// must post nothing into it) and records, as that user sees them, every user (GET /v1/users, all
-// pages) and every room with its last message number (GET /v1/chat/rooms, `last_seq`).
+// must post nothing into it) and records, as that user sees them, every user the collection could
+// have made (GET /v1/users by the prefixes `qa_` to `qz_`, all pages) and every room with its last message number (GET /v1/chat/rooms, `last_seq`).
 // `after` logs the checker in again and compares: the same users, the same rooms, no room with a
 // new message (even one deleted since: `last_seq` only grows), an empty inbox; then deletes the
 // checker with its sentinel room (DELETE /v1/qa/account: the server needs QA_ROUTES=true).
@@ -57,20 +57,34 @@ async function expect(status, method, path, opts) {
   return res.json;
 }
 
-// Every username, through all pages of GET /v1/users (the bot is not listed).
+// Every username the collection could have made, through all pages of GET /v1/users. The
+// server lists names only by a prefix of at least 3 characters (the directory cannot be read
+// whole), and every user of the collection is named `q<letter>_...`: those 26 prefixes. The
+// database check of scripts/newman-twice.sh counts every user, whatever the name.
 async function allUsers(token) {
   const names = [];
-  let after = '';
-  for (;;) {
-    const page = await expect(200, 'GET', `/v1/users?limit=50${after ? '&after=' + encodeURIComponent(after) : ''}`, { token });
-    names.push(...page.users.map((u) => u.username));
-    if (!page.next) return names.sort();
-    after = page.next;
+  for (const letter of 'abcdefghijklmnopqrstuvwxyz') {
+    let after = '';
+    for (;;) {
+      const query = `prefix=q${letter}_&limit=50${after ? '&after=' + encodeURIComponent(after) : ''}`;
+      const page = await expect(200, 'GET', `/v1/users?${query}`, { token });
+      names.push(...page.users.map((u) => u.username));
+      if (!page.next) break;
+      after = page.next;
+    }
   }
+  return names.sort();
 }
 
+// Every room, through all pages of GET /v1/chat/rooms (200 a page, by name).
 async function allRooms(token) {
-  const rooms = await expect(200, 'GET', '/v1/chat/rooms', { token });
+  const rooms = [];
+  for (;;) {
+    const after = rooms.length ? `&after=${rooms[rooms.length - 1].id}` : '';
+    const page = await expect(200, 'GET', `/v1/chat/rooms?limit=200${after}`, { token });
+    rooms.push(...page);
+    if (page.length < 200) break;
+  }
   return rooms.map((r) => ({ id: r.id, name: r.name, last_seq: r.last_seq })).sort((a, b) => a.id - b.id);
 }
 
