@@ -228,3 +228,32 @@ async fn room_names_that_could_pass_for_another_are_refused() {
         assert!(body["errors"]["name"].is_string(), "{body}");
     }
 }
+
+/// Garbage frames are refused like rate-limited ones: answered with an error frame each, until
+/// 20 in a row close the socket (a client that keeps sending them is not answered forever).
+#[tokio::test]
+async fn a_socket_sending_only_garbage_is_closed() {
+    let app = TestApp::spawn(&[]).await;
+    let token = app.token("noisy").await;
+    let mut ws = app.ws(&token).await;
+    for i in 0..19 {
+        ws.send_text(&format!("not json {i}")).await;
+        let v = ws.next().await;
+        assert_eq!(v["error"]["code"], "invalid_frame", "{v}");
+    }
+    ws.send_text("still not json").await;
+    assert_eq!(ws.close_code(Duration::from_secs(5)).await, Some(1008));
+    // A frame that is taken in between starts the count again.
+    let room = app.create_room(&token, "Calm").await;
+    let mut calm = app.ws(&token).await;
+    for round in 0..3 {
+        for _ in 0..15 {
+            calm.send_text("garbage").await;
+            assert_eq!(calm.next().await["error"]["code"], "invalid_frame");
+        }
+        let kind = if round % 2 == 0 { 2 } else { 3 };
+        calm.send(json!({"type": kind, "chatroomId": room})).await;
+        let taken = calm.next().await;
+        assert_ne!(taken["type"], 6, "{taken}");
+    }
+}

@@ -505,9 +505,8 @@ impl Connection {
             return Flow::Continue;
         }
         let Message::Text(text) = msg else {
-            return self
-                .write(protocol::error("invalid_frame", "frames must be JSON text", None))
-                .await;
+            let e = SocketError::InvalidFrame("frames must be JSON text".into());
+            return self.refuse(e, None).await;
         };
         if self.dialect == Dialect::Classic {
             return self.on_classic(text.as_str()).await;
@@ -515,18 +514,15 @@ impl Connection {
         let frame = match ClientFrame::parse(text.as_str()) {
             Ok(f) => f,
             Err(e) => {
+                let cid = e.client_id.clone();
                 return self
-                    .write(protocol::error(
-                        "invalid_frame",
-                        &e.message,
-                        e.client_id.as_deref(),
-                    ))
+                    .refuse(SocketError::InvalidFrame(e.message), cid.as_deref())
                     .await;
             }
         };
         let client_id = match frame.client_id.as_deref().map(ClientId::parse).transpose() {
             Ok(c) => c.map(|c| c.as_str().to_string()),
-            Err(e) => return self.write(protocol::error("invalid_frame", &e, None)).await,
+            Err(e) => return self.refuse(SocketError::InvalidFrame(e), None).await,
         };
         let cid = client_id.as_deref();
         let result = match frame.kind {

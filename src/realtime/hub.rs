@@ -663,6 +663,8 @@ impl Hub {
         metrics::counter!("tickertalk_gap_fills_total").increment(1);
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
+            // Whether any read found messages (a tip may name messages deleted since).
+            let mut read_any = false;
             loop {
                 // The range to read: from the next expected seq up to just before the first
                 // message held back (or everything newer, after a reconnect).
@@ -682,6 +684,7 @@ impl Hub {
                 let Some((from, to)) = range else { break };
                 match messages::seq_range(&hub.db, room_id, from, to).await {
                     Ok(rows) => {
+                        read_any |= !rows.is_empty();
                         hub.sequence(rows.iter().map(|p| (&p.message, p.client_id.as_deref())));
                         if to == i64::MAX || rows.is_empty() {
                             break;
@@ -703,6 +706,17 @@ impl Hub {
                     if !room.pending.is_empty() {
                         room.filling = true;
                         hub.spawn_fill(room_id, hub.gap_wait);
+                    }
+                }
+                // A tip that arrived while this fill was reading names messages it may have
+                // read too early to see: read again, unless this fill found nothing at all (the
+                // messages are gone: deleted with their author's account), then forget the tip.
+                if !room.filling && room.next_seq.is_some_and(|next| room.known_last >= next) {
+                    if read_any {
+                        room.filling = true;
+                        hub.spawn_fill(room_id, Duration::ZERO);
+                    } else {
+                        room.known_last = 0;
                     }
                 }
             }
