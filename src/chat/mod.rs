@@ -123,17 +123,14 @@ impl Chat {
             })
     }
 
-    /// Takes a control frame (join, leave, typing; a replay costs more) from `user`'s budget.
-    pub fn control_check(&self, user: &AuthUser, replay: bool) -> Result<(), ChatError> {
-        let cost = if replay { REPLAY_COST } else { 1 };
-        for _ in 0..cost {
-            self.controls
-                .check(user.user_id)
-                .map_err(|wait| ChatError::RateLimited {
-                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-                })?;
-        }
-        Ok(())
+    /// Takes a control frame (join, leave, typing) of `cost` (`REPLAY_COST` for a join with
+    /// `since`, else 1) from `user`'s budget.
+    pub fn control_check(&self, user: &AuthUser, cost: u32) -> Result<(), ChatError> {
+        self.controls
+            .take(user.user_id, cost)
+            .map_err(|wait| ChatError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            })
     }
 
     /// Whether the database answers a query (within 2 s) and the broker is ready (`Bus::ready`:

@@ -1,5 +1,5 @@
-//! Per-user message rate limit: a token bucket per user, `capacity` messages per `window`,
-//! refilled continuously. Kept per server instance (a user's sockets normally sit on one
+//! Per-user rate limits (messages, WebSocket control frames): a token bucket per user,
+//! `capacity` tokens per `window`, refilled continuously. Kept per server instance (a user's sockets normally sit on one
 //! instance behind a sticky load balancer); see docs/architecture.md for the trade-off.
 
 use std::collections::HashMap;
@@ -9,23 +9,18 @@ use std::time::{Duration, Instant};
 /// Token buckets keyed by user id. A plain mutex: `check` holds it for a few arithmetic
 /// operations, far shorter than any await would be.
 pub struct RateLimiter {
-    /// Burst size: messages a user may send at once after being quiet.
-    capacity: f64,
-    /// Refill rate, tokens per second (`capacity / window`).
-    per_sec: f64,
-    buckets: Mutex<HashMap<i64, Bucket>>,
+    /// A full bucket: what a user who has been quiet starts from.
+    full: TokenBucket,
+    buckets: Mutex<HashMap<i64, TokenBucket>>,
 }
 
-/// One user's bucket; refilled lazily from `at` when next checked, so idle users cost nothing.
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-/// One token bucket on its own (one socket's), `capacity` per `window`, refilled continuously.
-#[derive(Debug)]
+/// One token bucket, `capacity` per `window`, refilled continuously and lazily (from `at`, when
+/// next asked), so an idle one costs nothing. On its own it is one socket's budget; keyed by
+/// user in a `RateLimiter`, each user's.
+#[derive(Debug, Clone)]
 pub struct TokenBucket {
     capacity: f64,
+    /// Refill rate, tokens per second (`capacity / window`).
     per_sec: f64,
     tokens: f64,
     at: Instant,
@@ -42,14 +37,13 @@ impl TokenBucket {
         }
     }
 
-    /// Takes `cost` tokens, or says how long until they are there.
+    /// Takes `cost` tokens, or says how long until they are there (and takes none).
     pub fn take(&mut self, cost: f64) -> Result<(), Duration> {
         self.take_at(cost, Instant::now())
     }
 
     fn take_at(&mut self, cost: f64, now: Instant) -> Result<(), Duration> {
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec).min(self.capacity);
+        self.tokens = self.tokens_at(now);
         self.at = now;
         if self.tokens >= cost {
             self.tokens -= cost;
@@ -58,42 +52,41 @@ impl TokenBucket {
             Err(Duration::from_secs_f64((cost - self.tokens) / self.per_sec))
         }
     }
+
+    fn tokens_at(&self, now: Instant) -> f64 {
+        (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec).min(self.capacity)
+    }
 }
 
 impl RateLimiter {
     pub fn new(capacity: u32, window: Duration) -> Self {
-        let capacity = f64::from(capacity.max(1));
         RateLimiter {
-            capacity,
-            per_sec: capacity / window.as_secs_f64().max(0.001),
+            full: TokenBucket::new(capacity, window),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     /// Takes one token for `user`, or says how long until one is available.
     pub fn check(&self, user: i64) -> Result<(), Duration> {
-        self.check_at(user, Instant::now())
+        self.take_at(user, 1, Instant::now())
     }
 
-    fn check_at(&self, user: i64, now: Instant) -> Result<(), Duration> {
+    /// Takes `cost` tokens for `user` (all or none), or says how long until they are there.
+    pub fn take(&self, user: i64, cost: u32) -> Result<(), Duration> {
+        self.take_at(user, cost, Instant::now())
+    }
+
+    fn take_at(&self, user: i64, cost: u32, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > 10_000 {
             // Full buckets carry no information: drop them so the map cannot grow without bound.
-            let (cap, rate) = (self.capacity, self.per_sec);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < cap);
+            buckets.retain(|_, b| b.tokens_at(now) < b.capacity);
         }
-        let b = buckets.entry(user).or_insert(Bucket {
-            tokens: self.capacity,
+        let b = buckets.entry(user).or_insert_with(|| TokenBucket {
             at: now,
+            ..self.full.clone()
         });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.capacity);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.per_sec))
-        }
+        b.take_at(f64::from(cost), now)
     }
 }
 
@@ -106,12 +99,12 @@ mod tests {
         let rl = RateLimiter::new(3, Duration::from_secs(3));
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(rl.check_at(1, t0).is_ok());
+            assert!(rl.take_at(1, 1, t0).is_ok());
         }
-        let wait = rl.check_at(1, t0).unwrap_err();
+        let wait = rl.take_at(1, 1, t0).unwrap_err();
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
-        assert!(rl.check_at(2, t0).is_ok(), "other users are not affected");
-        assert!(rl.check_at(1, t0 + Duration::from_secs(1)).is_ok());
+        assert!(rl.take_at(2, 1, t0).is_ok(), "other users are not affected");
+        assert!(rl.take_at(1, 1, t0 + Duration::from_secs(1)).is_ok());
     }
 
     #[test]

@@ -525,23 +525,24 @@ impl Connection {
             Err(e) => return self.refuse(SocketError::InvalidFrame(e), None).await,
         };
         let cid = client_id.as_deref();
-        let result = match frame.kind {
-            Some(kind::ROOM_MESSAGE) => self.post(&frame, client_id.clone()).await,
-            Some(kind::JOIN) => match self.control_allowed(frame.since.is_some()) {
-                Ok(()) => self.join(&frame).await,
-                Err(e) => Err(e),
+        // Control frames spend from the socket's and the user's budgets first; a join with
+        // `since` (a history replay) costs more.
+        let control_cost = match frame.kind {
+            Some(kind::JOIN) if frame.since.is_some() => Some(crate::chat::REPLAY_COST),
+            Some(kind::JOIN | kind::LEAVE | kind::TYPING) => Some(1),
+            _ => None,
+        };
+        let result = match control_cost.map(|cost| self.control_allowed(cost)) {
+            Some(Err(e)) => Err(e),
+            _ => match frame.kind {
+                Some(kind::ROOM_MESSAGE) => self.post(&frame, client_id.clone()).await,
+                Some(kind::JOIN) => self.join(&frame).await,
+                Some(kind::LEAVE) => self.leave(&frame).await,
+                Some(kind::DIRECT) => self.direct(&frame, client_id.clone()).await,
+                Some(kind::TYPING) => self.typing(&frame).await,
+                Some(other) => Err(SocketError::UnknownType(other)),
+                None => Err(SocketError::missing("type")),
             },
-            Some(kind::LEAVE) => match self.control_allowed(false) {
-                Ok(()) => self.leave(&frame).await,
-                Err(e) => Err(e),
-            },
-            Some(kind::DIRECT) => self.direct(&frame, client_id.clone()).await,
-            Some(kind::TYPING) => match self.control_allowed(false) {
-                Ok(()) => self.typing(&frame).await,
-                Err(e) => Err(e),
-            },
-            Some(other) => Err(SocketError::UnknownType(other)),
-            None => Err(SocketError::missing("type")),
         };
         match result {
             Ok(flow) => {
@@ -552,16 +553,15 @@ impl Connection {
         }
     }
 
-    /// A control frame (join, leave, typing; a `since` join is a replay) within this socket's
-    /// and its user's budgets, or `rate_limited`.
-    fn control_allowed(&mut self, replay: bool) -> Result<(), SocketError> {
-        let cost = if replay { crate::chat::REPLAY_COST } else { 1 };
+    /// A control frame of `cost` within this socket's and its user's budgets, or
+    /// `rate_limited`.
+    fn control_allowed(&mut self, cost: u32) -> Result<(), SocketError> {
         if let Err(wait) = self.controls.take(f64::from(cost)) {
             return Err(SocketError::Chat(ChatError::RateLimited {
                 retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
             }));
         }
-        Ok(self.chat.control_check(&self.user, replay)?)
+        Ok(self.chat.control_check(&self.user, cost)?)
     }
 
     /// Answers a refused frame with an error frame, or closes the socket (1008) once
