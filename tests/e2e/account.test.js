@@ -1,4 +1,4 @@
-// The account menu in Chromium (issue #24, section 5): one user signed in on two "devices" (two
+// The account menu in Chromium: one user signed in on two "devices" (two
 // browser contexts, so two sessions). Device A changes the password from the account dialog:
 // device B is signed out at once (its socket closed with 4001, the sign-in screen shown, its old
 // tokens refused) while A goes on (same socket, can post, survives a reload). The old password
@@ -102,7 +102,7 @@ async function refreshStatus(refreshToken) {
   return (await api(stack.origin, 'POST', '/v1/auth/refresh', { body: { refresh_token: refreshToken } })).status;
 }
 
-describe('the account menu: change password, log out everywhere (issue #24) in Chromium', { timeout: 300_000 }, () => {
+describe('the account menu: change password, log out everywhere in Chromium', { timeout: 300_000 }, () => {
   before(async () => {
     // Access tokens of 15 minutes: a token taken from a page must still be valid when the test
     // checks that the server refuses it, so a 401 means revoked, not expired.

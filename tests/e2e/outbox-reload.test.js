@@ -84,7 +84,7 @@ async function holdReconnects() {
   });
 }
 
-describe('the outbox across a reload at the moment the server is back (issue #24) in Chromium', { timeout: 420_000 }, () => {
+describe('the outbox across a reload at the moment the server is back in Chromium', { timeout: 420_000 }, () => {
   before(async () => {
     stack = await startStack({ env: { ACCESS_TOKEN_TTL_SECS: '900' } });
     browser = await launchBrowser();

@@ -1,4 +1,4 @@
-// The outbox across a reload (issue #24): the chat controller (web/chat.js)
+// The outbox across a reload: the chat controller (web/chat.js)
 // in node, with a small stand-in for the DOM, a session whose room list
 // answers when the test says so, and a socket the test opens by hand. It
 // checks the order the page cannot choose: the socket may open before the
