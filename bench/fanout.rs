@@ -1,4 +1,4 @@
-//! Fan-out load generator (issue #11): `rooms` rooms of `per_room` WebSocket clients each, spread
+//! Fan-out load generator: `rooms` rooms of `per_room` WebSocket clients each, spread
 //! over one or more running server instances; every room receives `rate` messages per second
 //! from its own members (round-robin), and every member (the author included) must receive every
 //! message. Latency is per delivery, from just before the post was written to its receipt.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The history scenario of issue #11, run inside scripts/with-server.sh (which gives BASE_URL):
+# The history scenario of bench/run.sh, run inside scripts/with-server.sh (which gives BASE_URL):
 # GET /v1/chat/rooms/{id}/messages (the latest 50 of a 60-message room) from CLIENTS keep-alive
 # connections for DURATION seconds, with wrk on the same machine. Prints wrk's summary and one JSON line.
 #   CLIENTS=64 DURATION=10 (seconds; defaults); the server needs RATE_LIMIT_MESSAGES >= 60 to seed.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The login-memory scenario of issue #11, run inside scripts/with-server.sh (which gives
+# The login-memory scenario of bench/run.sh, run inside scripts/with-server.sh (which gives
 # BASE_URL and SERVER_PID): the server's RSS before any password was hashed, after one sign-up
 # and LOGINS logins made CONCURRENCY at a time, and peak and after of WRONG concurrent wrong
 # logins. Prints a readable table and one JSON line.

@@ -21,7 +21,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # Every load-generator connection comes from 127.0.0.1 and a few accounts: lift the per-address
-# and per-user caps (issue #12) the way a deployment behind a load balancer would.
+# and per-user caps the way a deployment behind a load balancer would.
 export MAX_CONNECTIONS_PER_ADDRESS=0 MAX_SOCKETS_PER_USER=0
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins logins-fanout history stock)

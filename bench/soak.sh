@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make soak (issue #12): a steady load for DURATION_MIN minutes (default 30) against two release
+# make soak: a steady load for DURATION_MIN minutes (default 30) against two release
 # server instances on one PostgreSQL and one RabbitMQ: ROOMS rooms of PER_ROOM sockets (split
 # between the instances), RATE messages/s per room (default 4 × 30 = 120 messages/s), measured in
 # STEP_MIN-minute steps (default 5). Each step prints a JSON line with what was lost (must be 0)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The stock scenario of issue #11, run inside scripts/with-server.sh: starts the fake quote
+# The stock scenario of bench/run.sh, run inside scripts/with-server.sh: starts the fake quote
 # service (bench/quotes.py) and one release bot on the server's broker prefix, then has the load
 # generator ask /stock= commands at stepped rates (STOCK_RATES) from 50 rooms.
 set -euo pipefail

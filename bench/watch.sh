@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A fan-out benchmark with Prometheus watching the server (issue #14's screenshot): starts
+# A fan-out benchmark with Prometheus watching the server (for the README's screenshot): starts
 # Prometheus (Debian package) scraping the benchmark's server every 2 s with monitoring/rules.yml,
 # runs `bench/run.sh fanout` on a fixed port, and near the end of its last step saves a screenshot
 # of Prometheus's graphs of deliveries per second and delivery latency (p50, p99).

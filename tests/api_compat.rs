@@ -461,8 +461,8 @@ async fn a_v1_socket_opened_with_dm_since_gets_what_it_missed_first() {
     assert_eq!(status, 422);
 }
 
-/// Issue #12: a NUL in either field of an `/api/ws` frame is a 400 form error naming the field
-/// (it used to reach PostgreSQL and come back as a 500), and the socket stays usable.
+/// A NUL in either field of an `/api/ws` frame is a 400 form error naming the field (it used to
+/// reach PostgreSQL and come back as a 500), and the socket stays usable.
 #[tokio::test]
 async fn an_api_socket_refuses_a_nul_in_either_field_naming_it() {
     let app = TestApp::spawn(&[]).await;

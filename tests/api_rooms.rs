@@ -148,7 +148,7 @@ async fn latest_returns_exactly_the_newest_50_of_60_oldest_first_at_both_paths()
     assert_eq!(status, 404, "before must be a message of this room");
 }
 
-/// The latest page is cached per instance (issue #11) and checked against the room's
+/// The latest page is cached per instance and checked against the room's
 /// `last_seq` in PostgreSQL on every read: a message posted through another instance is in the
 /// very next read here. The cache is shown to be real by changing a stored body behind the
 /// server's back (nothing in tickertalk edits messages): the cached page still has the old one
@@ -366,8 +366,8 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
     admin.close().await;
 }
 
-/// Commands are never stored; the answer to `/stock` is (issue #13), here the server's own
-/// "the bot is offline" (no bot runs in this test), naming the asker. Usage help is not stored.
+/// Commands are never stored, but the answer to `/stock` is: here the server's own "the bot is
+/// offline" (no bot runs in this test), naming the asker. Usage help is not stored.
 #[tokio::test]
 async fn commands_posted_over_http_are_accepted_but_never_stored() {
     let app = TestApp::spawn(&[]).await;
@@ -441,7 +441,7 @@ async fn direct_message_errors_name_the_message_field_and_the_reason() {
     );
 }
 
-/// `SEED_ROOMS` (issue #14: compose starts with General and Random): created on start, once,
+/// `SEED_ROOMS` (so that compose starts with General and Random): created on start, once,
 /// however many instances start.
 #[tokio::test]
 async fn seed_rooms_creates_general_and_random_once() {

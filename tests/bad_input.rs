@@ -1,6 +1,6 @@
-//! Bad input that used to reach PostgreSQL or fall through the router (issue #12): NUL
-//! characters and `null` in every text field are field errors, invalid UTF-8 on a socket closes
-//! it with 1007, unknown paths are 404 whatever the method, and 405 names what is allowed.
+//! Bad input that used to reach PostgreSQL or fall through the router: NUL characters and
+//! `null` in every text field are field errors, invalid UTF-8 on a socket closes it with 1007,
+//! unknown paths are 404 whatever the method, and 405 names what is allowed.
 
 mod common;
 
@@ -179,10 +179,9 @@ async fn unknown_paths_are_404_for_every_method_and_405_says_what_is_allowed() {
     assert_eq!(resp.status(), 413);
 }
 
-/// Issue #12, "NUL bytes in every text field": each string field of each request body and
-/// socket frame, one at a time, with a NUL in an otherwise valid request. Every one is refused
-/// naming that field (422 on /v1, 400 in the /api envelope, an error frame on a socket), and
-/// nothing is stored.
+/// NUL bytes in every text field: each string field of each request body and socket frame, one
+/// at a time, with a NUL in an otherwise valid request. Every one is refused naming that field
+/// (422 on /v1, 400 in the /api envelope, an error frame on a socket), and nothing is stored.
 #[tokio::test]
 async fn a_nul_in_any_text_field_of_any_request_is_refused_naming_that_field() {
     let app = TestApp::spawn(&[]).await;

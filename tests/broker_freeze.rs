@@ -1,4 +1,4 @@
-//! RabbitMQ frozen (SIGSTOP) for 10 s while two instances serve a room (issue #12): the TCP
+//! RabbitMQ frozen (SIGSTOP) for 10 s while two instances serve a room: the TCP
 //! connections stay open and nothing answers. Posting must not wait on it, `/readyz` must say
 //! so, and everything stored during the freeze reaches the other instance afterwards, once.
 //! The broker is the test's own child RabbitMQ node (`common::children`), so no other test

@@ -1,4 +1,4 @@
-//! RabbitMQ killed with SIGKILL mid-run, then started again (issue #12): posts made while it
+//! RabbitMQ killed with SIGKILL mid-run, then started again: posts made while it
 //! is gone are stored and acknowledged to their author at once, and reach the other instance
 //! once the broker is back (the same node started again on its data). The broker is the
 //! test's own child RabbitMQ node (`common::children`), so no other test sees the outage.

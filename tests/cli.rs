@@ -72,7 +72,7 @@ fn routes_lists_every_route() {
     assert_eq!(text.lines().count(), tickertalk::http::ROUTES.len());
 }
 
-/// `tickertalk healthcheck` (issue #14): the container health check, since the image has no
+/// `tickertalk healthcheck`: the container health check, since the image has no
 /// curl. Ready server: exit 0; nothing listening, or not ready: exit 1 with one line.
 #[test]
 fn healthcheck_asks_readyz_at_listen_addr() {

@@ -1,4 +1,4 @@
-//! Resend without duplicates (issue #13): posting is idempotent per user and `client_id`, over
+//! Resend without duplicates: posting is idempotent per user and `client_id`, over
 //! the socket and HTTP, also when the retry reaches another instance. The retry gets the stored
 //! message back (with its `client_id`), nothing new is stored, and nobody else sees it twice.
 

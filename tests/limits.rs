@@ -1,4 +1,4 @@
-//! Connection limits (issue #12): connections that hold a place without using it are closed,
+//! Connection limits: connections that hold a place without using it are closed,
 //! one address or one user cannot take the instance, and near the open-file limit `/healthz` is
 //! still answered. Raw TCP where the attack is below HTTP.
 

@@ -1,8 +1,8 @@
-//! 100 concurrent wrong logins (issue #12: they once took the server from 234 MB to 2.1 GB and
-//! 103 threads). Hashing runs one per core with reused work areas, at most
-//! `MAX_WAITING` requests wait, the rest get 429 with `Retry-After` (never a 5xx: a burst is
-//! the client's to slow down). Login throttling is off here: this is about hashing capacity. Its own test binary, so
-//! the process's threads and memory are this test's.
+//! 100 concurrent wrong logins (they once took the server from 234 MB to 2.1 GB and 103
+//! threads). Hashing runs one per core with reused work areas, at most `MAX_WAITING` requests
+//! wait, the rest get 429 with `Retry-After` (never a 5xx: a burst is the client's to slow
+//! down). Login throttling is off here: this is about hashing capacity. Its own test binary,
+//! so the process's threads and memory are this test's.
 
 mod common;
 

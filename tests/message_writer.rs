@@ -1,4 +1,4 @@
-//! The batch writer (src/chat/writer.rs, issue #11): many messages per commit, one publish per
+//! The batch writer (src/chat/writer.rs): many messages per commit, one publish per
 //! batch, and the same guarantees as one insert per message: per-room order with consecutive
 //! `seq`s, a bad row failing only itself, nothing acknowledged lost when the broker connection
 //! or the database connections die mid-batch.
@@ -97,8 +97,9 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
     assert_eq!(history, ["a", "c", "e", "f"]);
 }
 
-/// Issue #13: posting is idempotent per author and `client_id`, within a batch and across
-/// batches, and the room's numbering has no hole where a repeat was left out.
+/// Posting is idempotent per author and `client_id`, within a batch and across batches (a
+/// client's resend is not stored twice), and the room's numbering has no hole where a repeat
+/// was left out.
 #[tokio::test]
 async fn a_client_id_is_stored_once_per_author_and_a_reuse_for_other_text_is_refused() {
     let app = TestApp::spawn(&[]).await;

@@ -1,4 +1,4 @@
-//! `GET /metrics` (issue #14): Prometheus text that parses, names that follow the conventions,
+//! `GET /metrics`: Prometheus text that parses, names that follow the conventions,
 //! and counters that move with real traffic (HTTP, logins, posts, deliveries, direct messages,
 //! sockets), plus the request id every HTTP answer carries.
 //!

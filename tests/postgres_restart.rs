@@ -1,5 +1,5 @@
 //! PostgreSQL crash-restarted (`pg_ctl stop -m immediate`, then start) under two instances
-//! serving a room (issue #12). The presence tables are unlogged, so crash recovery empties
+//! serving a room. The presence tables are unlogged, so crash recovery empties
 //! them: the instances must record their live sockets again, so a new joiner sees everyone who
 //! is really there. What was acknowledged before the crash is still there after it, and posting
 //! works again without restarting the servers. The database server is the test's own child

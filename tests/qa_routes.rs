@@ -1,4 +1,4 @@
-//! The test-only `/v1/qa` routes the Postman collection uses (issue #14): off unless
+//! The test-only `/v1/qa` routes the Postman collection uses: off unless
 //! `QA_ROUTES` is set; an expired token refused for its expiry; an account deleted with what it
 //! made, and nothing else touched.
 

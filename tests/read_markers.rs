@@ -1,4 +1,4 @@
-//! Read markers and unread counts (issue #13): kept on the server, so they survive reloads
+//! Read markers and unread counts: kept on the server, so they survive reloads
 //! and follow the user to other devices; updated live in every tab.
 
 mod common;

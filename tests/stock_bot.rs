@@ -960,9 +960,9 @@ async fn publish_raw(exchange: &str, key: &str, payload: &[u8], expiration: Opti
     let _ = conn.close(200, sname("bye")).await;
 }
 
-/// Issue #12: a command nobody answered within its lifetime is dead-lettered, and the server
-/// answers the room instead of leaving the asker in silence; a reply that arrives twice (a bot's
-/// retried publish) is shown once.
+/// A command nobody answered within its lifetime is dead-lettered, and the server answers the
+/// room instead of leaving the asker in silence; a reply that arrives twice (a bot's retried
+/// publish) is shown once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
     let app = TestApp::spawn(&[]).await;
@@ -1032,9 +1032,9 @@ async fn a_dead_lettered_command_is_answered_and_a_repeated_reply_shown_once() {
     assert_eq!(shown, ["MSFT.US quote is $2.00 per share"]);
 }
 
-/// Issue #13: a stock answer is a stored message. It reaches both instances with an id, the
-/// asker's name, the command and the quote's fields; it is in history and in `since` replay;
-/// an answer delivered twice (the bot's retried publish) is stored once.
+/// A stock answer is a stored message. It reaches both instances with an id, the asker's name,
+/// the command and the quote's fields; it is in history and in `since` replay; an answer
+/// delivered twice (the bot's retried publish) is stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_answer_reaches_both_instances_and_history_and_replay_once() {
     let a = TestApp::spawn(&[]).await;
@@ -1100,8 +1100,8 @@ async fn a_stored_answer_reaches_both_instances_and_history_and_replay_once() {
     drop((wa, wb, wc));
 }
 
-/// Issue #13: answers wait in their durable queue while no server runs, and the next server
-/// instance to start stores them; an answer delivered twice is stored once.
+/// Answers wait in their durable queue while no server runs, and the next server instance to
+/// start stores them; an answer delivered twice is stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_made_while_no_server_runs_are_stored_by_the_next_one() {
     let a = TestApp::spawn(&[]).await;
@@ -1164,7 +1164,7 @@ async fn answers_made_while_no_server_runs_are_stored_by_the_next_one() {
     );
 }
 
-/// `tickertalk-bot healthcheck` (issue #14, the container health check): not ready while no bot
+/// `tickertalk-bot healthcheck` (the container health check): not ready while no bot
 /// consumes the prefix's command queue, ready once one does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_healthcheck_says_whether_a_bot_consumes_the_command_queue() {
@@ -1200,9 +1200,10 @@ async fn the_bot_healthcheck_says_whether_a_bot_consumes_the_command_queue() {
     bot.stop().await;
 }
 
-/// Issue #14: the HTTP request's id (`X-Request-Id`) travels with the `/stock=` command: the
-/// bot logs its work under it and hands it back on the answer. The bot's own `/metrics` counts
-/// the command, the answer's outcome, the cache miss and the fetch.
+/// The HTTP request's id (`X-Request-Id`) travels with the `/stock=` command, so that one request
+/// can be followed through server and bot: the bot logs its work under it and hands it back on
+/// the answer. The bot's own `/metrics` counts the command, the answer's outcome, the cache miss
+/// and the fetch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_request_id_reaches_the_bot_and_comes_back_on_its_answer() {
     let app = TestApp::spawn(&[]).await;

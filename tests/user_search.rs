@@ -1,4 +1,4 @@
-//! `GET /v1/users` (issue #13): find someone to write to by the start of their name, in pages.
+//! `GET /v1/users`: find someone to write to by the start of their name, in pages.
 
 mod common;
 

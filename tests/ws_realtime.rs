@@ -496,10 +496,10 @@ async fn left_is_announced_once_when_a_users_last_socket_in_the_room_goes() {
     assert_eq!(app.chat.present_users(room).await, vec!["alice".to_string()]);
 }
 
-/// Issue #12: the presence tables are unlogged, so a PostgreSQL crash or immediate restart
-/// empties them. Here the test empties them itself (exactly what the restart does to them; a
-/// real restart would disturb the other tests sharing the server): at its next heartbeat (10 s)
-/// each instance notices its row is gone and records its live sockets again.
+/// The presence tables are unlogged, so a PostgreSQL crash or immediate restart empties them.
+/// Here the test empties them itself (exactly what the restart does to them; a real restart
+/// would disturb the other tests sharing the server): at its next heartbeat (10 s) each instance
+/// notices its row is gone and records its live sockets again.
 #[tokio::test]
 async fn presence_is_rebuilt_from_the_live_sockets_after_the_database_lost_it() {
     let a = TestApp::spawn(&[]).await;
@@ -676,7 +676,7 @@ async fn a_stock_command_with_no_bot_running_is_answered_at_once_not_left_silent
         reply["chatmessage"].as_str().unwrap().contains("offline"),
         "{reply}"
     );
-    // Stored like any answer (issue #13), naming who asked.
+    // Stored like any answer (so it has an id), naming who asked.
     assert!(reply["id"].is_i64(), "{reply}");
     assert_eq!(
         (&reply["asked_by"], &reply["outcome"]),
@@ -703,7 +703,7 @@ async fn a_silent_client_that_never_answers_pings_is_closed_as_idle() {
     );
 }
 
-/// Issue #13: with no `ALLOWED_ORIGINS` for it, a page on the server's own address is accepted
+/// With no `ALLOWED_ORIGINS` for it, a page on the server's own address is accepted
 /// whatever the host name (a LAN address, a Docker name, a domain); another origin is refused.
 /// Behind a proxy, its `X-Forwarded-Host` counts only when the proxy is trusted.
 #[tokio::test]
@@ -816,8 +816,8 @@ async fn a_page_on_the_servers_own_address_is_accepted_under_any_host_name() {
     );
 }
 
-/// Issue #13: a room created through one instance appears at once on every socket of every
-/// instance (room lists are live), joined to the room or not.
+/// A room created through one instance appears at once on every socket of every instance (room
+/// lists are live), joined to the room or not.
 #[tokio::test]
 async fn a_room_created_on_one_instance_reaches_every_socket_on_every_instance() {
     let a = TestApp::spawn(&[]).await;

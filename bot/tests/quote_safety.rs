@@ -1,5 +1,5 @@
-//! What a hostile or broken quote service can do to the bot's answers (issue 24, "the bot's
-//! answers can be trusted"): the bot's `QuoteSource` against a fake quote service speaking raw
+//! What a hostile or broken quote service can do to the bot's answers (which people must be
+//! able to trust): the bot's `QuoteSource` against a fake quote service speaking raw
 //! HTTP/1.1 on 127.0.0.1. No broker and no server: what comes back from `answer` is exactly what
 //! the bot would publish (`text` into the room, `quote` as `meta.quote`).
 

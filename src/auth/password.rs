@@ -7,8 +7,7 @@
 //!   scheduler while each holding its 19 MiB.
 //! - The 19 MiB work areas are kept in a small pool and reused. Allocating one per hash let
 //!   glibc keep every freed area in a per-thread arena: 100 concurrent logins left 1.9 GB
-//!   resident (issue #11). The pool holds at most one area per core, for the life of the
-//!   process.
+//!   resident. The pool holds at most one area per core, for the life of the process.
 //!
 //! The PHC strings are the ones the `argon2` crate writes and reads (a test checks both ways);
 //! only the memory is ours.

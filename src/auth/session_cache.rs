@@ -1,5 +1,5 @@
 //! Which sessions this instance recently found active, so that an authenticated request does
-//! not have to ask PostgreSQL every time (issue #11: that query was a third of a history read).
+//! not have to ask PostgreSQL every time (that query was a third of a history read).
 //!
 //! An entry is trusted for a short time (`SESSION_CACHE_SECS`, default 5 s) and dropped at once
 //! when a revocation is heard: the hub forgets a session on every `session_revoked` event, and

@@ -1,4 +1,4 @@
-//! Read markers and unread counts (issue #13): the room list with each room's unread count for
+//! Read markers and unread counts: the room list with each room's unread count for
 //! this user, and moving a marker, which every socket of the user (on every instance) hears of,
 //! so another tab or device clears its count too.
 

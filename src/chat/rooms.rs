@@ -52,7 +52,7 @@ impl Chat {
     ///
     /// The common request (no `before`) reads the page first and asks whether the room exists
     /// only when the page is empty: a room with messages exists. One query fewer per history
-    /// read (issue #11). With `before`, the room is checked first, so an unknown room is still
+    /// read. With `before`, the room is checked first, so an unknown room is still
     /// "unknown room" and not "message not in this room".
     pub async fn history(
         &self,

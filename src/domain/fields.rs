@@ -1,4 +1,4 @@
-//! What every request field must be before any field is looked at (issue #12): never `null`
+//! What every request field must be before any field is looked at: never `null`
 //! (a client leaves out what it does not send), and never holding text PostgreSQL cannot store
 //! (U+0000, anywhere inside the value). Both HTTP bodies and WebSocket frames go through
 //! `check`, so a NUL byte is a field error naming the field, never a database error.

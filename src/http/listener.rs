@@ -1,4 +1,4 @@
-//! Accepting connections (issue #12). This is the loop `warp::serve` would run, plus what it
+//! Accepting connections. This is the loop `warp::serve` would run, plus what it
 //! lacks against a client that holds connections open without using them:
 //!
 //! * a header-read timeout: hyper's, which only runs with a timer (warp sets none). It starts

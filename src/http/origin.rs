@@ -1,9 +1,9 @@
-//! Which browser pages may open a WebSocket (issue #13). A browser names the page's origin in
-//! `Origin`; the server accepts it when it is the server's own address as the browser used it
-//! (the request's `Host`, so any host name, LAN address or domain works without
-//! configuration), or when `ALLOWED_ORIGINS` lists it. Behind a reverse proxy the `Host` the
-//! server sees may be the proxy's upstream name: `X-Forwarded-Host` (or `Forwarded: host=`) is
-//! believed only from `TRUSTED_PROXIES`, as `X-Forwarded-For` is.
+//! Which browser pages may open a WebSocket. A browser names the page's origin in `Origin`; the
+//! server accepts it when it is the server's own address as the browser used it (the request's
+//! `Host`, so any host name, LAN address or domain works without configuration), or when
+//! `ALLOWED_ORIGINS` lists it. Behind a reverse proxy the `Host` the server sees may be the
+//! proxy's upstream name: `X-Forwarded-Host` (or `Forwarded: host=`) is believed only from
+//! `TRUSTED_PROXIES`, as `X-Forwarded-For` is.
 //!
 //! Why same-origin is safe as the default: a page can only open a socket that authenticates
 //! with a token it holds, and tokens live in the page's own origin's storage, never in cookies.

@@ -1,6 +1,6 @@
-//! The latest-page cache of room history (issue #11): the JSON body of `GET
-//! /v1/chat/rooms/{id}/messages` without `before`, kept per room and `limit`, tagged with the
-//! room's `last_seq` when it was read.
+//! The latest-page cache of room history: the JSON body of `GET /v1/chat/rooms/{id}/messages`
+//! without `before`, kept per room and `limit`, tagged with the room's `last_seq` when it was
+//! read.
 //!
 //! Stored messages are never edited or deleted, and usernames never change, so a room's latest
 //! page changes only when its `last_seq` does. A read asks PostgreSQL for `last_seq` (one

@@ -1,4 +1,4 @@
-//! `GET /v1/users`: find people to write to (issue #13).
+//! `GET /v1/users`: find people to write to, by the start of their username.
 
 use std::sync::Arc;
 

@@ -6,8 +6,8 @@
 //! that is one `write(2)` per frame; with it, bytes written are kept here until `poll_flush`,
 //! and the socket task flushes once per batch of queued frames (`connection::write_batch`).
 //! The buffer is released after each flush unless it is small, so an idle socket holds none of
-//! it (the per-socket memory target of issue #11), and it is drained as soon as it passes
-//! `limit`, so it stays bounded whatever the batch.
+//! it (an instance holds thousands of idle sockets, so a buffer kept by each would add up), and
+//! it is drained as soon as it passes `limit`, so it stays bounded whatever the batch.
 
 use std::io;
 use std::pin::Pin;

@@ -1,4 +1,4 @@
-//! Read markers (issue #13): how far each user has read each room and each direct
+//! Read markers: how far each user has read each room and each direct
 //! conversation. Markers only move forward (a late request from an older tab cannot move one
 //! back). A room's unread count is its `last_seq` minus the marker's `seq`; a conversation's is
 //! a count of the peer's messages after the marker.

@@ -16,7 +16,7 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 
 /// How often recorded histogram samples are folded into their buckets. Until then each sample
 /// is kept as it is, so without this a process nobody scrapes would grow with every sample; at
-/// 5 s the fan-out benchmark's server held several MiB more (BENCHMARKS.md, issue #14).
+/// 5 s the fan-out benchmark's server held several MiB more (BENCHMARKS.md).
 const UPKEEP: Duration = Duration::from_secs(1);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
