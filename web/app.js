@@ -3,8 +3,9 @@
 // other, and decides which screen shows (splash, sign-in, chat).
 //
 // Must not hold behaviour of its own beyond that wiring: chat behaviour is in
-// chat.js, the sign-in screen in auth-view.js, message rules in model.js. Nothing
-// here is module-level state: everything lives in main()'s closure.
+// chat.js and its controllers (chat-*.js), the sign-in screen in auth-view.js,
+// message rules in model.js. Nothing here is module-level state: everything
+// lives in main()'s closure.
 //
 // Rule for every module: user-supplied text (messages, names) only ever
 // reaches the page through textContent / attribute setters, never innerHTML.

@@ -4,8 +4,8 @@
 //
 // Must not touch the DOM, the network, storage or timers, and must not run
 // anything at import time: it is plain data so that every rule lives in one
-// place and node can unit-test it (tests/web/model.test.mjs). The controller
-// (chat.js) feeds it parsed messages and turns what it returns into DOM.
+// place and node can unit-test it (tests/web/model.test.mjs). The controllers
+// (chat.js, chat-*.js) feed it parsed messages and turn what it returns into DOM.
 //
 // A message here is {id, author, text, created_at, bot, client_id}, plus on
 // optimistic (pending) ones {state: 'pending'|'failed', reason, dropped, command}.

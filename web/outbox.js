@@ -10,7 +10,7 @@
 // screen as failed, with Retry), or the user dismissed it. Anything else
 // (no socket, no reply, a page that has not yet shown it) leaves it here.
 //
-// Pure bookkeeping: no network, no DOM (chat.js decides when to send).
+// Pure bookkeeping: no network, no DOM (chat-connection.js decides when to send).
 
 const PREFIX = 'tickertalk.outbox.';
 
@@ -27,10 +27,11 @@ export class Outbox {
     this.storage = storage;
     this.items = this.load();
     /**
-     * False until the page has shown every waiting message again (chat.js
-     * does once the room list has loaded). A socket may open before that: a
-     * flush then must wait, for there is nothing on the page yet to match the
-     * entries with, and an entry with no match is never a reason to drop it.
+     * False until the page has shown every waiting message again
+     * (chat-connection.js does once the room list has loaded). A socket may
+     * open before that: a flush then must wait, for there is nothing on the
+     * page yet to match the entries with, and an entry with no match is never
+     * a reason to drop it.
      */
     this.ready = false;
   }

@@ -2,7 +2,8 @@
 // the client's frames and reading the server's into the model's message shape.
 //
 // Owns the wire format only. Must not touch the DOM or hold a socket or any
-// state: socket.js moves the bytes, chat.js decides what to do with them.
+// state: socket.js moves the bytes, the chat controllers (chat-*.js) decide
+// what to do with them.
 
 import { BOT_NAME, sameUser } from './model.js';
 

@@ -1,4 +1,4 @@
-// Issue #24 in Chromium: a message typed while the server is down waits in the outbox, also
+// The outbox in Chromium: a message typed while the server is down waits in the outbox, also
 // across a reload made at the worst moment: the server is back (its /readyz answers), the page
 // has not reconnected by itself yet, and after the reload the page's socket opens before its room
 // list has loaded. The message must then be shown once, stored once and leave the outbox, every
@@ -22,7 +22,7 @@
 // outbox empty). With only that fixed, 2 runs in 5 still failed: the message was stored and
 // shown, but its bubble kept spinning and its entry stayed, because the room's history (fetched
 // as it opened) already held it and the join's `since` then made the server skip its echo; the
-// client now posts an in-flight message again after a join (see chat.js joinRoom).
+// client now posts an in-flight message again after a join (see chat-rooms.js joinRoom).
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,14 +1,15 @@
-// The outbox across a reload: the chat controller (web/chat.js)
-// in node, with a small stand-in for the DOM, a session whose room list
-// answers when the test says so, and a socket the test opens by hand. It
-// checks the order the page cannot choose: the socket may open before the
-// room list has loaded, and the waiting messages must survive that.
+// The outbox across a reload: the chat controller (web/chat.js, whose
+// chat-connection.js owns the outbox) in node, with a small stand-in for the
+// DOM, a session whose room list answers when the test says so, and a socket
+// the test opens by hand. It checks the order the page cannot choose: the
+// socket may open before the room list has loaded, and the waiting messages
+// must survive that.
 
 import { describe, it, before, beforeEach, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
 
 // ---------------------------------------------------------------------------
-// A stand-in for the page: enough of the DOM for chat.js and render.js
+// A stand-in for the page: enough of the DOM for chat*.js and render.js
 // ---------------------------------------------------------------------------
 
 class FakeClassList {

@@ -1,0 +1,326 @@
+// Rooms and messages: the room list (loaded, paged, created, announced by
+// other users), what happens in a room (joining, presence, typing, commands
+// and the bot), and the messages of every conversation: delivered live, paged
+// in from history, marked read, and typed in the composer.
+//
+// Must not decide message rules itself (model.js) or build frames by hand
+// (protocol.js). Posts on their way and the outbox are chat-connection.js's,
+// the inbox and direct frames chat-direct.js's; paths and paging are in
+// chat-api.js, the sending rules in delivery.js.
+
+import { BOT_NAME, sameUser, pendingMessage } from './model.js';
+import { joinFrame, typingFrame, parseMessage, parseHistory } from './protocol.js';
+import { renderRoomList, renderHeader, renderPresence, renderCharCount, toast } from './render.js';
+import { $, show, newClientId, withBusy } from './util.js';
+import {
+  PAGE_SIZE, ROOMS_PATH, fetchRooms, latestPagePath, olderPagePath, readMarkerPath, createRoomError,
+} from './chat-api.js';
+import { BOT_TYPING_FOR, TYPING_SHOW_FOR, isSendKey, resendAfterJoin, typingDue } from './delivery.js';
+
+export class RoomsController {
+  /** @param {import('./chat.js').Chat} chat */
+  constructor(chat) {
+    this.chat = chat;
+    this.lastRoomsFetch = 0;
+    this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
+    this.bind();
+  }
+
+  // -------------------------------------------------------------------------
+  // The room list
+  // -------------------------------------------------------------------------
+
+  async loadRooms() {
+    const { chat } = this;
+    const { model } = chat;
+    this.lastRoomsFetch = Date.now();
+    const rooms = await fetchRooms((method, path) => chat.session.request(method, path));
+    if (!model || chat.model !== model) return; // signed out meanwhile
+    model.setRooms(rooms);
+    this.renderRooms();
+    if (chat.current && chat.current.kind === 'room') renderHeader(chat.current);
+  }
+
+  /** Reads the room list again unless it was read less than `ms` ago. */
+  loadRoomsIfOlder(ms) {
+    if (Date.now() - this.lastRoomsFetch > ms) this.loadRooms().catch(() => {});
+  }
+
+  renderRooms() {
+    const { chat } = this;
+    if (!chat.started) return;
+    renderRoomList(chat.model.rooms, chat.listHooks((room) => chat.openConversation(chat.roomConv(room.id, room.name))));
+  }
+
+  submitCreateRoom(form) {
+    const { chat } = this;
+    const input = $('create-room-input');
+    const name = input.value.trim();
+    const error = $('create-room-error');
+    show(error, false);
+    input.setAttribute('aria-invalid', 'false');
+    const fail = (text) => {
+      error.textContent = text;
+      show(error, true);
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    };
+    if (!name) {
+      fail('Enter a room name.');
+      return;
+    }
+    withBusy(form, async () => {
+      try {
+        const room = await chat.session.request('POST', ROOMS_PATH, { name });
+        if (!chat.started) return;
+        input.value = '';
+        chat.model.addRoom(room);
+        this.renderRooms();
+        chat.openConversation(chat.roomConv(room.id, room.name));
+      } catch (err) {
+        fail(createRoomError(err, name));
+      }
+    });
+  }
+
+  /** A room created by anyone, on any server instance: into the list at once. */
+  onRoomCreated(frame) {
+    const room = frame.room;
+    if (!room || typeof room.id !== 'number' || typeof room.name !== 'string') return;
+    if (this.chat.model.hasRoom(room.id)) return;
+    this.chat.model.addRoom({ id: room.id, name: room.name, created_at: room.created_at });
+    this.renderRooms();
+  }
+
+  /** Rooms that got messages (joined or not): their unread counts move. */
+  onRoomActivity(frame) {
+    if (this.chat.model.noteActivity(frame.rooms)) this.chat.renderUnread();
+    if (this.chat.current) this.scheduleMarkRead(this.chat.current);
+  }
+
+  // -------------------------------------------------------------------------
+  // In a room
+  // -------------------------------------------------------------------------
+
+  /** Joins on the current socket, asking for what came after the newest message held. */
+  joinRoom(conv) {
+    this.chat.ui(conv).joined = true;
+    if (!this.chat.socket.send(joinFrame(conv.ref, conv.maxId))) return;
+    for (const msg of resendAfterJoin(conv)) this.chat.connection.sendPending(conv, msg);
+  }
+
+  onRoomMessage(frame) {
+    if (typeof frame.chatroomId !== 'number') return;
+    if (!this.chat.model.hasRoom(frame.chatroomId)) this.loadRooms().catch(() => {});
+    this.deliver(this.chat.roomConv(frame.chatroomId), parseMessage(frame));
+  }
+
+  onPresence(frame) {
+    if (typeof frame.chatroomId !== 'number') return;
+    const conv = this.chat.model.find('room', frame.chatroomId);
+    if (!conv) return;
+    conv.applyPresence(frame);
+    if (frame.left) this.clearTyping(conv, frame.left);
+    if (this.chat.isCurrent(conv)) renderPresence(conv, this.chat.me);
+  }
+
+  onTyping(frame) {
+    if (typeof frame.chatroomId !== 'number' || !frame.chatuser || sameUser(frame.chatuser, this.chat.me)) return;
+    const conv = this.chat.model.find('room', frame.chatroomId);
+    if (conv) this.setTyping(conv, frame.chatuser, TYPING_SHOW_FOR);
+  }
+
+  onCommandAccepted(frame) {
+    const { model } = this.chat;
+    const found = model.findPending(frame.client_id);
+    const conv = found ? found.conv : model.find('room', frame.chatroomId);
+    if (found) this.chat.connection.dropPending(found.conv, found.msg.client_id);
+    // The bot answers shortly; show that it is working on it.
+    if (conv) this.setTyping(conv, BOT_NAME, BOT_TYPING_FOR);
+  }
+
+  setTyping(conv, user, ms) {
+    const { typing } = this.chat.ui(conv);
+    clearTimeout(typing.get(user));
+    typing.set(user, setTimeout(() => this.clearTyping(conv, user), ms));
+    if (this.chat.isCurrent(conv)) this.chat.renderTyping();
+  }
+
+  clearTyping(conv, user) {
+    const ui = this.chat.uis.get(conv);
+    if (!ui) return;
+    clearTimeout(ui.typing.get(user));
+    ui.typing.delete(user);
+    if (this.chat.isCurrent(conv)) this.chat.renderTyping();
+  }
+
+  // -------------------------------------------------------------------------
+  // Messages of every conversation
+  // -------------------------------------------------------------------------
+
+  /** A message from the server into a conversation, on screen or not; returns its insertion or null. */
+  deliver(conv, msg) {
+    const { chat } = this;
+    const ui = chat.ui(conv);
+    const isCurrent = chat.isCurrent(conv);
+    const stick = isCurrent && chat.nearBottom();
+    const { added, replaced, own, counted } = chat.model.receive(conv, msg);
+    if (replaced) chat.connection.forgetPending(conv, replaced);
+    if (!added) return null;
+    if (!own) chat.account.noticeMessage(conv, msg);
+    ui.view.place(added);
+    if (msg.author && ui.typing.has(msg.author)) this.clearTyping(conv, msg.author);
+    if (msg.bot && ui.typing.has(BOT_NAME)) this.clearTyping(conv, BOT_NAME);
+    if (isCurrent && document.visibilityState === 'visible') {
+      if (stick || own) chat.scrollToBottom();
+      else show($('jump-latest'), true);
+      this.scheduleMarkRead(conv);
+    } else if (counted) {
+      chat.renderUnread();
+    }
+    return added;
+  }
+
+  /** First page of history for a conversation; concurrent callers share one request. */
+  loadInitial(conv) {
+    const { chat } = this;
+    const ui = chat.ui(conv);
+    if (conv.loaded) return Promise.resolve();
+    if (ui.loading) return ui.loading;
+    const { model } = chat;
+    ui.loading = (async () => {
+      const mark = chat.connection.socketMark();
+      const items = parseHistory(await chat.session.request('GET', latestPagePath(conv)));
+      ui.view.placeAll(conv.addLatestPage(items, PAGE_SIZE));
+      if (chat.model === model) chat.connection.noteFetched(conv, items, mark);
+      this.scheduleMarkRead(conv);
+    })().finally(() => {
+      ui.loading = null;
+    });
+    return ui.loading;
+  }
+
+  async loadOlder(conv) {
+    const { chat } = this;
+    const ui = chat.ui(conv);
+    if (ui.loadingOlder || !conv.canLoadOlder) return;
+    ui.loadingOlder = true;
+    chat.renderHistoryTop();
+    try {
+      const list = await chat.session.request('GET', olderPagePath(conv));
+      const isCurrent = chat.isCurrent(conv);
+      const fromBottom = chat.listEl.scrollHeight - chat.listEl.scrollTop;
+      ui.view.placeAll(conv.addOlderPage(parseHistory(list), PAGE_SIZE));
+      if (isCurrent) chat.listEl.scrollTop = chat.listEl.scrollHeight - fromBottom; // keep the view still
+    } catch (err) {
+      toast(`Could not load older messages: ${err.friendly || err.message}`);
+    } finally {
+      ui.loadingOlder = false;
+      if (chat.isCurrent(conv)) chat.renderHistoryTop();
+    }
+  }
+
+  /** A read marker of ours moved, here or in another tab or device. */
+  onReadMarker(frame) {
+    this.chat.model.applyMarker(frame);
+    this.chat.renderUnread();
+  }
+
+  /**
+   * The user sees the latest message of the conversation on screen: tell the
+   * server (at most every 500 ms), so unread counts follow them to reloads,
+   * other tabs and other devices.
+   */
+  scheduleMarkRead(conv) {
+    const { chat } = this;
+    if (!chat.started || !chat.isCurrent(conv) || document.visibilityState !== 'visible') return;
+    const ui = chat.ui(conv);
+    if (!conv.maxId || conv.maxId <= (ui.markedId || 0) || ui.markTimer) return;
+    ui.markTimer = setTimeout(() => {
+      ui.markTimer = null;
+      this.markRead(conv).catch(() => {});
+    }, 500);
+  }
+
+  async markRead(conv) {
+    const { chat } = this;
+    const ui = chat.ui(conv);
+    const last = conv.maxId;
+    if (!last || last <= (ui.markedId || 0)) return;
+    ui.markedId = last;
+    try {
+      const marker = await chat.session.request('PUT', readMarkerPath(conv), { last_read_id: last });
+      if (!chat.started) return;
+      chat.model.applyMarker(marker);
+      chat.renderUnread();
+    } catch {
+      ui.markedId = 0; // tried again with the next message or visit
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // The composer
+  // -------------------------------------------------------------------------
+
+  sendMessage() {
+    const { chat } = this;
+    const conv = chat.current;
+    const text = chat.composer.value.trim();
+    if (!conv || !text) return;
+    const msg = pendingMessage({ clientId: newClientId(), author: chat.me, text });
+    if (conv.addPending(msg)) chat.ui(conv).view.addPending(msg);
+    chat.connection.post(conv, msg);
+    chat.composer.value = '';
+    chat.ui(conv).draft = '';
+    this.updateCharCount();
+    show($('composer-error'), false);
+    chat.scrollToBottom();
+    chat.connection.sendPending(conv, msg);
+  }
+
+  updateCharCount() {
+    renderCharCount(this.chat.composer.value.trim().length);
+  }
+
+  maybeSendTyping() {
+    const { chat } = this;
+    const conv = chat.current;
+    if (!conv || conv.kind !== 'room' || !chat.ui(conv).joined) return;
+    const ui = chat.ui(conv);
+    const now = Date.now();
+    if (!typingDue(chat.composer.value, now, ui.lastTypingSent)) return;
+    if (chat.socket.send(typingFrame(conv.ref))) ui.lastTypingSent = now;
+  }
+
+  /** Grow the message box with its content (CSS field-sizing does it where supported). */
+  autosize() {
+    if (this.nativeAutosize) return;
+    const { composer } = this.chat;
+    composer.style.height = 'auto';
+    composer.style.height = `${Math.min(composer.scrollHeight, 200)}px`;
+  }
+
+  bind() {
+    const { composer } = this.chat;
+    composer.addEventListener('keydown', (ev) => {
+      if (isSendKey(ev)) {
+        ev.preventDefault();
+        this.sendMessage();
+      }
+    });
+    composer.addEventListener('input', () => {
+      this.updateCharCount();
+      this.maybeSendTyping();
+      this.autosize();
+    });
+    $('composer-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.sendMessage();
+      composer.focus();
+    });
+    $('create-room-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submitCreateRoom(ev.currentTarget);
+    });
+  }
+}

@@ -1,0 +1,95 @@
+// The rules of getting a message out: when the composer sends, when a typing
+// notice is due, what a failed post becomes, which posts go out again after a
+// join, and whether a fetch may move dm_since (it may only when one socket
+// stayed up throughout it).
+//
+// Must not touch the DOM, the socket or timers: the controllers
+// (chat-connection.js, chat-rooms.js) ask these rules and act, so node can
+// unit-test them (tests/web/delivery.test.mjs).
+
+/** A message with no echo by then is marked failed, so it never spins forever. */
+export const ECHO_TIMEOUT = 15_000;
+/** At most one typing notice per room this often. */
+export const TYPING_SEND_EVERY = 2000;
+/** How long someone's typing notice shows. */
+export const TYPING_SHOW_FOR = 3000;
+/** How long "stockbot is fetching a quote…" may show before the answer comes. */
+export const BOT_TYPING_FOR = 10_000;
+
+/** Enter sends; Shift+Enter (or any modifier, or an IME composing) is a new line. */
+export function isSendKey(ev) {
+  return ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !ev.altKey && !ev.ctrlKey && !ev.metaKey;
+}
+
+/**
+ * Whether what is in the message box is worth a typing notice now: some text
+ * that is not a command, and none sent in the last TYPING_SEND_EVERY ms.
+ */
+export function typingDue(value, now, lastSent) {
+  if (!value.trim() || value.trimStart().startsWith('/')) return false;
+  return now - lastSent >= TYPING_SEND_EVERY;
+}
+
+/**
+ * What a post that did not get through becomes.
+ * `dropped`: for want of a connection. Still in the outbox (`waiting`), it is
+ * 'queued': it goes out by itself when a connection opens (the server may have
+ * it already; it stores it once).
+ * `unanswered`: sent, but the server never answered: it may or may not have
+ * stored it. 'failed' (with Retry) and kept in the outbox, so the next
+ * connection (or a reload) sends it again; so is a dropped one no longer
+ * waiting.
+ * Otherwise the server refused it (an error frame naming it): 'refused', on
+ * screen with Retry, and out of the outbox.
+ * @returns {'queued'|'failed'|'refused'}
+ */
+export function failureOutcome({ dropped = false, unanswered = false, waiting = false } = {}) {
+  if (dropped && waiting) return 'queued';
+  return dropped || unanswered ? 'failed' : 'refused';
+}
+
+/** A conversation's posts on their way on the current socket. */
+export function inFlight(conv) {
+  return [...conv.pending.values()].filter((msg) => msg.state === 'pending');
+}
+
+/**
+ * Posts to send again right after (re)joining a room. One still on its way
+ * may already be stored with an id up to the join's `since`: history fetched
+ * meanwhile shows it (without its client_id), and the server skips its echo
+ * to this socket, taking it for replayed. Posting it again is safe and brings
+ * the stored copy back to this socket alone, with its client_id, so its bubble
+ * and outbox entry can go. Commands are not stored, and their acceptance is
+ * never skipped: they are not sent again.
+ */
+export function resendAfterJoin(conv) {
+  return inFlight(conv).filter((msg) => !msg.command);
+}
+
+/**
+ * Counts the socket's opens and drops, so that a fetch can tell whether one
+ * connection stayed up throughout it. A thread's page fetched that way proves
+ * the socket delivered every direct message meanwhile, so it may move
+ * dm_since; a page fetched while the socket was down proves nothing about the
+ * other threads' messages missed meanwhile.
+ */
+export class FetchMarks {
+  constructor() {
+    this.epoch = 0;
+  }
+
+  /** A socket opened or dropped. */
+  changed() {
+    this.epoch += 1;
+  }
+
+  /** The start of a fetch: the current connection when the socket is up, else null. */
+  mark(isOpen) {
+    return isOpen ? this.epoch : null;
+  }
+
+  /** At the end of a fetch: whether the connection of `mark` is still the one, and up. */
+  holds(mark, isOpen) {
+    return mark !== null && mark === this.epoch && isOpen;
+  }
+}
