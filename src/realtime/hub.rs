@@ -1,29 +1,28 @@
-//! The per-instance registry of sockets and rooms, and the delivery of broker events to them.
+//! The per-instance registry of sockets and rooms, and the broadcast of frames to them.
 //!
-//! Each event is serialised once here; every socket that gets it receives the same `Utf8Bytes`
-//! through its bounded channel (a `try_send`: never a wait, never a per-socket JSON encode).
-//! A socket whose channel is full is told to close (1013) instead of being buffered.
+//! Each event is serialised once (`protocol`); every socket that gets it receives the same
+//! `Utf8Bytes` through its bounded channel (a `try_send`: never a wait, never a per-socket JSON
+//! encode). A socket whose channel is full is told to close (1013) instead of being buffered.
 //!
-//! Room messages go through a per-room sequencer: they carry the room's `seq`, and a room
-//! delivers seq n+1 only after n. Instances publish after their own commit, so two instances can
-//! publish out of order, and a message stored while the broker was down never reaches the broker
-//! at all; either way the gap is noticed and filled from PostgreSQL after a short wait.
+//! What is not registry or broadcast lives beside it: the order of a room's messages in a
+//! `RoomSequencer` per room (which this hub obeys), the reads that fill its gaps in `gaps`,
+//! and what goes out on a tick (presence notices, room activity) in `ticks`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use tickertalk_wire::{Event, PresenceChange, RoomMessage};
+use tickertalk_wire::{Event, PresenceChange, RoomMessage, RoomTip};
 
-use super::protocol::{self, Dialect, DirectFrame, RoomMessageFrame};
+use super::gaps::GapRequests;
+use super::protocol::{self, Dialect, DirectFrames, RoomFrames};
+use super::sequencer::{RoomSequencer, Step};
+use super::ticks::{Notice, Ticks};
 use crate::auth::SessionCache;
 use crate::bus::EventSink;
-use crate::store::messages;
 
 /// One socket's id: random, so it can also key its presence rows across instances.
 pub type ConnId = Uuid;
@@ -47,18 +46,6 @@ pub enum Outbound {
     /// order, to every socket but the one that caused it (which got the full list instead).
     Notices(Arc<Vec<Notice>>),
 }
-
-/// One presence notice frame, and the socket that must not get it.
-#[derive(Debug)]
-pub struct Notice {
-    pub except: ConnId,
-    pub frame: Utf8Bytes,
-}
-
-/// Presence notices of a room are gathered for this long and then delivered together, so a
-/// socket in a room many people join at once (a reconnect storm, a benchmark's 10,000 joins)
-/// gets them in one write instead of one write each.
-const PRESENCE_TICK: Duration = Duration::from_millis(100);
 
 /// Lets the hub (or a logout on any instance) ask a socket task to close with a code. The hub
 /// cannot close a socket itself (the socket task owns it and may be mid-write); it leaves the
@@ -109,31 +96,11 @@ struct Conn {
     rooms: HashSet<i64>,
 }
 
-/// A room message ready to send: the frame for everyone and, if the author sent a
-/// `client_id`, the variant carrying it for the author's own sockets.
-struct Ready {
-    id: i64,
-    author_id: i64,
-    stored_at: i64,
-    plain: Utf8Bytes,
-    authored: Option<Utf8Bytes>,
-}
-
-/// One room with local sockets: its members and its delivery sequencer.
+/// One room with local sockets: its members and its delivery order.
 #[derive(Default)]
 struct Room {
     members: HashSet<ConnId>,
-    /// The next seq to deliver; `None` until the first joiner has read the room's floor.
-    next_seq: Option<i64>,
-    /// Messages that arrived ahead of a gap, by seq.
-    pending: BTreeMap<i64, Ready>,
-    /// A gap-fill task is scheduled or running.
-    filling: bool,
-    /// The highest seq another instance said is stored (`Event::RoomTips`): messages up to it
-    /// exist even if no event of theirs arrives, so a fill reads up to it.
-    known_last: i64,
-    /// Presence notices waiting for the room's next tick (a flush is scheduled while any are).
-    notices: Vec<Notice>,
+    order: RoomSequencer<RoomFrames>,
 }
 
 /// Everything behind the hub's one lock.
@@ -143,57 +110,18 @@ struct Inner {
     rooms: HashMap<i64, Room>,
     /// A user's sockets, for direct messages (which go to users, not rooms).
     users: HashMap<i64, HashSet<ConnId>>,
-    /// Stock requests already answered here, the latest `ANSWERED_KEPT`.
-    answered: Recent,
-    /// Rooms with new messages since the last activity frame, with their latest `seq` (a flush
-    /// is scheduled while any are).
-    activity: HashMap<i64, i64>,
 }
 
-/// Room activity (for unread counts in every room list) is gathered for this long and then
-/// sent as one frame to every socket: at most one extra frame per socket per tick, however
-/// busy the rooms.
-const ACTIVITY_TICK: Duration = Duration::from_secs(1);
-
-/// How many answered request ids a hub remembers: a duplicate comes within seconds (a bot's
-/// retried publish after a broker fault), and the ids of a busy minute fit many times over.
-const ANSWERED_KEPT: usize = 4096;
-
-/// The latest `ANSWERED_KEPT` ids, oldest dropped first.
-#[derive(Default)]
-struct Recent {
-    order: std::collections::VecDeque<Uuid>,
-    set: HashSet<Uuid>,
-}
-
-impl Recent {
-    /// False if `id` is already there.
-    fn insert(&mut self, id: Uuid) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > ANSWERED_KEPT
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
-}
-
-/// This instance's registry of sockets and rooms, and the delivery of events to them.
+/// This instance's registry of sockets and rooms, and the broadcast of events to them.
 ///
 /// One `std::sync::Mutex` guards it all: every operation is a few map lookups and `try_send`s,
 /// never an await, so a lock held across sockets is cheaper than a lock per room would be.
 pub struct Hub {
     inner: Mutex<Inner>,
-    /// For gap fills: messages a room missed are read back from PostgreSQL.
-    db: PgPool,
-    /// How long a gap may stay open before it is filled from the database.
-    gap_wait: Duration,
-    /// Gap fills run as tasks that need the hub; a weak self-reference avoids a cycle.
-    this: Weak<Hub>,
+    /// Where a room's sequencer asks for its gaps to be filled.
+    gaps: GapRequests,
+    /// Presence notices and room activity wait here for their tick.
+    ticks: Arc<Ticks>,
     /// Revocations heard here drop the session from the authentication cache at once.
     sessions: Arc<SessionCache>,
 }
@@ -212,12 +140,11 @@ impl EventSink for Hub {
 }
 
 impl Hub {
-    pub fn new(db: PgPool, gap_wait: Duration, sessions: Arc<SessionCache>) -> Arc<Hub> {
-        Arc::new_cyclic(|this| Hub {
+    pub fn new(sessions: Arc<SessionCache>, gaps: GapRequests, ticks: Arc<Ticks>) -> Arc<Hub> {
+        Arc::new(Hub {
             inner: Mutex::default(),
-            db,
-            gap_wait,
-            this: this.clone(),
+            gaps,
+            ticks,
             sessions,
         })
     }
@@ -288,9 +215,6 @@ impl Hub {
         self.lock().conns.len()
     }
 
-    /// Adds the socket to the room. `newly`: it was not a member yet; `has_floor`: the room's
-    /// sequence is already known here (other local members), so the room exists and
-    /// `set_floor` would change nothing: the joiner need not read it.
     /// Sockets registered here, and their room memberships (gauges of `/metrics`).
     pub fn counts(&self) -> (usize, usize) {
         let inner = self.lock();
@@ -298,6 +222,9 @@ impl Hub {
         (inner.conns.len(), memberships)
     }
 
+    /// Adds the socket to the room. `newly`: it was not a member yet; `has_floor`: the room's
+    /// sequence is already known here (other local members), so the room exists and
+    /// `set_floor` would change nothing: the joiner need not read it.
     pub fn join(&self, conn: ConnId, room_id: i64) -> Joined {
         let mut inner = self.lock();
         let Some(c) = inner.conns.get_mut(&conn) else {
@@ -310,28 +237,14 @@ impl Hub {
         }
         Joined {
             newly,
-            has_floor: room.next_seq.is_some(),
+            has_floor: room.order.has_floor(),
         }
     }
 
     /// Tells a room where its sequence stands (`rooms.last_seq` read after the join). Only the
-    /// first call for a room matters; events that arrived meanwhile were kept in `pending`.
+    /// first call for a room matters; events that arrived meanwhile were held back.
     pub fn set_floor(&self, room_id: i64, last_seq: i64) {
-        let mut inner = self.lock();
-        let Inner { conns, rooms, .. } = &mut *inner;
-        let Some(room) = rooms.get_mut(&room_id) else {
-            return;
-        };
-        if room.next_seq.is_none() {
-            room.next_seq = Some(last_seq + 1);
-            room.pending = room.pending.split_off(&(last_seq + 1));
-            self.drain(room_id, room, conns);
-            // Held-back messages behind a gap must not wait for the room's next event.
-            if !room.pending.is_empty() && !room.filling {
-                room.filling = true;
-                self.spawn_fill(room_id, self.gap_wait);
-            }
-        }
+        self.with_room(room_id, |room| room.order.floor(last_seq));
     }
 
     pub fn leave(&self, conn: ConnId, room_id: i64) -> bool {
@@ -367,19 +280,10 @@ impl Hub {
     /// Delivers one event to the local sockets it concerns.
     pub fn dispatch(&self, event: Event) {
         match event {
-            Event::RoomMessage(p) => self.sequence([(&p.message, p.client_id.as_deref())]),
             Event::RoomMessages { messages } => {
                 self.sequence(messages.iter().map(|p| (&p.message, p.client_id.as_deref())))
             }
             Event::BotReply(r) => {
-                // A request is answered once: a bot's retried publish, or its late answer
-                // after the server already said it did not come, is dropped here.
-                if let Some(id) = r.request_id
-                    && !self.lock().answered.insert(id)
-                {
-                    tracing::debug!(request_id = %id, "duplicate bot reply dropped");
-                    return;
-                }
                 let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
                 self.to_room(r.room_id, None, &frame);
             }
@@ -392,29 +296,17 @@ impl Hub {
                 self.to_room(room_id, Some(conn_id), &frame);
             }
             Event::RoomTips { tips } => self.tips(&tips),
-            Event::Presence(change) => self.notice(&change),
             Event::Presences { changes } => {
                 for change in &changes {
                     self.notice(change);
                 }
             }
-            Event::DirectMessage {
-                message: dm,
-                client_id,
-            } => {
-                let mut f = DirectFrame::of(&dm);
-                let plain: Utf8Bytes = serde_json::to_string(&f).expect("frame").into();
-                f.client_id = client_id.as_deref();
-                let authored: Utf8Bytes = if client_id.is_some() {
-                    serde_json::to_string(&f).expect("frame").into()
-                } else {
-                    plain.clone()
-                };
-                let mut classic: Option<Utf8Bytes> = None;
+            Event::DirectMessage { message, client_id } => {
+                let mut frames = DirectFrames::of(&message, client_id.as_deref());
                 let inner = self.lock();
                 // Every socket of both users, once each (a user writing to themself has one set).
                 let mut targets: Vec<(ConnId, bool)> = Vec::new();
-                for (user, is_author) in [(dm.author_id, true), (dm.recipient_id, false)] {
+                for (user, is_author) in [(message.author_id, true), (message.recipient_id, false)] {
                     for conn in inner.users.get(&user).into_iter().flatten() {
                         if !targets.iter().any(|(c, _)| c == conn) {
                             targets.push((*conn, is_author));
@@ -423,14 +315,14 @@ impl Hub {
                 }
                 for (conn, is_author) in targets {
                     let Some(c) = inner.conns.get(&conn) else { continue };
-                    let frame = match c.dialect {
-                        Dialect::Classic => classic
-                            .get_or_insert_with(|| protocol::classic_direct(&dm).into())
-                            .clone(),
-                        Dialect::V1 if is_author => authored.clone(),
-                        Dialect::V1 => plain.clone(),
-                    };
-                    send(c, Outbound::Direct { id: dm.id, frame });
+                    let frame = frames.for_socket(c.dialect, is_author);
+                    send(
+                        c,
+                        Outbound::Direct {
+                            id: message.id,
+                            frame,
+                        },
+                    );
                 }
             }
             Event::ReadMarker(marker) => {
@@ -459,39 +351,23 @@ impl Hub {
 
     /// After a broker reconnect: fetch what was stored meanwhile for every room with sockets.
     pub fn resync(&self) {
-        let rooms: Vec<i64> = {
-            let mut inner = self.lock();
-            inner
-                .rooms
-                .iter_mut()
-                .filter(|(_, r)| r.next_seq.is_some() && !r.filling)
-                .map(|(id, r)| {
-                    r.filling = true;
-                    *id
-                })
-                .collect()
-        };
-        for room in rooms {
-            self.spawn_fill(room, Duration::ZERO);
+        let mut inner = self.lock();
+        for (room_id, room) in inner.rooms.iter_mut() {
+            if let Some(fill) = room.order.resync() {
+                self.gaps.request(*room_id, fill);
+            }
         }
     }
 
     /// Another instance stored messages whose events never got here: rooms followed here and
     /// behind the tip read them from the database now.
-    fn tips(&self, tips: &[tickertalk_wire::RoomTip]) {
+    fn tips(&self, tips: &[RoomTip]) {
         let mut inner = self.lock();
         for tip in tips {
-            let Some(room) = inner.rooms.get_mut(&tip.room_id) else {
-                continue;
-            };
-            let Some(next) = room.next_seq else { continue };
-            if tip.seq < next {
-                continue;
-            }
-            room.known_last = room.known_last.max(tip.seq);
-            if !room.filling {
-                room.filling = true;
-                self.spawn_fill(tip.room_id, Duration::ZERO);
+            if let Some(room) = inner.rooms.get_mut(&tip.room_id)
+                && let Some(fill) = room.order.tip(tip.seq)
+            {
+                self.gaps.request(tip.room_id, fill);
             }
         }
     }
@@ -512,235 +388,107 @@ impl Hub {
     }
 
     /// Hands stored messages (any rooms, each room's in `seq` order; the author's `client_id`
-    /// when known) to their rooms' sequencers: the frames are built first, then the lock is
-    /// taken once for all of them. Live events and gap fills both come through here.
-    fn sequence<'a>(&self, messages: impl IntoIterator<Item = (&'a RoomMessage, Option<&'a str>)>) {
-        let mut answers = Vec::new();
-        let ready: Vec<(i64, i64, Ready)> = messages
+    /// when known) to their rooms' sequencers, and delivers what they release: the frames are
+    /// built first, then the lock is taken once for all of them. Live events and gap fills
+    /// both come through here.
+    pub fn sequence<'a>(&self, messages: impl IntoIterator<Item = (&'a RoomMessage, Option<&'a str>)>) {
+        let ready: Vec<(i64, i64, RoomFrames)> = messages
             .into_iter()
-            .map(|(m, client_id)| {
-                // A stored stock answer carries its request id as client_id: remember it, so a
-                // late unstored reply to the same request (an old bot's) is not shown as well.
-                if m.bot.is_some()
-                    && let Some(id) = client_id.and_then(|c| c.parse::<Uuid>().ok())
-                {
-                    answers.push(id);
-                }
-                (m.room_id, m.seq, ready(m, client_id))
-            })
+            .map(|(m, client_id)| (m.room_id, m.seq, RoomFrames::of(m, client_id)))
             .collect();
+        self.ticks
+            .activity(ready.iter().map(|(room_id, seq, _)| (*room_id, *seq)));
         let mut inner = self.lock();
-        for id in answers {
-            inner.answered.insert(id);
-        }
-        if inner.activity.is_empty() && !ready.is_empty() {
-            self.spawn_activity();
-        }
-        for (room_id, seq, _) in &ready {
-            let latest = inner.activity.entry(*room_id).or_insert(*seq);
-            *latest = (*latest).max(*seq);
-        }
+        let Inner { conns, rooms, .. } = &mut *inner;
         for (room_id, seq, msg) in ready {
-            self.sequence_one(&mut inner, room_id, seq, msg);
-        }
-    }
-
-    /// Delivers one message in sequence, holds it behind a gap, or drops it as a duplicate.
-    fn sequence_one(&self, inner: &mut Inner, room_id: i64, seq: i64, msg: Ready) {
-        let Inner { conns, rooms, .. } = inner;
-        let Some(room) = rooms.get_mut(&room_id) else {
-            return;
-        };
-        match room.next_seq {
-            None => {
-                room.pending.insert(seq, msg);
-            }
-            Some(next) if seq < next => {} // already delivered (a gap fill got there first)
-            Some(next) if seq == next => {
-                self.deliver(room_id, room, conns, &msg);
-                room.next_seq = Some(next + 1);
-                self.drain(room_id, room, conns);
-            }
-            Some(_) => {
-                room.pending.insert(seq, msg);
-                if !room.filling {
-                    room.filling = true;
-                    self.spawn_fill(room_id, self.gap_wait);
-                }
+            if let Some(room) = rooms.get_mut(&room_id) {
+                let step = room.order.offer(seq, msg);
+                self.obey(room_id, room, conns, step);
             }
         }
     }
 
-    /// Delivers pending messages that are now in sequence.
-    fn drain(&self, room_id: i64, room: &mut Room, conns: &HashMap<ConnId, Conn>) {
-        while let Some(next) = room.next_seq {
-            let Some(msg) = room.pending.remove(&next) else {
-                break;
-            };
-            self.deliver(room_id, room, conns, &msg);
-            room.next_seq = Some(next + 1);
+    /// What the running fill of a room should read next (`RoomSequencer::fill_range`).
+    pub fn fill_range(&self, room_id: i64) -> Option<(i64, i64)> {
+        self.lock().rooms.get(&room_id)?.order.fill_range()
+    }
+
+    /// A room's fill finished (`RoomSequencer::fill_done`).
+    pub fn fill_done(&self, room_id: i64, read_any: bool) {
+        self.with_room(room_id, |room| room.order.fill_done(read_any));
+    }
+
+    /// Runs one sequencer input of a room and does what it says.
+    fn with_room(&self, room_id: i64, input: impl FnOnce(&mut Room) -> Step<RoomFrames>) {
+        let mut inner = self.lock();
+        let Inner { conns, rooms, .. } = &mut *inner;
+        if let Some(room) = rooms.get_mut(&room_id) {
+            let step = input(room);
+            self.obey(room_id, room, conns, step);
         }
     }
 
-    fn deliver(&self, room_id: i64, room: &Room, conns: &HashMap<ConnId, Conn>, msg: &Ready) {
-        for conn in &room.members {
-            let Some(c) = conns.get(conn) else { continue };
-            let frame = match &msg.authored {
-                Some(a) if c.user_id == msg.author_id => a.clone(),
-                _ => msg.plain.clone(),
-            };
-            send(
-                c,
-                Outbound::Room {
-                    room_id,
-                    id: msg.id,
-                    stored_at: msg.stored_at,
-                    frame,
-                },
-            );
+    /// Delivers what a sequencer released, and asks for the fill it wants.
+    fn obey(&self, room_id: i64, room: &Room, conns: &HashMap<ConnId, Conn>, step: Step<RoomFrames>) {
+        for msg in &step.deliver {
+            for conn in &room.members {
+                let Some(c) = conns.get(conn) else { continue };
+                send(
+                    c,
+                    Outbound::Room {
+                        room_id,
+                        id: msg.id,
+                        stored_at: msg.stored_at,
+                        frame: msg.for_user(c.user_id).clone(),
+                    },
+                );
+            }
+        }
+        if let Some(fill) = step.fill {
+            self.gaps.request(room_id, fill);
         }
     }
 
-    /// Adds a presence change to its room's next tick of notices.
+    /// Adds a presence change to its room's next tick of notices (rooms with no local socket
+    /// have nobody to tell).
     fn notice(&self, change: &PresenceChange) {
+        if !self.lock().rooms.contains_key(&change.room_id) {
+            return;
+        }
         let frame: Utf8Bytes =
             protocol::presence_change(change.room_id, change.joined.as_deref(), change.left.as_deref())
                 .into();
-        let mut inner = self.lock();
-        let Some(room) = inner.rooms.get_mut(&change.room_id) else {
+        self.ticks.notice(
+            change.room_id,
+            Notice {
+                except: change.conn_id,
+                frame,
+            },
+        );
+    }
+
+    /// One tick's presence notices of a room, as one `Notices` to each member that has any to
+    /// read.
+    pub fn notices(&self, room_id: i64, notices: Arc<Vec<Notice>>) {
+        let inner = self.lock();
+        let Some(room) = inner.rooms.get(&room_id) else {
             return;
         };
-        if room.notices.is_empty() {
-            self.spawn_notices(change.room_id);
+        for conn in &room.members {
+            if let Some(c) = inner.conns.get(conn)
+                && notices.iter().any(|n| n.except != *conn)
+            {
+                send(c, Outbound::Notices(notices.clone()));
+            }
         }
-        room.notices.push(Notice {
-            except: change.conn_id,
-            frame,
-        });
     }
 
-    /// Delivers a room's gathered presence notices after `PRESENCE_TICK`, as one `Notices` to
-    /// each member.
-    fn spawn_notices(&self, room_id: i64) {
-        let Some(hub) = self.this.upgrade() else { return };
-        tokio::spawn(async move {
-            tokio::time::sleep(PRESENCE_TICK).await;
-            let mut inner = hub.lock();
-            let Inner { conns, rooms, .. } = &mut *inner;
-            let Some(room) = rooms.get_mut(&room_id) else {
-                return;
-            };
-            let notices = Arc::new(std::mem::take(&mut room.notices));
-            for conn in &room.members {
-                if let Some(c) = conns.get(conn)
-                    && notices.iter().any(|n| n.except != *conn)
-                {
-                    send(c, Outbound::Notices(notices.clone()));
-                }
-            }
-        });
-    }
-
-    /// Sends the rooms' gathered activity after `ACTIVITY_TICK`, as one frame to every `/v1`
-    /// socket (room lists show unread counts for rooms the socket has not joined).
-    fn spawn_activity(&self) {
-        let Some(hub) = self.this.upgrade() else { return };
-        tokio::spawn(async move {
-            tokio::time::sleep(ACTIVITY_TICK).await;
-            let mut inner = hub.lock();
-            let mut rooms: Vec<(i64, i64)> = inner.activity.drain().collect();
-            if rooms.is_empty() {
-                return;
-            }
-            rooms.sort_unstable();
-            to_every_v1_socket(&inner, protocol::room_activity(&rooms).into());
-        });
-    }
-
-    /// Fills a room's gap from the database after `wait`, repeating while a gap remains.
-    fn spawn_fill(&self, room_id: i64, wait: Duration) {
-        let Some(hub) = self.this.upgrade() else { return };
-        metrics::counter!("tickertalk_gap_fills_total").increment(1);
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            // Whether any read found messages (a tip may name messages deleted since).
-            let mut read_any = false;
-            loop {
-                // The range to read: from the next expected seq up to just before the first
-                // message held back (or everything newer, after a reconnect).
-                let range = {
-                    let mut inner = hub.lock();
-                    let Some(room) = inner.rooms.get_mut(&room_id) else {
-                        return;
-                    };
-                    match (room.next_seq, room.pending.keys().next()) {
-                        (Some(next), Some(&first)) if first > next => Some((next, first - 1)),
-                        (Some(next), None) if wait.is_zero() || room.known_last >= next => {
-                            Some((next, i64::MAX))
-                        }
-                        _ => None,
-                    }
-                };
-                let Some((from, to)) = range else { break };
-                match messages::seq_range(&hub.db, room_id, from, to).await {
-                    Ok(rows) => {
-                        read_any |= !rows.is_empty();
-                        hub.sequence(rows.iter().map(|p| (&p.message, p.client_id.as_deref())));
-                        if to == i64::MAX || rows.is_empty() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(room_id, error = %e, "gap fill failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-            let mut inner = hub.lock();
-            let Inner { conns, rooms, .. } = &mut *inner;
-            if let Some(room) = rooms.get_mut(&room_id) {
-                room.filling = false;
-                // Anything still held back waits for its gap to close: schedule another fill.
-                if !room.pending.is_empty() {
-                    hub.drain(room_id, room, conns);
-                    if !room.pending.is_empty() {
-                        room.filling = true;
-                        hub.spawn_fill(room_id, hub.gap_wait);
-                    }
-                }
-                // A tip that arrived while this fill was reading names messages it may have
-                // read too early to see: read again, unless this fill found nothing at all (the
-                // messages are gone: deleted with their author's account), then forget the tip.
-                if !room.filling && room.next_seq.is_some_and(|next| room.known_last >= next) {
-                    if read_any {
-                        room.filling = true;
-                        hub.spawn_fill(room_id, Duration::ZERO);
-                    } else {
-                        room.known_last = 0;
-                    }
-                }
-            }
-        });
+    /// One tick's room activity (`(room_id, latest seq)`, sorted), to every `/v1` socket.
+    pub fn activity(&self, rooms: &[(i64, i64)]) {
+        to_every_v1_socket(&self.lock(), protocol::room_activity(rooms).into());
     }
 }
 
-fn ready(m: &RoomMessage, client_id: Option<&str>) -> Ready {
-    let mut frame = RoomMessageFrame::of(m);
-    let plain: Utf8Bytes = serde_json::to_string(&frame).expect("frame").into();
-    let authored = client_id.map(|c| {
-        frame.client_id = Some(c);
-        Utf8Bytes::from(serde_json::to_string(&frame).expect("frame"))
-    });
-    Ready {
-        id: m.id,
-        author_id: m.user_id,
-        stored_at: m.created_at.timestamp_micros(),
-        plain,
-        authored,
-    }
-}
-
-/// Hands a frame to a socket without waiting; a full buffer means the client stopped reading.
 /// One frame to every `/v1` socket of this instance (the original `/api` dialect knows no rooms).
 fn to_every_v1_socket(inner: &Inner, frame: Utf8Bytes) {
     for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
@@ -748,6 +496,7 @@ fn to_every_v1_socket(inner: &Inner, frame: Utf8Bytes) {
     }
 }
 
+/// Hands a frame to a socket without waiting; a full buffer means the client stopped reading.
 fn send(c: &Conn, out: Outbound) {
     if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(out) {
         metrics::counter!("tickertalk_frames_dropped_total").increment(1);
@@ -758,22 +507,29 @@ fn send(c: &Conn, out: Outbound) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::realtime::gaps::GapQueue;
+    use crate::realtime::sequencer::Fill;
+    use crate::realtime::ticks::{self, PRESENCE_TICK};
+    use crate::shutdown::ShutdownSignal;
     use chrono::Utc;
+    use std::time::Duration;
 
     fn msg(room_id: i64, seq: i64) -> Event {
-        Event::RoomMessage(tickertalk_wire::PostedMessage {
-            message: RoomMessage {
-                id: 100 + seq,
-                room_id,
-                seq,
-                user_id: 1,
-                username: "alice".into(),
-                body: format!("m{seq}"),
-                created_at: Utc::now(),
-                bot: None,
-            },
-            client_id: None,
-        })
+        Event::RoomMessages {
+            messages: vec![tickertalk_wire::PostedMessage {
+                message: RoomMessage {
+                    id: 100 + seq,
+                    room_id,
+                    seq,
+                    user_id: 1,
+                    username: "alice".into(),
+                    body: format!("m{seq}"),
+                    created_at: Utc::now(),
+                    bot: None,
+                },
+                client_id: None,
+            }],
+        }
     }
 
     fn ids(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
@@ -793,21 +549,20 @@ mod tests {
         conn
     }
 
-    /// A pool that never connects: these tests must not reach the database.
+    /// A hub with no gap task: the requests it makes stay in the returned queue.
     fn hub() -> Arc<Hub> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
-            .unwrap();
-        Hub::new(
-            pool,
-            Duration::from_secs(3600),
-            Arc::new(SessionCache::new(Duration::ZERO)),
-        )
+        hub_and_gaps().0
+    }
+
+    fn hub_and_gaps() -> (Arc<Hub>, GapQueue) {
+        let (gaps, queue) = crate::realtime::gaps::channel();
+        let sessions = Arc::new(SessionCache::new(Duration::ZERO));
+        (Hub::new(sessions, gaps, Arc::default()), queue)
     }
 
     #[tokio::test]
-    async fn out_of_order_messages_are_delivered_in_sequence() {
-        let hub = hub();
+    async fn out_of_order_messages_are_delivered_in_sequence_and_the_gap_filled() {
+        let (hub, mut gaps) = hub_and_gaps();
         let (tx, mut rx) = mpsc::channel(16);
         let conn = connect(&hub, tx, Arc::new(Closer::default()));
         hub.join(conn, 7);
@@ -815,10 +570,36 @@ mod tests {
         hub.dispatch(msg(7, 12));
         hub.dispatch(msg(7, 13));
         assert_eq!(ids(&mut rx), Vec::<i64>::new(), "held back behind the gap at 11");
+        assert_eq!(gaps.try_next(), Some((7, Fill::AfterWait)));
+        assert_eq!(gaps.try_next(), None, "one fill per room");
+        assert_eq!(hub.fill_range(7), Some((11, 11)));
         hub.dispatch(msg(7, 11));
         assert_eq!(ids(&mut rx), vec![111, 112, 113]);
         hub.dispatch(msg(7, 12));
         assert_eq!(ids(&mut rx), Vec::<i64>::new(), "duplicates are dropped");
+        hub.fill_done(7, true);
+        assert_eq!(gaps.try_next(), None);
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_asks_every_followed_room_for_a_fill() {
+        let (hub, mut gaps) = hub_and_gaps();
+        let (tx, _rx) = mpsc::channel(16);
+        let conn = connect(&hub, tx, Arc::new(Closer::default()));
+        hub.join(conn, 7);
+        hub.join(conn, 8);
+        hub.set_floor(7, 3);
+        hub.reconnected();
+        assert_eq!(gaps.try_next(), Some((7, Fill::Now)));
+        assert_eq!(
+            gaps.try_next(),
+            None,
+            "room 8 has no floor yet: its join reads it"
+        );
+        hub.dispatch(Event::RoomTips {
+            tips: vec![RoomTip { room_id: 7, seq: 9 }],
+        });
+        assert_eq!(gaps.try_next(), None, "the running fill reads up to it");
     }
 
     #[tokio::test]
@@ -850,7 +631,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn presence_notices_of_a_tick_arrive_together_and_not_to_their_own_socket() {
-        let hub = hub();
+        let ticks = Arc::new(Ticks::default());
+        let (gaps, _queue) = crate::realtime::gaps::channel();
+        let hub = Hub::new(Arc::new(SessionCache::new(Duration::ZERO)), gaps, ticks.clone());
+        let signal = ShutdownSignal::new();
+        let h = hub.clone();
+        signal.spawn("presence tick", |stop| ticks::presence(ticks, h, stop));
         let (tx_a, mut rx_a) = mpsc::channel(16);
         let (tx_b, mut rx_b) = mpsc::channel(16);
         let a = connect(&hub, tx_a, Arc::new(Closer::default()));
@@ -863,7 +649,9 @@ mod tests {
             joined: Some(who.into()),
             left: None,
         };
-        hub.dispatch(Event::Presence(change(a, "ann")));
+        hub.dispatch(Event::Presences {
+            changes: vec![change(a, "ann")],
+        });
         // A batch of changes (one instance's batch of joins) joins the same tick.
         hub.dispatch(Event::Presences {
             changes: vec![change(Uuid::new_v4(), "cid"), change(b, "bob")],
@@ -887,6 +675,7 @@ mod tests {
             rx_a.try_recv().is_err() && rx_b.try_recv().is_err(),
             "one item each"
         );
+        assert!(signal.shutdown(Duration::from_secs(1)).await.is_clean());
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickertalk_wire::{DirectMessage, QuoteFields, RoomMessage};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::BOT_NAME;
 use crate::domain::time::timestamp;
@@ -352,5 +353,85 @@ mod tests {
         assert_eq!(v["bot"], true);
         assert_eq!(v["chatuser"], "stockbot");
         assert!(v.get("id").is_none());
+    }
+}
+
+/// A stored room message's frames, made once for every socket of the room: the frame for
+/// everyone and, if the author sent a `client_id`, the variant carrying it for the author's
+/// own sockets.
+#[derive(Debug)]
+pub struct RoomFrames {
+    pub id: i64,
+    pub author_id: i64,
+    /// Its `created_at` in microseconds since the epoch (for the delivery latency).
+    pub stored_at: i64,
+    pub plain: Utf8Bytes,
+    pub authored: Option<Utf8Bytes>,
+}
+
+impl RoomFrames {
+    pub fn of(m: &RoomMessage, client_id: Option<&str>) -> RoomFrames {
+        let mut frame = RoomMessageFrame::of(m);
+        let plain: Utf8Bytes = serde_json::to_string(&frame).expect("frame").into();
+        let authored = client_id.map(|c| {
+            frame.client_id = Some(c);
+            Utf8Bytes::from(serde_json::to_string(&frame).expect("frame"))
+        });
+        RoomFrames {
+            id: m.id,
+            author_id: m.user_id,
+            stored_at: m.created_at.timestamp_micros(),
+            plain,
+            authored,
+        }
+    }
+
+    /// The frame for a socket of `user_id`.
+    pub fn for_user(&self, user_id: i64) -> &Utf8Bytes {
+        match &self.authored {
+            Some(a) if user_id == self.author_id => a,
+            _ => &self.plain,
+        }
+    }
+}
+
+/// A direct message's frames for the sockets of both users, each rendered at most once: `/v1`
+/// with or without the author's `client_id`, and the `/api` dialect's.
+pub struct DirectFrames<'a> {
+    message: &'a DirectMessage,
+    plain: Utf8Bytes,
+    authored: Utf8Bytes,
+    classic: Option<Utf8Bytes>,
+}
+
+impl<'a> DirectFrames<'a> {
+    pub fn of(message: &'a DirectMessage, client_id: Option<&str>) -> DirectFrames<'a> {
+        let mut f = DirectFrame::of(message);
+        let plain: Utf8Bytes = serde_json::to_string(&f).expect("frame").into();
+        let authored = match client_id {
+            Some(_) => {
+                f.client_id = client_id;
+                serde_json::to_string(&f).expect("frame").into()
+            }
+            None => plain.clone(),
+        };
+        DirectFrames {
+            message,
+            plain,
+            authored,
+            classic: None,
+        }
+    }
+
+    /// The frame for a socket speaking `dialect`, of the author or of the recipient.
+    pub fn for_socket(&mut self, dialect: Dialect, is_author: bool) -> Utf8Bytes {
+        match dialect {
+            Dialect::Classic => self
+                .classic
+                .get_or_insert_with(|| classic_direct(self.message).into())
+                .clone(),
+            Dialect::V1 if is_author => self.authored.clone(),
+            Dialect::V1 => self.plain.clone(),
+        }
     }
 }
