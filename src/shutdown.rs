@@ -12,9 +12,15 @@
 //!
 //! Layer 0: uses nothing else of this crate.
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// Tasks started under a signal, by name.
+type Tasks = Arc<Mutex<Vec<(&'static str, JoinHandle<()>)>>>;
 
 /// The owner's side: triggers the stop and waits for every handle to be dropped.
 pub struct ShutdownSignal {
@@ -24,6 +30,24 @@ pub struct ShutdownSignal {
     done_tx: mpsc::Sender<()>,
     /// Never receives a value: `recv` returning `None` means every sender (handle) is gone.
     done_rx: mpsc::Receiver<()>,
+    /// The tasks started with `spawn`, by name: `shutdown` waits for each to finish and names
+    /// those that did not.
+    tasks: Tasks,
+}
+
+/// What a `ShutdownSignal::shutdown` saw: the tasks (started with `spawn`) still running at
+/// its deadline, and whether some handle was still held then.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub late: Vec<&'static str>,
+    pub handles_held: bool,
+}
+
+impl Drained {
+    /// Every task stopped and every handle was dropped in time.
+    pub fn is_clean(&self) -> bool {
+        self.late.is_empty() && !self.handles_held
+    }
 }
 
 /// Starts a `ShutdownSignal`'s stop from anywhere.
@@ -58,6 +82,31 @@ impl ShutdownSignal {
             notify,
             done_tx,
             done_rx,
+            tasks: Arc::default(),
+        }
+    }
+
+    /// Starts a task that owns a handle of this signal and is waited for by `shutdown`: the
+    /// one way a background task is started, so that none outlives the stop unnoticed.
+    pub fn spawn<F, Fut>(&self, name: &'static str, task: F)
+    where
+        F: FnOnce(Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(task(self.subscribe()));
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        // Tasks that ended on their own are forgotten as others start.
+        tasks.retain(|(_, h)| !h.is_finished());
+        tasks.push((name, handle));
+    }
+
+    /// A way to start tasks of this signal from elsewhere (a component that starts its own
+    /// tasks, like the hub's gap fills), without holding the signal.
+    pub fn spawner(&self) -> Spawner {
+        Spawner {
+            notify: self.notify.subscribe(),
+            done_tx: self.done_tx.downgrade(),
+            tasks: self.tasks.clone(),
         }
     }
 
@@ -76,17 +125,59 @@ impl ShutdownSignal {
         Trigger(self.notify.clone())
     }
 
-    /// Tells every handle to stop, then waits until all are dropped or `grace` has passed.
-    /// Returns false when some task was still running at the deadline.
-    pub async fn shutdown(self, grace: Duration) -> bool {
+    /// Tells every handle to stop, then waits until all are dropped and every task started
+    /// with `spawn` has returned, or `grace` has passed.
+    pub async fn shutdown(self, grace: Duration) -> Drained {
         let ShutdownSignal {
             notify,
             done_tx,
             mut done_rx,
+            tasks,
         } = self;
+        let deadline = tokio::time::Instant::now() + grace;
         notify.send_replace(true);
         drop(done_tx);
-        tokio::time::timeout(grace, done_rx.recv()).await.is_ok()
+        let handles_held = tokio::time::timeout_at(deadline, done_rx.recv()).await.is_err();
+        let tasks = std::mem::take(&mut *tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut late = Vec::new();
+        for (name, handle) in tasks {
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
+                late.push(name);
+            }
+        }
+        Drained { late, handles_held }
+    }
+}
+
+/// Starts tasks of a `ShutdownSignal` (see `ShutdownSignal::spawner`).
+#[derive(Clone)]
+pub struct Spawner {
+    notify: watch::Receiver<bool>,
+    /// Weak: a spawner kept by a component does not hold the stop up; only its tasks do.
+    done_tx: mpsc::WeakSender<()>,
+    tasks: Tasks,
+}
+
+impl Spawner {
+    /// As `ShutdownSignal::spawn`. A task started after the stop was triggered sees it at once;
+    /// once every handle of the signal is gone (the stop is complete), nothing starts and this
+    /// returns false.
+    pub fn spawn<F, Fut>(&self, name: &'static str, task: F) -> bool
+    where
+        F: FnOnce(Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Some(done) = self.done_tx.upgrade() else {
+            return false;
+        };
+        let handle = tokio::spawn(task(Shutdown {
+            notify: self.notify.clone(),
+            _done: done,
+        }));
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|(_, h)| !h.is_finished());
+        tasks.push((name, handle));
+        true
     }
 }
 
@@ -119,7 +210,7 @@ mod tests {
             cleaned_tx.send("closed").await.unwrap();
             drop(handle);
         });
-        assert!(signal.shutdown(Duration::from_secs(5)).await);
+        assert!(signal.shutdown(Duration::from_secs(5)).await.is_clean());
         assert_eq!(
             cleaned_rx.try_recv().ok(),
             Some("closed"),
@@ -131,8 +222,24 @@ mod tests {
     async fn a_task_that_never_stops_is_reported_after_the_grace_period() {
         let signal = ShutdownSignal::new();
         let stuck = signal.subscribe();
-        assert!(!signal.shutdown(Duration::from_secs(5)).await);
+        assert!(signal.shutdown(Duration::from_secs(5)).await.handles_held);
         assert!(stuck.is_shutdown());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spawned_tasks_are_waited_for_and_the_late_ones_named() {
+        let signal = ShutdownSignal::new();
+        signal.spawn("polite", |mut stop| async move { stop.recv().await });
+        // Drops its handle at once but keeps running: only the join handle shows it.
+        signal.spawn("deaf", |stop| async move {
+            drop(stop);
+            std::future::pending::<()>().await
+        });
+        let spawner = signal.spawner();
+        spawner.spawn("late starter", |mut stop| async move { stop.recv().await });
+        let drained = signal.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(drained.late, ["deaf"]);
+        assert!(!drained.handles_held, "the spawner's handle is not a task's");
     }
 
     #[tokio::test]

@@ -1,9 +1,18 @@
 //! Building and running the server: the one place where the layers are wired together (the
 //! top layer, docs/architecture.md). `main` and the tests both go through `Application`.
 //!
-//! Shutdown runs in two phases, each a `ShutdownSignal`: first the listener stops and every
-//! socket closes with a close frame (their last presence publishes still go out), then the
-//! broker supervisor and the heartbeat stop, and this instance's presence rows are removed.
+//! Every background task is started under one of five `ShutdownSignal`s, and a stop runs them
+//! in order, each phase waiting for its tasks to finish what they hold:
+//!
+//! 1. `sockets`: the listener stops accepting and every socket closes with a close frame;
+//! 2. `intake`: the broker consumer stops and settles the stock answers it is storing;
+//! 3. `work`: the message writer and presence batchers store and answer what is queued (and
+//!    publish it), the hub's gap fills and ticks stop, the heartbeat and probes stop;
+//! 4. `outbox`: the publisher sends what is queued and waits for every confirm;
+//! 5. `connection`: the broker connection closes.
+//!
+//! Then this instance's presence rows are removed and the pool closes. `run` returns what it
+//! saw (`Stopped`): a task still running at its phase's deadline is named there.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,14 +21,13 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use crate::auth::SessionCache;
-use crate::bus::Bus;
+use crate::bus::{AnswerStore, Bus};
 use crate::chat::Chat;
 use crate::config::{Config, ConfigError};
 use crate::http::{self, AppState};
-use crate::realtime::{Hub, SocketSettings};
+use crate::realtime::{self, SocketSettings};
 use crate::shutdown::{Shutdown, ShutdownSignal};
 use crate::store;
 
@@ -52,11 +60,47 @@ pub struct Application {
     limits: http::listener::Limits,
     /// `METRICS_ADDR`'s listener, when it is set.
     metrics: Option<TcpListener>,
-    /// Phase one: the listener and the sockets.
+    phases: Phases,
+    /// For tests, which reach the broker and the database beside the server.
+    bus: Arc<Bus>,
+    db: PgPool,
+}
+
+/// The stop's phases, in order (see the module comment).
+struct Phases {
     sockets: ShutdownSignal,
-    /// Phase two: the broker supervisor and the heartbeat.
-    background: ShutdownSignal,
-    tasks: Vec<JoinHandle<()>>,
+    intake: ShutdownSignal,
+    work: ShutdownSignal,
+    outbox: ShutdownSignal,
+    connection: ShutdownSignal,
+}
+
+/// What a stop saw.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// Tasks still running at their phase's deadline, as `phase/task`.
+    pub late: Vec<String>,
+    /// Phases where some handle (a socket, a supervisor's intake) was still held at the deadline.
+    pub held: Vec<&'static str>,
+    /// Publishes never confirmed, and events never published, when the broker connection
+    /// closed (both zero when the broker was up throughout).
+    pub unconfirmed: usize,
+    pub unsent: usize,
+}
+
+impl Stopped {
+    /// Every task stopped in time, holding nothing.
+    pub fn is_clean(&self) -> bool {
+        self.late.is_empty() && self.held.is_empty() && self.unconfirmed == 0 && self.unsent == 0
+    }
+
+    fn phase(&mut self, name: &'static str, drained: crate::shutdown::Drained) {
+        if drained.handles_held {
+            self.held.push(name);
+        }
+        self.late
+            .extend(drained.late.into_iter().map(|task| format!("{name}/{task}")));
+    }
 }
 
 /// Opens the database (one clear error when it is unreachable) and applies migrations.
@@ -121,24 +165,44 @@ impl Application {
             seed_rooms(&db).await?;
         }
         let sessions = Arc::new(SessionCache::new(Duration::from_secs(config.session_cache_secs)));
-        let hub = Hub::new(db.clone(), GAP_WAIT, sessions.clone());
-        let bus = Bus::new(&config.amqp_url, &config.broker_prefix, hub.clone());
-        let chat = Arc::new(Chat::new(db, bus.clone(), sessions, &config));
-        // Answers from the bot's queue are stored by the chat use cases.
-        let weak = Arc::downgrade(&chat);
-        let answers: std::sync::Weak<dyn crate::bus::AnswerStore> = weak;
-        bus.set_answer_store(answers);
+        let phases = Phases {
+            sockets: ShutdownSignal::new(),
+            intake: ShutdownSignal::new(),
+            work: ShutdownSignal::new(),
+            outbox: ShutdownSignal::new(),
+            connection: ShutdownSignal::new(),
+        };
+        let hub = realtime::start(db.clone(), sessions.clone(), GAP_WAIT, &phases.work);
+        let bus = Bus::new(
+            &config.amqp_url,
+            &config.broker_prefix,
+            hub.clone(),
+            &phases.outbox,
+        );
+        let chat = Arc::new(Chat::new(
+            db.clone(),
+            bus.clone(),
+            sessions,
+            &config,
+            &phases.work,
+        ));
         chat.heartbeat().await.map_err(|e| ConfigError {
             variable: "DATABASE_URL",
             message: format!("cannot write to the database ({e})"),
         })?;
-        let sockets = ShutdownSignal::new();
-        let background = ShutdownSignal::new();
-        let tasks = vec![
-            tokio::spawn(bus.supervise(background.subscribe())),
-            tokio::spawn(heartbeat(chat.clone(), hub.clone(), background.subscribe())),
-            tokio::spawn(pool_probe(chat.db.clone(), background.subscribe())),
-        ];
+        // Answers from the bot's queue are stored by the chat use cases.
+        let (supervised, answers, intake) = (
+            bus.clone(),
+            chat.clone() as Arc<dyn AnswerStore>,
+            phases.intake.subscribe(),
+        );
+        phases
+            .connection
+            .spawn("broker", |close| supervised.supervise(answers, intake, close));
+        let (c, h) = (chat.clone(), hub.clone());
+        phases.work.spawn("heartbeat", |stop| heartbeat(c, h, stop));
+        let probed = db.clone();
+        phases.work.spawn("pool probe", |stop| pool_probe(probed, stop));
         let state = Arc::new(AppState {
             chat,
             hub,
@@ -147,7 +211,7 @@ impl Application {
             pages: Default::default(),
             trusted_proxies: config.proxies()?,
             user_sockets: http::limits::Tally::new(config.max_sockets_per_user),
-            shutdown: sockets.subscribe(),
+            shutdown: phases.sockets.subscribe(),
             qa_routes: config.qa_routes,
             body_timeout: Duration::from_secs(config.http_body_timeout_secs.max(1)),
         });
@@ -156,9 +220,9 @@ impl Application {
             listener,
             limits,
             metrics,
-            sockets,
-            background,
-            tasks,
+            phases,
+            bus,
+            db,
         })
     }
 
@@ -171,39 +235,52 @@ impl Application {
         self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// What the handlers share (tests reach the hub, the bus and the database through it).
+    /// What the handlers share (tests reach the hub and the use cases through it).
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then drains: stop accepting, close every socket with a
-    /// close frame, let in-flight stores and publishes finish, stop the broker, forget presence.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+    /// Tests: the broker handle (to hold it down, drop its connection, watch it).
+    pub fn bus(&self) -> &Arc<Bus> {
+        &self.bus
+    }
+
+    /// Tests: the pool (to look at or arrange rows beside the server).
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    /// Serves until `shutdown` resolves, then stops phase by phase (see the module comment) and
+    /// says what it saw.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Stopped {
         let Application {
             state,
             listener,
             limits,
             metrics,
-            sockets,
-            background,
-            tasks,
+            phases,
+            bus,
+            db: _,
         } = self;
         let addr = listener.local_addr().ok();
         let chat = state.chat.clone();
-        let mut metrics_task = None;
         if let Some(metrics) = metrics {
             tracing::info!(addr = ?metrics.local_addr().ok(), "metrics listening");
             // A few connections, no per-address cap: Prometheus and an operator's curl.
             let limits = http::listener::Limits::new(limits.header_timeout, 0, 64, 0);
-            let mut stop = background.subscribe();
-            metrics_task = Some(tokio::spawn(http::listener::serve(
-                metrics,
-                http::metrics_router(state.clone()),
-                limits,
-                async move { stop.recv().await },
-            )));
+            let router = http::metrics_router(&state);
+            phases.connection.spawn("metrics listener", |mut stop| {
+                http::listener::serve(metrics, router, limits, async move { stop.recv().await })
+            });
         }
-        tracing::info!(?addr, instance = %chat.instance_id, "listening");
+        tracing::info!(?addr, instance = %chat.instance_id(), "listening");
+        let Phases {
+            sockets,
+            intake,
+            work,
+            outbox,
+            connection,
+        } = phases;
         let close_sockets = sockets.trigger();
         // The router holds the state (and its socket handle); it is dropped when serving ends.
         http::listener::serve(listener, http::router(state), limits, async move {
@@ -212,20 +289,20 @@ impl Application {
             close_sockets.fire();
         })
         .await;
-        if !sockets.shutdown(DRAIN_TIMEOUT).await {
-            tracing::warn!("some sockets did not close in time");
+        let mut stopped = Stopped::default();
+        stopped.phase("sockets", sockets.shutdown(DRAIN_TIMEOUT).await);
+        stopped.phase("intake", intake.shutdown(DRAIN_TIMEOUT).await);
+        stopped.phase("work", work.shutdown(DRAIN_TIMEOUT).await);
+        stopped.phase("outbox", outbox.shutdown(DRAIN_TIMEOUT).await);
+        (stopped.unconfirmed, stopped.unsent) = bus.outstanding();
+        stopped.phase("connection", connection.shutdown(DRAIN_TIMEOUT).await);
+        chat.close().await;
+        if stopped.is_clean() {
+            tracing::info!("stopped");
+        } else {
+            tracing::warn!(late = ?stopped.late, held = ?stopped.held, unconfirmed = stopped.unconfirmed, unsent = stopped.unsent, "stopped, but not everything finished in time");
         }
-        if !background.shutdown(DRAIN_TIMEOUT).await {
-            tracing::warn!("background tasks did not stop in time");
-        }
-        for task in tasks.into_iter().chain(metrics_task) {
-            let _ = tokio::time::timeout(DRAIN_TIMEOUT, task).await;
-        }
-        if let Err(e) = chat.retire().await {
-            tracing::warn!(error = %e, "presence not cleared at shutdown");
-        }
-        chat.db.close().await;
-        tracing::info!("stopped");
+        stopped
     }
 }
 
@@ -398,7 +475,7 @@ fn describe_metrics() {
 /// Keeps this instance's presence rows alive (and sweeps dead instances). When PostgreSQL had
 /// lost them (the presence tables are unlogged: an immediate restart or crash empties them),
 /// records every local socket's rooms again from the hub.
-async fn heartbeat(chat: Arc<Chat>, hub: Arc<Hub>, mut shutdown: Shutdown) {
+async fn heartbeat(chat: Arc<Chat>, hub: Arc<realtime::Hub>, mut shutdown: Shutdown) {
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     let mut restore = false;
     loop {
@@ -408,9 +485,7 @@ async fn heartbeat(chat: Arc<Chat>, hub: Arc<Hub>, mut shutdown: Shutdown) {
                     Ok(lost) => restore |= lost,
                     Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
                 }
-                // Refreshes the bots gauge (an alert watches it); a down broker leaves it be,
-                // `tickertalk_broker_connected` says that.
-                let _ = chat.bus.bot_consumers().await;
+                chat.count_bots().await;
                 // Every instance prunes; a delete of rows already gone costs one index scan.
                 if let Err(e) = chat.prune_budgets().await {
                     tracing::warn!(error = %e, "rate budgets not pruned; retrying at the next heartbeat");

@@ -267,7 +267,7 @@ async fn a_revocation_no_instance_heard_of_holds_only_for_the_cache_lifetime() {
     let token = session["token"].as_str().unwrap();
     assert_eq!(cached.get("/v1/auth/me", Some(token)).await.0, 200);
     sqlx::query("UPDATE sessions SET revoked_at = now()")
-        .execute(&cached.chat.db)
+        .execute(&cached.db)
         .await
         .unwrap();
     assert_eq!(uncached.get("/v1/auth/me", Some(token)).await.0, 401);

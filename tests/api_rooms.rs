@@ -178,7 +178,7 @@ async fn the_cached_latest_page_is_never_older_than_the_database() {
 
     sqlx::query("UPDATE room_messages SET body = 'edited behind the server' WHERE room_id = $1")
         .bind(room)
-        .execute(&a.chat.db)
+        .execute(&a.db)
         .await
         .unwrap();
     assert_eq!(

@@ -277,13 +277,13 @@ async fn the_throttle_table_is_pruned() {
          ('login-address:192.0.2.1', 3, now() - interval '1 second'), \
          ('login-address:192.0.2.2', 3, now() + interval '1 hour')",
     )
-    .execute(&app.chat.db)
+    .execute(&app.db)
     .await
     .unwrap();
     // The heartbeat prunes too, and may get there first: what counts is what is left.
     app.chat.prune_budgets().await.unwrap();
     let (left,): (Vec<String>,) = sqlx::query_as("SELECT array_agg(key) FROM rate_budgets")
-        .fetch_one(&app.chat.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(left, ["login-address:192.0.2.2"]);

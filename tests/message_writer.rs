@@ -48,7 +48,7 @@ async fn a_batch_numbers_each_room_in_batch_order_and_skips_unknown_rooms() {
         app.create_room(&alice, "One").await,
         app.create_room(&alice, "Two").await,
     );
-    let db = &app.chat.db;
+    let db = &app.db;
     let out = messages::insert_batch(
         db,
         &[
@@ -113,7 +113,7 @@ async fn a_client_id_is_stored_once_per_author_and_a_reuse_for_other_text_is_ref
         client_id: Some(cid.into()),
         ..row(room, user, body)
     };
-    let db = &app.chat.db;
+    let db = &app.db;
     let out = messages::insert_batch(
         db,
         &[
@@ -161,7 +161,8 @@ async fn a_row_the_database_refuses_fails_only_its_own_post() {
     let app = TestApp::spawn(&[]).await;
     let (alice, room, mut ws) = app.user_in_room("alice", "Batch").await;
     let me = user_id(&app, &alice).await;
-    let writer = Writer::spawn(app.chat.db.clone(), app.bus().clone());
+    let stop = tickertalk::shutdown::ShutdownSignal::new();
+    let writer = Writer::spawn(app.db.clone(), app.bus().clone(), &stop);
     // Queued together, so the writer takes them as one batch; user -1 breaks the foreign key,
     // which fails the whole transaction, and the writer then stores row by row.
     let posts = [
@@ -366,7 +367,7 @@ async fn a_message_rebuilt_from_the_database_still_acknowledges_its_author() {
         client_id: Some("lost-1".into()),
         ..row(room, me, "published into a broken broker")
     };
-    let stored = messages::insert(&app.chat.db, &lost).await.unwrap();
+    let stored = messages::insert(&app.db, &lost).await.unwrap();
     let stored = new(&stored).unwrap();
     ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "next", "client_id": "next-1"}))
         .await;
@@ -388,8 +389,8 @@ async fn presence_entries_in_one_batch_get_the_room_list_and_first_flags() {
     let (alice, bob) = (app.token("alice").await, app.token("bob").await);
     let (a, b) = (user_id(&app, &alice).await, user_id(&app, &bob).await);
     let room = app.create_room(&alice, "Storm").await;
-    let db = &app.chat.db;
-    let me = app.chat.instance_id;
+    let db = &app.db;
+    let me = app.chat.instance_id();
     let (c1, c2, c3, c4) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let rows = presence::enter_batch(db, me, &[(c1, room, a), (c2, room, b), (c3, room, a)])
         .await
@@ -437,8 +438,8 @@ async fn presence_exits_in_one_batch_announce_each_user_who_has_no_socket_left_o
         app.create_room(&alice, "Storm").await,
         app.create_room(&alice, "Calm").await,
     );
-    let db = &app.chat.db;
-    let me = app.chat.instance_id;
+    let db = &app.db;
+    let me = app.chat.instance_id();
     let (a1, a2, b1, b2, a3) = (
         Uuid::new_v4(),
         Uuid::new_v4(),

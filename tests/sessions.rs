@@ -81,7 +81,7 @@ async fn a_replaced_refresh_token_used_again_revokes_the_whole_session() {
 
     // Later: someone else holds the session. Everything derived from it stops working.
     sqlx::query("UPDATE retired_refresh_tokens SET retired_at = now() - interval '1 minute'")
-        .execute(&app.chat.db)
+        .execute(&app.db)
         .await
         .unwrap();
     let (status, _) = app

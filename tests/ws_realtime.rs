@@ -511,7 +511,7 @@ async fn presence_is_rebuilt_from_the_live_sockets_after_the_database_lost_it() 
     let mut wb = b.ws(&bob).await;
     wb.join(room, None).await;
     sqlx::query("TRUNCATE room_presence, instances")
-        .execute(&a.chat.db)
+        .execute(&a.db)
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(25);

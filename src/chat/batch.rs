@@ -7,16 +7,37 @@ use std::future::Future;
 
 use tokio::sync::mpsc;
 
-/// Starts the task on the current runtime; it ends when every sender is dropped.
-pub fn spawn<J, F, Fut>(queue: usize, max: usize, mut handle: F) -> mpsc::Sender<J>
+use crate::shutdown::ShutdownSignal;
+
+/// Starts the task under `stop`. At the stop the queue closes (senders get an error at once)
+/// and every job already queued is still handed to `handle`, so none is dropped unanswered.
+pub fn spawn<J, F, Fut>(
+    name: &'static str,
+    queue: usize,
+    max: usize,
+    stop: &ShutdownSignal,
+    mut handle: F,
+) -> mpsc::Sender<J>
 where
     J: Send + 'static,
     F: FnMut(Vec<J>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
     let (tx, mut rx) = mpsc::channel(queue);
-    tokio::spawn(async move {
+    stop.spawn(name, |mut stop| async move {
         let mut jobs = Vec::with_capacity(max);
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut jobs, max) => {
+                    if n == 0 {
+                        return;
+                    }
+                    handle(std::mem::replace(&mut jobs, Vec::with_capacity(max))).await;
+                }
+                _ = stop.recv() => break,
+            }
+        }
+        rx.close();
         while rx.recv_many(&mut jobs, max).await > 0 {
             handle(std::mem::replace(&mut jobs, Vec::with_capacity(max))).await;
         }

@@ -36,6 +36,8 @@ use crate::auth::keys::KeySealer;
 use crate::auth::{AuthUser, SessionCache, TokenKeys};
 use crate::bus::Bus;
 use crate::config::Config;
+use crate::shutdown::ShutdownSignal;
+use crate::store;
 
 /// Control frames (join, leave, typing) one user may send over all their sockets on one
 /// instance per `CONTROL_WINDOW`: ample for a client switching rooms, or rejoining a few dozen
@@ -50,9 +52,9 @@ pub const REPLAY_COST: u32 = 2;
 /// concern over this module's files). One per server instance, shared by `Arc`.
 pub struct Chat {
     /// The pool every use case queries.
-    pub db: PgPool,
+    db: PgPool,
     /// Where stored things are announced to every instance.
-    pub bus: Arc<Bus>,
+    bus: Arc<Bus>,
     /// Signs and checks access tokens (the secret never leaves this struct).
     keys: TokenKeys,
     /// Seals `/api` secret keys at rest (derived from the same server secret).
@@ -64,7 +66,7 @@ pub struct Chat {
     controls: RateLimiter,
     /// This process's id in the presence table: presence rows of a dead instance are ignored
     /// by it, and swept, instead of showing ghosts.
-    pub instance_id: Uuid,
+    instance_id: Uuid,
     /// How long a login stays refreshable.
     refresh_ttl: Duration,
     /// Failed logins per key before throttling (`throttle`); 0: off.
@@ -85,14 +87,20 @@ pub struct Chat {
 }
 
 impl Chat {
-    /// Must run inside the tokio runtime: it starts the message writer's and the presence
-    /// entries' and exits' tasks.
-    pub fn new(db: PgPool, bus: Arc<Bus>, sessions: Arc<SessionCache>, config: &Config) -> Chat {
+    /// Starts the message writer's and the presence entries' and exits' tasks under `work`:
+    /// its stop stores and answers whatever they hold.
+    pub fn new(
+        db: PgPool,
+        bus: Arc<Bus>,
+        sessions: Arc<SessionCache>,
+        config: &Config,
+        work: &ShutdownSignal,
+    ) -> Chat {
         Chat {
             sessions,
-            writer: writer::Writer::spawn(db.clone(), bus.clone()),
-            entries: presence::spawn_entries(db.clone(), bus.clone(), bus.instance_id),
-            exits: presence::spawn_exits(db.clone(), bus.clone()),
+            writer: writer::Writer::spawn(db.clone(), bus.clone(), work),
+            entries: presence::spawn_entries(db.clone(), bus.clone(), bus.instance_id, work),
+            exits: presence::spawn_exits(db.clone(), bus.clone(), work),
             instance_id: bus.instance_id,
             db,
             bus,
@@ -135,12 +143,55 @@ impl Chat {
 
     /// Whether the database answers a query (within 2 s) and the broker is ready (`Bus::ready`:
     /// connected, confirming, answering within 1 s).
-    pub async fn readiness(&self) -> (bool, bool) {
-        let db = async {
-            tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&self.db))
-                .await
-                .is_ok_and(|r| r.is_ok())
-        };
-        tokio::join!(db, self.bus.ready())
+    pub async fn ready(&self) -> Readiness {
+        let (database, broker) =
+            tokio::join!(store::ping(&self.db, Duration::from_secs(2)), self.bus.ready());
+        Readiness { database, broker }
     }
+
+    /// The gauges `/metrics` reads at each scrape: the pool's connections, and the broker link.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            pool_size: self.db.size(),
+            pool_idle: self.db.num_idle(),
+            pool_max: self.db.options().get_max_connections(),
+            broker_connected: self.bus.is_up(),
+        }
+    }
+
+    /// This instance's id (its presence rows, its revocation acknowledgements).
+    pub fn instance_id(&self) -> Uuid {
+        self.instance_id
+    }
+
+    /// Refreshes the bots gauge (an alert watches it); a down broker leaves it be,
+    /// `tickertalk_broker_connected` says that.
+    pub async fn count_bots(&self) {
+        let _ = self.bus.bot_consumers().await;
+    }
+
+    /// The last step of a stop, once every task is done: forget this instance's presence and
+    /// close the pool.
+    pub async fn close(&self) {
+        if let Err(e) = self.retire().await {
+            tracing::warn!(error = %e, "presence not cleared at shutdown");
+        }
+        self.db.close().await;
+    }
+}
+
+/// What `Chat::ready` found.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness {
+    pub database: bool,
+    pub broker: bool,
+}
+
+/// What `Chat::gauges` read.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauges {
+    pub pool_size: u32,
+    pub pool_idle: usize,
+    pub pool_max: u32,
+    pub broker_connected: bool,
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::bus::Bus;
+use crate::shutdown::ShutdownSignal;
 use crate::store::{self, StoreError};
 
 /// A socket entering or leaving a room, waiting on `done` for its presence row to be recorded
@@ -66,8 +67,8 @@ fn answer_and_announce<T>(
         }
         let _ = job.done.send(answer);
     }
-    if let Some(event) = Event::of_presences(changes) {
-        bus.publish(event);
+    if !changes.is_empty() {
+        bus.publish(Event::Presences { changes });
     }
 }
 
@@ -76,8 +77,13 @@ const MAX_ENTRIES: usize = 256;
 
 /// Starts the task that records presence entries in batches (a join storm is one statement per
 /// batch, not one per join: the 10,000-socket benchmark's PostgreSQL profile).
-pub(super) fn spawn_entries(db: PgPool, bus: Arc<Bus>, instance: Uuid) -> mpsc::Sender<Entry> {
-    super::batch::spawn(4096, MAX_ENTRIES, move |jobs| {
+pub(super) fn spawn_entries(
+    db: PgPool,
+    bus: Arc<Bus>,
+    instance: Uuid,
+    stop: &ShutdownSignal,
+) -> mpsc::Sender<Entry> {
+    super::batch::spawn("presence entries", 4096, MAX_ENTRIES, stop, move |jobs| {
         enter_all(db.clone(), bus.clone(), instance, jobs)
     })
 }
@@ -119,8 +125,8 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
 /// Starts the task that removes presence rows in batches: an instance's clients all dropping
 /// at once (or a graceful stop closing every socket) was two statements and one event per
 /// socket.
-pub(super) fn spawn_exits(db: PgPool, bus: Arc<Bus>) -> mpsc::Sender<Exit> {
-    super::batch::spawn(4096, MAX_ENTRIES, move |jobs| {
+pub(super) fn spawn_exits(db: PgPool, bus: Arc<Bus>, stop: &ShutdownSignal) -> mpsc::Sender<Exit> {
+    super::batch::spawn("presence exits", 4096, MAX_ENTRIES, stop, move |jobs| {
         leave_all(db.clone(), bus.clone(), jobs)
     })
 }

@@ -23,6 +23,7 @@ use tickertalk_wire::{Event, PostedMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::Bus;
+use crate::shutdown::ShutdownSignal;
 use crate::store::messages::{self, NewMessage, Outcome};
 use crate::store::{StoreError, StoreResult};
 
@@ -38,16 +39,19 @@ struct Job {
     done: oneshot::Sender<StoreResult<Outcome>>,
 }
 
-/// The handle posts use; cheap to clone. The task ends when every handle is dropped.
+/// The handle posts use; cheap to clone. The task ends at the stop it was started under, after
+/// storing and answering every post already queued.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
-    pub fn spawn(db: sqlx::PgPool, bus: Arc<Bus>) -> Writer {
-        let tx = super::batch::spawn(QUEUE, MAX_BATCH, move |jobs| write(db.clone(), bus.clone(), jobs));
+    /// Starts the writer task under `stop`.
+    pub fn spawn(db: sqlx::PgPool, bus: Arc<Bus>, stop: &ShutdownSignal) -> Writer {
+        let tx = super::batch::spawn("message writer", QUEUE, MAX_BATCH, stop, move |jobs| {
+            write(db.clone(), bus.clone(), jobs)
+        });
         Writer { tx }
     }
 
@@ -57,8 +61,8 @@ impl Writer {
     pub async fn store(&self, row: NewMessage) -> StoreResult<Outcome> {
         let (done, wait) = oneshot::channel();
         let job = Job { row, done };
-        // The writer stops only with the process (every handle lives in `Chat`); if it is gone,
-        // nothing was stored, which is what a closed pool means too.
+        // The writer has stopped (the server is shutting down): nothing was stored, which is
+        // what a closed pool means too.
         if self.tx.send(job).await.is_err() {
             return Err(StoreError::Unavailable(sqlx::Error::PoolClosed));
         }
@@ -110,7 +114,7 @@ async fn write(db: sqlx::PgPool, bus: Arc<Bus>, jobs: Vec<Job>) {
     if !posted.is_empty() {
         // Handed to the channel now (batches reach the broker in commit order); the confirm
         // is awaited elsewhere while the next batch commits.
-        bus.publish(Event::of_messages(posted));
+        bus.publish(Event::RoomMessages { messages: posted });
     }
 }
 

@@ -9,6 +9,8 @@ use warp::http::StatusCode;
 use super::error::problem;
 use super::routes::{HandlerResult, Request};
 use super::{AppState, json};
+use crate::chat::Chat;
+use crate::realtime::Hub;
 
 /// The OpenAPI description, embedded at build time.
 const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
@@ -21,7 +23,8 @@ pub async fn healthz(_state: Arc<AppState>, _req: Request) -> HandlerResult {
 
 /// Ready when both the database answers a query and the broker connection is up.
 pub async fn readyz(state: Arc<AppState>, _req: Request) -> HandlerResult {
-    let (db_ok, broker_ok) = state.chat.readiness().await;
+    let ready = state.chat.ready().await;
+    let (db_ok, broker_ok) = (ready.database, ready.broker);
     if db_ok && broker_ok {
         return Ok(json(
             StatusCode::OK,
@@ -42,18 +45,17 @@ pub async fn readyz(state: Arc<AppState>, _req: Request) -> HandlerResult {
 /// process in the Prometheus text format. The gauges of current state (sockets, rooms joined,
 /// the database pool, the broker link) are read now; everything else was counted as it
 /// happened. `docs/metrics.md` lists them.
-pub fn metrics(state: &AppState) -> warp::reply::Response {
-    let (sockets, memberships) = state.hub.counts();
+pub fn metrics(chat: &Chat, hub: &Hub) -> warp::reply::Response {
+    let (sockets, memberships) = hub.counts();
     metrics::gauge!("tickertalk_websockets_open").set(sockets as f64);
     metrics::gauge!("tickertalk_room_memberships").set(memberships as f64);
-    let pool = &state.chat.db;
-    let (size, idle) = (pool.size(), pool.num_idle() as u32);
+    let g = chat.gauges();
+    let idle = g.pool_idle as u32;
     metrics::gauge!("tickertalk_db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("tickertalk_db_pool_connections", "state" => "busy")
-        .set(f64::from(size.saturating_sub(idle)));
-    metrics::gauge!("tickertalk_db_pool_max_connections")
-        .set(f64::from(pool.options().get_max_connections()));
-    metrics::gauge!("tickertalk_broker_connected").set(if state.chat.bus.is_up() { 1.0 } else { 0.0 });
+        .set(f64::from(g.pool_size.saturating_sub(idle)));
+    metrics::gauge!("tickertalk_db_pool_max_connections").set(f64::from(g.pool_max));
+    metrics::gauge!("tickertalk_broker_connected").set(if g.broker_connected { 1.0 } else { 0.0 });
     let text = tickertalk_wire::prometheus::render();
     warp::reply::with_header(text, "content-type", tickertalk_wire::prometheus::CONTENT_TYPE).into_response()
 }

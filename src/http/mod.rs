@@ -41,7 +41,7 @@ use crate::domain::{ClientId, FieldErrors};
 use crate::realtime::{Hub, SocketSettings};
 use crate::shutdown::Shutdown;
 use error::{ApiError, problem};
-pub use routes::{ROUTES, Route};
+pub use routes::{QA_ROUTES, ROUTES, Route};
 
 /// Largest JSON body accepted; larger ones get 413.
 pub const MAX_BODY: u64 = 64 * 1024;
@@ -70,10 +70,13 @@ pub struct AppState {
 }
 
 /// `METRICS_ADDR`'s surface: `GET /metrics` in the Prometheus text format, 404 for anything else.
-pub fn metrics_router(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+/// It holds the hub and the use cases, not the whole state: it serves until the last phase of
+/// a stop, and the state's socket handle would hold up the first.
+pub fn metrics_router(state: &AppState) -> BoxedFilter<(Response,)> {
+    let (chat, hub) = (state.chat.clone(), state.hub.clone());
     warp::path!("metrics")
         .and(warp::get())
-        .map(move || health::metrics(&state))
+        .map(move || health::metrics(&chat, &hub))
         .or(warp::any().map(|| ApiError::NotFound("no such route: try /metrics".into()).into_response()))
         .unify()
         .boxed()

@@ -122,3 +122,10 @@ impl FromRow<'_, PgRow> for Row<DirectMessage> {
 pub(crate) fn unwrap_rows<T>(rows: Vec<Row<T>>) -> Vec<T> {
     rows.into_iter().map(|r| r.0).collect()
 }
+
+/// Whether the database answers a trivial query within `limit` (readiness).
+pub async fn ping(pool: &PgPool, limit: std::time::Duration) -> bool {
+    tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(pool))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}

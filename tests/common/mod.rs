@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tickertalk::bus::Bus;
 use tickertalk::chat::Chat;
 use tickertalk::realtime::Hub;
+use tickertalk::startup::Stopped;
 use tickertalk::store::admin;
 use tickertalk::{Application, Config};
 use tokio::net::TcpStream;
@@ -163,9 +164,12 @@ pub struct TestApp {
     pub metrics_addr: Option<SocketAddr>,
     pub chat: Arc<Chat>,
     pub hub: Arc<Hub>,
+    /// The server's pool, for tests that look at or arrange rows directly.
+    pub db: sqlx::PgPool,
+    bus: Arc<Bus>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    handle: Option<tokio::task::JoinHandle<Stopped>>,
     /// Last field, so it is dropped after the server was told to stop.
     pub env: Arc<TestEnv>,
 }
@@ -193,6 +197,7 @@ impl TestApp {
         // Not the state itself: it holds a socket shutdown handle, and keeping it would make
         // every graceful stop wait out its drain timeout.
         let (chat, hub) = (application.state().chat.clone(), application.state().hub.clone());
+        let (db, bus) = (application.db().clone(), application.bus().clone());
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(application.run(async move {
             let _ = rx.await;
@@ -202,6 +207,8 @@ impl TestApp {
             metrics_addr,
             chat,
             hub,
+            db,
+            bus,
             http: reqwest::Client::new(),
             stop: Some(tx),
             handle: Some(handle),
@@ -212,7 +219,7 @@ impl TestApp {
     }
 
     pub fn bus(&self) -> &Arc<Bus> {
-        &self.chat.bus
+        &self.bus
     }
 
     pub async fn wait_broker_up(&self) {
@@ -235,16 +242,15 @@ impl TestApp {
 
     /// Graceful shutdown; returns once the server has drained. (Dropping a `TestApp` only
     /// signals the stop: tests of shutdown itself call this.)
-    pub async fn stop(mut self) {
+    pub async fn stop(mut self) -> Stopped {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        if let Some(h) = self.handle.take() {
-            tokio::time::timeout(Duration::from_secs(15), h)
-                .await
-                .expect("server stops in time")
-                .unwrap();
-        }
+        let h = self.handle.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(40), h)
+            .await
+            .expect("server stops in time")
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
