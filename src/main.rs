@@ -33,8 +33,8 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match config.command.clone().unwrap_or(Command::Serve) {
         Command::Routes => {
-            for route in tickertalk::http::ROUTES {
-                println!("{} {}", route.method, route.path);
+            for route in tickertalk::http::routes::all() {
+                println!("{} {}", route.method, route.template());
             }
         }
         Command::Db(db) => {

@@ -69,7 +69,7 @@ fn routes_lists_every_route() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().any(|l| l == "GET /v1/ws"));
-    assert_eq!(text.lines().count(), tickertalk::http::ROUTES.len());
+    assert_eq!(text.lines().count(), tickertalk::http::routes::all().count());
 }
 
 /// `tickertalk healthcheck`: the container health check, since the image has no

@@ -407,7 +407,7 @@ pub async fn thread(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
     let page = Page::parse(&req.query)?;
     let rows = state
         .chat
-        .thread_newest_first(&me, req.param(0), page.offset(), page.per_page)
+        .thread_newest_first(&me, req.text("username"), page.offset(), page.per_page)
         .await?;
     let data: Vec<ClassicDirect> = rows.iter().map(ClassicDirect::of).collect();
     Ok(success(StatusCode::OK, &data, page))

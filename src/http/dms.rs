@@ -20,7 +20,7 @@ pub async fn thread(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
     let paging = Paging::parse(&req.query)?;
     let rows = state
         .chat
-        .thread(&me, req.param(0), paging.before, paging.limit)
+        .thread(&me, req.text("username"), paging.before, paging.limit)
         .await?;
     let frames: Vec<DirectFrame> = rows.iter().map(DirectFrame::of).collect();
     Ok(json(StatusCode::OK, &frames))
@@ -40,7 +40,7 @@ pub async fn send(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
     let client_id = super::client_id(b.client_id)?;
     let sent = state
         .chat
-        .send_dm(&me, req.param(0), &text, client_id.clone())
+        .send_dm(&me, req.text("username"), &text, client_id.clone())
         .await?;
     // A retry of a stored message is 200: nothing was created.
     let status = match sent {
@@ -56,6 +56,6 @@ pub async fn send(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
 /// `PUT /v1/chat/threads/:username/read` `{"last_read_id"}`: read up to that message.
 pub async fn mark_read(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
     let id = super::rooms::last_read_id(&req)?;
-    let marker = state.chat.mark_thread_read(&me, req.param(0), id).await?;
+    let marker = state.chat.mark_thread_read(&me, req.text("username"), id).await?;
     Ok(json(StatusCode::OK, &marker))
 }

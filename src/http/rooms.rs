@@ -74,12 +74,12 @@ pub(super) fn last_read_id(req: &Request) -> Result<i64, ApiError> {
 /// `PUT /v1/chat/rooms/:id/read` `{"last_read_id"}`: read up to that message (never moves back).
 pub async fn mark_read(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
     let id = last_read_id(&req)?;
-    let marker = state.chat.mark_room_read(&me, req.id(0), id).await?;
+    let marker = state.chat.mark_room_read(&me, req.int("id"), id).await?;
     Ok(json(StatusCode::OK, &marker))
 }
 
 pub async fn get(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
-    Ok(json(StatusCode::OK, &state.chat.room(req.id(0)).await?))
+    Ok(json(StatusCode::OK, &state.chat.room(req.int("id")).await?))
 }
 
 /// The latest 50 messages (or `limit`, or those before `before`), oldest first, in the same
@@ -90,7 +90,7 @@ pub async fn get(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerRe
 /// and encoding 50 rows.
 pub async fn history(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
     let paging = Paging::parse(&req.query)?;
-    let room_id = req.id(0);
+    let room_id = req.int("id");
     let latest_at = match paging.before {
         None => {
             let seq = state.chat.last_seq(room_id).await?;
@@ -124,7 +124,7 @@ pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
     let client_id = super::client_id(b.client_id)?;
     match state
         .chat
-        .post_room_message(&me, req.id(0), &text, client_id.clone())
+        .post_room_message(&me, req.int("id"), &text, client_id.clone())
         .await?
     {
         Posted::Stored(m) => Ok(json(

@@ -2,14 +2,16 @@
 //! OpenAPI check compares `docs/openapi.yaml` with that printout: adding a row is all it takes
 //! to serve, list and be made to document a route.
 //!
-//! A path is written the way the OpenAPI document writes it (`/v1/chat/rooms/{id}`). A
-//! parameter named `id` must be an integer: any other segment there is not this route (404),
-//! as with warp's own typed segments.
+//! A path is written the way the OpenAPI document writes it, with each parameter's type where
+//! it is declared: `/v1/chat/rooms/{id:int}` (an integer: any other segment there is not this
+//! route, 404) or `/v1/chat/threads/{username}` (any non-empty segment). Handlers read them by
+//! name (`req.int("id")`, `req.text("username")`). One matcher (`match_path`) serves the router,
+//! the 404/405 answers and the metrics' route label.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,13 +60,10 @@ pub enum Handler {
 /// One row of the table.
 pub struct Route {
     pub method: Method,
+    /// The path pattern, with typed parameters (see the module comment).
     pub path: &'static str,
     pub api: Api,
     pub handler: Handler,
-    /// Test-only (`QA_ROUTES`): not in the router at all unless enabled, so that with the
-    /// setting off such a path is a plain 404 like any unknown path (not a 401 or a 405 that
-    /// would tell it exists).
-    pub test_only: bool,
 }
 
 macro_rules! public {
@@ -86,18 +85,6 @@ const fn route(method: Method, path: &'static str, handler: Handler) -> Route {
         path,
         api: Api::V1,
         handler,
-        test_only: false,
-    }
-}
-
-/// A test-only `/v1/qa` route (`QA_ROUTES`).
-const fn qa_route(method: Method, path: &'static str, handler: Handler) -> Route {
-    Route {
-        method,
-        path,
-        api: Api::V1,
-        handler,
-        test_only: true,
     }
 }
 
@@ -108,11 +95,11 @@ const fn classic(method: Method, path: &'static str, handler: Handler) -> Route 
         path,
         api: Api::Classic,
         handler,
-        test_only: false,
     }
 }
 
-/// Every route the server answers, apart from the static files of the web client.
+/// Every route the server answers in production, apart from the static files of the web
+/// client.
 pub static ROUTES: &[Route] = &[
     route(Method::GET, "/healthz", public!(health::healthz)),
     route(Method::GET, "/readyz", public!(health::readyz)),
@@ -130,14 +117,26 @@ pub static ROUTES: &[Route] = &[
     ),
     route(Method::POST, "/v1/chat/rooms", user!(rooms::create)),
     route(Method::GET, "/v1/chat/rooms", user!(rooms::list)),
-    route(Method::GET, "/v1/chat/rooms/{id}", user!(rooms::get)),
-    route(Method::GET, "/v1/chat/rooms/{id}/messages", user!(rooms::history)),
-    route(Method::POST, "/v1/chat/rooms/{id}/messages", user!(rooms::post)),
-    route(Method::PUT, "/v1/chat/rooms/{id}/read", user!(rooms::mark_read)),
+    route(Method::GET, "/v1/chat/rooms/{id:int}", user!(rooms::get)),
+    route(
+        Method::GET,
+        "/v1/chat/rooms/{id:int}/messages",
+        user!(rooms::history),
+    ),
+    route(
+        Method::POST,
+        "/v1/chat/rooms/{id:int}/messages",
+        user!(rooms::post),
+    ),
+    route(
+        Method::PUT,
+        "/v1/chat/rooms/{id:int}/read",
+        user!(rooms::mark_read),
+    ),
     // The original README documented /v1/api/chat/...; both paths serve the same history.
     route(
         Method::GET,
-        "/v1/api/chat/rooms/{id}/messages",
+        "/v1/api/chat/rooms/{id:int}/messages",
         user!(rooms::history),
     ),
     route(Method::GET, "/v1/chat/inbox", user!(dms::inbox)),
@@ -151,9 +150,6 @@ pub static ROUTES: &[Route] = &[
     ),
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
     route(Method::GET, "/v1/ws/check", public!(origin::check)),
-    // Test-only, 404 unless QA_ROUTES is set (http::qa).
-    qa_route(Method::POST, "/v1/qa/expired-token", user!(qa::expired_token)),
-    qa_route(Method::DELETE, "/v1/qa/account", user!(qa::delete_account)),
     // The original direct-message server's API (http::compat).
     classic(Method::POST, "/api/register", public!(compat::register)),
     classic(Method::POST, "/api/auth_token", public!(compat::create_token)),
@@ -163,10 +159,87 @@ pub static ROUTES: &[Route] = &[
     classic(Method::GET, "/api/ws", public!(compat::ws)),
 ];
 
+/// Test-only routes (`http::qa`), served only when `QA_ROUTES` is set. Not in `ROUTES`: with
+/// the setting off such a path is not routed at all, a plain 404 like any unknown path (not a
+/// 401 or a 405 that would tell it exists).
+pub static QA_ROUTES: &[Route] = &[
+    route(Method::POST, "/v1/qa/expired-token", user!(qa::expired_token)),
+    route(Method::DELETE, "/v1/qa/account", user!(qa::delete_account)),
+];
+
+/// Every route of both tables (what `tickertalk routes` lists and the OpenAPI document
+/// describes).
+pub fn all() -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().chain(QA_ROUTES)
+}
+
+/// A path's parameters by name, as sent (already checked against their types).
+pub type Params = Vec<(&'static str, String)>;
+
+/// One segment of a path pattern.
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Literal(&'static str),
+    /// `{name:int}`: an `i64`.
+    Int(&'static str),
+    /// `{name}`: any non-empty segment.
+    Text(&'static str),
+}
+
+fn segments(pattern: &'static str) -> impl Iterator<Item = Segment> {
+    pattern.trim_start_matches('/').split('/').map(move |s| {
+        match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(p) => match p.split_once(':') {
+                Some((name, "int")) => Segment::Int(name),
+                Some((_, kind)) => panic!("unknown parameter type {kind} in {pattern}"),
+                None => Segment::Text(p),
+            },
+            None => Segment::Literal(s),
+        }
+    })
+}
+
+/// The one path matcher: `path`'s parameters if it is one of `pattern`'s paths.
+pub fn match_path(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut got = path.strip_prefix('/')?.split('/');
+    let mut params = Vec::new();
+    for want in segments(pattern) {
+        let g = got.next()?;
+        match want {
+            Segment::Literal(w) if w == g => {}
+            Segment::Int(name) if g.parse::<i64>().is_ok() => params.push((name, g.to_string())),
+            Segment::Text(name) if !g.is_empty() => params.push((name, g.to_string())),
+            _ => return None,
+        }
+    }
+    got.next().is_none().then_some(params)
+}
+
+impl Route {
+    /// The path as the OpenAPI document writes it: `/v1/chat/rooms/{id}`.
+    pub fn template(&self) -> &'static str {
+        static TEMPLATES: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+            all()
+                .map(|r| {
+                    let t: String = segments(r.path)
+                        .map(|s| match s {
+                            Segment::Literal(l) => format!("/{l}"),
+                            Segment::Int(n) | Segment::Text(n) => format!("/{{{n}}}"),
+                        })
+                        .collect();
+                    // Made once for each route of the static tables.
+                    (r.path, &*Box::leak(t.into_boxed_str()))
+                })
+                .collect()
+        });
+        TEMPLATES[self.path]
+    }
+}
+
 /// What a handler gets of the request, gathered once by the router.
 pub struct Request {
-    /// Path parameters, in the order the path names them.
-    params: Vec<String>,
+    /// Path parameters by name.
+    params: Params,
     /// The query string as a map; a malformed one is empty (fields are validated later).
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
@@ -181,9 +254,24 @@ pub struct Request {
 }
 
 impl Request {
-    /// Path parameter `i`, as sent.
-    pub fn param(&self, i: usize) -> &str {
-        &self.params[i]
+    fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("the route declares no parameter {name}"))
+    }
+
+    /// Path parameter `{name}`, as sent.
+    pub fn text(&self, name: &str) -> &str {
+        self.param(name)
+    }
+
+    /// Path parameter `{name:int}` (the router already refused anything but an integer).
+    pub fn int(&self, name: &str) -> i64 {
+        self.param(name)
+            .parse()
+            .expect("the router checked that the parameter is an integer")
     }
 
     /// The client's address: the connection's peer, or for a connection from a trusted proxy
@@ -203,13 +291,6 @@ impl Request {
             .filter_map(|a| a.trim().parse().ok())
             .next_back();
         Some(forwarded.unwrap_or(peer))
-    }
-
-    /// Path parameter `i` as an integer (the router already refused anything else).
-    pub fn id(&self, i: usize) -> i64 {
-        self.params[i]
-            .parse()
-            .expect("the router checked that {id} is an integer")
     }
 
     /// The body as a JSON object of type `T` (400 when it is not JSON, 422 for a wrong field).
@@ -275,9 +356,9 @@ async fn serve(state: Arc<AppState>, api: Api, handler: Handler, req: Result<Req
     })
 }
 
-/// The routes this server answers: the table, less the test-only routes unless `qa_routes`.
+/// The routes this server answers: the production table, and the test-only one if `qa_routes`.
 pub fn served(qa_routes: bool) -> impl Iterator<Item = &'static Route> {
-    ROUTES.iter().filter(move |r| qa_routes || !r.test_only)
+    ROUTES.iter().chain(QA_ROUTES.iter().filter(move |_| qa_routes))
 }
 
 /// Every route served, tried in order.
@@ -288,39 +369,18 @@ pub fn api(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .expect("the table has routes")
 }
 
-/// Whether `path` is one of `pattern`'s paths (an `{id}` must be an integer, as the router
-/// requires).
-fn path_matches(pattern: &str, path: &str) -> bool {
-    let mut want = pattern.trim_start_matches('/').split('/');
-    let mut got = path.trim_start_matches('/').split('/');
-    loop {
-        match (want.next(), got.next()) {
-            (None, None) => return true,
-            (Some(w), Some(g)) => {
-                let ok = match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                    Some("id") => g.parse::<i64>().is_ok(),
-                    Some(_) => !g.is_empty(),
-                    None => w == g,
-                };
-                if !ok {
-                    return false;
-                }
-            }
-            _ => return false,
-        }
-    }
-}
-
 /// The table's pattern for `path` (`/v1/chat/rooms/{id}` for `/v1/chat/rooms/7`), whatever
 /// the method: the `route` label of request metrics and spans, so its values are bounded.
 pub fn pattern_of(path: &str) -> Option<&'static str> {
-    ROUTES.iter().find(|r| path_matches(r.path, path)).map(|r| r.path)
+    all()
+        .find(|r| match_path(r.path, path).is_some())
+        .map(Route::template)
 }
 
 /// The methods served at `path`; empty when nothing is served there.
 pub fn methods_at(path: &str, qa_routes: bool) -> Vec<Method> {
     let mut methods: Vec<Method> = Vec::new();
-    for r in served(qa_routes).filter(|r| path_matches(r.path, path)) {
+    for r in served(qa_routes).filter(|r| match_path(r.path, path).is_some()) {
         if !methods.contains(&r.method) {
             methods.push(r.method.clone());
         }
@@ -384,28 +444,13 @@ async fn authenticate(state: &AppState, api: Api, req: &Request) -> Result<AuthU
     Ok(caller?)
 }
 
-/// Matches a path written like `/v1/chat/rooms/{id}` and extracts its parameters.
-fn path(pattern: &'static str) -> BoxedFilter<(Vec<String>,)> {
-    let mut filter = warp::any().map(Vec::new).boxed();
-    for segment in pattern.trim_start_matches('/').split('/') {
-        filter = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => {
-                let integer = name == "id";
-                filter
-                    .and(warp::path::param::<String>())
-                    .and_then(move |mut params: Vec<String>, value: String| async move {
-                        if integer && value.parse::<i64>().is_err() {
-                            return Err(warp::reject::not_found());
-                        }
-                        params.push(value);
-                        Ok::<_, Rejection>(params)
-                    })
-                    .boxed()
-            }
-            None => filter.and(warp::path(segment)).boxed(),
-        };
-    }
-    filter.and(warp::path::end()).boxed()
+/// The route's path (`match_path`) as a filter: its parameters, or a rejection (404).
+fn path(pattern: &'static str) -> BoxedFilter<(Params,)> {
+    warp::path::full()
+        .and_then(move |full: FullPath| async move {
+            match_path(pattern, full.as_str()).ok_or_else(warp::reject::not_found)
+        })
+        .boxed()
 }
 
 fn method(method: &Method) -> BoxedFilter<()> {
@@ -483,9 +528,9 @@ mod tests {
     #[test]
     fn every_route_is_listed_once_with_a_path_the_router_can_match() {
         let mut seen = std::collections::HashSet::new();
-        for r in ROUTES {
+        for r in all() {
             assert!(
-                seen.insert((r.method.clone(), r.path)),
+                seen.insert((r.method.clone(), r.template())),
                 "{} {} twice",
                 r.method,
                 r.path
@@ -494,28 +539,63 @@ mod tests {
         }
     }
 
+    #[test]
+    fn path_parameters_are_named_and_typed_where_declared() {
+        let messages = "/v1/chat/rooms/{id:int}/messages";
+        assert_eq!(
+            match_path(messages, "/v1/chat/rooms/42/messages"),
+            Some(vec![("id", "42".to_string())])
+        );
+        for wrong in [
+            "/v1/chat/rooms/abc/messages",
+            "/v1/chat/rooms/42",
+            "/v1/chat/rooms/42/messages/",
+            "/v1/chat/rooms/42/messages/x",
+            "v1/chat/rooms/42/messages",
+        ] {
+            assert_eq!(match_path(messages, wrong), None, "{wrong}");
+        }
+        let thread = "/v1/chat/threads/{username}";
+        assert_eq!(
+            match_path(thread, "/v1/chat/threads/bob"),
+            Some(vec![("username", "bob".to_string())])
+        );
+        assert_eq!(match_path(thread, "/v1/chat/threads/"), None);
+    }
+
+    #[test]
+    fn templates_are_the_openapi_paths() {
+        let get = ROUTES
+            .iter()
+            .find(|r| r.path == "/v1/chat/rooms/{id:int}")
+            .unwrap();
+        assert_eq!(get.template(), "/v1/chat/rooms/{id}");
+        assert_eq!(
+            pattern_of("/v1/chat/threads/ann/read"),
+            Some("/v1/chat/threads/{username}/read")
+        );
+    }
+
     #[tokio::test]
-    async fn path_parameters_are_extracted_and_ids_must_be_integers() {
-        let f = path("/v1/chat/rooms/{id}/messages");
+    async fn the_router_uses_the_same_matcher() {
+        let f = path("/v1/chat/rooms/{id:int}/messages");
         let got = warp::test::request()
-            .path("/v1/chat/rooms/42/messages")
+            .path("/v1/chat/rooms/42/messages?before=3")
             .filter(&f)
             .await
             .unwrap();
-        assert_eq!(got, vec!["42".to_string()]);
+        assert_eq!(got, vec![("id", "42".to_string())]);
         assert!(
             !warp::test::request()
                 .path("/v1/chat/rooms/abc/messages")
                 .matches(&f)
                 .await
         );
-        assert!(!warp::test::request().path("/v1/chat/rooms/42").matches(&f).await);
-        let by_name = path("/v1/chat/threads/{username}");
-        let got = warp::test::request()
-            .path("/v1/chat/threads/bob")
-            .filter(&by_name)
-            .await
-            .unwrap();
-        assert_eq!(got, vec!["bob".to_string()]);
+    }
+
+    #[test]
+    fn test_only_routes_are_served_only_when_asked() {
+        assert!(served(false).all(|r| !r.path.starts_with("/v1/qa/")));
+        assert_eq!(served(true).count(), ROUTES.len() + QA_ROUTES.len());
     }
 }
