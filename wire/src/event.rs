@@ -30,7 +30,8 @@ pub struct RoomMessage {
     pub bot: Option<Box<BotMeta>>,
 }
 
-/// What a stored `stockbot` answer says besides its sentence (issue #13).
+/// What a stored `stockbot` answer says besides its sentence: who asked, what, and how the bot
+/// fared, so clients can draw a card instead of parsing the text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BotMeta {
     /// The username of the asker.
@@ -121,16 +122,13 @@ pub struct PostedMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    /// A stored room message; its `seq` is used to deliver in order and to notice (and fill)
-    /// gaps. `client_id` is the author's, echoed only on the author's own sockets. (A newtype
-    /// variant of an internally tagged enum: the JSON is the struct's fields beside `kind`,
-    /// as when the fields were written out here.)
-    RoomMessage(PostedMessage),
-    /// Room messages one instance committed together (its batch writer's one publish for the
-    /// whole batch): each is handled exactly as a `RoomMessage` event would be. Several rooms
-    /// may be mixed; a room's messages are in `seq` order.
+    /// Stored room messages one instance committed together (its batch writer's one publish
+    /// for the whole batch). Several rooms may be mixed; a room's messages are in `seq` order.
+    /// Each `seq` is used to deliver in order and to notice (and fill) gaps; `client_id` is the
+    /// author's, echoed only on the author's own sockets.
     RoomMessages { messages: Vec<PostedMessage> },
-    /// A `stockbot` answer (quote or help). Not stored.
+    /// The server speaking in the bot's name, unstored: help, or a command it could not queue.
+    /// (The bot's own answers are stored room messages.)
     BotReply(BotReply),
     /// Someone is typing in a room; `conn_id` is the typing socket, which does not get it back.
     Typing {
@@ -138,10 +136,9 @@ pub enum Event {
         username: String,
         conn_id: Uuid,
     },
-    /// A user's first socket entered, or last socket left, a room. `conn_id` is the socket
-    /// that caused it, which already knows (it gets the full list instead).
-    Presence(PresenceChange),
-    /// Several `Presence` changes at once: the joins one instance recorded in one batch.
+    /// Users whose first socket entered, or last socket left, a room: the changes one instance
+    /// recorded in one batch. Each change's `conn_id` is the socket that caused it, which
+    /// already knows (it gets the full list instead).
     Presences { changes: Vec<PresenceChange> },
     /// A stored direct message, for every socket of both users.
     DirectMessage {
@@ -168,35 +165,13 @@ pub enum Event {
 }
 
 impl Event {
-    /// The one event announcing a commit batch's messages: a batch of one stays a
-    /// `room_message`, which instances that predate batching understand (rolling upgrades).
-    pub fn of_messages(mut posted: Vec<PostedMessage>) -> Event {
-        if posted.len() == 1 {
-            Event::RoomMessage(posted.remove(0))
-        } else {
-            Event::RoomMessages { messages: posted }
-        }
-    }
-
-    /// The one event announcing a batch of presence changes (none when it is empty); a batch
-    /// of one stays a `presence`, as with `of_messages`.
-    pub fn of_presences(mut changes: Vec<PresenceChange>) -> Option<Event> {
-        match changes.len() {
-            0 => None,
-            1 => Some(Event::Presence(changes.remove(0))),
-            _ => Some(Event::Presences { changes }),
-        }
-    }
-
     /// Topic routing key, `room.<id>.<what>`, `user.<id>.dm` or `session.revoked`.
     pub fn routing_key(&self) -> String {
         match self {
-            Event::RoomMessage(p) => format!("room.{}.message", p.message.room_id),
             Event::RoomMessages { .. } => "rooms.messages".into(),
             Event::RoomTips { .. } => "rooms.tips".into(),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
-            Event::Presence(c) => format!("room.{}.presence", c.room_id),
             Event::Presences { .. } => "rooms.presence".into(),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
             Event::RoomCreated(r) => format!("room.{}.created", r.id),
@@ -253,7 +228,7 @@ pub struct StockCommand {
     #[serde(default)]
     pub command: String,
     /// The id of the request that asked (`X-Request-Id`), so the bot's logs and the answer's
-    /// carry it (issue #14); absent from servers that predate it.
+    /// carry it and one request can be followed through server and bot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
 }
@@ -287,45 +262,19 @@ mod tests {
         assert_eq!(ev.routing_key(), "room.3.bot");
     }
 
-    /// The single events' JSON is what it was when their fields were written out in the enum
-    /// (older instances and newer ones exchange them during a rolling upgrade).
+    /// A batch's JSON: the messages with their fields as `RoomMessage` names them.
     #[test]
-    fn single_message_and_presence_events_keep_their_json() {
-        let message = r#"{"kind":"room_message","message":{"id":7,"room_id":3,"seq":2,"user_id":1,"username":"ada","body":"hi","created_at":"2026-01-01T00:00:00Z"},"client_id":"c-1"}"#;
-        let ev: Event = serde_json::from_str(message).unwrap();
+    fn a_message_batch_reads_and_writes_the_same_json() {
+        let batch = r#"{"kind":"room_messages","messages":[{"message":{"id":7,"room_id":3,"seq":2,"user_id":1,"username":"ada","body":"hi","created_at":"2026-01-01T00:00:00Z"},"client_id":"c-1"}]}"#;
+        let ev: Event = serde_json::from_str(batch).unwrap();
         assert!(
-            matches!(&ev, Event::RoomMessage(p) if p.client_id.as_deref() == Some("c-1") && p.message.seq == 2)
+            matches!(&ev, Event::RoomMessages { messages } if messages[0].client_id.as_deref() == Some("c-1") && messages[0].message.seq == 2)
         );
+        assert_eq!(ev.routing_key(), "rooms.messages");
         assert_eq!(
             serde_json::to_value(&ev).unwrap(),
-            serde_json::from_str::<serde_json::Value>(message).unwrap()
+            serde_json::from_str::<serde_json::Value>(batch).unwrap()
         );
-        let presence = r#"{"kind":"presence","room_id":3,"conn_id":"00000000-0000-0000-0000-000000000000","joined":"ada"}"#;
-        let ev: Event = serde_json::from_str(presence).unwrap();
-        assert_eq!(ev.routing_key(), "room.3.presence");
-        assert_eq!(
-            serde_json::to_value(&ev).unwrap(),
-            serde_json::from_str::<serde_json::Value>(presence).unwrap()
-        );
-    }
-
-    #[test]
-    fn a_batch_of_one_is_sent_as_the_single_event() {
-        let change = |who: &str| PresenceChange {
-            room_id: 3,
-            conn_id: Uuid::nil(),
-            joined: Some(who.into()),
-            left: None,
-        };
-        assert_eq!(Event::of_presences(vec![]), None);
-        assert!(matches!(
-            Event::of_presences(vec![change("a")]),
-            Some(Event::Presence(_))
-        ));
-        assert!(matches!(
-            Event::of_presences(vec![change("a"), change("b")]),
-            Some(Event::Presences { .. })
-        ));
     }
 
     #[test]
