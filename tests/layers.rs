@@ -122,6 +122,32 @@ fn every_module_uses_only_the_layers_below_it() {
     assert!(problems.is_empty(), "layer violations:\n{}", problems.join("\n"));
 }
 
+/// SQL lives in `store` (layer 1) and nowhere else: the real-time side reads what it needs
+/// through `store` functions (gap fills), the HTTP side through the use cases.
+#[test]
+fn sql_is_written_only_in_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut problems = Vec::new();
+    for dir in ["realtime", "http", "bus", "chat"] {
+        let mut files = Vec::new();
+        rust_files(&src.join(dir), &mut files);
+        assert!(!files.is_empty(), "no files under src/{dir}");
+        for file in files {
+            let source = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in source.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if ["sqlx::query", "query_as(", "query_scalar("]
+                    .iter()
+                    .any(|q| code.contains(q))
+                {
+                    problems.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "SQL outside store:\n{}", problems.join("\n"));
+}
+
 #[test]
 fn the_check_catches_an_upward_use_and_a_peer_use_but_not_comments() {
     assert_eq!(
