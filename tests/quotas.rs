@@ -92,8 +92,10 @@ async fn a_users_sockets_share_one_budget_of_control_frames() {
     for _ in 0..4 {
         sockets.push(app.ws(&bob).await);
     }
-    // 50 frames on each socket, sent at once (a burst: the budgets refill 12 a second, far
-    // slower than this), then every answer read.
+    // 50 frames on each socket, sent at once, then every answer read. The user's budget
+    // refills 12 a second meanwhile; on a loaded machine the burst can take seconds, so what
+    // may pass is bounded by the time it took, not assumed to be 120.
+    let started = std::time::Instant::now();
     for ws in &mut sockets {
         for round in 0..50 {
             let kind = if round % 2 == 0 { 2 } else { 3 };
@@ -103,15 +105,18 @@ async fn a_users_sockets_share_one_budget_of_control_frames() {
     let mut limited = 0;
     for ws in &mut sockets {
         limited += ws
-            .drain(Duration::from_secs(1))
+            .drain(Duration::from_millis(500))
             .await
             .iter()
             .filter(|v| v["type"] == 6 && v["error"]["code"] == "rate_limited")
             .count();
     }
+    let refill = (12.0 * started.elapsed().as_secs_f64()).ceil() as usize;
+    let allowed = 200 - limited;
     assert!(
-        limited >= 50,
-        "{limited} refused: 200 frames in a burst, 120 the user's budget, 60 each socket's"
+        limited > 0 && allowed <= 120 + refill,
+        "{allowed} of 200 allowed: the user's budget is 120 (+{refill} refilled meanwhile); \
+         each socket's 60 was never reached"
     );
 }
 
@@ -148,7 +153,7 @@ async fn the_room_list_is_paged() {
     let token = app.token("pager").await;
     // 205 rooms, named so that name order differs from id order.
     sqlx::query("INSERT INTO rooms (name) SELECT 'room ' || lpad((1000 - g)::text, 4, '0') FROM generate_series(1, 205) g")
-        .execute(&app.chat.db)
+        .execute(&app.db)
         .await
         .unwrap();
     let page = |query: String| {
