@@ -20,15 +20,21 @@ export function conversationHash(conv) {
 
 /**
  * The conversation a fragment names: {kind: 'room', id} or {kind: 'dm', name},
- * or null when it names none (or an impossible username). A badly encoded
- * name throws, as decodeURIComponent does.
+ * or null when it names none: an impossible username, or a badly encoded one
+ * (a hand-edited or truncated link opens the default conversation instead of
+ * breaking the page).
  */
 export function parseConversationHash(hash) {
   let m = /^#room\/(\d+)$/.exec(hash || '');
   if (m) return { kind: 'room', id: Number(m[1]) };
   m = /^#dm\/(.+)$/.exec(hash || '');
   if (m) {
-    const name = decodeURIComponent(m[1]);
+    let name;
+    try {
+      name = decodeURIComponent(m[1]);
+    } catch {
+      return null;
+    }
     if (USERNAME.test(name)) return { kind: 'dm', name };
   }
   return null;
