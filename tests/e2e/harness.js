@@ -257,7 +257,7 @@ export async function startStack(options = {}) {
     QUOTE_URL: quotes.url,
     // The bot's /metrics port stays closed: a developer's `make run` bot may hold the default.
     METRICS_ADDR: '',
-    // No ALLOWED_ORIGINS: a page on the server's own address needs none (issue #13).
+    // No ALLOWED_ORIGINS: a page on the server's own address needs none, wherever that is.
     RUST_LOG: process.env.E2E_RUST_LOG || 'info',
     NO_COLOR: '1',
     // Every test signs its users up from this one address.

@@ -1,4 +1,4 @@
-// Issue #13 in Chromium: unread counts that survive a reload, a message typed while the server
+// In Chromium: unread counts that survive a reload, a message typed while the server
 // is down sent by itself (once) when it is back, the client served on another address with no
 // configuration, and a refused page that says why.
 
@@ -103,7 +103,7 @@ async function startHostRewritingProxy(upstreamPort) {
   return `http://127.0.0.2:${server.address().port}`;
 }
 
-describe('sidebar, resend and any host (issue #13) in Chromium', { timeout: 300_000 }, () => {
+describe('sidebar, resend and any host in Chromium', { timeout: 300_000 }, () => {
   before(async () => {
     stack = await startStack();
     browser = await launchBrowser();
