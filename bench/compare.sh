@@ -21,9 +21,22 @@ scenarios=("$@")
 # two talk through the broker and change together).
 before_bot="$(dirname "$before")/tickertalk-bot"
 [[ -x $before_bot ]] || before_bot=target/release/tickertalk-bot
+# Whichever binary runs second inherits the first one's dirty pages: PostgreSQL checkpoints
+# while it is measured (seen here: the second run of a pair failed fan-out at 60/room, in
+# either order). A checkpoint before each run starts both from the same state; it needs the
+# local cluster's superuser, so it is skipped (with a note) where that is not at hand.
+settle() {
+    if command -v runuser >/dev/null && runuser -u postgres -- psql -qc CHECKPOINT 2>/dev/null; then
+        sleep 2
+    else
+        echo "compare: no CHECKPOINT (not root on the database host): the second run may be disadvantaged" >&2
+    fi
+}
 for scenario in "${scenarios[@]}"; do
+    settle
     echo "=== $scenario before"
     BENCH_BIN=$before BENCH_BOT_BIN=$before_bot bash bench/run.sh "$scenario"
+    settle
     echo "=== $scenario after"
     bash bench/run.sh "$scenario"
 done

@@ -35,19 +35,21 @@ for scenario in "${scenarios[@]}"; do
     log "scenario: $scenario"
     case $scenario in
     fanout | fanout2 | room | idle | logins-fanout)
-        instances=${INSTANCES:-1} rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,150,200,250,300,400} logins=''
+        instances=${INSTANCES:-1} rooms=${ROOMS:-20} per_room=${PER_ROOM:-50} rates=${RATES-20,40,60,80,100,150,200,250,300,400} logins='' users=50
         case $scenario in
         logins-fanout) rates=${RATES-100,100} logins=0,${LOGINS_PER_SEC:-20} ;;
         fanout2) instances=${INSTANCES:-2} ;;
         room) rooms=${ROOMS:-1} per_room=${PER_ROOM:-2000} rates=${RATES-25,50,75,100} ;;
-        idle) rooms=${ROOMS:-200} per_room=${PER_ROOM:-50} rates='' ;;
+        # 20 sockets per account, as in the other scenarios: a user's joins share one budget of
+        # 120 per 10 s (chat::CONTROLS_PER_WINDOW), and 200 sockets each would have it refuse.
+        idle) rooms=${ROOMS:-200} per_room=${PER_ROOM:-50} rates='' users=$(((${ROOMS:-200} * ${PER_ROOM:-50} + 19) / 20)) ;;
         esac
         # Rate limit lifted: the load is the point. Each step runs STEP_SECS (default 10 s).
         TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-$scenario.log \
             WITH_SERVER_INSTANCES=$instances RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn \
             bash scripts/with-server.sh bash -c 'exec target/release/examples/fanout --base-url "$BASE_URLS" \
-                --label "$0" --rooms "$1" --per-room "$2" --rates "$3" --logins-per-sec "$4" --step-secs "${STEP_SECS:-10}"' \
-            "$scenario" "$rooms" "$per_room" "$rates" "$logins" | tee -a target/bench/results.jsonl
+                --label "$0" --rooms "$1" --per-room "$2" --rates "$3" --logins-per-sec "$4" --users "$5" --step-secs "${STEP_SECS:-10}"' \
+            "$scenario" "$rooms" "$per_room" "$rates" "$logins" "$users" | tee -a target/bench/results.jsonl
         ;;
     logins)
         # A fresh server: its starting RSS must not include another scenario's hashing.
