@@ -404,6 +404,15 @@ async fn stored_bodies(app: &TestApp, token: &str, room: i64) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
+/// The texts of a room's stored messages, in order.
+async fn stored_texts(app: &TestApp, token: &str, room: i64) -> Vec<String> {
+    stored_bodies(app, token, room)
+        .await
+        .iter()
+        .map(|m| m["chatmessage"].as_str().unwrap().to_string())
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -925,12 +934,10 @@ async fn forged_answers_are_refused_and_a_real_one_names_the_real_asker() {
         next["chatmessage"], "after",
         "nothing forged came between: {next}"
     );
-    let stored = stored_bodies(&app, &alice, room).await;
-    let bodies: Vec<&str> = stored
-        .iter()
-        .map(|m| m["chatmessage"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, ["AAPL.US quote is $93.42 per share", "after"]);
+    assert_eq!(
+        stored_texts(&app, &alice, room).await,
+        ["AAPL.US quote is $93.42 per share", "after"]
+    );
     assert!(stored_bodies(&app, &alice, other).await.is_empty());
 }
 
@@ -1027,12 +1034,11 @@ async fn a_dead_lettered_command_is_answered_once_even_if_the_bot_answers_late()
         shown.is_empty(),
         "nothing came before the next message: {shown:?}"
     );
-    let stored = stored_bodies(&app, &alice, room).await;
-    let bodies: Vec<&str> = stored
-        .iter()
-        .map(|m| m["chatmessage"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, [text.as_str(), "after"], "the late answer was not stored");
+    assert_eq!(
+        stored_texts(&app, &alice, room).await,
+        [text.as_str(), "after"],
+        "the late answer was not stored"
+    );
 }
 
 /// A stock answer is a stored message. It reaches both instances with an id, the asker's name,
@@ -1087,12 +1093,10 @@ async fn a_stored_answer_reaches_both_instances_and_history_and_replay_once() {
     assert_eq!(after["chatmessage"], "after", "nothing came between: {after}");
 
     for (app, token) in [(&a, &alice), (&b, &bob)] {
-        let stored = stored_bodies(app, token, room).await;
-        let bodies: Vec<&str> = stored
-            .iter()
-            .map(|m| m["chatmessage"].as_str().unwrap())
-            .collect();
-        assert_eq!(bodies, ["before", "AAPL.US quote is $93.42 per share", "after"]);
+        assert_eq!(
+            stored_texts(app, token, room).await,
+            ["before", "AAPL.US quote is $93.42 per share", "after"]
+        );
     }
     let mut wc = b.ws(&bob).await;
     let replay = wc.join(room, before["id"].as_i64()).await;

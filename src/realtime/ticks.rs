@@ -70,39 +70,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Delivers each room's gathered presence notices once per `PRESENCE_TICK`.
-pub async fn presence(ticks: Arc<Ticks>, hub: Arc<Hub>, mut stop: Shutdown) {
-    loop {
-        tokio::select! {
-            _ = ticks.notices_due.notified() => {}
-            _ = stop.recv() => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(PRESENCE_TICK) => {}
-            _ = stop.recv() => return,
-        }
+pub async fn presence(ticks: Arc<Ticks>, hub: Arc<Hub>, stop: Shutdown) {
+    every_tick(&ticks.notices_due, PRESENCE_TICK, stop, || {
         let due = std::mem::take(&mut *lock(&ticks.notices));
         for (room_id, notices) in due {
             hub.notices(room_id, Arc::new(notices));
         }
-    }
+    })
+    .await
 }
 
 /// Sends the rooms' gathered activity once per `ACTIVITY_TICK`, as one frame to every `/v1`
 /// socket (room lists show unread counts for rooms the socket has not joined).
-pub async fn activity(ticks: Arc<Ticks>, hub: Arc<Hub>, mut stop: Shutdown) {
-    loop {
-        tokio::select! {
-            _ = ticks.activity_due.notified() => {}
-            _ = stop.recv() => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(ACTIVITY_TICK) => {}
-            _ = stop.recv() => return,
-        }
+pub async fn activity(ticks: Arc<Ticks>, hub: Arc<Hub>, stop: Shutdown) {
+    every_tick(&ticks.activity_due, ACTIVITY_TICK, stop, || {
         let mut rooms: Vec<(i64, i64)> = lock(&ticks.activity).drain().collect();
         if !rooms.is_empty() {
             rooms.sort_unstable();
             hub.activity(&rooms);
         }
+    })
+    .await
+}
+
+/// Sleeps until `due` is notified (something was gathered), waits out `tick`, then `flush`es;
+/// until the stop.
+async fn every_tick(due: &Notify, tick: Duration, mut stop: Shutdown, mut flush: impl FnMut()) {
+    loop {
+        tokio::select! {
+            _ = due.notified() => {}
+            _ = stop.recv() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.recv() => return,
+        }
+        flush();
     }
 }
