@@ -654,25 +654,42 @@ async fn an_unreachable_quote_service_gets_a_failure_reply() {
     drop(ws);
 }
 
+/// A malformed command is answered with usage, to the typist alone: their sockets in the room
+/// on every instance get it, nobody else does, and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_codes_and_unknown_commands_get_usage_without_any_bot() {
+async fn bad_codes_and_unknown_commands_get_usage_for_the_typist_only() {
     let app = TestApp::spawn(&[]).await;
+    let peer = app.spawn_peer(&[]).await;
     let (alice, room, mut ws) = app.user_in_room("alice", "Lobby").await;
-    for (i, text) in ["/stock=", "/stock=aa pl", "/stock=<script>", "/weather=rome"]
-        .iter()
-        .enumerate()
-    {
+    // Alice's second socket, on another instance, in the same room; Bob in the room too.
+    let mut other_tab = peer.ws(&alice).await;
+    other_tab.join(room, None).await;
+    let bob = app.token("bob").await;
+    let mut bobs = app.ws(&bob).await;
+    bobs.join(room, None).await;
+    let typos = ["/stock=", "/stock=aa pl", "/stock=<script>", "/weather=rome"];
+    for (i, text) in typos.iter().enumerate() {
         let accepted = command(&mut ws, room, text, &format!("c-{i}")).await;
         assert_eq!(accepted["command"], "help", "{text}: {accepted}");
         let reply = bot_reply(&mut ws, room).await;
         assert!(reply.contains("Usage: /stock=CODE"), "{text}: {reply}");
+        let there = bot_reply(&mut other_tab, room).await;
+        assert_eq!(there, reply, "the typist's other socket hears it too");
     }
-    assert!(
-        stored_bodies(&app, &alice, room).await.is_empty(),
-        "commands are never stored"
+    ws.send(json!({"type": 1, "chatroomId": room, "chatmessage": "visible", "client_id": "v"}))
+        .await;
+    let first = bobs.next_where(|v| v["type"] == 1).await;
+    assert_eq!(
+        first["chatmessage"], "visible",
+        "Bob saw neither the typos nor the usage: {first}"
     );
-    // Clients leave before the server stops.
-    drop(ws);
+    assert_eq!(
+        stored_texts(&app, &alice, room).await,
+        ["visible"],
+        "commands and usage replies are never stored"
+    );
+    // Clients leave before the servers stop.
+    drop((ws, other_tab, bobs));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,7 @@ impl Redo {
             Event::DirectMessage { .. } | Event::RoomCreated(_) | Event::ReadMarker(_) => Redo::Again,
             Event::BotReply(_)
             | Event::Typing { .. }
+            | Event::UsageReply { .. }
             | Event::Presences { .. }
             | Event::SessionRevoked { .. }
             | Event::RevocationHeard { .. } => Redo::Nothing,

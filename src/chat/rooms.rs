@@ -162,8 +162,13 @@ impl Chat {
                 }
             }
             Command::Help { reason } => {
-                self.bot_reply(room_id, request_id, Command::help_text(&reason))
-                    .await;
+                // A typo is the typist's business: only their sockets in this room hear why.
+                self.bus.publish(Event::UsageReply {
+                    user_id: user.user_id,
+                    room_id,
+                    text: Command::help_text(&reason),
+                    created_at: Utc::now(),
+                });
                 Posted::Command {
                     command: "help",
                     request_id,

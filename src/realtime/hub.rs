@@ -287,6 +287,20 @@ impl Hub {
                 let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
                 self.to_room(r.room_id, None, &frame);
             }
+            Event::UsageReply {
+                user_id,
+                room_id,
+                text,
+                created_at,
+            } => {
+                let frame: Utf8Bytes = protocol::bot_message(room_id, &text, &created_at).into();
+                let inner = self.lock();
+                for conn in inner.users.get(&user_id).into_iter().flatten() {
+                    if let Some(c) = inner.conns.get(conn).filter(|c| c.rooms.contains(&room_id)) {
+                        send(c, Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
             Event::Typing {
                 room_id,
                 username,

@@ -130,6 +130,15 @@ pub enum Event {
     /// The server speaking in the bot's name, unstored: help, or a command it could not queue.
     /// (The bot's own answers are stored room messages.)
     BotReply(BotReply),
+    /// The server's usage reply to a malformed command (`/stok=…`, `/stock=`): for the sockets
+    /// of the user who typed it in that room only, and not stored. The room does not see the
+    /// typo or the reply.
+    UsageReply {
+        user_id: i64,
+        room_id: i64,
+        text: String,
+        created_at: DateTime<Utc>,
+    },
     /// Someone is typing in a room; `conn_id` is the typing socket, which does not get it back.
     Typing {
         room_id: i64,
@@ -172,6 +181,7 @@ impl Event {
             Event::RoomTips { .. } => "rooms.tips".into(),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
+            Event::UsageReply { user_id, .. } => format!("user.{user_id}.usage"),
             Event::Presences { .. } => "rooms.presence".into(),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
             Event::RoomCreated(r) => format!("room.{}.created", r.id),
