@@ -13,14 +13,14 @@
 //! Layer 0: uses nothing else of this crate.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// Tasks started under a signal, by name.
-type Tasks = Arc<Mutex<Vec<(&'static str, JoinHandle<()>)>>>;
+type Tasks = Mutex<Vec<(&'static str, JoinHandle<()>)>>;
 
 /// The owner's side: triggers the stop and waits for every handle to be dropped.
 pub struct ShutdownSignal {
@@ -82,7 +82,7 @@ impl ShutdownSignal {
             notify,
             done_tx,
             done_rx,
-            tasks: Arc::default(),
+            tasks: Mutex::default(),
         }
     }
 
@@ -98,16 +98,6 @@ impl ShutdownSignal {
         // Tasks that ended on their own are forgotten as others start.
         tasks.retain(|(_, h)| !h.is_finished());
         tasks.push((name, handle));
-    }
-
-    /// A way to start tasks of this signal from elsewhere (a component that starts its own
-    /// tasks, like the hub's gap fills), without holding the signal.
-    pub fn spawner(&self) -> Spawner {
-        Spawner {
-            notify: self.notify.subscribe(),
-            done_tx: self.done_tx.downgrade(),
-            tasks: self.tasks.clone(),
-        }
     }
 
     /// A handle for a new task.
@@ -138,7 +128,7 @@ impl ShutdownSignal {
         notify.send_replace(true);
         drop(done_tx);
         let handles_held = tokio::time::timeout_at(deadline, done_rx.recv()).await.is_err();
-        let tasks = std::mem::take(&mut *tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let tasks = tasks.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut late = Vec::new();
         for (name, handle) in tasks {
             if tokio::time::timeout_at(deadline, handle).await.is_err() {
@@ -146,38 +136,6 @@ impl ShutdownSignal {
             }
         }
         Drained { late, handles_held }
-    }
-}
-
-/// Starts tasks of a `ShutdownSignal` (see `ShutdownSignal::spawner`).
-#[derive(Clone)]
-pub struct Spawner {
-    notify: watch::Receiver<bool>,
-    /// Weak: a spawner kept by a component does not hold the stop up; only its tasks do.
-    done_tx: mpsc::WeakSender<()>,
-    tasks: Tasks,
-}
-
-impl Spawner {
-    /// As `ShutdownSignal::spawn`. A task started after the stop was triggered sees it at once;
-    /// once every handle of the signal is gone (the stop is complete), nothing starts and this
-    /// returns false.
-    pub fn spawn<F, Fut>(&self, name: &'static str, task: F) -> bool
-    where
-        F: FnOnce(Shutdown) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let Some(done) = self.done_tx.upgrade() else {
-            return false;
-        };
-        let handle = tokio::spawn(task(Shutdown {
-            notify: self.notify.clone(),
-            _done: done,
-        }));
-        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        tasks.retain(|(_, h)| !h.is_finished());
-        tasks.push((name, handle));
-        true
     }
 }
 
@@ -235,11 +193,9 @@ mod tests {
             drop(stop);
             std::future::pending::<()>().await
         });
-        let spawner = signal.spawner();
-        spawner.spawn("late starter", |mut stop| async move { stop.recv().await });
         let drained = signal.shutdown(Duration::from_secs(5)).await;
         assert_eq!(drained.late, ["deaf"]);
-        assert!(!drained.handles_held, "the spawner's handle is not a task's");
+        assert!(!drained.handles_held);
     }
 
     #[tokio::test]
