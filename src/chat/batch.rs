@@ -26,6 +26,8 @@ where
     let (tx, mut rx) = mpsc::channel(queue);
     stop.spawn(name, |mut stop| async move {
         let mut jobs = Vec::with_capacity(max);
+        // After the stop the closed queue still yields what was in it, then ends.
+        let mut stopping = false;
         loop {
             tokio::select! {
                 n = rx.recv_many(&mut jobs, max) => {
@@ -34,12 +36,11 @@ where
                     }
                     handle(std::mem::replace(&mut jobs, Vec::with_capacity(max))).await;
                 }
-                _ = stop.recv() => break,
+                _ = stop.recv(), if !stopping => {
+                    stopping = true;
+                    rx.close();
+                }
             }
-        }
-        rx.close();
-        while rx.recv_many(&mut jobs, max).await > 0 {
-            handle(std::mem::replace(&mut jobs, Vec::with_capacity(max))).await;
         }
     });
     tx
