@@ -385,7 +385,7 @@ impl Chat {
         let mut live = store::presence::live_instances(&self.db)
             .await
             .unwrap_or_default();
-        live.insert(self.instance_id);
+        live.insert(self.instance_id());
         for &id in ids {
             self.sessions.forget(id);
         }

@@ -64,9 +64,6 @@ pub struct Chat {
     /// Per-user budget of WebSocket control frames (join, leave, typing) over all the user's
     /// sockets here; a join with `since` (a history replay) costs `REPLAY_COST`.
     controls: RateLimiter,
-    /// This process's id in the presence table: presence rows of a dead instance are ignored
-    /// by it, and swept, instead of showing ghosts.
-    instance_id: Uuid,
     /// How long a login stays refreshable.
     refresh_ttl: Duration,
     /// Failed logins per key before throttling (`throttle`); 0: off.
@@ -101,7 +98,6 @@ impl Chat {
             writer: writer::Writer::spawn(db.clone(), bus.clone(), work),
             entries: presence::spawn_entries(db.clone(), bus.clone(), bus.instance_id, work),
             exits: presence::spawn_exits(db.clone(), bus.clone(), work),
-            instance_id: bus.instance_id,
             db,
             bus,
             keys: TokenKeys::new(
@@ -159,9 +155,10 @@ impl Chat {
         }
     }
 
-    /// This instance's id (its presence rows, its revocation acknowledgements).
+    /// This instance's id, the bus's: its presence rows (those of a dead instance are ignored
+    /// and swept instead of showing ghosts) and its revocation acknowledgements.
     pub fn instance_id(&self) -> Uuid {
-        self.instance_id
+        self.bus.instance_id
     }
 
     /// Refreshes the bots gauge (an alert watches it); a down broker leaves it be,

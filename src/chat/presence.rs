@@ -211,17 +211,17 @@ impl Chat {
     /// True when PostgreSQL had lost this instance (see `store::presence::heartbeat`): its
     /// sockets' presence must be recorded again (`restore_presence`).
     pub async fn heartbeat(&self) -> Result<bool, ChatError> {
-        Ok(store::presence::heartbeat(&self.db, self.instance_id).await?)
+        Ok(store::presence::heartbeat(&self.db, self.instance_id()).await?)
     }
 
     /// Records the presence of this instance's live sockets again, `(conn_id, room_id,
     /// user_id)`, so that joiners' lists are right after the database lost the rows.
     pub async fn restore_presence(&self, entries: &[(Uuid, i64, i64)]) -> Result<u64, ChatError> {
-        Ok(store::presence::restore(&self.db, self.instance_id, entries).await?)
+        Ok(store::presence::restore(&self.db, self.instance_id(), entries).await?)
     }
 
     /// Forgets this instance and its sockets' presence (graceful shutdown).
     pub async fn retire(&self) -> Result<(), ChatError> {
-        Ok(store::presence::retire(&self.db, self.instance_id).await?)
+        Ok(store::presence::retire(&self.db, self.instance_id()).await?)
     }
 }
