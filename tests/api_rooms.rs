@@ -337,11 +337,7 @@ async fn health_is_up_and_readyz_turns_503_when_the_database_goes_away() {
         .await
         .unwrap();
     }
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-        .bind(&app.env.db_name)
-        .execute(&admin)
-        .await
-        .unwrap();
+    common::kill_connections(&admin, &app.env.db_name).await;
     let (status, body) = app.get("/readyz", None).await;
     assert_eq!(status, 503, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("database"), "{body}");

@@ -319,11 +319,7 @@ async fn database_connections_killed_mid_batch_lose_nothing_acknowledged() {
     let killing = async {
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(40)).await;
-            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-                .bind(&app.env.db_name)
-                .execute(&admin)
-                .await
-                .unwrap();
+            common::kill_connections(&admin, &app.env.db_name).await;
         }
     };
     let ((acked, refused), ()) = tokio::join!(posting, killing);

@@ -597,3 +597,18 @@ pub fn client_jwt(key_id: &str, secret: &str, alg: &str, claims: &Value) -> Stri
     .unwrap();
     format!("{input}.{sig}")
 }
+
+/// Terminates every connection the server's role holds to database `db`, as a PostgreSQL
+/// restart would. Only the role's own: an autovacuum worker visiting the database runs as the
+/// superuser, and terminating it is refused ("must be a superuser"), which failed this now and
+/// then.
+pub async fn kill_connections(admin: &sqlx::PgPool, db: &str) {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND usename = current_user",
+    )
+    .bind(db)
+    .execute(admin)
+    .await
+    .unwrap();
+}
