@@ -1,6 +1,7 @@
 //! Per-user rate limits (messages, WebSocket control frames): a token bucket per user,
-//! `capacity` tokens per `window`, refilled continuously. Kept per server instance (a user's sockets normally sit on one
-//! instance behind a sticky load balancer); see docs/architecture.md for the trade-off.
+//! `capacity` tokens per `window`, refilled continuously. Kept per server instance (a user's
+//! sockets normally sit on one instance behind a sticky load balancer); see
+//! docs/architecture.md for the trade-off.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
