@@ -6,7 +6,7 @@
 // controller (chat-account.js) asks these rules and does the rest, so node can
 // unit-test them (tests/web/notices.test.mjs).
 
-import { mentionsUser } from './text.js';
+import { mentionsUser, plainText } from './markdown.js';
 
 /** localStorage key: '1' when the user turned notifications on in this browser. */
 export const NOTIFY_KEY = 'tickertalk.notify';
@@ -31,12 +31,12 @@ export function wantsNotification(conv, msg, mention) {
 /** The browser notification for a message: its title and options. */
 export function notificationFor(conv, msg) {
   const title = conv.kind === 'dm' ? `${msg.author} (direct message)` : `${msg.author} in #${conv.name}`;
-  return { title, options: { body: msg.text.slice(0, 140), tag: conv.key } };
+  return { title, options: { body: plainText(msg.text).slice(0, 140), tag: conv.key } };
 }
 
 /** A Mentions list entry's two lines. */
 export function mentionLines(conv, msg) {
-  return { name: `${msg.author} in #${conv.name}`, preview: msg.text.slice(0, 80) };
+  return { name: `${msg.author} in #${conv.name}`, preview: plainText(msg.text).slice(0, 80) };
 }
 
 /** The "Notify me" button, off or on. */

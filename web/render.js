@@ -9,29 +9,11 @@
 
 import { BOT_NAME, sameUser } from './model.js';
 import { MAX_MESSAGE, quoteFigures } from './protocol.js';
-import { mentionsUser, tokenize } from './text.js';
+import { mentionsUser, parseMarkdown, plainText } from './markdown.js';
+import { renderMessageText } from './message-text.js';
 import {
   $, el, show, formatTime, formatFullTime, formatShortDate, avatar,
 } from './util.js';
-
-/** One bubble. `own` decides the side; pending/failed ones carry their status line. */
-/**
- * Message text as nodes: plain text, links (http and https only, opened in a
- * new tab without access to this page) and @mentions (ours highlighted).
- * Never HTML: every piece is a text node or an element we build.
- */
-export function renderText(text, me) {
-  return tokenize(text).map((p) => {
-    if (p.kind === 'link') {
-      return el('a', { text: p.text, testid: 'message-link', attrs: { href: p.href, target: '_blank', rel: 'noopener noreferrer' } });
-    }
-    if (p.kind === 'mention') {
-      const mine = sameUser(p.user, me);
-      return el('span', { className: `mention${mine ? ' mention-me' : ''}`, testid: 'mention', text: p.text });
-    }
-    return document.createTextNode(p.text);
-  });
-}
 
 function dayKey(iso) {
   const d = new Date(iso);
@@ -72,10 +54,12 @@ export function restyle(node) {
   node.classList.toggle('grouped', grouped);
 }
 
+/** One bubble. `own` decides the side; pending/failed ones carry their status line. */
 export function renderMessage(msg, { me, onRetry, onDismiss }) {
   const own = !msg.bot && sameUser(msg.author, me);
+  const tree = parseMarkdown(msg.text);
   const classes = ['msg'];
-  if (!own && !msg.bot && mentionsUser(msg.text, me)) classes.push('mentions-me');
+  if (!own && !msg.bot && mentionsUser(tree, me)) classes.push('mentions-me');
   if (own) classes.push('own');
   if (msg.bot) classes.push('bot');
   if (msg.state === 'pending' || msg.state === 'queued') classes.push('pending');
@@ -99,7 +83,7 @@ export function renderMessage(msg, { me, onRetry, onDismiss }) {
     msg.asked_by
       ? el('p', { className: 'msg-asked', testid: 'message-asked', text: `${msg.asked_by} asked ${msg.command || ''}`.trim() })
       : null,
-    el('p', { className: 'msg-text', testid: 'message-text' }, renderText(msg.text, me)),
+    el('div', { className: 'msg-text', testid: 'message-text' }, renderMessageText(tree, me)),
     msg.bot ? renderQuoteCard(msg.quote) : null,
   ]);
 
@@ -279,7 +263,7 @@ export function renderDmList(entries, { isActive, unreadOf, onOpen }) {
           el('span', { className: 'conv-name', text: entry.username }),
           entry.created_at ? el('span', { className: 'dm-date', text: formatShortDate(entry.created_at) }) : null,
         ]),
-        el('span', { className: 'dm-preview', text: entry.latest_message || 'No messages yet' }),
+        el('span', { className: 'dm-preview', text: plainText(entry.latest_message || '') || 'No messages yet' }),
       ]),
       unread ? el('span', { className: 'badge', testid: 'dm-unread', text: unread, attrs: { 'aria-label': `${unread} unread` } }) : null,
     ]);

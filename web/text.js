@@ -1,24 +1,37 @@
 // Message text as the client shows it: links and @mentions found in plain text.
 // The text itself is never parsed as HTML; this only splits it into pieces, and
-// the renderer builds text nodes and elements from them.
+// the renderer builds text nodes and elements from them. Markdown (markdown.js)
+// hands its plain-text leaves to tokenize, so a link or a mention means the same
+// with or without markdown around it.
 //
-// Links: only http and https (so never `javascript:`), ending before spaces,
-// quotes and angle brackets, and without trailing punctuation (a sentence's
-// full stop is not part of its link). Mentions: `@` and a username (a letter,
-// then letters, digits or `_`, 3 to 32 long, as sign-up allows), not inside a
-// word or an email address.
+// Links: only http and https (so never `javascript:`), not glued to a letter or
+// digit before them, ending before spaces, quotes, backticks and angle brackets,
+// and without trailing punctuation (a sentence's full stop, or the `*`/`_` of
+// markdown around the link, is not part of it). Mentions: `@` and a username (a
+// letter, then letters, digits or `_`, 3 to 32 long, as sign-up allows), not
+// inside a word or an email address.
+//
+// Both patterns are single passes with no nested quantifiers: their cost grows
+// with the text's length, whatever the text.
 
-const LINK = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const LINK = /(?<![A-Za-z0-9])https?:\/\/[^\s<>"'`]+/gi;
 const MENTION = /(^|[^A-Za-z0-9_@.])@([A-Za-z][A-Za-z0-9_]{2,31})\b/g;
-const TRAILING = '.,;:!?)]}\'"';
+const TRAILING = '.,;:!?)]}\'"*_~';
 
 /** `raw` without the punctuation a sentence puts after a link (a `)` stays if it closes one). */
-function trimLink(raw) {
+export function trimLink(raw) {
   let end = raw.length;
-  const count = (s, c) => s.split(c).length - 1;
+  // Counted once, then kept as characters are dropped: the loop stays linear.
+  let open = 0;
+  let close = 0;
+  for (const c of raw) {
+    if (c === '(') open += 1;
+    else if (c === ')') close += 1;
+  }
   while (end > 0 && TRAILING.includes(raw[end - 1])) {
-    const head = raw.slice(0, end);
-    if (raw[end - 1] === ')' && count(head, '(') >= count(head, ')')) break;
+    const c = raw[end - 1];
+    if (c === ')' && open >= close) break;
+    if (c === ')') close -= 1;
     end -= 1;
   }
   return raw.slice(0, end);
@@ -34,14 +47,23 @@ export function safeUrl(raw) {
   }
 }
 
-/** Splits `text` into [{kind: 'text'|'link'|'mention', text, href?, user?}], in order. */
-export function tokenize(text) {
+/** The http(s) links in `text`: [{start, end, text, href}], in order. */
+export function findLinks(text) {
   const found = [];
   for (const m of text.matchAll(LINK)) {
     const raw = trimLink(m[0]);
     const href = safeUrl(raw);
-    if (href) found.push({ start: m.index, end: m.index + raw.length, kind: 'link', text: raw, href });
+    if (href) found.push({ start: m.index, end: m.index + raw.length, text: raw, href });
   }
+  return found;
+}
+
+/**
+ * Splits `text` into [{kind: 'text'|'link'|'mention', text, href?, user?}], in
+ * order. `links: false` finds mentions only (text that is already a link's).
+ */
+export function tokenize(text, { links = true } = {}) {
+  const found = links ? findLinks(text).map((l) => ({ ...l, kind: 'link' })) : [];
   for (const m of text.matchAll(MENTION)) {
     const start = m.index + m[1].length;
     const end = start + 1 + m[2].length;
@@ -60,11 +82,4 @@ export function tokenize(text) {
   }
   if (at < text.length) out.push({ kind: 'text', text: text.slice(at) });
   return out;
-}
-
-/** Whether `text` mentions `me` (any case). */
-export function mentionsUser(text, me) {
-  if (!me) return false;
-  const who = String(me).toLowerCase();
-  return tokenize(text).some((p) => p.kind === 'mention' && p.user.toLowerCase() === who);
 }

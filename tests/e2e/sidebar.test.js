@@ -186,7 +186,7 @@ describe('sidebar, resend and any host in Chromium', { timeout: 300_000 }, () =>
     const links = bubble.getByTestId('message-link');
     assert.equal(await links.count(), 1, 'one link, and no javascript: link');
     assert.equal(await links.getAttribute('href'), 'https://example.com/x?y=1');
-    assert.equal(await links.getAttribute('rel'), 'noopener noreferrer');
+    assert.equal(await links.getAttribute('rel'), 'noopener noreferrer nofollow');
     assert.equal(await links.getAttribute('target'), '_blank');
     assert.equal(await bubble.locator('[data-testid="mention"].mention-me').count(), 1, 'my mention highlighted');
     assert.match(await bubble.getAttribute('class'), /mentions-me/);

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { tokenize, mentionsUser, safeUrl } from '../../web/text.js';
+import { findLinks, tokenize, safeUrl } from '../../web/text.js';
 
 describe('message text', () => {
   it('finds http(s) links without the sentence\'s punctuation', () => {
@@ -25,9 +25,17 @@ describe('message text', () => {
   it('finds mentions, not emails or mentions inside links', () => {
     const parts = tokenize('hi @Alice and @bob_2, mail me@example.com or see https://x.org/@carol');
     assert.deepEqual(parts.filter((p) => p.kind === 'mention').map((p) => p.user), ['Alice', 'bob_2']);
-    assert.equal(mentionsUser('hi @ALICE!', 'alice'), true);
-    assert.equal(mentionsUser('hi @alicex', 'alice'), false);
-    assert.equal(mentionsUser('@al is too short to be a name', 'al'), false);
+  });
+
+  it('leaves markdown\'s marks around a link out of it', () => {
+    assert.deepEqual(findLinks('**https://x.org/a** _https://y.org_ https://z.org/a_b').map((l) => l.text),
+      ['https://x.org/a', 'https://y.org', 'https://z.org/a_b']);
+    assert.deepEqual(findLinks('xhttps://x.org 1http://y.org'), [], 'never glued to a word');
+  });
+
+  it('finds only mentions when asked for no links', () => {
+    assert.deepEqual(tokenize('https://x.org/@carol @dave', { links: false }).filter((p) => p.kind !== 'text').map((p) => p.kind),
+      ['mention', 'mention']);
   });
 
   it('keeps the text whole: the pieces join back to it', () => {

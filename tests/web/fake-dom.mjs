@@ -1,0 +1,73 @@
+// Just enough of a document for the views' builders (util.el) under node: elements
+// with attributes, a dataset, children and textContent. innerHTML and
+// insertAdjacentHTML throw, so a test fails if a builder ever reaches for them.
+
+class FakeText {
+  constructor(text) {
+    this.nodeType = 3;
+    this.textContent = String(text);
+  }
+}
+
+class FakeElement {
+  constructor(tag) {
+    this.nodeType = 1;
+    this.tagName = tag.toUpperCase();
+    this.className = '';
+    this.attributes = new Map();
+    this.dataset = {};
+    this.childNodes = [];
+  }
+
+  setAttribute(name, value) {
+    this.attributes.set(name, String(value));
+  }
+
+  getAttribute(name) {
+    return this.attributes.has(name) ? this.attributes.get(name) : null;
+  }
+
+  append(...nodes) {
+    for (const n of nodes) this.childNodes.push(typeof n === 'string' ? new FakeText(n) : n);
+  }
+
+  get children() {
+    return this.childNodes.filter((n) => n.nodeType === 1);
+  }
+
+  get textContent() {
+    return this.childNodes.map((n) => n.textContent).join('');
+  }
+
+  set textContent(text) {
+    this.childNodes = [new FakeText(text)];
+  }
+
+  set innerHTML(_) {
+    throw new Error('innerHTML used');
+  }
+
+  insertAdjacentHTML() {
+    throw new Error('insertAdjacentHTML used');
+  }
+}
+
+/** Installs the fake as globalThis.document (once) and returns it. */
+export function installFakeDocument() {
+  if (!globalThis.document) {
+    globalThis.document = {
+      createElement: (tag) => new FakeElement(tag),
+      createTextNode: (text) => new FakeText(text),
+    };
+  }
+  return globalThis.document;
+}
+
+/** Every element under `roots` (nodes or arrays of them), depth first. */
+export function* elements(roots) {
+  for (const n of [roots].flat()) {
+    if (n.nodeType !== 1) continue;
+    yield n;
+    yield* elements(n.childNodes);
+  }
+}
