@@ -9,13 +9,16 @@
 // chat-api.js, the sending rules in delivery.js.
 
 import { BOT_NAME, sameUser, pendingMessage } from './model.js';
-import { joinFrame, typingFrame, parseMessage, parseHistory } from './protocol.js';
-import { renderRoomList, renderHeader, renderPresence, renderCharCount, toast } from './render.js';
+import { MAX_MESSAGE, joinFrame, typingFrame, parseMessage, parseHistory } from './protocol.js';
+import { renderRoomList, renderHeader, renderPresence, toast } from './render.js';
+import { renderComposer, showComposerError, tooLongText } from './composer-view.js';
 import { $, show, newClientId, withBusy } from './util.js';
 import {
   PAGE_SIZE, ROOMS_PATH, fetchRooms, latestPagePath, olderPagePath, readMarkerPath, createRoomError,
 } from './chat-api.js';
-import { BOT_TYPING_FOR, TYPING_SHOW_FOR, isSendKey, resendAfterJoin, typingDue } from './delivery.js';
+import {
+  BOT_TYPING_FOR, TYPING_SHOW_FOR, composerKey, lengthCheck, resendAfterJoin, typingDue,
+} from './delivery.js';
 
 export class RoomsController {
   /** @param {import('./chat.js').Chat} chat */
@@ -23,6 +26,12 @@ export class RoomsController {
     this.chat = chat;
     this.lastRoomsFetch = 0;
     this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
+    /**
+     * A reply or an edit being written in the message box, or null for a new
+     * message. None can be started yet (the server has neither); Escape
+     * clears one, and editLastMessage is where an edit will begin.
+     */
+    this.mode = null;
     this.bind();
   }
 
@@ -267,19 +276,61 @@ export class RoomsController {
     const conv = chat.current;
     const text = chat.composer.value.trim();
     if (!conv || !text) return;
+    const check = this.lengthCheck();
+    if (check.over) {
+      // Refused here, whole: the server would refuse it anyway, and the author keeps every word.
+      showComposerError(tooLongText(check));
+      return;
+    }
     const msg = pendingMessage({ clientId: newClientId(), author: chat.me, text });
     if (conv.addPending(msg)) chat.ui(conv).view.addPending(msg);
     chat.connection.post(conv, msg);
     chat.composer.value = '';
     chat.ui(conv).draft = '';
-    this.updateCharCount();
-    show($('composer-error'), false);
+    this.renderComposer();
+    showComposerError('');
     chat.scrollToBottom();
     chat.connection.sendPending(conv, msg);
   }
 
-  updateCharCount() {
-    renderCharCount(this.chat.composer.value.trim().length);
+  lengthCheck() {
+    return lengthCheck(this.chat.composer.value, MAX_MESSAGE);
+  }
+
+  /** The box and Send as the conversation and the text's length allow. */
+  renderComposer() {
+    renderComposer({ enabled: !!this.chat.current, check: this.lengthCheck() });
+  }
+
+  /** A key in the message box (delivery.js composerKey says what it means). */
+  onComposerKey(ev) {
+    const { composer } = this.chat;
+    const action = composerKey(ev, { over: this.lengthCheck().over, mode: this.mode, empty: composer.value === '' });
+    if (action === 'send') {
+      ev.preventDefault();
+      this.sendMessage();
+    } else if (action === 'refuse') {
+      ev.preventDefault();
+      showComposerError(tooLongText(this.lengthCheck()));
+    } else if (action === 'cancel' || action === 'leave') {
+      // One Escape, one thing: not also closing a panel behind the box.
+      ev.preventDefault();
+      ev.stopPropagation();
+      if (action === 'cancel') this.mode = null;
+      else composer.blur();
+    } else if (action === 'edit-last' && this.editLastMessage()) {
+      ev.preventDefault();
+    }
+  }
+
+  /**
+   * ArrowUp in an empty message box: where editing the user's last message
+   * in this conversation starts, once the server can edit messages (setting
+   * `mode` to the edit, so Escape cancels it). It cannot yet, so this takes
+   * nothing and the key keeps its usual meaning. Returns whether it took the key.
+   */
+  editLastMessage() {
+    return false;
   }
 
   maybeSendTyping() {
@@ -302,14 +353,9 @@ export class RoomsController {
 
   bind() {
     const { composer } = this.chat;
-    composer.addEventListener('keydown', (ev) => {
-      if (isSendKey(ev)) {
-        ev.preventDefault();
-        this.sendMessage();
-      }
-    });
+    composer.addEventListener('keydown', (ev) => this.onComposerKey(ev));
     composer.addEventListener('input', () => {
-      this.updateCharCount();
+      this.renderComposer();
       this.maybeSendTyping();
       this.autosize();
     });

@@ -20,7 +20,7 @@
 import { FRAME } from './protocol.js';
 import {
   MessageListView, renderUnreadTotals, renderHeader, renderNoConversation, renderConversation, renderPresence,
-  renderTyping, renderHistoryTop, setComposerEnabled, toast,
+  renderTyping, renderHistoryTop, toast,
 } from './render.js';
 import { $, show } from './util.js';
 import { LAST_CONV_KEY, conversationHash, parseConversationHash, unreadForKey } from './navigation.js';
@@ -347,7 +347,7 @@ export class Chat {
   }
 
   updateComposerState() {
-    setComposerEnabled(!!this.current);
+    this.rooms.renderComposer();
   }
 
   // -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-// The rules of getting a message out: when the composer sends, when a typing
-// notice is due, what a failed post becomes, which posts go out again after a
-// join, and whether a fetch may move dm_since (it may only when one socket
-// stayed up throughout it).
+// The rules of getting a message out: when the composer sends (and what its
+// other keys do), how long a message may be, when a typing notice is due,
+// what a failed post becomes, which posts go out again after a join, and
+// whether a fetch may move dm_since (it may only when one socket stayed up
+// throughout it).
 //
 // Must not touch the DOM, the socket or timers: the controllers
 // (chat-connection.js, chat-rooms.js) ask these rules and act, so node can
@@ -16,9 +17,51 @@ export const TYPING_SHOW_FOR = 3000;
 /** How long "stockbot is fetching a quote…" may show before the answer comes. */
 export const BOT_TYPING_FOR = 10_000;
 
+/** From this share of the limit on, the composer shows how long the message is. */
+export const COUNT_FROM = 0.9;
+
 /** Enter sends; Shift+Enter (or any modifier, or an IME composing) is a new line. */
 export function isSendKey(ev) {
   return ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !ev.altKey && !ev.ctrlKey && !ev.metaKey;
+}
+
+/**
+ * The length of what the message box would send, as the server counts it:
+ * the text is sent trimmed, and the server counts characters (code points),
+ * so an emoji is one, not the two UTF-16 units of `.length`.
+ */
+export function messageLength(value) {
+  let n = 0;
+  for (const _codePoint of value.trim()) n += 1; // a string iterates by code point
+  return n;
+}
+
+/**
+ * What the composer shows about the length of `value`: the count against
+ * `max` from COUNT_FROM of it on (`shown`), and whether it is too long to send
+ * (`over`, by `excess` characters).
+ */
+export function lengthCheck(value, max) {
+  const count = messageLength(value);
+  return { count, max, over: count > max, excess: Math.max(0, count - max), shown: count >= Math.ceil(max * COUNT_FROM) };
+}
+
+/**
+ * What a key pressed in the message box does:
+ * 'send' (Enter), 'refuse' (Enter on a message too long: nothing is sent and
+ * the text stays), 'cancel' (Escape while replying or editing: back to a new
+ * message), 'leave' (Escape otherwise: the focus leaves the box), 'edit-last'
+ * (ArrowUp in an empty box: where editing the last message will start), or
+ * null: the key is the text's.
+ * `state`: {over, mode (a reply or edit in progress, or null), empty}.
+ */
+export function composerKey(ev, { over = false, mode = null, empty = false } = {}) {
+  if (isSendKey(ev)) return over ? 'refuse' : 'send';
+  if (ev.isComposing) return null;
+  if (ev.key === 'Escape') return mode ? 'cancel' : 'leave';
+  const plain = !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey;
+  if (ev.key === 'ArrowUp' && plain && empty && !mode) return 'edit-last';
+  return null;
 }
 
 /**

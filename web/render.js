@@ -8,7 +8,7 @@
 // User text reaches the page only through textContent (util.el), never innerHTML.
 
 import { BOT_NAME, sameUser } from './model.js';
-import { MAX_MESSAGE, quoteFigures } from './protocol.js';
+import { quoteFigures } from './protocol.js';
 import { mentionsUser, parseMarkdown, plainText } from './markdown.js';
 import { renderMessageText } from './message-text.js';
 import {
@@ -366,18 +366,6 @@ export function renderHistoryTop(conv, { loading, loadingOlder }) {
       : `This is the beginning of your conversation with ${conv.name}.`;
     show(start, true);
   } else show(start, false);
-}
-
-export function setComposerEnabled(enabled) {
-  $('composer-input').disabled = !enabled;
-  document.querySelector('[data-testid="send-button"]').disabled = !enabled;
-}
-
-export function renderCharCount(n) {
-  const counter = $('char-count');
-  counter.textContent = `${n} / ${MAX_MESSAGE}`;
-  counter.classList.toggle('over', n > MAX_MESSAGE);
-  show(counter, n > MAX_MESSAGE - 200);
 }
 
 // ---------------------------------------------------------------------------

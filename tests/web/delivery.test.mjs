@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  FetchMarks, TYPING_SEND_EVERY, failureOutcome, inFlight, isSendKey, resendAfterJoin, typingDue,
+  FetchMarks, TYPING_SEND_EVERY, composerKey, failureOutcome, inFlight, isSendKey, lengthCheck, messageLength,
+  resendAfterJoin, typingDue,
 } from '../../web/delivery.js';
 import { Conversation, pendingMessage } from '../../web/model.js';
 
@@ -133,5 +134,44 @@ describe('FetchMarks', () => {
     marks.changed();
     const mark = marks.mark(true);
     assert.equal(marks.holds(mark, false), false);
+  });
+});
+
+describe('messageLength and lengthCheck', () => {
+  it('counts what is sent (trimmed) as the server does: characters, not UTF-16 units', () => {
+    assert.equal(messageLength('  hello \n'), 5);
+    assert.equal(messageLength('😀😀'), 2, 'an emoji is one character');
+    assert.equal('😀😀'.length, 4);
+    assert.equal(messageLength('é'.repeat(2000)), 2000);
+  });
+
+  it('shows the count from 90% of the limit, and says by how much it is over', () => {
+    assert.deepEqual(lengthCheck('x'.repeat(1799), 2000), { count: 1799, max: 2000, over: false, excess: 0, shown: false });
+    assert.equal(lengthCheck('x'.repeat(1800), 2000).shown, true);
+    assert.deepEqual(lengthCheck('x'.repeat(2000), 2000), { count: 2000, max: 2000, over: false, excess: 0, shown: true });
+    assert.deepEqual(lengthCheck(`${'x'.repeat(2013)}   `, 2000), { count: 2013, max: 2000, over: true, excess: 13, shown: true });
+    assert.equal(lengthCheck('😀'.repeat(1500), 2000).over, false, '3,000 UTF-16 units, 1,500 characters');
+  });
+});
+
+describe('composerKey', () => {
+  it('sends on Enter, and refuses a message too long without sending it', () => {
+    assert.equal(composerKey({ key: 'Enter' }), 'send');
+    assert.equal(composerKey({ key: 'Enter' }, { over: true }), 'refuse');
+    assert.equal(composerKey({ key: 'Enter', shiftKey: true }, { over: true }), null, 'Shift+Enter is a new line, over or not');
+  });
+
+  it('Escape cancels a reply or edit, else leaves the box', () => {
+    assert.equal(composerKey({ key: 'Escape' }, { mode: { kind: 'edit' } }), 'cancel');
+    assert.equal(composerKey({ key: 'Escape' }), 'leave');
+    assert.equal(composerKey({ key: 'Escape', isComposing: true }), null, 'Escape ends an input method first');
+  });
+
+  it('ArrowUp in an empty box asks to edit the last message; elsewhere it moves the caret', () => {
+    assert.equal(composerKey({ key: 'ArrowUp' }, { empty: true }), 'edit-last');
+    assert.equal(composerKey({ key: 'ArrowUp' }, { empty: false }), null);
+    assert.equal(composerKey({ key: 'ArrowUp', shiftKey: true }, { empty: true }), null);
+    assert.equal(composerKey({ key: 'ArrowUp' }, { empty: true, mode: { kind: 'reply' } }), null);
+    assert.equal(composerKey({ key: 'a' }), null);
   });
 });

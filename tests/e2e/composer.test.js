@@ -1,0 +1,112 @@
+// In Chromium: the message box near and over the server's length limit (a counter, Send
+// disabled, Enter refused, the text kept whole, a long paste never cut), and its keys.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { cleanupAll, launchBrowser, newPage, rand, screenshot, startStack } from './harness.js';
+import { messages, signUp, waitForConversation, waitForMessage, waitOnline } from './ui.js';
+
+const RUN = rand(6);
+const ANN = { username: `ann_${RUN}`, email: `ann_${RUN}@example.com`, password: 'correct horse battery' };
+
+let stack;
+let browser;
+let ann;
+
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    if (ann) await screenshot(ann, `composer-fail-${name}`).catch(() => {});
+    throw err;
+  }
+}
+
+/** What the length check shows: the counter (null while hidden), Send, the box. */
+function lengthState(page) {
+  return page.evaluate(() => {
+    const counter = document.querySelector('[data-testid="char-count"]');
+    const box = document.querySelector('[data-testid="composer-input"]');
+    return {
+      counter: counter.hidden ? null : counter.textContent,
+      over: counter.classList.contains('over'),
+      sendDisabled: document.querySelector('[data-testid="send-button"]').disabled,
+      invalid: box.getAttribute('aria-invalid'),
+      length: box.value.length,
+    };
+  });
+}
+
+describe('the message box in Chromium', { timeout: 180_000 }, () => {
+  before(async () => {
+    stack = await startStack();
+    browser = await launchBrowser();
+    ann = await newPage(browser, 'ann');
+    await ann.goto(stack.origin);
+    await signUp(ann, ANN);
+    await waitForConversation(ann, 'General');
+    await waitOnline(ann);
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await cleanupAll();
+  }, { timeout: 60_000 });
+
+  it('counts near the limit, disables Send over it, and Enter keeps the text', { timeout: 60_000 }, () => step('limit', async () => {
+    const box = ann.getByTestId('composer-input');
+    await box.fill('x'.repeat(1799));
+    assert.deepEqual(await lengthState(ann), { counter: null, over: false, sendDisabled: false, invalid: 'false', length: 1799 });
+    await box.fill('x'.repeat(1850));
+    assert.deepEqual(await lengthState(ann), { counter: '1,850 / 2,000', over: false, sendDisabled: false, invalid: 'false', length: 1850 });
+
+    const tooLong = `${'y'.repeat(2013)}`;
+    await box.fill(tooLong);
+    assert.deepEqual(await lengthState(ann), { counter: '2,013 / 2,000 · 13 too many', over: true, sendDisabled: true, invalid: 'true', length: 2013 });
+    assert.match(await ann.getByTestId('composer-limit-status').textContent(), /13 characters over the limit of 2,000/);
+    const before = (await messages(ann)).length;
+    await box.press('Enter');
+    await ann.getByTestId('composer-error').waitFor({ state: 'visible' });
+    assert.match(await ann.getByTestId('composer-error').textContent(), /13 characters too long/);
+    await screenshot(ann, 'composer-too-long');
+    await ann.waitForTimeout(500);
+    assert.equal((await messages(ann)).length, before, 'nothing was sent, not even as a failed bubble');
+    assert.equal(await box.inputValue(), tooLong, 'the text stays, whole');
+    assert.equal(await ann.getByTestId('send-button').isDisabled(), true);
+
+    // Back under the limit: Send works again and the error goes; exactly the limit is sent.
+    await box.press('End');
+    for (let i = 0; i < 13; i += 1) await box.press('Backspace');
+    assert.equal((await lengthState(ann)).sendDisabled, false);
+    assert.equal(await ann.getByTestId('composer-error').isVisible(), false);
+    assert.match(await ann.getByTestId('composer-limit-status').textContent(), /fits again/);
+    await box.press('Enter');
+    await waitForMessage(ann, 'y'.repeat(2000), { state: 'sent' });
+    assert.equal(await box.inputValue(), '');
+    assert.deepEqual(await lengthState(ann), { counter: null, over: false, sendDisabled: false, invalid: 'false', length: 0 });
+  }));
+
+  it('keeps a long paste whole and counts characters as the server does', { timeout: 60_000 }, () => step('paste', async () => {
+    await ann.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.origin });
+    const box = ann.getByTestId('composer-input');
+    const pasted = `${'p'.repeat(4999)}!`;
+    await ann.evaluate((t) => navigator.clipboard.writeText(t), pasted);
+    await box.fill('');
+    await box.focus();
+    await ann.keyboard.press('Control+V');
+    await ann.waitForFunction(() => document.querySelector('[data-testid="composer-input"]').value.length > 0);
+    assert.equal(await box.inputValue(), pasted, 'all 5,000 characters are in the box');
+    assert.deepEqual(await lengthState(ann), { counter: '5,000 / 2,000 · 3,000 too many', over: true, sendDisabled: true, invalid: 'true', length: 5000 });
+
+    // 2,001 characters in 4,002 UTF-16 units: over by one, as the server counts.
+    await box.fill(`${'😀'.repeat(2000)}!`);
+    assert.equal((await lengthState(ann)).counter, '2,001 / 2,000 · 1 too many');
+    await box.fill('😀'.repeat(2000));
+    assert.equal((await lengthState(ann)).sendDisabled, false, '2,000 emoji fit');
+    await box.fill('');
+  }));
+
+  it('logged no CSP violations or script errors', () => {
+    assert.deepEqual(ann.problems.filter((p) => !/status of 40[19]/.test(p)), []);
+  });
+});

@@ -1,0 +1,58 @@
+// The message box's state on screen: enabled or not, the length counter near
+// and over the limit, Send disabled while the text is too long, and what a
+// screen reader hears when the text goes over the limit or back under it.
+//
+// Turns what it is given into DOM; the rules (how long a message is, what a
+// key does) are delivery.js's and the decisions the rooms controller's
+// (chat-rooms.js). The text in the box is never changed here: a message too
+// long stays whole until its author shortens it.
+
+import { $, show } from './util.js';
+
+const number = new Intl.NumberFormat();
+
+/** The last `over` announced, so a screen reader hears the change once, not every keystroke. */
+let announcedOver = false;
+
+/**
+ * `enabled`: a conversation is open. `check`: delivery.js lengthCheck of the
+ * box's text.
+ */
+export function renderComposer({ enabled, check }) {
+  const input = $('composer-input');
+  input.disabled = !enabled;
+  input.setAttribute('aria-invalid', String(check.over));
+  $('composer-form').classList.toggle('over', check.over);
+  document.querySelector('[data-testid="send-button"]').disabled = !enabled || check.over;
+
+  const counter = $('char-count');
+  counter.textContent = check.shown ? counterText(check) : '';
+  counter.classList.toggle('over', check.over);
+  show(counter, check.shown);
+  if (!check.over) showComposerError('');
+
+  if (check.over !== announcedOver) {
+    announcedOver = check.over;
+    $('composer-limit-status').textContent = check.over
+      ? `Too long to send: ${number.format(check.excess)} characters over the limit of ${number.format(check.max)}.`
+      : 'The message fits again.';
+  }
+}
+
+function counterText({ count, max, over, excess }) {
+  const base = `${number.format(count)} / ${number.format(max)}`;
+  return over ? `${base} · ${number.format(excess)} too many` : base;
+}
+
+/** Why the message was not sent (Enter on a message too long); '' hides it. */
+export function showComposerError(text) {
+  const box = $('composer-error');
+  if (text) box.textContent = text;
+  show(box, !!text);
+}
+
+/** The sentence for a message refused because it is too long. */
+export function tooLongText({ excess, max }) {
+  return `This message is ${number.format(excess)} characters too long to send (at most ${number.format(max)}). `
+    + 'Shorten it or split it in two; the text stays in the box.';
+}
