@@ -9,9 +9,11 @@
 // navigation.js.
 
 import { ChatModel } from './model.js';
-import { renderCurrentUser, toast } from './render.js';
+import { toast } from './render.js';
+import { renderCurrentUser } from './sidebar-view.js';
 import { $, el, show } from './util.js';
 import { LAST_CONV_KEY, defaultRoom } from './navigation.js';
+import { unreadRule } from './unread.js';
 import {
   NOTIFY_KEY, addMention, isMention, mentionLines, notificationFor, notifyToggleLabel, wantsNotification,
 } from './notices.js';
@@ -90,7 +92,13 @@ export class AccountController {
   setVisible(visible) {
     const { chat } = this;
     if (!chat.started) return;
+    // Back to the page: what came in meanwhile gets its divider, as on opening the conversation.
+    const rule = visible && chat.current ? unreadRule(chat.model, chat.current) : null;
     chat.model.setAttentive(visible);
+    if (rule) {
+      chat.ui(chat.current).unreadRule = rule;
+      chat.placeUnreadDivider(chat.current);
+    }
     if (visible && chat.current) {
       chat.renderUnread();
       chat.rooms.scheduleMarkRead(chat.current);

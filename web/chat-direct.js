@@ -8,7 +8,7 @@
 // chat-api.js, usernames and their checks in navigation.js.
 
 import { directPeer, parseMessage, parseHistory } from './protocol.js';
-import { renderDmList, renderDmListError } from './render.js';
+import { renderDmList, renderDmListError } from './sidebar-view.js';
 import { $, el, show, withBusy } from './util.js';
 import { INBOX_PATH, canSuggest, latestPagePath, suggestedNames, usersPath } from './chat-api.js';
 import { dmTargetProblem, typedUsername } from './navigation.js';

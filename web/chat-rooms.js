@@ -10,7 +10,8 @@
 
 import { BOT_NAME, sameUser, pendingMessage } from './model.js';
 import { MAX_MESSAGE, joinFrame, typingFrame, parseMessage, parseHistory } from './protocol.js';
-import { renderRoomList, renderHeader, renderPresence, toast } from './render.js';
+import { renderHeader, renderPresence, toast } from './render.js';
+import { renderRoomList } from './sidebar-view.js';
 import { renderComposer, showComposerError, tooLongText } from './composer-view.js';
 import { $, show, newClientId, withBusy } from './util.js';
 import {
@@ -220,6 +221,8 @@ export class RoomsController {
       const isCurrent = chat.isCurrent(conv);
       const fromBottom = chat.listEl.scrollHeight - chat.listEl.scrollTop;
       ui.view.placeAll(conv.addOlderPage(parseHistory(list), PAGE_SIZE));
+      // More unread than the first page held: the divider moves up to the first of them.
+      if (ui.unreadRule) chat.placeUnreadDivider(conv);
       if (isCurrent) chat.listEl.scrollTop = chat.listEl.scrollHeight - fromBottom; // keep the view still
     } catch (err) {
       toast(`Could not load older messages: ${err.friendly || err.message}`);

@@ -19,11 +19,13 @@
 
 import { FRAME } from './protocol.js';
 import {
-  MessageListView, renderUnreadTotals, renderHeader, renderNoConversation, renderConversation, renderPresence,
+  MessageListView, renderHeader, renderNoConversation, renderConversation, renderPresence,
   renderTyping, renderHistoryTop, toast,
 } from './render.js';
+import { renderUnreadTotals } from './sidebar-view.js';
 import { $, show } from './util.js';
 import { LAST_CONV_KEY, conversationHash, parseConversationHash, unreadForKey } from './navigation.js';
+import { firstUnread, settledRule, unreadMentionsForKey, unreadRule } from './unread.js';
 import { AccountController } from './chat-account.js';
 import { ConnectionController } from './chat-connection.js';
 import { DirectController } from './chat-direct.js';
@@ -47,6 +49,8 @@ class ConversationUi {
     /** The newest message id the server was told this user has read; the pending tell. */
     this.markedId = 0;
     this.markTimer = null;
+    /** Which messages were new when the conversation was opened (unread.js), for its divider; null: none. */
+    this.unreadRule = null;
   }
 
   clearTimers() {
@@ -224,6 +228,24 @@ export class Chat {
     show($('jump-latest'), false);
   }
 
+  /** The newest messages if they fit below the "New messages" divider, else the divider at the top. */
+  scrollToDivider(divider) {
+    this.scrollToBottom();
+    const above = divider.getBoundingClientRect().top - this.listEl.getBoundingClientRect().top;
+    if (above < 0) this.listEl.scrollTop += above - 8;
+  }
+
+  /**
+   * The "New messages" divider of a conversation, where its rule (set when it
+   * was opened) puts it among the messages loaded now. Returns the divider or null.
+   */
+  placeUnreadDivider(conv) {
+    const ui = this.ui(conv);
+    const first = firstUnread(conv, ui.unreadRule, this.me);
+    ui.unreadRule = settledRule(ui.unreadRule, first, conv, this.me);
+    return ui.view.setFirstUnread(first);
+  }
+
   // -------------------------------------------------------------------------
   // Opening a conversation
   // -------------------------------------------------------------------------
@@ -237,8 +259,12 @@ export class Chat {
         prevUi.draft = this.composer.value;
       }
     }
+    // What is new is decided before opening: an open conversation counts as read.
+    const rule = prev === conv ? undefined : unreadRule(this.model, conv);
     this.model.open(conv);
     const ui = this.ui(conv);
+    if (rule !== undefined) ui.unreadRule = rule;
+    if (rule === null) ui.view.setFirstUnread(null); // read since the last visit
     this.rooms.scheduleMarkRead(conv);
     const hash = conversationHash(conv);
     try {
@@ -284,7 +310,9 @@ export class Chat {
     if (conv.kind === 'room' && !ui.joined) this.rooms.joinRoom(conv);
     if (!this.isCurrent(conv)) return;
     this.renderHistoryTop();
-    if (ui.scroll == null) this.scrollToBottom();
+    const divider = rule ? this.placeUnreadDivider(conv) : null;
+    if (divider) this.scrollToDivider(divider);
+    else if (ui.scroll == null) this.scrollToBottom();
     else this.listEl.scrollTop = ui.scroll;
     // Short history that does not fill the screen: fetch more right away.
     if (conv.hasMore && this.listEl.scrollHeight <= this.listEl.clientHeight) this.rooms.loadOlder(conv);
@@ -316,6 +344,7 @@ export class Chat {
     return {
       isActive: (key) => !!this.current && this.current.key === key,
       unreadOf: (key) => unreadForKey(this.model, key),
+      mentionsOf: (key) => unreadMentionsForKey(this.model, key),
       onOpen: open,
     };
   }

@@ -1,6 +1,7 @@
 // Rendering of the chat screen: message bubbles and the message list of a
-// conversation, the sidebar lists, header, presence, typing line, history
-// top, unread badges, connection status and toasts.
+// conversation (with its "New messages" divider), header, presence, typing
+// line, history top, connection status and toasts. The sidebar is
+// sidebar-view.js's, the message box composer-view.js's.
 //
 // Turns data it is given into DOM. Must not keep chat state, talk to the
 // network or decide anything about messages (order, duplicates, unread: that
@@ -9,10 +10,10 @@
 
 import { BOT_NAME, sameUser } from './model.js';
 import { quoteFigures } from './protocol.js';
-import { mentionsUser, parseMarkdown, plainText } from './markdown.js';
+import { mentionsUser, parseMarkdown } from './markdown.js';
 import { renderMessageText } from './message-text.js';
 import {
-  $, el, show, formatTime, formatFullTime, formatShortDate, avatar,
+  $, el, show, formatTime, formatFullTime, avatar,
 } from './util.js';
 
 function dayKey(iso) {
@@ -50,6 +51,7 @@ export function restyle(node) {
     && prev.dataset.author === node.dataset.author
     && !node.classList.contains('bot') && !prev.classList.contains('bot')
     && !node.classList.contains('mentions-me')
+    && !node.classList.contains('first-unread')
     && Date.parse(at) - Date.parse(prev.dataset.at) < GROUP_WITHIN_MS;
   node.classList.toggle('grouped', grouped);
 }
@@ -58,8 +60,9 @@ export function restyle(node) {
 export function renderMessage(msg, { me, onRetry, onDismiss }) {
   const own = !msg.bot && sameUser(msg.author, me);
   const tree = parseMarkdown(msg.text);
+  const mentionsMe = !own && !msg.bot && mentionsUser(tree, me);
   const classes = ['msg'];
-  if (!own && !msg.bot && mentionsUser(tree, me)) classes.push('mentions-me');
+  if (mentionsMe) classes.push('mentions-me');
   if (own) classes.push('own');
   if (msg.bot) classes.push('bot');
   if (msg.state === 'pending' || msg.state === 'queued') classes.push('pending');
@@ -68,6 +71,8 @@ export function renderMessage(msg, { me, onRetry, onDismiss }) {
   const meta = el('div', { className: 'msg-meta' }, [
     el('span', { className: 'msg-author', testid: 'message-author', text: msg.author }),
     msg.bot ? el('span', { className: 'bot-badge', testid: 'bot-badge', text: 'Bot' }) : null,
+    // Not by colour alone: a mention of the user says so in words too.
+    mentionsMe ? el('span', { className: 'mention-tag', testid: 'mention-tag', text: 'Mentions you' }) : null,
     msg.created_at
       ? el('time', {
         className: 'msg-time',
@@ -176,6 +181,8 @@ export class MessageListView {
   constructor(name, { me, onRetry, onDismiss }) {
     this.handlers = { me, onRetry, onDismiss };
     this.nodes = new WeakMap(); // message -> its <li>
+    /** The <li> that carries the "New messages" divider, or null. */
+    this.firstUnread = null;
     this.list = el('ol', { className: 'messages', testid: 'messages', attrs: { 'aria-label': `Messages in ${name}` } });
     this.pendingList = el('ol', { className: 'messages messages-pending', testid: 'pending-messages', attrs: { 'aria-label': 'Messages being sent' } });
   }
@@ -195,6 +202,31 @@ export class MessageListView {
 
   placeAll(insertions) {
     for (const at of insertions) this.place(at);
+  }
+
+  /**
+   * The "New messages" divider above `msg` (a stored message on the list), or
+   * nowhere for null. Part of the message's <li>, so messages placed before
+   * or after it later never land between the divider and its message.
+   * Returns the divider, or null.
+   */
+  setFirstUnread(msg) {
+    const node = (msg && this.nodes.get(msg)) || null;
+    if (node !== this.firstUnread) {
+      const old = this.firstUnread;
+      if (old) {
+        old.classList.remove('first-unread');
+        old.querySelector('.unread-divider')?.remove();
+        restyle(old);
+      }
+      this.firstUnread = node;
+      if (node) {
+        node.classList.add('first-unread');
+        node.prepend(el('div', { className: 'unread-divider', testid: 'unread-divider', text: 'New messages' }));
+        restyle(node);
+      }
+    }
+    return this.firstUnread ? this.firstUnread.firstChild : null;
   }
 
   addPending(msg) {
@@ -217,84 +249,6 @@ export class MessageListView {
     if (node) node.remove();
     this.nodes.delete(msg);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Sidebar
-// ---------------------------------------------------------------------------
-
-/** `isActive(key)`, `unreadOf(key)` and `onOpen(room)` come from the controller. */
-export function renderRoomList(rooms, { isActive, unreadOf, onOpen }) {
-  const items = rooms.map((room) => {
-    const key = `room:${room.id}`;
-    const active = isActive(key);
-    const unread = unreadOf(key);
-    const btn = el('button', {
-      className: `conv-item${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
-      testid: 'room-item',
-      attrs: { type: 'button', 'aria-current': active ? 'page' : null },
-      dataset: { roomId: room.id, roomName: room.name },
-    }, [
-      el('span', { className: 'conv-hash', text: '#', attrs: { 'aria-hidden': 'true' } }),
-      el('span', { className: 'conv-name', text: room.name }),
-      unread ? el('span', { className: 'badge', testid: 'room-unread', text: unread > 99 ? '99+' : unread, attrs: { 'aria-label': `${unread} unread` } }) : null,
-    ]);
-    btn.addEventListener('click', () => onOpen(room));
-    return el('li', {}, [btn]);
-  });
-  $('room-list').replaceChildren(...items);
-  show($('room-list-empty'), rooms.length === 0);
-}
-
-export function renderDmList(entries, { isActive, unreadOf, onOpen }) {
-  const items = entries.map((entry) => {
-    const key = `dm:${String(entry.username).toLowerCase()}`;
-    const active = isActive(key);
-    const unread = unreadOf(key);
-    const btn = el('button', {
-      className: `conv-item dm-item${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
-      testid: 'dm-item',
-      attrs: { type: 'button', 'aria-current': active ? 'page' : null },
-      dataset: { username: entry.username },
-    }, [
-      avatar(entry.username, 'avatar-small'),
-      el('span', { className: 'dm-text' }, [
-        el('span', { className: 'dm-top' }, [
-          el('span', { className: 'conv-name', text: entry.username }),
-          entry.created_at ? el('span', { className: 'dm-date', text: formatShortDate(entry.created_at) }) : null,
-        ]),
-        el('span', { className: 'dm-preview', text: plainText(entry.latest_message || '') || 'No messages yet' }),
-      ]),
-      unread ? el('span', { className: 'badge', testid: 'dm-unread', text: unread, attrs: { 'aria-label': `${unread} unread` } }) : null,
-    ]);
-    btn.addEventListener('click', () => onOpen(entry));
-    return el('li', {}, [btn]);
-  });
-  $('dm-list').replaceChildren(...items);
-  show($('dm-list-empty'), items.length === 0);
-}
-
-export function renderDmListError(text) {
-  const p = $('dm-list-error');
-  if (text) p.textContent = text;
-  show(p, !!text);
-}
-
-/** The Direct tab's badge, the menu button's dot and the window title. */
-export function renderUnreadTotals({ rooms, dms }) {
-  const badge = $('dm-unread-total');
-  badge.textContent = dms > 99 ? '99+' : String(dms);
-  show(badge, dms > 0);
-  show($('nav-unread-dot'), rooms + dms > 0);
-  document.title = rooms + dms > 0 ? `(${rooms + dms}) tickertalk` : 'tickertalk';
-}
-
-export function renderCurrentUser(username) {
-  $('current-user').textContent = username;
-  const meAv = $('me-avatar');
-  const av = avatar(username);
-  meAv.className = av.className;
-  meAv.textContent = av.textContent;
 }
 
 // ---------------------------------------------------------------------------
