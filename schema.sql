@@ -3,6 +3,19 @@
 --
 
 --
+-- Name: search_text(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.search_text(body text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT regexp_replace(
+        regexp_replace(body, '\$([A-Za-z][A-Za-z0-9]{0,15})', '\1 zzcashtag\1', 'g'),
+        '@([A-Za-z][A-Za-z0-9_]{2,31})', '\1 zzmention\1', 'g')
+$_$;
+
+
+--
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -29,6 +42,9 @@ CREATE TABLE public.direct_messages (
     message_type smallint DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     client_id text,
+    edited_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, public.search_text(body))) STORED,
     CONSTRAINT direct_messages_client_id_check CHECK (((length(client_id) >= 1) AND (length(client_id) <= 64)))
 );
 
@@ -44,6 +60,19 @@ ALTER TABLE public.direct_messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+
+--
+-- Name: direct_reactions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.direct_reactions (
+    message_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    emoji text NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT direct_reactions_emoji_check CHECK (((length(emoji) >= 1) AND (length(emoji) <= 32)))
 );
 
 
@@ -105,6 +134,18 @@ CREATE TABLE public.retired_refresh_tokens (
 
 
 --
+-- Name: room_members; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_members (
+    room_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    left_at timestamp with time zone
+);
+
+
+--
 -- Name: room_messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -117,6 +158,12 @@ CREATE TABLE public.room_messages (
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     client_id text,
     bot_meta jsonb,
+    rev bigint NOT NULL,
+    changed_rev bigint,
+    edited_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    reply_to bigint,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, public.search_text(body))) STORED,
     CONSTRAINT room_messages_client_id_check CHECK (((length(client_id) >= 1) AND (length(client_id) <= 64)))
 );
 
@@ -148,6 +195,19 @@ CREATE UNLOGGED TABLE public.room_presence (
 
 
 --
+-- Name: room_reactions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_reactions (
+    message_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    emoji text NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT room_reactions_emoji_check CHECK (((length(emoji) >= 1) AND (length(emoji) <= 32)))
+);
+
+
+--
 -- Name: rooms; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -156,7 +216,10 @@ CREATE TABLE public.rooms (
     name text NOT NULL,
     created_by bigint,
     last_seq bigint DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_rev bigint DEFAULT 0 NOT NULL,
+    topic text DEFAULT ''::text NOT NULL,
+    CONSTRAINT rooms_topic_check CHECK ((length(topic) <= 250))
 );
 
 
@@ -250,6 +313,14 @@ ALTER TABLE ONLY public.direct_messages
 
 
 --
+-- Name: direct_reactions direct_reactions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_reactions
+    ADD CONSTRAINT direct_reactions_pkey PRIMARY KEY (message_id, emoji, user_id);
+
+
+--
 -- Name: dm_read_markers dm_read_markers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -290,6 +361,14 @@ ALTER TABLE ONLY public.retired_refresh_tokens
 
 
 --
+-- Name: room_members room_members_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_members
+    ADD CONSTRAINT room_members_pkey PRIMARY KEY (room_id, user_id);
+
+
+--
 -- Name: room_messages room_messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -311,6 +390,14 @@ ALTER TABLE ONLY public.room_messages
 
 ALTER TABLE ONLY public.room_presence
     ADD CONSTRAINT room_presence_pkey PRIMARY KEY (conn_id, room_id);
+
+
+--
+-- Name: room_reactions room_reactions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_reactions
+    ADD CONSTRAINT room_reactions_pkey PRIMARY KEY (message_id, emoji, user_id);
 
 
 --
@@ -381,6 +468,13 @@ CREATE INDEX direct_messages_recipient_idx ON public.direct_messages USING btree
 
 
 --
+-- Name: direct_messages_search; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX direct_messages_search ON public.direct_messages USING gin (search);
+
+
+--
 -- Name: direct_messages_unread_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -402,6 +496,13 @@ CREATE INDEX retired_refresh_tokens_session ON public.retired_refresh_tokens USI
 
 
 --
+-- Name: room_members_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_members_user ON public.room_members USING btree (user_id);
+
+
+--
 -- Name: room_messages_client_id_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -409,10 +510,31 @@ CREATE UNIQUE INDEX room_messages_client_id_key ON public.room_messages USING bt
 
 
 --
+-- Name: room_messages_room_changed_rev; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX room_messages_room_changed_rev ON public.room_messages USING btree (room_id, changed_rev) WHERE (changed_rev IS NOT NULL);
+
+
+--
+-- Name: room_messages_room_rev; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX room_messages_room_rev ON public.room_messages USING btree (room_id, rev);
+
+
+--
 -- Name: room_messages_room_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX room_messages_room_time_idx ON public.room_messages USING btree (room_id, created_at DESC, id DESC);
+
+
+--
+-- Name: room_messages_search; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_messages_search ON public.room_messages USING gin (search);
 
 
 --
@@ -497,6 +619,22 @@ ALTER TABLE ONLY public.direct_messages
 
 
 --
+-- Name: direct_reactions direct_reactions_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_reactions
+    ADD CONSTRAINT direct_reactions_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.direct_messages(id) ON DELETE CASCADE;
+
+
+--
+-- Name: direct_reactions direct_reactions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_reactions
+    ADD CONSTRAINT direct_reactions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: dm_read_markers dm_read_markers_peer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -537,6 +675,30 @@ ALTER TABLE ONLY public.retired_refresh_tokens
 
 
 --
+-- Name: room_members room_members_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_members
+    ADD CONSTRAINT room_members_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
+-- Name: room_members room_members_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_members
+    ADD CONSTRAINT room_members_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: room_messages room_messages_reply_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_messages
+    ADD CONSTRAINT room_messages_reply_to_fkey FOREIGN KEY (reply_to) REFERENCES public.room_messages(id) ON DELETE SET NULL;
+
+
+--
 -- Name: room_messages room_messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -558,6 +720,22 @@ ALTER TABLE ONLY public.room_messages
 
 ALTER TABLE ONLY public.room_presence
     ADD CONSTRAINT room_presence_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instances(id) ON DELETE CASCADE;
+
+
+--
+-- Name: room_reactions room_reactions_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_reactions
+    ADD CONSTRAINT room_reactions_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.room_messages(id) ON DELETE CASCADE;
+
+
+--
+-- Name: room_reactions room_reactions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_reactions
+    ADD CONSTRAINT room_reactions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --

@@ -22,6 +22,7 @@ fn row(room_id: i64, user_id: i64, body: &str) -> NewMessage {
         body: body.into(),
         client_id: None,
         bot: None,
+        reply_to: None,
     }
 }
 

@@ -58,8 +58,8 @@ async fn the_history_query_uses_the_room_index_not_a_scan() {
         .await
         .unwrap();
     sqlx::query(
-        "INSERT INTO room_messages (room_id, seq, user_id, body) \
-         SELECT (g % 50) + 1, g, 1, 'm' FROM generate_series(1, 20000) g",
+        "INSERT INTO room_messages (room_id, seq, rev, user_id, body) \
+         SELECT (g % 50) + 1, g, g, 1, 'm' FROM generate_series(1, 20000) g",
     )
     .execute(&pool)
     .await

@@ -16,6 +16,8 @@ async fn every_listed_route_is_served_and_unlisted_paths_are_404() {
         let path = route
             .template()
             .replace("{id}", "1")
+            .replace("{mid}", "1")
+            .replace("{emoji}", "%F0%9F%91%8D")
             .replace("{username}", "someone");
         let req = app
             .http

@@ -77,7 +77,10 @@ async fn a_stop_answers_every_queued_post_and_publishes_every_acknowledged_one()
     let posts: Vec<_> = (0..300)
         .map(|i| {
             let (chat, alice) = (chat.clone(), alice.clone());
-            tokio::spawn(async move { chat.post_room_message(&alice, room, &format!("m{i}"), None).await })
+            tokio::spawn(async move {
+                chat.post_room_message(&alice, room, &format!("m{i}"), None, None)
+                    .await
+            })
         })
         .collect();
     tokio::task::yield_now().await;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use lapin::BasicProperties;
-use tickertalk_wire::{Event, RoomMessage, RoomTip};
+use tickertalk_wire::{Event, RoomTip};
 use uuid::Uuid;
 
 /// One event ready to publish.
@@ -45,11 +45,23 @@ pub(super) enum Redo {
 impl Redo {
     pub fn of(event: &Event) -> Redo {
         match event {
-            Event::RoomMessages { messages } => Redo::Tips(tips(messages.iter().map(|p| &p.message))),
+            Event::RoomMessages { messages } => {
+                Redo::Tips(tips(messages.iter().map(|p| (p.message.room_id, p.message.rev))))
+            }
+            Event::RoomChanges { changes } => Redo::Tips(tips(
+                changes
+                    .iter()
+                    .filter_map(|c| Some((c.message.room_id, c.message.changed_rev?))),
+            )),
             Event::RoomTips { tips } => Redo::Tips(tips.clone()),
-            Event::DirectMessage { .. } | Event::RoomCreated(_) | Event::ReadMarker(_) => Redo::Again,
+            Event::DirectMessage { .. }
+            | Event::DirectChanged { .. }
+            | Event::RoomCreated(_)
+            | Event::RoomUpdated(_)
+            | Event::ReadMarker(_) => Redo::Again,
             Event::BotReply(_)
             | Event::Typing { .. }
+            | Event::DirectTyping { .. }
             | Event::UsageReply { .. }
             | Event::Presences { .. }
             | Event::SessionRevoked { .. }
@@ -58,12 +70,12 @@ impl Redo {
     }
 }
 
-/// Each room's highest seq among `messages`, by room id.
-fn tips<'a>(messages: impl Iterator<Item = &'a RoomMessage>) -> Vec<RoomTip> {
+/// Each room's highest stream position among `(room_id, position)`, by room id.
+fn tips(positions: impl Iterator<Item = (i64, i64)>) -> Vec<RoomTip> {
     let mut top: HashMap<i64, i64> = HashMap::new();
-    for m in messages {
-        let seq = top.entry(m.room_id).or_insert(m.seq);
-        *seq = (*seq).max(m.seq);
+    for (room_id, rev) in positions {
+        let seq = top.entry(room_id).or_insert(rev);
+        *seq = (*seq).max(rev);
     }
     let mut tips: Vec<RoomTip> = top
         .into_iter()
@@ -110,16 +122,15 @@ mod tests {
 
     pub(crate) fn posted(room_id: i64, seq: i64) -> PostedMessage {
         PostedMessage {
-            message: RoomMessage {
-                id: seq,
+            message: tickertalk_wire::RoomMessage::plain(
+                seq,
                 room_id,
                 seq,
-                user_id: 1,
-                username: "alice".into(),
-                body: "hi".into(),
-                created_at: Utc::now(),
-                bot: None,
-            },
+                1,
+                "alice".into(),
+                "hi".into(),
+                Utc::now(),
+            ),
             client_id: None,
         }
     }
@@ -144,6 +155,7 @@ mod tests {
             id: 1,
             name: "General".into(),
             created_at: Utc::now(),
+            topic: String::new(),
         });
         assert_eq!(Redo::of(&created), Redo::Again);
     }

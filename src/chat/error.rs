@@ -23,6 +23,12 @@ pub enum ChatError {
     /// Something the request referred to is not there (a paging anchor in another room).
     #[error("{0}")]
     NotFound(String),
+    /// Not this user's to do (edit someone else's message, rename a room one did not create).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The request conflicts with the state of what it names (editing a deleted message).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// A unique value (username, email, room name) is in use.
     #[error("already taken")]
     Taken(Taken),
@@ -44,6 +50,13 @@ pub enum ChatError {
 }
 
 impl ChatError {
+    /// One invalid field.
+    pub fn invalid(field: &'static str, why: &str) -> ChatError {
+        let mut errors = FieldErrors::new();
+        errors.insert(field, why.to_string());
+        ChatError::Invalid(errors)
+    }
+
     /// The message text of `field` was refused.
     pub fn text(field: &'static str) -> impl FnOnce(TextError) -> ChatError {
         move |error| ChatError::Text { field, error }

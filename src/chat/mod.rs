@@ -11,6 +11,7 @@
 
 mod accounts;
 mod batch;
+mod changes;
 mod direct;
 mod error;
 mod markers;
@@ -27,6 +28,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use accounts::{ApiCredentials, Session, SignUp};
+pub use changes::Toggle;
 pub use direct::SentDm;
 pub use error::ChatError;
 pub use ratelimit::RateLimiter;

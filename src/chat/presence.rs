@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tickertalk_wire::{Event, PresenceChange, RoomMessage};
+use tickertalk_wire::{Event, PresenceChange};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -14,7 +14,15 @@ use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::bus::Bus;
 use crate::shutdown::ShutdownSignal;
+use crate::store::messages::StreamItem;
 use crate::store::{self, StoreError};
+
+/// A joining socket's replay (`Chat::replay`).
+pub struct Replay {
+    pub items: Vec<StreamItem>,
+    /// `(message id, emoji)` pairs the reader reacted with, among `items`.
+    pub mine: HashSet<(i64, String)>,
+}
 
 /// A socket entering or leaving a room, waiting on `done` for its presence row to be recorded
 /// (an entry is answered with the room's list).
@@ -115,6 +123,11 @@ async fn enter_all(db: PgPool, bus: Arc<Bus>, instance: Uuid, jobs: Vec<Entry>) 
             rows
         }
     };
+    // Opening a room makes (or keeps) one a member: the members list is everyone who joined.
+    let members: Vec<(i64, i64)> = jobs.iter().map(|j| (j.room_id, j.user_id)).collect();
+    if let Err(e) = store::rooms::join_batch(&db, &members).await {
+        tracing::warn!(error = %e, batch = jobs.len(), "room members not recorded");
+    }
     let batch = jobs
         .into_iter()
         .zip(rows)
@@ -150,18 +163,37 @@ async fn leave_all(db: PgPool, bus: Arc<Bus>, jobs: Vec<Exit>) {
 }
 
 impl Chat {
-    /// The room's latest message sequence number (`UnknownRoom` if it does not exist). A
-    /// socket reads it after registering in the room, so no live message can fall between the
-    /// two; history reads it to know whether its cached latest page is still the latest.
-    pub async fn last_seq(&self, room_id: i64) -> Result<i64, ChatError> {
-        store::rooms::last_seq(&self.db, room_id)
+    /// The room's latest stream position (`UnknownRoom` if it does not exist). A socket reads
+    /// it after registering in the room, so no live item can fall between the two; history
+    /// reads it to know whether its cached latest page is still the latest (an edit or a
+    /// reaction moves it too).
+    pub async fn last_rev(&self, room_id: i64) -> Result<i64, ChatError> {
+        store::rooms::last_rev(&self.db, room_id)
             .await?
             .ok_or(ChatError::UnknownRoom)
     }
 
-    /// Stored messages of a room after message id `since`, oldest first, at most `limit`.
-    pub async fn replay(&self, room_id: i64, since: i64, limit: i64) -> Result<Vec<RoomMessage>, ChatError> {
-        Ok(store::messages::after(&self.db, room_id, since, limit).await?)
+    /// What `user_id` missed in a room after message id `since`: new messages and changes, in
+    /// stream order, at most `limit`; and which of their reactions are the user's.
+    pub async fn replay(
+        &self,
+        user_id: i64,
+        room_id: i64,
+        since: i64,
+        limit: i64,
+    ) -> Result<Replay, ChatError> {
+        let items = store::messages::after(&self.db, room_id, since, limit).await?;
+        let ids: Vec<i64> = items
+            .iter()
+            .map(|i| match i {
+                StreamItem::New(p) => &p.message,
+                StreamItem::Changed(m) => m,
+            })
+            .filter(|m| !m.reactions.is_empty())
+            .map(|m| m.id)
+            .collect();
+        let mine = self.my_reactions(user_id, &ids).await?;
+        Ok(Replay { items, mine })
     }
 
     /// Records socket `conn_id` of `user` in a room, announcing `joined` to the room when it is
@@ -204,6 +236,16 @@ impl Chat {
             username: user.username.clone(),
             conn_id,
         });
+    }
+
+    /// `user` is typing a direct message to `recipient`: that user's sockets hear of it.
+    pub async fn typing_to(&self, user: &AuthUser, recipient: &str) -> Result<(), ChatError> {
+        let peer = self.user_named(recipient).await?;
+        self.bus.publish(Event::DirectTyping {
+            recipient_id: peer.id,
+            username: user.username.clone(),
+        });
+        Ok(())
     }
 
     /// Keeps this instance's presence rows alive, and sweeps instances that died without

@@ -38,8 +38,60 @@ impl Chat {
             id: room.id,
             name: room.name.clone(),
             created_at: room.created_at,
+            topic: room.topic.clone(),
+        }));
+        store::rooms::join_batch(&self.db, &[(room.id, me.user_id)]).await?;
+        Ok(room)
+    }
+
+    /// Renames a room and/or sets its topic: its creator only. Every socket hears of it.
+    pub async fn update_room(
+        &self,
+        me: &AuthUser,
+        room_id: i64,
+        name: Option<&RoomName>,
+        topic: Option<&str>,
+    ) -> Result<Room, ChatError> {
+        let creator = store::rooms::creator(&self.db, room_id)
+            .await
+            .map_err(|_| ChatError::UnknownRoom)?;
+        if creator != Some(me.user_id) {
+            return Err(ChatError::Forbidden("only the room's creator may change it"));
+        }
+        self.room_creation_attempt(me.user_id).await?;
+        let room = store::rooms::update(&self.db, room_id, name, topic)
+            .await?
+            .ok_or(ChatError::UnknownRoom)?;
+        tracing::info!(room_id, user_id = me.user_id, "room changed");
+        self.bus.publish(Event::RoomUpdated(RoomCreated {
+            id: room.id,
+            name: room.name.clone(),
+            created_at: room.created_at,
+            topic: room.topic.clone(),
         }));
         Ok(room)
+    }
+
+    /// Everyone who joined the room and has not left, by name, with who is in it now.
+    pub async fn members(
+        &self,
+        room_id: i64,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<store::rooms::Member>, ChatError> {
+        let members = store::rooms::members(&self.db, room_id, after, limit).await?;
+        if members.is_empty() {
+            self.room(room_id).await?;
+        }
+        Ok(members)
+    }
+
+    /// `me` leaves the room: it leaves their room list (and unread counts) until they open it
+    /// again. Leaving a room one is not in is not an error.
+    pub async fn leave_room(&self, me: &AuthUser, room_id: i64) -> Result<(), ChatError> {
+        self.room(room_id).await?;
+        store::rooms::leave(&self.db, room_id, me.user_id).await?;
+        Ok(())
     }
 
     pub async fn room(&self, id: i64) -> Result<Room, ChatError> {
@@ -78,6 +130,7 @@ impl Chat {
         room_id: i64,
         text: &str,
         client_id: Option<String>,
+        reply_to: Option<i64>,
     ) -> Result<Posted, ChatError> {
         let text = MessageText::parse(text).map_err(ChatError::text("chatmessage"))?;
         if let Some(cmd) = Command::parse(text.as_str()) {
@@ -86,12 +139,19 @@ impl Chat {
             return Ok(self.run_command(user, room_id, cmd, text.as_str()).await);
         }
         self.rate_check(user)?;
+        if let Some(id) = reply_to
+            && !store::messages::is_in_room(&self.db, room_id, id).await?
+        {
+            self.room(room_id).await?;
+            return Err(ChatError::invalid("reply_to", "must be a message of this room"));
+        }
         let row = NewMessage {
             room_id,
             user_id: user.user_id,
             body: text.as_str().to_string(),
             client_id,
             bot: None,
+            reply_to,
         };
         // Stored in the writer's next batch; it publishes after the commit, without making
         // this post wait for the broker.
@@ -210,6 +270,7 @@ impl Chat {
             body: text.as_str().to_string(),
             client_id: Some(request_id.to_string()),
             bot: Some(answer.meta),
+            reply_to: None,
         };
         match self.writer.store(row).await? {
             Outcome::New(m) => {

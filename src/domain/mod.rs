@@ -6,12 +6,14 @@
 //! SQL or the broker; everything above may use it.
 
 mod command;
+mod emoji;
 pub mod fields;
 mod names;
 mod text;
 pub mod time;
 
 pub use command::{Command, StockCode};
+pub use emoji::Emoji;
 pub use names::{Email, Password, RoomName, Username};
 pub use text::{ClientId, MessageText, OptionalField, TextError};
 

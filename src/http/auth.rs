@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use warp::Reply;
 use warp::http::StatusCode;
 
 use super::error::ApiError;
@@ -129,7 +128,7 @@ pub async fn refresh(state: Arc<AppState>, req: Request) -> HandlerResult {
 
 pub async fn logout(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
     state.chat.log_out(&me).await?;
-    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+    Ok(super::no_content())
 }
 
 #[derive(Deserialize)]
@@ -158,13 +157,13 @@ pub async fn change_password(state: Arc<AppState>, me: AuthUser, req: Request) -
     };
     let from = req.client_addr(&state.trusted_proxies);
     state.chat.change_password(&me, current, new, from).await?;
-    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+    Ok(super::no_content())
 }
 
 /// `DELETE /v1/auth/sessions`: 204; every session of the caller ends ("log out everywhere").
 pub async fn log_out_everywhere(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
     state.chat.log_out_everywhere(&me).await?;
-    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+    Ok(super::no_content())
 }
 
 pub async fn me(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {

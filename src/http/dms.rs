@@ -22,7 +22,13 @@ pub async fn thread(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
         .chat
         .thread(&me, req.text("username"), paging.before, paging.limit)
         .await?;
-    let frames: Vec<DirectFrame> = rows.iter().map(DirectFrame::of).collect();
+    let reacted: Vec<i64> = rows
+        .iter()
+        .filter(|m| !m.reactions.is_empty())
+        .map(|m| m.id)
+        .collect();
+    let mine = state.chat.my_direct_reactions(me.user_id, &reacted).await?;
+    let frames: Vec<DirectFrame> = rows.iter().map(|m| DirectFrame::of(m).with_mine(&mine)).collect();
     Ok(json(StatusCode::OK, &frames))
 }
 

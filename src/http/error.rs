@@ -135,6 +135,11 @@ impl From<ChatError> for ApiError {
             ChatError::UnknownRoom => ApiError::NotFound("unknown room".into()),
             ChatError::UnknownUser => ApiError::NotFound("unknown user".into()),
             ChatError::NotFound(what) => ApiError::NotFound(what),
+            ChatError::Forbidden(why) => ApiError::Forbidden(why),
+            ChatError::Conflict(why) => ApiError::Conflict {
+                detail: why.into(),
+                errors: FieldErrors::new(),
+            },
             ChatError::Taken(Taken::Username) => ApiError::conflict("username", "username already taken"),
             ChatError::Taken(Taken::Email) => ApiError::conflict("email", "email already registered"),
             ChatError::Taken(Taken::ClientId) => {

@@ -9,6 +9,7 @@
 //! Layer 5 (docs/architecture.md): it may use everything below it; only `startup` uses it.
 
 pub mod auth;
+mod changes;
 pub mod compat;
 pub mod dms;
 pub mod error;
@@ -150,6 +151,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// A JSON response with a status.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// 204, no body.
+pub fn no_content() -> Response {
+    warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
 }
 
 /// A response whose JSON body is already encoded (a cached history page).

@@ -85,15 +85,15 @@ pub async fn get(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerRe
 /// The latest 50 messages (or `limit`, or those before `before`), oldest first, in the same
 /// shape the socket sends them.
 ///
-/// The latest page (no `before`) is served from `state.pages` while the room's `last_seq` is
+/// The latest page (no `before`) is served from `state.pages` while the room's `last_rev` is
 /// the one it was read at (see `pages`): one primary-key lookup instead of reading, decoding
 /// and encoding 50 rows.
-pub async fn history(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
+pub async fn history(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
     let paging = Paging::parse(&req.query)?;
     let room_id = req.int("id");
     let latest_at = match paging.before {
         None => {
-            let seq = state.chat.last_seq(room_id).await?;
+            let seq = state.chat.last_rev(room_id).await?;
             if let Some(body) = state.pages.get(room_id, paging.limit, seq) {
                 return Ok(json_bytes(StatusCode::OK, body));
             }
@@ -102,9 +102,22 @@ pub async fn history(state: Arc<AppState>, _me: AuthUser, req: Request) -> Handl
         Some(_) => None,
     };
     let rows = state.chat.history(room_id, paging.before, paging.limit).await?;
-    let frames: Vec<RoomMessageFrame> = rows.iter().map(RoomMessageFrame::of).collect();
+    // Whether each reaction is the reader's differs per reader: a page with reactions is
+    // read for each (and not cached).
+    let reacted: Vec<i64> = rows
+        .iter()
+        .filter(|m| !m.reactions.is_empty())
+        .map(|m| m.id)
+        .collect();
+    let mine = state.chat.my_reactions(me.user_id, &reacted).await?;
+    let frames: Vec<RoomMessageFrame> = rows
+        .iter()
+        .map(|m| RoomMessageFrame::of(m).with_mine(&mine))
+        .collect();
     let body = Bytes::from(serde_json::to_vec(&frames).map_err(|e| ApiError::Internal(e.to_string()))?);
-    if let Some(seq) = latest_at {
+    if let Some(seq) = latest_at
+        && reacted.is_empty()
+    {
         state.pages.put(room_id, paging.limit, seq, body.clone());
     }
     Ok(json_bytes(StatusCode::OK, body))
@@ -114,6 +127,7 @@ pub async fn history(state: Arc<AppState>, _me: AuthUser, req: Request) -> Handl
 struct PostBody {
     chatmessage: Option<String>,
     client_id: Option<String>,
+    reply_to: Option<i64>,
 }
 
 pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
@@ -124,7 +138,7 @@ pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
     let client_id = super::client_id(b.client_id)?;
     match state
         .chat
-        .post_room_message(&me, req.int("id"), &text, client_id.clone())
+        .post_room_message(&me, req.int("id"), &text, client_id.clone(), b.reply_to)
         .await?
     {
         Posted::Stored(m) => Ok(json(
@@ -141,4 +155,66 @@ pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
             &json!({"status": "accepted", "command": command, "request_id": request_id}),
         )),
     }
+}
+
+/// `GET /v1/chat/rooms/:id/members`: everyone who joined and has not left, by name, each with
+/// `online` (a socket in the room now). `limit` 1–500 (default 200), `after` a username.
+pub async fn members(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
+    let mut errors = crate::domain::FieldErrors::new();
+    let limit = super::limit_param(&req.query, 200, 500, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let after = req.query.get("after").map(String::as_str);
+    let members = state.chat.members(req.int("id"), after, limit).await?;
+    Ok(json(StatusCode::OK, &members))
+}
+
+/// `DELETE /v1/chat/rooms/:id/members/me`: leave the room (204).
+pub async fn leave(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    state.chat.leave_room(&me, req.int("id")).await?;
+    Ok(super::no_content())
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    name: Option<String>,
+    topic: Option<String>,
+}
+
+/// At most this many characters of topic.
+const MAX_TOPIC_CHARS: usize = 250;
+
+/// `PATCH /v1/chat/rooms/:id` `{"name"?, "topic"?}`: the creator renames the room or sets its
+/// topic (an empty topic clears it); 200 the room.
+pub async fn update(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
+    let b: UpdateBody = req.json()?;
+    let mut errors = crate::domain::FieldErrors::new();
+    let name = match b.name.as_deref().map(RoomName::parse) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => {
+            errors.insert("name", e.to_string());
+            None
+        }
+    };
+    let topic = b.topic.as_deref().map(str::trim);
+    if let Some(t) = topic {
+        if t.chars().count() > MAX_TOPIC_CHARS {
+            errors.insert("topic", format!("must be at most {MAX_TOPIC_CHARS} characters"));
+        } else if t.chars().any(char::is_control) {
+            errors.insert("topic", "must not contain control characters".into());
+        }
+    }
+    if b.name.is_none() && b.topic.is_none() {
+        errors.insert("body", "give a name, a topic or both".into());
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let room = state
+        .chat
+        .update_room(&me, req.int("id"), name.as_ref(), topic)
+        .await?;
+    Ok(json(StatusCode::OK, &room))
 }

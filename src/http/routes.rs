@@ -25,7 +25,9 @@ use warp::{Filter, Rejection};
 
 use super::error::ApiError;
 use super::listener::ConnInfo;
-use super::{AppState, MAX_BODY, auth, compat, dms, health, origin, parse_json, qa, rooms, socket, users};
+use super::{
+    AppState, MAX_BODY, auth, changes, compat, dms, health, origin, parse_json, qa, rooms, socket, users,
+};
 use crate::auth::AuthUser;
 
 /// What every handler returns; `Err` becomes the error reply of the route's `Api`.
@@ -133,6 +135,37 @@ pub static ROUTES: &[Route] = &[
         "/v1/chat/rooms/{id:int}/read",
         user!(rooms::mark_read),
     ),
+    route(Method::PATCH, "/v1/chat/rooms/{id:int}", user!(rooms::update)),
+    route(
+        Method::GET,
+        "/v1/chat/rooms/{id:int}/members",
+        user!(rooms::members),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/chat/rooms/{id:int}/members/me",
+        user!(rooms::leave),
+    ),
+    route(
+        Method::PATCH,
+        "/v1/chat/rooms/{id:int}/messages/{mid:int}",
+        user!(changes::edit_room),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/chat/rooms/{id:int}/messages/{mid:int}",
+        user!(changes::delete_room),
+    ),
+    route(
+        Method::PUT,
+        "/v1/chat/rooms/{id:int}/messages/{mid:int}/reactions/{emoji}",
+        user!(changes::react_room),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/chat/rooms/{id:int}/messages/{mid:int}/reactions/{emoji}",
+        user!(changes::unreact_room),
+    ),
     // The original README documented /v1/api/chat/...; both paths serve the same history.
     route(
         Method::GET,
@@ -147,6 +180,26 @@ pub static ROUTES: &[Route] = &[
         Method::PUT,
         "/v1/chat/threads/{username}/read",
         user!(dms::mark_read),
+    ),
+    route(
+        Method::PATCH,
+        "/v1/chat/threads/{username}/messages/{mid:int}",
+        user!(changes::edit_direct),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/chat/threads/{username}/messages/{mid:int}",
+        user!(changes::delete_direct),
+    ),
+    route(
+        Method::PUT,
+        "/v1/chat/threads/{username}/messages/{mid:int}/reactions/{emoji}",
+        user!(changes::react_direct),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/chat/threads/{username}/messages/{mid:int}/reactions/{emoji}",
+        user!(changes::unreact_direct),
     ),
     route(Method::GET, "/v1/ws", public!(socket::upgrade)),
     route(Method::GET, "/v1/ws/check", public!(origin::check)),

@@ -31,6 +31,7 @@ use crate::chat::{Chat, ChatError, Posted, SentDm};
 use crate::config::Config;
 use crate::domain::ClientId;
 use crate::shutdown::Shutdown;
+use crate::store::messages::StreamItem;
 
 /// The upgraded connection as a WebSocket, its writes gathered until each flush.
 pub type Socket = WebSocketStream<Coalesce<TokioIo<Upgraded>>>;
@@ -330,11 +331,11 @@ impl Connection {
             Outbound::Frame(frame) => frame,
             Outbound::Room {
                 room_id,
-                id,
+                position,
                 stored_at,
                 frame,
             } => {
-                if self.cursors.get(&room_id).is_some_and(|&c| id <= c) {
+                if self.cursors.get(&room_id).is_some_and(|&c| position <= c) {
                     return Ok(None); // the replay already sent it
                 }
                 self.socket.feed(Message::Text(frame)).await?;
@@ -599,7 +600,7 @@ impl Connection {
         }
         match self
             .chat
-            .post_room_message(&self.user, room_id, text, client_id.clone())
+            .post_room_message(&self.user, room_id, text, client_id.clone(), frame.reply_to)
             .await
         {
             Ok(Posted::Stored(_)) => Ok(Flow::Continue), // the echo arrives through the hub
@@ -636,7 +637,7 @@ impl Connection {
         // whose sequence this instance already follows exists and needs no floor read.
         let joined = self.hub.join(self.conn_id, room_id);
         if !joined.has_floor {
-            let last_seq = match self.chat.last_seq(room_id).await {
+            let last_rev = match self.chat.last_rev(room_id).await {
                 Ok(s) => s,
                 Err(e) => {
                     if joined.newly {
@@ -648,15 +649,23 @@ impl Connection {
                     });
                 }
             };
-            self.hub.set_floor(room_id, last_seq);
+            self.hub.set_floor(room_id, last_rev);
         }
         if let Some(since) = since {
-            let rows = self.chat.replay(room_id, since, REPLAY_LIMIT).await?;
-            let start = self.cursors.get(&room_id).copied().unwrap_or(0).max(since);
-            let frames = rows.iter().map(|m| {
+            let replay = self
+                .chat
+                .replay(self.user.user_id, room_id, since, REPLAY_LIMIT)
+                .await?;
+            // The cursor is a stream position: live items up to it were in the replay.
+            let start = self.cursors.get(&room_id).copied().unwrap_or(0);
+            let frames = replay.items.iter().map(|item| {
+                let frame = match item {
+                    StreamItem::New(p) => RoomMessageFrame::of(&p.message),
+                    StreamItem::Changed(m) => RoomMessageFrame::changed_since(m),
+                };
                 (
-                    m.id,
-                    serde_json::to_string(&RoomMessageFrame::of(m)).expect("frame"),
+                    item.position(),
+                    serde_json::to_string(&frame.with_mine(&replay.mine)).expect("frame"),
                 )
             });
             let Some(cursor) = self.write_replay(frames, start).await else {
@@ -703,7 +712,16 @@ impl Connection {
         }
     }
 
+    /// Type 5: typing in a room (`chatroomId`) or to someone (`recipient`).
     async fn typing(&mut self, frame: &ClientFrame) -> FrameResult {
+        if let (None, Some(recipient)) = (frame.room_id, frame.recipient.as_deref()) {
+            if self.last_typing.is_some_and(|t| t.elapsed() < TYPING_EVERY) {
+                return Ok(Flow::Continue);
+            }
+            self.last_typing = Some(Instant::now());
+            self.chat.typing_to(&self.user, recipient).await?;
+            return Ok(Flow::Continue);
+        }
         let room_id = Self::room_id(frame)?;
         if !self.hub.is_member(self.conn_id, room_id) {
             return Err(SocketError::NotInRoom(format!(

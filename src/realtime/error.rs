@@ -46,10 +46,10 @@ impl SocketError {
                 ChatError::Unavailable | ChatError::Busy => "unavailable",
                 ChatError::Invalid(_) => "invalid_frame",
                 ChatError::Taken(Taken::ClientId) => "client_id_reused",
-                ChatError::NotFound(_)
-                | ChatError::Taken(_)
-                | ChatError::Unauthorized(_)
-                | ChatError::Internal(_) => "internal",
+                ChatError::NotFound(_) => "not_found",
+                ChatError::Forbidden(_) => "forbidden",
+                ChatError::Conflict(_) => "conflict",
+                ChatError::Taken(_) | ChatError::Unauthorized(_) | ChatError::Internal(_) => "internal",
             },
         }
     }

@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::hub::Hub;
+use super::protocol::RoomFrames;
 use super::sequencer::Fill;
 use crate::shutdown::Shutdown;
-use crate::store::messages;
+use crate::store::messages::{self, StreamItem};
 
 /// How the hub asks for fills.
 #[derive(Clone)]
@@ -65,12 +66,18 @@ async fn fill_room(hub: Arc<Hub>, db: PgPool, room_id: i64, wait: Duration) {
     // Whether any read found messages (a tip may name messages deleted since).
     let mut read_any = false;
     while let Some((from, to)) = hub.fill_range(room_id) {
-        match messages::seq_range(&db, room_id, from, to).await {
-            Ok(rows) => {
-                read_any |= !rows.is_empty();
-                hub.sequence(rows.iter().map(|p| (&p.message, p.client_id.as_deref())));
-                if to == i64::MAX || rows.is_empty() {
+        match messages::stream(&db, room_id, from, to, FILL_LIMIT).await {
+            Ok(items) => {
+                let full = items.len() as i64 == FILL_LIMIT;
+                read_any |= !items.is_empty();
+                hub.sequence(items.iter().map(frames).collect());
+                if to == i64::MAX {
                     break;
+                }
+                if !full {
+                    // Everything up to `to` that exists was read: what is still missing there
+                    // is gone, and must not hold back what comes after it.
+                    hub.read_up_to(room_id, to);
                 }
             }
             Err(e) => {
@@ -80,6 +87,17 @@ async fn fill_room(hub: Arc<Hub>, db: PgPool, room_id: i64, wait: Duration) {
         }
     }
     hub.fill_done(room_id, read_any);
+}
+
+/// At most this many stream items per read.
+const FILL_LIMIT: i64 = 1000;
+
+/// An item read back as the hub sequences it.
+fn frames(item: &StreamItem) -> RoomFrames {
+    match item {
+        StreamItem::New(p) => RoomFrames::of(&p.message, p.client_id.as_deref()),
+        StreamItem::Changed(m) => RoomFrames::changed(m, None),
+    }
 }
 
 #[cfg(test)]

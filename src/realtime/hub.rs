@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use tickertalk_wire::{Event, PresenceChange, RoomMessage, RoomTip};
+use tickertalk_wire::{Event, PresenceChange, RoomTip};
 
 use super::gaps::GapRequests;
 use super::protocol::{self, Dialect, DirectFrames, RoomFrames};
@@ -32,11 +32,12 @@ pub type ConnId = Uuid;
 pub enum Outbound {
     /// A frame to send as is.
     Frame(Utf8Bytes),
-    /// A stored room message; the socket skips it when a `since` replay already sent that id.
-    /// `stored_at`: its `created_at` in microseconds since the epoch (the delivery latency).
+    /// An item of a room's stream (a stored message, or a change to one); the socket skips it
+    /// when a `since` replay already sent that position. `stored_at`: the message's
+    /// `created_at` in microseconds since the epoch (the delivery latency).
     Room {
         room_id: i64,
-        id: i64,
+        position: i64,
         stored_at: i64,
         frame: Utf8Bytes,
     },
@@ -280,8 +281,41 @@ impl Hub {
     /// Delivers one event to the local sockets it concerns.
     pub fn dispatch(&self, event: Event) {
         match event {
-            Event::RoomMessages { messages } => {
-                self.sequence(messages.iter().map(|p| (&p.message, p.client_id.as_deref())))
+            Event::RoomMessages { messages } => self.sequence(
+                messages
+                    .iter()
+                    .map(|p| RoomFrames::of(&p.message, p.client_id.as_deref()))
+                    .collect(),
+            ),
+            Event::RoomChanges { changes } => self.sequence(
+                changes
+                    .iter()
+                    .map(|c| RoomFrames::changed(&c.message, Some(&c.change)))
+                    .collect(),
+            ),
+            Event::DirectChanged { message, change } => {
+                let frame: Utf8Bytes = protocol::direct_changed(&message, &change).into();
+                let inner = self.lock();
+                for conn in both_users(&inner, message.author_id, message.recipient_id) {
+                    if let Some(c) = inner.conns.get(&conn).filter(|c| c.dialect == Dialect::V1) {
+                        send(c, Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
+            Event::DirectTyping {
+                recipient_id,
+                username,
+            } => {
+                let frame: Utf8Bytes = protocol::direct_typing(&username).into();
+                let inner = self.lock();
+                for conn in inner.users.get(&recipient_id).into_iter().flatten() {
+                    if let Some(c) = inner.conns.get(conn).filter(|c| c.dialect == Dialect::V1) {
+                        send(c, Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
+            Event::RoomUpdated(room) => {
+                to_every_v1_socket(&self.lock(), protocol::room_updated(&room).into());
             }
             Event::BotReply(r) => {
                 let frame: Utf8Bytes = protocol::bot_message(r.room_id, &r.text, &r.created_at).into();
@@ -318,16 +352,15 @@ impl Hub {
             Event::DirectMessage { message, client_id } => {
                 let mut frames = DirectFrames::of(&message, client_id.as_deref());
                 let inner = self.lock();
-                // Every socket of both users, once each (a user writing to themself has one set).
-                let mut targets: Vec<(ConnId, bool)> = Vec::new();
-                for (user, is_author) in [(message.author_id, true), (message.recipient_id, false)] {
-                    for conn in inner.users.get(&user).into_iter().flatten() {
-                        if !targets.iter().any(|(c, _)| c == conn) {
-                            targets.push((*conn, is_author));
-                        }
-                    }
-                }
-                for (conn, is_author) in targets {
+                let author: Vec<ConnId> = inner
+                    .users
+                    .get(&message.author_id)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .collect();
+                for conn in both_users(&inner, message.author_id, message.recipient_id) {
+                    let is_author = author.contains(&conn);
                     let Some(c) = inner.conns.get(&conn) else { continue };
                     let frame = frames.for_socket(c.dialect, is_author);
                     send(
@@ -401,22 +434,19 @@ impl Hub {
         }
     }
 
-    /// Hands stored messages (any rooms, each room's in `seq` order; the author's `client_id`
-    /// when known) to their rooms' sequencers, and delivers what they release: the frames are
-    /// built first, then the lock is taken once for all of them. Live events and gap fills
-    /// both come through here.
-    pub fn sequence<'a>(&self, messages: impl IntoIterator<Item = (&'a RoomMessage, Option<&'a str>)>) {
-        let ready: Vec<(i64, i64, RoomFrames)> = messages
-            .into_iter()
-            .map(|(m, client_id)| (m.room_id, m.seq, RoomFrames::of(m, client_id)))
-            .collect();
+    /// Hands stream items (of any rooms, each room's in order: new messages with the author's
+    /// `client_id` when known, changes) to their rooms' sequencers, and delivers what they
+    /// release. The frames are built before the lock is taken, once for all of them. Live
+    /// events and gap fills both come through here.
+    pub fn sequence(&self, items: Vec<RoomFrames>) {
         self.ticks
-            .activity(ready.iter().map(|(room_id, seq, _)| (*room_id, *seq)));
+            .activity(items.iter().filter_map(|f| Some((f.room_id, f.seq?))));
         let mut inner = self.lock();
         let Inner { conns, rooms, .. } = &mut *inner;
-        for (room_id, seq, msg) in ready {
+        for item in items {
+            let room_id = item.room_id;
             if let Some(room) = rooms.get_mut(&room_id) {
-                let step = room.order.offer(seq, msg);
+                let step = room.order.offer(item.position, item);
                 self.obey(room_id, room, conns, step);
             }
         }
@@ -425,6 +455,11 @@ impl Hub {
     /// What the running fill of a room should read next (`RoomSequencer::fill_range`).
     pub fn fill_range(&self, room_id: i64) -> Option<(i64, i64)> {
         self.lock().rooms.get(&room_id)?.order.fill_range()
+    }
+
+    /// A fill read every position up to `to` (`RoomSequencer::read_up_to`).
+    pub fn read_up_to(&self, room_id: i64, to: i64) {
+        self.with_room(room_id, |room| room.order.read_up_to(to));
     }
 
     /// A room's fill finished (`RoomSequencer::fill_done`).
@@ -451,7 +486,7 @@ impl Hub {
                     c,
                     Outbound::Room {
                         room_id,
-                        id: msg.id,
+                        position: msg.position,
                         stored_at: msg.stored_at,
                         frame: msg.for_user(c.user_id).clone(),
                     },
@@ -504,6 +539,20 @@ impl Hub {
 }
 
 /// One frame to every `/v1` socket of this instance (the original `/api` dialect knows no rooms).
+/// Every socket of both users of a conversation, once each (a user writing to themself has
+/// one set).
+fn both_users(inner: &Inner, a: i64, b: i64) -> Vec<ConnId> {
+    let mut targets: Vec<ConnId> = Vec::new();
+    for user in [a, b] {
+        for conn in inner.users.get(&user).into_iter().flatten() {
+            if !targets.contains(conn) {
+                targets.push(*conn);
+            }
+        }
+    }
+    targets
+}
+
 fn to_every_v1_socket(inner: &Inner, frame: Utf8Bytes) {
     for c in inner.conns.values().filter(|c| c.dialect == Dialect::V1) {
         send(c, Outbound::Frame(frame.clone()));
@@ -531,26 +580,26 @@ mod tests {
     fn msg(room_id: i64, seq: i64) -> Event {
         Event::RoomMessages {
             messages: vec![tickertalk_wire::PostedMessage {
-                message: RoomMessage {
-                    id: 100 + seq,
+                message: tickertalk_wire::RoomMessage::plain(
+                    100 + seq,
                     room_id,
                     seq,
-                    user_id: 1,
-                    username: "alice".into(),
-                    body: format!("m{seq}"),
-                    created_at: Utc::now(),
-                    bot: None,
-                },
+                    1,
+                    "alice".into(),
+                    format!("m{seq}"),
+                    Utc::now(),
+                ),
                 client_id: None,
             }],
         }
     }
 
-    fn ids(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
+    /// The stream positions delivered.
+    fn positions(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
         let mut out = Vec::new();
         while let Ok(o) = rx.try_recv() {
-            if let Outbound::Room { id, .. } = o {
-                out.push(id);
+            if let Outbound::Room { position, .. } = o {
+                out.push(position);
             }
         }
         out
@@ -583,14 +632,18 @@ mod tests {
         hub.set_floor(7, 10);
         hub.dispatch(msg(7, 12));
         hub.dispatch(msg(7, 13));
-        assert_eq!(ids(&mut rx), Vec::<i64>::new(), "held back behind the gap at 11");
+        assert_eq!(
+            positions(&mut rx),
+            Vec::<i64>::new(),
+            "held back behind the gap at 11"
+        );
         assert_eq!(gaps.try_next(), Some((7, Fill::AfterWait)));
         assert_eq!(gaps.try_next(), None, "one fill per room");
         assert_eq!(hub.fill_range(7), Some((11, 11)));
         hub.dispatch(msg(7, 11));
-        assert_eq!(ids(&mut rx), vec![111, 112, 113]);
+        assert_eq!(positions(&mut rx), vec![11, 12, 13]);
         hub.dispatch(msg(7, 12));
-        assert_eq!(ids(&mut rx), Vec::<i64>::new(), "duplicates are dropped");
+        assert_eq!(positions(&mut rx), Vec::<i64>::new(), "duplicates are dropped");
         hub.fill_done(7, true);
         assert_eq!(gaps.try_next(), None);
     }
@@ -625,7 +678,7 @@ mod tests {
         hub.dispatch(msg(7, 5)); // stored before the floor read: the joiner's replay covers it
         hub.dispatch(msg(7, 6));
         hub.set_floor(7, 5);
-        assert_eq!(ids(&mut rx), vec![106]);
+        assert_eq!(positions(&mut rx), vec![6]);
     }
 
     #[tokio::test]
@@ -719,6 +772,9 @@ mod tests {
                 body: "hi".into(),
                 message_type: 0,
                 created_at: Utc::now(),
+                edited_at: None,
+                deleted: false,
+                reactions: Vec::new(),
             },
             client_id: Some("c-1".into()),
         });

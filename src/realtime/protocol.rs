@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickertalk_wire::{DirectMessage, QuoteFields, RoomMessage};
+use tickertalk_wire::{Change, DirectMessage, QuoteFields, RoomMessage};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::BOT_NAME;
@@ -32,6 +32,9 @@ pub mod kind {
     pub const ROOM_CREATED: i64 = 9;
     pub const ROOM_ACTIVITY: i64 = 10;
     pub const READ_MARKER: i64 = 11;
+    pub const MESSAGE_CHANGED: i64 = 12;
+    pub const DIRECT_CHANGED: i64 = 13;
+    pub const ROOM_UPDATED: i64 = 14;
 }
 
 /// A client frame, as far as it parsed. Unknown fields (such as a spoofed `chatuser`) are ignored.
@@ -46,6 +49,8 @@ pub struct ClientFrame {
     pub since: Option<i64>,
     pub recipient: Option<String>,
     pub message: Option<String>,
+    /// Type 1: the id of the message (of the same room) this one answers.
+    pub reply_to: Option<i64>,
 }
 
 /// Why a client frame could not be parsed.
@@ -108,9 +113,90 @@ pub struct RoomMessageFrame<'a> {
     pub outcome: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote: Option<&'a QuoteFields>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// A tombstone: `chatmessage` is empty.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyFrame<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionFrame<'a>>,
+    /// Type 12 only: what changed (`edited`, `deleted`, `reaction`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<&'static str>,
+    /// Type 12 `reaction` only: who added (`on`) or took back which emoji.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<ReactionChangeFrame<'a>>,
+}
+
+/// The message a reply answers: `{"id","chatuser","snippet"}` (`deleted` once it is).
+#[derive(Debug, Serialize)]
+pub struct ReplyFrame<'a> {
+    pub id: i64,
+    pub chatuser: &'a str,
+    pub snippet: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// One emoji's count; `me` (whether the reader is among them) only where the frame is for one
+/// user: HTTP history and the `since` replay.
+#[derive(Debug, Serialize)]
+pub struct ReactionFrame<'a> {
+    pub emoji: &'a str,
+    pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub me: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReactionChangeFrame<'a> {
+    pub emoji: &'a str,
+    pub chatuser: &'a str,
+    pub on: bool,
 }
 
 impl<'a> RoomMessageFrame<'a> {
+    /// A change to a message (type 12): the whole message as it is now, and what changed.
+    pub fn changed(m: &'a RoomMessage, change: &'a Change) -> Self {
+        let (what, reaction) = match change {
+            Change::Edited => ("edited", None),
+            Change::Deleted => ("deleted", None),
+            Change::Reaction { emoji, username, on } => (
+                "reaction",
+                Some(ReactionChangeFrame {
+                    emoji,
+                    chatuser: username,
+                    on: *on,
+                }),
+            ),
+        };
+        RoomMessageFrame {
+            kind: kind::MESSAGE_CHANGED,
+            change: Some(what),
+            reaction,
+            ..RoomMessageFrame::of(m)
+        }
+    }
+
+    /// A change read back from storage (the `since` replay, a gap fill): what changed is not
+    /// known any more, only the message as it is now.
+    pub fn changed_since(m: &'a RoomMessage) -> Self {
+        RoomMessageFrame {
+            kind: kind::MESSAGE_CHANGED,
+            ..RoomMessageFrame::of(m)
+        }
+    }
+
+    /// Marks which reactions are the reader's (`mine`: message id and emoji pairs).
+    pub fn with_mine(mut self, mine: &std::collections::HashSet<(i64, String)>) -> Self {
+        for r in &mut self.reactions {
+            r.me = Some(mine.contains(&(self.id, r.emoji.to_string())));
+        }
+        self
+    }
+
     pub fn of(m: &'a RoomMessage) -> Self {
         let meta = m.bot.as_ref();
         RoomMessageFrame {
@@ -126,6 +212,25 @@ impl<'a> RoomMessageFrame<'a> {
             command: meta.map(|b| b.command.as_str()),
             outcome: meta.map(|b| b.outcome.as_str()),
             quote: meta.and_then(|b| b.quote.as_ref()),
+            edited_at: m.edited_at.as_ref().map(timestamp),
+            deleted: m.deleted,
+            reply_to: m.reply_to.as_deref().map(|r| ReplyFrame {
+                id: r.id,
+                chatuser: &r.username,
+                snippet: &r.snippet,
+                deleted: r.deleted,
+            }),
+            reactions: m
+                .reactions
+                .iter()
+                .map(|r| ReactionFrame {
+                    emoji: &r.emoji,
+                    count: r.count,
+                    me: None,
+                })
+                .collect(),
+            change: None,
+            reaction: None,
         }
     }
 
@@ -155,6 +260,12 @@ pub struct DirectFrame<'a> {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionFrame<'a>>,
 }
 
 impl<'a> DirectFrame<'a> {
@@ -168,7 +279,26 @@ impl<'a> DirectFrame<'a> {
             message_type: m.message_type,
             created_at: timestamp(&m.created_at),
             client_id: None,
+            edited_at: m.edited_at.as_ref().map(timestamp),
+            deleted: m.deleted,
+            reactions: m
+                .reactions
+                .iter()
+                .map(|r| ReactionFrame {
+                    emoji: &r.emoji,
+                    count: r.count,
+                    me: None,
+                })
+                .collect(),
         }
+    }
+
+    /// Marks which reactions are the reader's (`mine`: message id and emoji pairs).
+    pub fn with_mine(mut self, mine: &std::collections::HashSet<(i64, String)>) -> Self {
+        for r in &mut self.reactions {
+            r.me = Some(mine.contains(&(self.id, r.emoji.to_string())));
+        }
+        self
     }
 
     /// The author's own copy: with the `client_id` it was sent with.
@@ -248,6 +378,35 @@ pub fn room_created(room: &tickertalk_wire::RoomCreated) -> String {
         "room": {"id": room.id, "name": room.name, "created_at": timestamp(&room.created_at)},
     })
     .to_string()
+}
+
+/// A room renamed or given a topic: `{"type":14,"room":{"id","name","created_at","topic"}}`.
+pub fn room_updated(room: &tickertalk_wire::RoomCreated) -> String {
+    json!({
+        "type": kind::ROOM_UPDATED,
+        "room": {"id": room.id, "name": room.name, "created_at": timestamp(&room.created_at), "topic": room.topic},
+    })
+    .to_string()
+}
+
+/// A direct message changed: the type 4 shape with `"type":13` and what changed.
+pub fn direct_changed(m: &DirectMessage, change: &Change) -> String {
+    let mut v = serde_json::to_value(DirectFrame::of(m)).expect("frame");
+    v["type"] = json!(kind::DIRECT_CHANGED);
+    match change {
+        Change::Edited => v["change"] = json!("edited"),
+        Change::Deleted => v["change"] = json!("deleted"),
+        Change::Reaction { emoji, username, on } => {
+            v["change"] = json!("reaction");
+            v["reaction"] = json!({"emoji": emoji, "chatuser": username, "on": on});
+        }
+    }
+    v.to_string()
+}
+
+/// Someone is typing to the reader in their conversation: `{"type":5,"username":"bob"}`.
+pub fn direct_typing(username: &str) -> String {
+    json!({"type": kind::TYPING, "username": username}).to_string()
 }
 
 /// Rooms with new messages since the last such frame, each with its latest message number:
@@ -356,12 +515,16 @@ mod tests {
     }
 }
 
-/// A stored room message's frames, made once for every socket of the room: the frame for
-/// everyone and, if the author sent a `client_id`, the variant carrying it for the author's
-/// own sockets.
+/// One item of a room's stream, rendered once for every socket of the room: the frame for
+/// everyone and, for a new message whose author sent a `client_id`, the variant carrying it for
+/// the author's own sockets.
 #[derive(Debug)]
 pub struct RoomFrames {
-    pub id: i64,
+    pub room_id: i64,
+    /// Where it is in the room's stream (`rev`, or `changed_rev` for a change).
+    pub position: i64,
+    /// A new message's number (`seq`), which unread counts follow; `None` for a change.
+    pub seq: Option<i64>,
     pub author_id: i64,
     /// Its `created_at` in microseconds since the epoch (for the delivery latency).
     pub stored_at: i64,
@@ -378,11 +541,31 @@ impl RoomFrames {
             Utf8Bytes::from(serde_json::to_string(&frame).expect("frame"))
         });
         RoomFrames {
-            id: m.id,
+            room_id: m.room_id,
+            position: m.rev,
+            seq: Some(m.seq),
             author_id: m.user_id,
             stored_at: m.created_at.timestamp_micros(),
             plain,
             authored,
+        }
+    }
+
+    /// A change to a message: one frame for everyone. `change` is `None` for a change read
+    /// back from storage.
+    pub fn changed(m: &RoomMessage, change: Option<&Change>) -> RoomFrames {
+        let frame = match change {
+            Some(c) => RoomMessageFrame::changed(m, c),
+            None => RoomMessageFrame::changed_since(m),
+        };
+        RoomFrames {
+            room_id: m.room_id,
+            position: m.changed_rev.unwrap_or(m.rev),
+            seq: None,
+            author_id: m.user_id,
+            stored_at: m.created_at.timestamp_micros(),
+            plain: serde_json::to_string(&frame).expect("frame").into(),
+            authored: None,
         }
     }
 

@@ -144,6 +144,23 @@ impl<M> RoomSequencer<M> {
         }
     }
 
+    /// The running fill read every position up to `to`, and a later position is held back:
+    /// positions up to `to` are committed (they are taken in commit order, under the room's
+    /// lock), so one still missing was superseded (a later change of the same message) or
+    /// deleted with its author's account. Skips them and delivers what they held back.
+    pub fn read_up_to(&mut self, to: i64) -> Step<M> {
+        match self.next {
+            Some(next) if to >= next && self.pending.keys().next().is_some_and(|&first| first > to) => {
+                self.next = Some(to + 1);
+                Step {
+                    deliver: self.drain(),
+                    fill: None,
+                }
+            }
+            _ => Step::none(),
+        }
+    }
+
     /// The running fill finished; `read_any`: some read of it found messages. Asks for another
     /// fill while a gap remains: after the gap wait for messages still held back, at once for a
     /// tip that arrived while it was reading (it may have read too early to see them), unless
@@ -273,6 +290,27 @@ mod tests {
         assert_eq!(offer(&mut r, 2), step(&[2, 3, 4], None));
         assert_eq!(r.fill_done(true), step(&[], None));
         assert_eq!(offer(&mut r, 5), step(&[5], None));
+    }
+
+    #[test]
+    fn positions_a_fill_found_empty_are_skipped() {
+        let mut r = room(0);
+        offer(&mut r, 3);
+        offer(&mut r, 5);
+        assert_eq!(r.fill_range(), Some((1, 2)));
+        // The read found 1; 2 was superseded by a later change.
+        assert_eq!(offer(&mut r, 1), step(&[1], None));
+        assert_eq!(r.read_up_to(2), step(&[3], None));
+        assert_eq!(r.fill_range(), Some((4, 4)), "the next gap");
+        assert_eq!(r.read_up_to(4), step(&[5], None));
+        assert_eq!(r.fill_range(), None);
+        assert_eq!(r.fill_done(false), step(&[], None));
+        assert_eq!(
+            r.read_up_to(9),
+            step(&[], None),
+            "nothing held back: nothing to skip to"
+        );
+        assert_eq!(offer(&mut r, 6), step(&[6], None));
     }
 
     #[test]

@@ -21,8 +21,12 @@ pub struct InboxEntry {
     pub unread: i64,
 }
 
-const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipient_id, \
-                      r.username AS recipient, d.body, d.message_type, d.created_at \
+pub(super) const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipient_id, \
+                      r.username AS recipient, d.body, d.message_type, d.created_at, \
+                      d.edited_at, d.deleted_at IS NOT NULL AS deleted, \
+                      (SELECT json_agg(json_build_array(x.emoji, x.n) ORDER BY x.first)::text FROM \
+                       (SELECT emoji, count(*) AS n, min(created_at) AS first FROM direct_reactions \
+                        WHERE message_id = d.id GROUP BY emoji) x) AS reactions \
                       FROM direct_messages d JOIN users a ON a.id = d.author_id \
                       JOIN users r ON r.id = d.recipient_id";
 

@@ -16,6 +16,9 @@ pub struct RoomEntry {
     pub name: String,
     #[serde(serialize_with = "crate::domain::time::micros")]
     pub created_at: DateTime<Utc>,
+    pub topic: String,
+    /// The creator's username (`None` for the seeded rooms).
+    pub created_by: Option<String>,
     /// The room's latest message number: with `read_seq`, clients keep `unread` live.
     pub last_seq: i64,
     /// How far the user has read (a message number); `None` for a room never opened.
@@ -27,7 +30,8 @@ pub struct RoomEntry {
 }
 
 /// One page of rooms, by name, with `user_id`'s marker: the first `limit` after room `after`
-/// in that order (from the start without it). `None` when `after` is not a room.
+/// in that order (from the start without it), without the rooms the user left. `None` when
+/// `after` is not a room.
 pub async fn rooms_for(
     db: &PgPool,
     user_id: i64,
@@ -35,12 +39,16 @@ pub async fn rooms_for(
     limit: i64,
 ) -> StoreResult<Option<Vec<RoomEntry>>> {
     let rows = sqlx::query_as::<_, RoomEntry>(
-        "SELECT r.id, r.name, r.created_at, r.last_seq, m.last_read_seq AS read_seq, m.last_read_id, \
+        "SELECT r.id, r.name, r.created_at, r.topic, c.username AS created_by, r.last_seq, \
+                m.last_read_seq AS read_seq, m.last_read_id, \
                 CASE WHEN m.last_read_seq IS NULL THEN 0 \
                      ELSE GREATEST(r.last_seq - m.last_read_seq, 0) END AS unread \
          FROM rooms r LEFT JOIN read_markers m ON m.room_id = r.id AND m.user_id = $1 \
-         WHERE $2::bigint IS NULL \
-            OR (lower(r.name), r.id) > (SELECT lower(a.name), a.id FROM rooms a WHERE a.id = $2) \
+         LEFT JOIN users c ON c.id = r.created_by \
+         WHERE ($2::bigint IS NULL \
+                OR (lower(r.name), r.id) > (SELECT lower(a.name), a.id FROM rooms a WHERE a.id = $2)) \
+           AND NOT EXISTS (SELECT 1 FROM room_members l \
+                           WHERE l.room_id = r.id AND l.user_id = $1 AND l.left_at IS NOT NULL) \
          ORDER BY lower(r.name), r.id \
          LIMIT $3",
     )

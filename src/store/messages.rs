@@ -30,6 +30,8 @@ pub struct NewMessage {
     pub client_id: Option<String>,
     /// On the bot's answers: who asked what, and the quote.
     pub bot: Option<BotMeta>,
+    /// The message this one answers (checked to be of the same room before).
+    pub reply_to: Option<i64>,
 }
 
 /// What storing one row did.
@@ -159,31 +161,39 @@ async fn insert_rows(
         .iter()
         .map(|m| m.bot.as_ref().and_then(|b| serde_json::to_string(b).ok()))
         .collect();
-    // Each room's `last_seq` moves by its number of rows; the rows are numbered after the old
-    // value in batch order, and inserted in (room, seq) order so that ids and the per-row
-    // clock_timestamp() grow with seq.
+    let replies: Vec<Option<i64>> = batch.iter().map(|m| m.reply_to).collect();
+    // Each room's `last_seq` (messages) and `last_rev` (its stream) move by its number of rows;
+    // the rows are numbered after the old values in batch order, and inserted in (room, seq)
+    // order so that ids and the per-row clock_timestamp() grow with seq.
     let rows = sqlx::query_as::<_, Row<RoomMessage>>(concat!(
-        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[]) \
-                        WITH ORDINALITY AS t(room_id, user_id, body, client_id, bot_meta, ord)), \
+        "WITH input AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
+                        WITH ORDINALITY AS t(room_id, user_id, body, client_id, bot_meta, reply_to, ord)), \
               counts AS (SELECT room_id, count(*) AS n FROM input GROUP BY room_id), \
-              r AS (UPDATE rooms SET last_seq = rooms.last_seq + counts.n FROM counts \
-                    WHERE rooms.id = counts.room_id RETURNING rooms.id, rooms.last_seq - counts.n AS base), \
+              r AS (UPDATE rooms SET last_seq = rooms.last_seq + counts.n, last_rev = rooms.last_rev + counts.n \
+                    FROM counts WHERE rooms.id = counts.room_id \
+                    RETURNING rooms.id, rooms.last_seq - counts.n AS base, rooms.last_rev - counts.n AS rev_base), \
               numbered AS (SELECT i.room_id, \
-                                  r.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS seq, \
-                                  i.user_id, i.body, i.client_id, i.bot_meta::jsonb AS bot_meta \
+                                  row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS n, \
+                                  r.base, r.rev_base, \
+                                  i.user_id, i.body, i.client_id, i.bot_meta::jsonb AS bot_meta, i.reply_to \
                            FROM input i JOIN r ON r.id = i.room_id), \
-              m AS (INSERT INTO room_messages (room_id, seq, user_id, body, client_id, bot_meta) \
-                    SELECT room_id, seq, user_id, body, client_id, bot_meta FROM numbered ORDER BY room_id, seq \
-                    RETURNING id, room_id, seq, user_id, body, created_at, bot_meta) \
+              m AS (INSERT INTO room_messages (room_id, seq, rev, user_id, body, client_id, bot_meta, reply_to) \
+                    SELECT room_id, base + n, rev_base + n, user_id, body, client_id, bot_meta, reply_to \
+                    FROM numbered ORDER BY room_id, n \
+                    RETURNING id, room_id, seq, rev, changed_rev, user_id, body, created_at, bot_meta, \
+                              edited_at, deleted_at, reply_to) \
          SELECT ",
-        message_columns!(),
-        " FROM m JOIN users u ON u.id = m.user_id ORDER BY m.room_id, m.seq"
+        new_message_columns!(),
+        " FROM m",
+        message_joins!(),
+        " ORDER BY m.room_id, m.seq"
     ))
     .bind(&rooms)
     .bind(&users)
     .bind(&bodies)
     .bind(&client_ids)
     .bind(&metas)
+    .bind(&replies)
     .fetch_all(&mut *tx)
     .await?;
     // Rows come back by (room, seq), and a room's rows were numbered in batch order: hand each
@@ -198,17 +208,19 @@ async fn insert_rows(
         .collect())
 }
 
-const SELECT: &str = concat!(
+pub(super) const SELECT: &str = concat!(
     "SELECT ",
     message_columns!(),
-    " FROM room_messages m JOIN users u ON u.id = m.user_id"
+    " FROM room_messages m",
+    message_joins!()
 );
 
-/// `SELECT` with the author's `client_id` as an eighth column (`Row<PostedMessage>`).
+/// `SELECT` with the author's `client_id` after the message's columns (`Row<PostedMessage>`).
 const SELECT_POSTED: &str = concat!(
     "SELECT ",
     message_columns!(),
-    ", m.client_id FROM room_messages m JOIN users u ON u.id = m.user_id"
+    ", m.client_id FROM room_messages m",
+    message_joins!()
 );
 
 /// The latest `limit` messages of a room (optionally older than message `before`), oldest first.
@@ -254,37 +266,92 @@ pub async fn latest(
     Ok(unwrap_rows(rows))
 }
 
-/// Messages of a room with id greater than `since`, oldest first, at most `limit`.
-pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> StoreResult<Vec<RoomMessage>> {
-    // id and seq grow together inside a room, so "id > since" is "seq > the seq of the newest
-    // message with id <= since"; seq is what the unique (room_id, seq) index can range over.
-    // The usual `since` is a message of this room (one primary-key probe); COALESCE evaluates
-    // the slower fallback only when it is not.
-    Ok(sqlx::query_as::<_, Row<RoomMessage>>(sql!(
-        "{SELECT} WHERE m.room_id = $1 AND m.seq > COALESCE( \
-             (SELECT p.seq FROM room_messages p WHERE p.id = $2 AND p.room_id = $1), \
-             (SELECT p.seq FROM room_messages p WHERE p.room_id = $1 AND p.id <= $2 \
-              ORDER BY p.seq DESC LIMIT 1), 0) \
-         ORDER BY m.seq LIMIT $3"
-    ))
-    .bind(room_id)
-    .bind(since)
-    .bind(limit)
-    .fetch_all(db)
-    .await
-    .map(unwrap_rows)?)
+/// One item of a room's stream: a message where it entered (`rev`), or its latest change
+/// (at `changed_rev`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    New(PostedMessage),
+    Changed(RoomMessage),
 }
 
-/// Messages of a room with `from <= seq <= to`, in order, each with its author's `client_id`
-/// (fills delivery gaps: the author's copy must still acknowledge the post).
-pub async fn seq_range(db: &PgPool, room_id: i64, from: i64, to: i64) -> StoreResult<Vec<PostedMessage>> {
-    Ok(sqlx::query_as::<_, Row<PostedMessage>>(sql!(
-        "{SELECT_POSTED} WHERE m.room_id = $1 AND m.seq BETWEEN $2 AND $3 ORDER BY m.seq LIMIT 1000"
+impl StreamItem {
+    /// Where the item is in its room's stream.
+    pub fn position(&self) -> i64 {
+        match self {
+            StreamItem::New(p) => p.message.rev,
+            StreamItem::Changed(m) => m.changed_rev.unwrap_or(m.rev),
+        }
+    }
+}
+
+/// What a socket joining with `since` (a message id) missed: the room's stream after that
+/// message, at most `limit` items in order. Messages newer than `since` come once, as they are
+/// now; older messages changed since come as changes. (A change between `since` and the
+/// client's real position is sent again: applying a change twice shows the same state.)
+pub async fn after(db: &PgPool, room_id: i64, since: i64, limit: i64) -> StoreResult<Vec<StreamItem>> {
+    // rev grows with id inside a room, so the stream after message `since` is what is after
+    // its rev. The usual `since` is a message of this room (one primary-key probe); COALESCE
+    // evaluates the slower fallback only when it is not.
+    let (from,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE( \
+             (SELECT p.rev FROM room_messages p WHERE p.id = $2 AND p.room_id = $1), \
+             (SELECT p.rev FROM room_messages p WHERE p.room_id = $1 AND p.id <= $2 \
+              ORDER BY p.rev DESC LIMIT 1), 0)",
+    )
+    .bind(room_id)
+    .bind(since)
+    .fetch_one(db)
+    .await?;
+    stream(db, room_id, from + 1, i64::MAX, limit).await
+}
+
+/// The room's stream items at positions `from..=to`, in order, at most `limit` (fills delivery
+/// gaps: a new message's item carries its author's `client_id`, which must still acknowledge
+/// the post). A position with nothing there was superseded (a later change of the same
+/// message) or deleted with its author's account.
+pub async fn stream(
+    db: &PgPool,
+    room_id: i64,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> StoreResult<Vec<StreamItem>> {
+    let rows = sqlx::query_as::<_, Row<PostedMessage>>(sql!(
+        "{SELECT_POSTED} WHERE m.id IN ( \
+             (SELECT id FROM room_messages WHERE room_id = $1 AND rev BETWEEN $2 AND $3 ORDER BY rev LIMIT $4) \
+             UNION \
+             (SELECT id FROM room_messages WHERE room_id = $1 AND changed_rev BETWEEN $2 AND $3 \
+              ORDER BY changed_rev LIMIT $4))"
     ))
     .bind(room_id)
     .bind(from)
     .bind(to)
+    .bind(limit)
     .fetch_all(db)
-    .await
-    .map(unwrap_rows)?)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for Row(p) in rows {
+        let changed = p.message.changed_rev.filter(|r| (from..=to).contains(r));
+        if changed.is_some() {
+            items.push(StreamItem::Changed(p.message.clone()));
+        }
+        if (from..=to).contains(&p.message.rev) {
+            items.push(StreamItem::New(p));
+        }
+    }
+    items.sort_by_key(StreamItem::position);
+    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(items)
+}
+
+/// Whether message `id` is in room `room_id` (and not deleted).
+pub async fn is_in_room(db: &PgPool, room_id: i64, id: i64) -> StoreResult<bool> {
+    Ok(sqlx::query_as::<_, (i32,)>(
+        "SELECT 1 FROM room_messages WHERE id = $1 AND room_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(room_id)
+    .fetch_optional(db)
+    .await?
+    .is_some())
 }

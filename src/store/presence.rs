@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::StoreResult;
 
 /// An instance counts as alive this long after its last heartbeat.
-const ALIVE_SECS: i32 = 30;
+pub(super) const ALIVE_SECS: i32 = 30;
 
 /// Returns true when this instance's row was missing and is now inserted: at start-up, or after
 /// PostgreSQL lost the unlogged presence tables (an immediate restart empties them), or after

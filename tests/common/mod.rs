@@ -269,6 +269,10 @@ impl TestApp {
         self.send_json(reqwest::Method::PUT, path, token, body).await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.send_json(reqwest::Method::PATCH, path, token, body).await
+    }
+
     async fn send_json(
         &self,
         method: reqwest::Method,
@@ -502,7 +506,8 @@ impl Ws {
             if v["type"] == 7 && v["chatroomId"] == room && v.get("users").is_some() {
                 return replayed;
             }
-            if v["type"] == 1 && v["chatroomId"] == room {
+            // Stored messages, and changes to older ones (type 12).
+            if (v["type"] == 1 || v["type"] == 12) && v["chatroomId"] == room {
                 replayed.push(v);
             }
         }

@@ -28,6 +28,94 @@ pub struct RoomMessage {
     /// messages have none, and a message is held per room while a gap is filled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot: Option<Box<BotMeta>>,
+    /// Position in the room's stream (new messages and changes to them), where this message
+    /// entered it. Instances deliver a room's stream strictly in this order.
+    #[serde(default)]
+    pub rev: i64,
+    /// The stream position of this message's latest change (edit, deletion, reaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_rev: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted: `body` is empty (the text is gone from storage too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<ReplyRef>>,
+    /// Reaction counts, in the order each emoji was first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+impl RoomMessage {
+    /// A new message's fields besides what every message has: no change, no reply, no reaction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn plain(
+        id: i64,
+        room_id: i64,
+        seq: i64,
+        user_id: i64,
+        username: String,
+        body: String,
+        created_at: DateTime<Utc>,
+    ) -> RoomMessage {
+        RoomMessage {
+            id,
+            room_id,
+            seq,
+            user_id,
+            username,
+            body,
+            created_at,
+            bot: None,
+            rev: seq,
+            changed_rev: None,
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
+            reactions: Vec::new(),
+        }
+    }
+}
+
+/// The message a reply answers, as the reply shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRef {
+    pub id: i64,
+    pub username: String,
+    /// The start of its text (empty once it is deleted).
+    pub snippet: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// How many users reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
+}
+
+/// What changed a message (`Event::RoomChanges`, `Event::DirectChanged`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    Edited,
+    Deleted,
+    /// `username` added (`on`) or took back a reaction.
+    Reaction {
+        emoji: String,
+        username: String,
+        on: bool,
+    },
+}
+
+/// A room message after a change: its whole new state, at stream position `changed_rev`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomChange {
+    pub message: RoomMessage,
+    #[serde(flatten)]
+    pub change: Change,
 }
 
 /// What a stored `stockbot` answer says besides its sentence: who asked, what, and how the bot
@@ -89,6 +177,12 @@ pub struct DirectMessage {
     /// Always 0 (text); kept because the original direct-message API exposes it.
     pub message_type: i16,
     pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
 }
 
 /// One presence change: an `Event::Presence`, or one of an `Event::Presences`.
@@ -102,7 +196,8 @@ pub struct PresenceChange {
     pub left: Option<String>,
 }
 
-/// The highest `seq` stored in a room, as one instance knows it (`Event::RoomTips`).
+/// The furthest stream position (`RoomMessage::rev` or `changed_rev`) stored in a room, as one
+/// instance knows it (`Event::RoomTips`). The field keeps its first name, `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomTip {
     pub room_id: i64,
@@ -127,6 +222,9 @@ pub enum Event {
     /// Each `seq` is used to deliver in order and to notice (and fill) gaps; `client_id` is the
     /// author's, echoed only on the author's own sockets.
     RoomMessages { messages: Vec<PostedMessage> },
+    /// Edits, deletions and reactions one instance committed, each at its message's
+    /// `changed_rev` in the room's stream (delivered in order with the messages).
+    RoomChanges { changes: Vec<RoomChange> },
     /// The server speaking in the bot's name, unstored: help, or a command it could not queue.
     /// (The bot's own answers are stored room messages.)
     BotReply(BotReply),
@@ -155,8 +253,18 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// A direct message changed (edit, deletion, reaction): for every socket of both users.
+    DirectChanged {
+        message: DirectMessage,
+        #[serde(flatten)]
+        change: Change,
+    },
     /// A room was created (on any instance): every socket hears of it, so room lists are live.
     RoomCreated(RoomCreated),
+    /// A room's name or topic changed: every socket hears of it, like a new room.
+    RoomUpdated(RoomCreated),
+    /// Someone is typing to `recipient_id` in a direct conversation.
+    DirectTyping { recipient_id: i64, username: String },
     /// A user moved a read marker: every socket of theirs hears of it (other tabs and devices).
     ReadMarker(ReadMarker),
     /// Rooms whose latest messages (up to `seq`) may not have reached other instances: their
@@ -179,6 +287,10 @@ impl Event {
         match self {
             Event::RoomMessages { .. } => "rooms.messages".into(),
             Event::RoomTips { .. } => "rooms.tips".into(),
+            Event::RoomChanges { .. } => "rooms.changes".into(),
+            Event::DirectChanged { message, .. } => format!("user.{}.dm_changed", message.recipient_id),
+            Event::RoomUpdated(r) => format!("room.{}.updated", r.id),
+            Event::DirectTyping { recipient_id, .. } => format!("user.{recipient_id}.typing"),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
             Event::UsageReply { user_id, .. } => format!("user.{user_id}.usage"),
@@ -198,6 +310,8 @@ pub struct RoomCreated {
     pub id: i64,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic: String,
 }
 
 /// A read marker after a move: of a room (`room_id`, `read_seq`) or a conversation (`peer`).
@@ -275,7 +389,7 @@ mod tests {
     /// A batch's JSON: the messages with their fields as `RoomMessage` names them.
     #[test]
     fn a_message_batch_reads_and_writes_the_same_json() {
-        let batch = r#"{"kind":"room_messages","messages":[{"message":{"id":7,"room_id":3,"seq":2,"user_id":1,"username":"ada","body":"hi","created_at":"2026-01-01T00:00:00Z"},"client_id":"c-1"}]}"#;
+        let batch = r#"{"kind":"room_messages","messages":[{"message":{"id":7,"room_id":3,"seq":2,"user_id":1,"username":"ada","body":"hi","created_at":"2026-01-01T00:00:00Z","rev":2},"client_id":"c-1"}]}"#;
         let ev: Event = serde_json::from_str(batch).unwrap();
         assert!(
             matches!(&ev, Event::RoomMessages { messages } if messages[0].client_id.as_deref() == Some("c-1") && messages[0].message.seq == 2)

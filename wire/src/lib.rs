@@ -17,8 +17,9 @@ pub mod topology;
 
 pub use backoff::Backoff;
 pub use event::{
-    BotMeta, BotReply, DirectMessage, Event, PostedMessage, PresenceChange, QuoteFields, ReadMarker,
-    RoomCreated, RoomMessage, RoomTip, StockAnswer, StockCommand,
+    BotMeta, BotReply, Change, DirectMessage, Event, PostedMessage, PresenceChange, QuoteFields,
+    ReactionCount, ReadMarker, ReplyRef, RoomChange, RoomCreated, RoomMessage, RoomTip, StockAnswer,
+    StockCommand,
 };
 pub use stock::StockCode;
 pub use topology::Topology;
