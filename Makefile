@@ -86,6 +86,12 @@ check-openapi-statuses: build
 	python3 -m pip install -q -r scripts/requirements-dev.txt
 	QA_ROUTES=true ROOMS_PER_USER=20 SIGNUPS_PER_ADDRESS=100 bash scripts/with-server.sh bash scripts/openapi-statuses.sh
 
+## Fuzzes the server against docs/openapi.yaml with schemathesis for 60 s on its own throwaway
+## server (scripts/schemathesis.sh; SCHEMATHESIS_SECONDS for another budget); any failure fails.
+.PHONY: schemathesis
+schemathesis: build
+	bash scripts/schemathesis.sh
+
 ## The Postman collection, run twice by newman against a live server on its own database, then a
 ## check that the runs left nothing behind.
 newman: build
