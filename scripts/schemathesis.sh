@@ -280,8 +280,8 @@ if [[ -s $dir/dropped.txt ]]; then
     sort "$dir/dropped.txt" | uniq -c | sort -rn | sed 's/^/    /' >&2
 fi
 if ((rc != 0)); then
-    log "FAILED (exit $rc): every failure above names the request; replay one with" \
-        "'$venv/bin/schemathesis --config-file $dir/schemathesis.toml replay <id>'"
+    log "FAILED (exit $rc): each failure above has a curl line that repeats its request" \
+        "(against a server of your own); SCHEMATHESIS_SEED=<the seed above> repeats the run"
     exit "$rc"
 fi
 log "no failures"

@@ -7,6 +7,7 @@
 // what comes next. Tokens are the Session's business (api.js).
 
 import { ApiError, Session } from './api.js';
+import { bindTabs, markSelected } from './tabs.js';
 import { $, show, withBusy, describeFieldError } from './util.js';
 
 const SIGNUP_FIELDS = ['username', 'email', 'password'];
@@ -84,10 +85,7 @@ export class AuthView {
 
   setTab(which) {
     const login = which === 'login';
-    $('auth-tab-login').setAttribute('aria-selected', String(login));
-    $('auth-tab-signup').setAttribute('aria-selected', String(!login));
-    $('auth-tab-login').tabIndex = login ? 0 : -1;
-    $('auth-tab-signup').tabIndex = login ? -1 : 0;
+    markSelected([$('auth-tab-login'), $('auth-tab-signup')], $(login ? 'auth-tab-login' : 'auth-tab-signup'));
     show($('login-form'), login);
     show($('signup-form'), !login);
   }
@@ -101,20 +99,11 @@ export class AuthView {
       ev.preventDefault();
       this.submitSignup(ev.currentTarget);
     });
-    for (const [id, which] of [['auth-tab-login', 'login'], ['auth-tab-signup', 'signup']]) {
-      $(id).addEventListener('click', () => {
-        this.setTab(which);
-        $(which === 'login' ? 'login-identifier' : 'signup-username').focus();
-      });
-      $(id).addEventListener('keydown', (ev) => {
-        if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
-          ev.preventDefault();
-          const other = which === 'login' ? 'signup' : 'login';
-          this.setTab(other);
-          $(`auth-tab-${other}`).focus();
-        }
-      });
-    }
+    bindTabs([[$('auth-tab-login'), 'login'], [$('auth-tab-signup'), 'signup']], (which, how) => {
+      this.setTab(which);
+      // A click goes on to the form's first box; arrow keys stay on the tabs.
+      if (how === 'click') $(which === 'login' ? 'login-identifier' : 'signup-username').focus();
+    });
   }
 
   submitLogin(form) {

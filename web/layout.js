@@ -4,6 +4,7 @@
 // Owns only that visual state. Must not know about conversations, messages or
 // the server: the controller hears about tab changes through `onTabChange`.
 
+import { bindTabs, markSelected } from './tabs.js';
 import { $, show } from './util.js';
 
 export class Layout {
@@ -23,17 +24,7 @@ export class Layout {
   }
 
   bind() {
-    for (const [id, which] of [['tab-rooms', 'rooms'], ['tab-dms', 'dms']]) {
-      $(id).addEventListener('click', () => this.setTab(which));
-      $(id).addEventListener('keydown', (ev) => {
-        if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
-          ev.preventDefault();
-          const other = which === 'rooms' ? 'dms' : 'rooms';
-          this.setTab(other);
-          $(`tab-${other}`).focus();
-        }
-      });
-    }
+    bindTabs([[$('tab-rooms'), 'rooms'], [$('tab-dms'), 'dms']], (which) => this.setTab(which));
     $('nav-toggle').addEventListener('click', () => this.openDrawer());
     $('nav-close').addEventListener('click', () => this.closeDrawer());
     $('drawer-backdrop').addEventListener('click', () => this.closeDrawer());
@@ -52,10 +43,7 @@ export class Layout {
   setTab(which) {
     this.tab = which;
     const rooms = which === 'rooms';
-    $('tab-rooms').setAttribute('aria-selected', String(rooms));
-    $('tab-dms').setAttribute('aria-selected', String(!rooms));
-    $('tab-rooms').tabIndex = rooms ? 0 : -1;
-    $('tab-dms').tabIndex = rooms ? -1 : 0;
+    markSelected([$('tab-rooms'), $('tab-dms')], $(rooms ? 'tab-rooms' : 'tab-dms'));
     show($('rooms-panel'), rooms);
     show($('dms-panel'), !rooms);
     this.onTabChange(which);
