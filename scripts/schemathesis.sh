@@ -16,8 +16,9 @@
 #
 # Set-up: signs up a fuzzing user (its access token authenticates the run), a peer for the
 # direct-message routes and a user whose sessions the session-ending routes may end; creates a
-# room with a message and a conversation with one. `{id}` and `{username}` in paths are that room
-# and that peer, so the generated requests reach past the lookup (`[parameters]` below).
+# room with a message and a conversation with one. Most valid `{id}` and `{username}` path values
+# are that room and that peer, so the generated requests reach past the lookup; invalid ones are
+# generated (`[dictionaries]` and `[parameters]` below).
 #
 # Not fuzzed, and why (the `[[operations]]` entries below):
 #   * GET /v1/ws, GET /api/ws: WebSocket upgrades. After a 101 the connection speaks WebSocket
