@@ -33,6 +33,8 @@ export class RoomsController {
      * clears one, and editLastMessage is where an edit will begin.
      */
     this.mode = null;
+    /** Set while focusComposer moves the focus, so the box knows the focus is not the user's own. */
+    this.focusingForUser = false;
     this.bind();
   }
 
@@ -305,9 +307,23 @@ export class RoomsController {
     renderComposer({ enabled: !!this.chat.current, check: this.lengthCheck() });
   }
 
+  /**
+   * Focus the message box for the user (on opening a conversation, after
+   * sending): quietly, without the ring their own focus gets (see bind).
+   */
+  focusComposer(options) {
+    this.focusingForUser = true;
+    try {
+      this.chat.composer.focus(options);
+    } finally {
+      this.focusingForUser = false;
+    }
+  }
+
   /** A key in the message box (delivery.js composerKey says what it means). */
   onComposerKey(ev) {
     const { composer } = this.chat;
+    $('composer-form').classList.add('engaged');
     const action = composerKey(ev, { over: this.lengthCheck().over, mode: this.mode, empty: composer.value === '' });
     if (action === 'send') {
       ev.preventDefault();
@@ -357,6 +373,11 @@ export class RoomsController {
   bind() {
     const { composer } = this.chat;
     composer.addEventListener('keydown', (ev) => this.onComposerKey(ev));
+    // Whose focus it is: the user's own (a click, a tap, Tab, the skip link) or ours (focusComposer).
+    const form = $('composer-form');
+    composer.addEventListener('pointerdown', () => form.classList.add('engaged'));
+    composer.addEventListener('focus', () => form.classList.toggle('engaged', !this.focusingForUser));
+    composer.addEventListener('blur', () => form.classList.remove('engaged'));
     composer.addEventListener('input', () => {
       this.renderComposer();
       this.maybeSendTyping();
@@ -365,7 +386,7 @@ export class RoomsController {
     $('composer-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.sendMessage();
-      composer.focus();
+      this.focusComposer();
     });
     $('create-room-form').addEventListener('submit', (ev) => {
       ev.preventDefault();

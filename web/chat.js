@@ -316,7 +316,7 @@ export class Chat {
     else this.listEl.scrollTop = ui.scroll;
     // Short history that does not fill the screen: fetch more right away.
     if (conv.hasMore && this.listEl.scrollHeight <= this.listEl.clientHeight) this.rooms.loadOlder(conv);
-    if (focus && !this.layout.isNarrow) input.focus({ preventScroll: true });
+    if (focus && !this.layout.isNarrow) this.rooms.focusComposer({ preventScroll: true });
   }
 
   /** Opens the conversation a URL fragment names; false when it names none known. */
@@ -400,7 +400,7 @@ export class Chat {
     });
     $('jump-latest').addEventListener('click', () => {
       this.scrollToBottom();
-      composer.focus();
+      this.rooms.focusComposer();
     });
   }
 }

@@ -106,6 +106,50 @@ describe('the message box in Chromium', { timeout: 180_000 }, () => {
     await box.fill('');
   }));
 
+  it('Escape leaves the message box and keeps what is in it', { timeout: 30_000 }, () => step('escape', async () => {
+    const box = ann.getByTestId('composer-input');
+    await box.click();
+    await ann.keyboard.type('a draft');
+    await ann.keyboard.press('Escape');
+    assert.notEqual(await ann.evaluate(() => document.activeElement?.id), 'composer-input', 'the focus left the box');
+    assert.equal(await box.inputValue(), 'a draft');
+    // ArrowUp in an empty box is kept for editing the last message: until then it changes nothing.
+    await box.fill('');
+    await box.press('ArrowUp');
+    assert.equal(await box.inputValue(), '');
+    assert.equal(await ann.getByTestId('composer-error').isVisible(), false);
+  }));
+
+  it('looks focused only when it is, and rings only for the user\'s own focus', { timeout: 30_000 }, () => step('focus', async () => {
+    const look = () => ann.evaluate(() => {
+      const form = document.querySelector('[data-testid="composer-form"]');
+      const style = getComputedStyle(form);
+      return { active: document.activeElement?.id, border: style.borderTopColor, ring: style.boxShadow.includes('0px 0px 0px 3px') };
+    });
+    await ann.emulateMedia({ reducedMotion: 'reduce' }); // no transitions: styles are final at once
+    // Focus elsewhere: the box looks like any other.
+    await ann.locator('[data-testid="room-item"][data-room-name="Random"]').focus();
+    const idle = await look();
+    assert.equal(idle.ring, false);
+    // Opening a conversation focuses the box for the user: its border says so, no ring.
+    await ann.locator('[data-testid="room-item"][data-room-name="Random"]').click();
+    await waitForConversation(ann, 'Random');
+    const opened = await look();
+    assert.equal(opened.active, 'composer-input');
+    assert.notEqual(opened.border, idle.border, 'the border shows where the focus is');
+    assert.equal(opened.ring, false, 'no ring for a focus the user did not make');
+    // The Send button focused: the box is not.
+    await ann.getByTestId('composer-input').fill('x');
+    await ann.getByTestId('send-button').focus();
+    assert.deepEqual(await look(), { ...idle, active: '' });
+    // Back into the box with the keyboard: the ring.
+    await ann.keyboard.press('Shift+Tab');
+    const keyed = await look();
+    assert.equal(keyed.active, 'composer-input');
+    assert.equal(keyed.ring, true);
+    await ann.getByTestId('composer-input').fill('');
+  }));
+
   it('logged no CSP violations or script errors', () => {
     assert.deepEqual(ann.problems.filter((p) => !/status of 40[19]/.test(p)), []);
   });
