@@ -121,6 +121,32 @@ describe('new messages and mentions in Chromium', { timeout: 180_000 }, () => {
     assert.equal(list.filter((t) => t === '--new--').length, 1);
   }));
 
+  it('shows it all together (the README\'s screenshot)', { timeout: 60_000 }, () => step('readme', async () => {
+    for (const room of ['Trading', 'Earnings']) {
+      await ben.getByTestId('create-room-input').fill(room);
+      await ben.getByTestId('create-room-submit').click();
+      await waitForConversation(ben, room);
+    }
+    await send(ben, 'Morning all: earnings day.');
+    for (const room of ['Trading', 'Earnings', 'General']) {
+      await openRoom(ann, room);
+      await ann.waitForTimeout(700); // read: the marker goes out within half a second
+    }
+    await openRoom(ben, 'Trading');
+    await send(ben, `@${ANN.username} heads-up: **MSFT** reports at 4pm`);
+    await openRoom(ben, 'Earnings');
+    await send(ben, 'Notes from the call so far:\n> **Revenue** up 8%, guidance _unchanged_');
+    await send(ben, `@${ANN.username} can you check the close? Try \`/stock=aapl.us\` or [the filing](https://example.com/10-q)`);
+    await send(ben, '```\nAAPL.US   93.42  +1.42%\nMSFT.US  334.27  +0.90%\n```');
+    for (const room of ['Trading', 'Earnings']) {
+      await ann.locator(`[data-testid="room-item"][data-room-name="${room}"] [data-testid="room-mention"]`).waitFor();
+    }
+    await openRoom(ann, 'Earnings');
+    await ann.getByTestId('unread-divider').waitFor();
+    assert.equal(await ann.locator('[data-testid="message"].first-unread [data-testid="md-quote"]').count(), 1);
+    await screenshot(ann, 'unread-markdown');
+  }));
+
   it('logged no CSP violations or script errors', () => {
     for (const [who, page] of [['ann', ann], ['ben', ben]]) {
       assert.deepEqual(page.problems.filter((p) => !/status of 40[19]/.test(p)), [], `${who}: console/page errors`);
