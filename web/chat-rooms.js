@@ -29,8 +29,8 @@ export class RoomsController {
     this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
     /**
      * A reply or an edit being written in the message box, or null for a new
-     * message. None can be started yet (the server has neither); Escape
-     * clears one, and editLastMessage is where an edit will begin.
+     * message. The client starts neither yet; Escape clears one, and
+     * editLastMessage is where an edit will begin.
      */
     this.mode = null;
     /** Set while focusComposer moves the focus, so the box knows the focus is not the user's own. */
@@ -344,9 +344,10 @@ export class RoomsController {
 
   /**
    * ArrowUp in an empty message box: where editing the user's last message
-   * in this conversation starts, once the server can edit messages (setting
-   * `mode` to the edit, so Escape cancels it). It cannot yet, so this takes
-   * nothing and the key keeps its usual meaning. Returns whether it took the key.
+   * in this conversation starts (setting `mode` to the edit, so Escape
+   * cancels it) once the client edits messages. It does not yet, so this
+   * takes nothing and the key keeps its usual meaning. Returns whether it
+   * took the key.
    */
   editLastMessage() {
     return false;

@@ -11,18 +11,18 @@ import { $, show } from './util.js';
 
 const number = new Intl.NumberFormat();
 
-/** The last `over` announced, so a screen reader hears the change once, not every keystroke. */
-let announcedOver = false;
-
 /**
  * `enabled`: a conversation is open. `check`: delivery.js lengthCheck of the
  * box's text.
  */
 export function renderComposer({ enabled, check }) {
   const input = $('composer-input');
+  const form = $('composer-form');
+  // Said once when the text goes over the limit or back under, not at every keystroke.
+  const crossed = form.classList.contains('over') !== check.over;
   input.disabled = !enabled;
   input.setAttribute('aria-invalid', String(check.over));
-  $('composer-form').classList.toggle('over', check.over);
+  form.classList.toggle('over', check.over);
   document.querySelector('[data-testid="send-button"]').disabled = !enabled || check.over;
 
   const counter = $('char-count');
@@ -31,8 +31,7 @@ export function renderComposer({ enabled, check }) {
   show(counter, check.shown);
   if (!check.over) showComposerError('');
 
-  if (check.over !== announcedOver) {
-    announcedOver = check.over;
+  if (crossed) {
     $('composer-limit-status').textContent = check.over
       ? `Too long to send: ${number.format(check.excess)} characters over the limit of ${number.format(check.max)}.`
       : 'The message fits again.';
