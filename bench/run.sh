@@ -9,6 +9,7 @@
 #     logins-fanout  fan-out at 100/room for two steps: without logins, then with 20 logins/s
 #     stock     one bot, fake quote service, /stock= commands stepped up (STOCK_RATES)
 #     history   wrk against GET /v1/chat/rooms/{id}/messages, 64 keep-alive clients
+#     search    GET /v1/search over 1,000,000 stored messages, one client, seven kinds of query
 #   Knobs (environment): RATES=20,40,... STEP_SECS=10 ROOMS= PER_ROOM= INSTANCES= (fan-out scenarios);
 #   LOGINS=100 CONCURRENCY=2 WRONG=100 (logins); CLIENTS=64 DURATION=10 (history).
 #   BENCH_BIN=path: measure that server binary (e.g. a build of an older commit) instead.
@@ -24,7 +25,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # and per-user caps the way a deployment behind a load balancer would.
 export MAX_CONNECTIONS_PER_ADDRESS=0 MAX_SOCKETS_PER_USER=0
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins logins-fanout history stock)
+((${#scenarios[@]})) || scenarios=(fanout fanout2 room idle logins logins-fanout history stock search)
 # BENCH_BIN: another server binary to measure (a "before" build), instead of this checkout's.
 BENCH_BIN=${BENCH_BIN:-target/release/tickertalk}
 cargo build --release --bin tickertalk --example fanout
@@ -56,6 +57,10 @@ for scenario in "${scenarios[@]}"; do
         TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-logins.log \
             LOGIN_FREE_FAILURES=0 RUST_LOG=warn bash scripts/with-server.sh bash bench/logins.sh
         ;;
+    search)
+        TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-search.log \
+            RUST_LOG=warn bash scripts/with-server.sh bash bench/search.sh | tee -a target/bench/search.txt
+        ;;
     history)
         TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-history.log \
             RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/history.sh
@@ -65,6 +70,6 @@ for scenario in "${scenarios[@]}"; do
             RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/stock.sh |
             tee -a target/bench/results.jsonl
         ;;
-    *) die "unknown scenario '$scenario' (fanout, fanout2, room, idle, logins, logins-fanout, history, stock)" ;;
+    *) die "unknown scenario '$scenario' (fanout, fanout2, room, idle, logins, logins-fanout, history, stock, search)" ;;
     esac
 done

@@ -18,6 +18,7 @@ mod markers;
 mod presence;
 pub mod ratelimit;
 mod rooms;
+mod search;
 pub mod throttle;
 pub mod writer;
 
@@ -33,6 +34,7 @@ pub use direct::SentDm;
 pub use error::ChatError;
 pub use ratelimit::RateLimiter;
 pub use rooms::Posted;
+pub use search::Found;
 
 use crate::auth::keys::KeySealer;
 use crate::auth::{AuthUser, SessionCache, TokenKeys};
@@ -66,6 +68,8 @@ pub struct Chat {
     /// Per-user budget of WebSocket control frames (join, leave, typing) over all the user's
     /// sockets here; a join with `since` (a history replay) costs `REPLAY_COST`.
     controls: RateLimiter,
+    /// Per-user budget of searches (`search.rs`).
+    searches: RateLimiter,
     /// How long a login stays refreshable.
     refresh_ttl: Duration,
     /// Failed logins per key before throttling (`throttle`); 0: off.
@@ -112,6 +116,7 @@ impl Chat {
                 Duration::from_secs(config.rate_limit_window_secs.max(1)),
             ),
             controls: RateLimiter::new(CONTROLS_PER_WINDOW, CONTROL_WINDOW),
+            searches: RateLimiter::new(search::SEARCHES_PER_WINDOW, search::SEARCH_WINDOW),
             refresh_ttl: config.refresh_token_ttl(),
             login_free: i32::try_from(config.login_free_failures).unwrap_or(i32::MAX),
             signups_per_address: i32::try_from(config.signups_per_address).unwrap_or(i32::MAX),

@@ -86,6 +86,11 @@ impl Chat {
         Ok(members)
     }
 
+    /// Posting over HTTP makes one a member, as opening the room on a socket does.
+    pub async fn remember_member(&self, me: &AuthUser, room_id: i64) -> Result<(), ChatError> {
+        Ok(store::rooms::join_batch(&self.db, &[(room_id, me.user_id)]).await?)
+    }
+
     /// `me` leaves the room: it leaves their room list (and unread counts) until they open it
     /// again. Leaving a room one is not in is not an error.
     pub async fn leave_room(&self, me: &AuthUser, room_id: i64) -> Result<(), ChatError> {

@@ -22,6 +22,7 @@ pub mod pages;
 pub mod qa;
 pub mod rooms;
 pub mod routes;
+mod search;
 pub mod socket;
 pub mod users;
 pub mod web;

@@ -141,10 +141,13 @@ pub async fn post(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerRe
         .post_room_message(&me, req.int("id"), &text, client_id.clone(), b.reply_to)
         .await?
     {
-        Posted::Stored(m) => Ok(json(
-            StatusCode::CREATED,
-            &RoomMessageFrame::acknowledging(&m, client_id.as_deref()),
-        )),
+        Posted::Stored(m) => {
+            state.chat.remember_member(&me, m.room_id).await?;
+            Ok(json(
+                StatusCode::CREATED,
+                &RoomMessageFrame::acknowledging(&m, client_id.as_deref()),
+            ))
+        }
         // A retry of a stored post: the stored message again, and 200 since nothing was created.
         Posted::Repeat(m) => Ok(json(
             StatusCode::OK,

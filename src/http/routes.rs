@@ -26,7 +26,8 @@ use warp::{Filter, Rejection};
 use super::error::ApiError;
 use super::listener::ConnInfo;
 use super::{
-    AppState, MAX_BODY, auth, changes, compat, dms, health, origin, parse_json, qa, rooms, socket, users,
+    AppState, MAX_BODY, auth, changes, compat, dms, health, origin, parse_json, qa, rooms, search, socket,
+    users,
 };
 use crate::auth::AuthUser;
 
@@ -174,6 +175,7 @@ pub static ROUTES: &[Route] = &[
     ),
     route(Method::GET, "/v1/chat/inbox", user!(dms::inbox)),
     route(Method::GET, "/v1/users", user!(users::search)),
+    route(Method::GET, "/v1/search", user!(search::search)),
     route(Method::GET, "/v1/chat/threads/{username}", user!(dms::thread)),
     route(Method::POST, "/v1/chat/threads/{username}", user!(dms::send)),
     route(

@@ -63,6 +63,7 @@ pub mod markers;
 pub mod messages;
 pub mod presence;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod stock;
 pub mod throttle;

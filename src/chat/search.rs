@@ -1,0 +1,58 @@
+//! Searching what one can read: the rooms one is a member of (or one given room) and one's
+//! direct messages. Each search is a ranked full-text query, so it has its own per-user budget
+//! (`SEARCHES_PER_WINDOW`), apart from posting.
+
+use std::time::Duration;
+
+use super::{Chat, ChatError};
+use crate::auth::AuthUser;
+use crate::store::{self, search::Cursor, search::Hit, search::Scope};
+
+/// Searches one user may run per `SEARCH_WINDOW` (on one instance).
+pub const SEARCHES_PER_WINDOW: u32 = 30;
+pub const SEARCH_WINDOW: Duration = Duration::from_secs(10);
+
+/// A page of hits, and where the next one starts (`None`: this was the last).
+#[derive(Debug)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    pub next: Option<Cursor>,
+}
+
+impl Chat {
+    /// One page of `user`'s search for `text` in `room` (or everything they can read), from
+    /// `at` (`None`: the first page).
+    pub async fn search(
+        &self,
+        user: &AuthUser,
+        text: &str,
+        room: Option<i64>,
+        at: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Found, ChatError> {
+        self.searches
+            .check(user.user_id)
+            .map_err(|wait| ChatError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            })?;
+        let scope = match room {
+            Some(id) => {
+                self.room(id).await?;
+                Scope::Room(id)
+            }
+            None => Scope::Mine,
+        };
+        let at = match at {
+            Some(at) => at,
+            None => store::search::snapshot(&self.db).await?,
+        };
+        // One more than asked: whether there is a next page.
+        let mut hits = store::search::search(&self.db, user.user_id, text, scope, at, limit + 1).await?;
+        let next = (hits.len() as i64 > limit).then(|| Cursor {
+            offset: at.offset + limit,
+            ..at
+        });
+        hits.truncate(limit as usize);
+        Ok(Found { hits, next })
+    }
+}
