@@ -217,3 +217,63 @@ async fn members_leave_and_the_creators_topic_and_name() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn mentions_are_kept_on_the_server_newest_first_and_counted_unread() {
+    let app = TestApp::spawn(&[]).await;
+    let [alice, bob] = app.tokens(["alice", "bob"]).await;
+    let room = app.create_room(&alice, "mentions").await;
+    let first = app.post_message(&alice, room, "hello").await["id"]
+        .as_i64()
+        .unwrap();
+    // bob opens the room (which makes him a member), reads it, and goes away.
+    let mut ws = app.ws(&bob).await;
+    ws.join(room, None).await;
+    drop(ws);
+    app.put(
+        &format!("/v1/chat/rooms/{room}/read"),
+        Some(&bob),
+        json!({"last_read_id": first}),
+    )
+    .await;
+    app.post_message(&alice, room, "@bob look at this").await;
+    app.post_message(&alice, room, "no mention here, bobby").await;
+    app.post_message(&alice, room, "and again @bob").await;
+    app.post_message(&alice, room, "`@bob` in code still counts on the server")
+        .await;
+
+    // After a reload: the room list says how many unread messages mention bob.
+    let (_, rooms) = app.get("/v1/chat/rooms", Some(&bob)).await;
+    let entry = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == room)
+        .unwrap();
+    assert_eq!(
+        (entry["unread"].as_i64(), entry["unread_mentions"].as_i64()),
+        (Some(4), Some(3))
+    );
+    let (_, rooms) = app.get("/v1/chat/rooms", Some(&alice)).await;
+    let entry = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == room)
+        .unwrap();
+    assert_eq!(entry["unread_mentions"], 0, "alice's own room: never opened");
+
+    // The Mentions list: newest first.
+    let (status, page) = search(&app, &bob, "@bob", "&order=newest").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        texts(&page),
+        vec![
+            "`@bob` in code still counts on the server",
+            "and again @bob",
+            "@bob look at this"
+        ]
+    );
+    let (status, body) = search(&app, &bob, "@bob", "&order=oldest").await;
+    assert_eq!((status, body["errors"]["order"].is_string()), (422, true));
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
-use crate::store::{self, search::Cursor, search::Hit, search::Scope};
+use crate::store::{self, search::Cursor, search::Hit, search::Order, search::Scope};
 
 /// Searches one user may run per `SEARCH_WINDOW` (on one instance).
 pub const SEARCHES_PER_WINDOW: u32 = 30;
@@ -26,7 +26,7 @@ impl Chat {
         &self,
         user: &AuthUser,
         text: &str,
-        room: Option<i64>,
+        (room, order): (Option<i64>, Order),
         at: Option<Cursor>,
         limit: i64,
     ) -> Result<Found, ChatError> {
@@ -47,7 +47,8 @@ impl Chat {
             None => store::search::snapshot(&self.db).await?,
         };
         // One more than asked: whether there is a next page.
-        let mut hits = store::search::search(&self.db, user.user_id, text, scope, at, limit + 1).await?;
+        let mut hits =
+            store::search::search(&self.db, user.user_id, text, scope, order, at, limit + 1).await?;
         let next = (hits.len() as i64 > limit).then(|| Cursor {
             offset: at.offset + limit,
             ..at

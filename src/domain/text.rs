@@ -64,7 +64,8 @@ pub struct ClientId(String);
 
 impl ClientId {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > 64 || raw.chars().any(char::is_control) {
+        // Characters, as the contract and the database's check count them (not bytes).
+        if raw.is_empty() || raw.chars().count() > 64 || raw.chars().any(char::is_control) {
             return Err("client_id must be 1-64 printable characters".into());
         }
         Ok(ClientId(raw.to_string()))
@@ -115,6 +116,11 @@ mod tests {
         assert!(ClientId::parse("c-17").is_ok());
         assert!(ClientId::parse("").is_err());
         assert!(ClientId::parse(&"x".repeat(65)).is_err());
+        assert!(
+            ClientId::parse(&"é".repeat(64)).is_ok(),
+            "64 characters, 128 bytes"
+        );
+        assert!(ClientId::parse(&"é".repeat(65)).is_err());
     }
 
     #[test]

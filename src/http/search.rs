@@ -1,5 +1,7 @@
-//! `GET /v1/search?q=&room_id=&before=&limit=`: full-text search over the messages the caller
-//! can read. `before` is the `next` cursor of the previous page (opaque to clients).
+//! `GET /v1/search?q=&room_id=&before=&limit=&order=`: full-text search over the messages the
+//! caller can read. `before` is the `next` cursor of the previous page (opaque to clients);
+//! `order=newest` lists newest first instead of best first (the web client's Mentions list is
+//! `q=@me&order=newest`).
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use super::routes::{HandlerResult, Request};
 use super::{AppState, json};
 use crate::auth::AuthUser;
 use crate::domain::time::timestamp;
-use crate::store::search::{CANDIDATES, Cursor, Hit};
+use crate::store::search::{CANDIDATES, Cursor, Hit, Order};
 
 /// Longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 200;
@@ -63,6 +65,14 @@ pub async fn search(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
             None
         }
     };
+    let order = match req.query.get("order").map(String::as_str) {
+        None | Some("rank") => Order::Rank,
+        Some("newest") => Order::Newest,
+        Some(_) => {
+            errors.insert("order", "must be rank or newest".into());
+            Order::Rank
+        }
+    };
     let at = match req.query.get("before").map(|c| parse_cursor(c)) {
         None => None,
         Some(Some(c)) => Some(c),
@@ -74,7 +84,7 @@ pub async fn search(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let found = state.chat.search(&me, q, room, at, limit).await?;
+    let found = state.chat.search(&me, q, (room, order), at, limit).await?;
     let page = Page {
         results: found.hits.into_iter().map(result).collect(),
         next: found

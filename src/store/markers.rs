@@ -27,6 +27,8 @@ pub struct RoomEntry {
     pub last_read_id: Option<i64>,
     /// Messages after the marker (0 for a room never opened).
     pub unread: i64,
+    /// Of those, the ones that mention the user (`@name`), counted up to 100.
+    pub unread_mentions: i64,
 }
 
 /// One page of rooms, by name, with `user_id`'s marker: the first `limit` after room `after`
@@ -39,10 +41,16 @@ pub async fn rooms_for(
     limit: i64,
 ) -> StoreResult<Option<Vec<RoomEntry>>> {
     let rows = sqlx::query_as::<_, RoomEntry>(
-        "SELECT r.id, r.name, r.created_at, r.topic, c.username AS created_by, r.last_seq, \
+        "WITH me AS (SELECT websearch_to_tsquery('english', search_text('@' || username)) AS q \
+                    FROM users WHERE id = $1) \
+         SELECT r.id, r.name, r.created_at, r.topic, c.username AS created_by, r.last_seq, \
                 m.last_read_seq AS read_seq, m.last_read_id, \
                 CASE WHEN m.last_read_seq IS NULL THEN 0 \
-                     ELSE GREATEST(r.last_seq - m.last_read_seq, 0) END AS unread \
+                     ELSE GREATEST(r.last_seq - m.last_read_seq, 0) END AS unread, \
+                CASE WHEN m.last_read_seq IS NULL OR r.last_seq <= m.last_read_seq THEN 0 \
+                     ELSE (SELECT count(*) FROM (SELECT 1 FROM room_messages x, me \
+                           WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.deleted_at IS NULL \
+                             AND x.user_id <> $1 AND x.search @@ me.q LIMIT 100) hits) END AS unread_mentions \
          FROM rooms r LEFT JOIN read_markers m ON m.room_id = r.id AND m.user_id = $1 \
          LEFT JOIN users c ON c.id = r.created_by \
          WHERE ($2::bigint IS NULL \

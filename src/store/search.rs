@@ -24,6 +24,15 @@ pub enum Scope {
     Room(i64),
 }
 
+/// How hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Best match first (newest first among equals).
+    Rank,
+    /// Newest first (a list of mentions).
+    Newest,
+}
+
 /// Where a page starts: the snapshot's highest ids and the offset into the ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -71,6 +80,7 @@ pub async fn search(
     user_id: i64,
     text: &str,
     scope: Scope,
+    order: Order,
     at: Cursor,
     limit: i64,
 ) -> StoreResult<Vec<Hit>> {
@@ -82,12 +92,12 @@ pub async fn search(
         if floor <= 0 {
             break;
         }
-        let (hits, in_window) = page(db, user_id, text, scope, at, limit, floor).await?;
+        let (hits, in_window) = page(db, user_id, text, (scope, order), at, limit, floor).await?;
         if in_window >= CANDIDATES {
             return Ok(hits);
         }
     }
-    Ok(page(db, user_id, text, scope, at, limit, 0).await?.0)
+    Ok(page(db, user_id, text, (scope, order), at, limit, 0).await?.0)
 }
 
 /// The newest room messages (by id) searched first, then the next window, then all.
@@ -99,7 +109,7 @@ async fn page(
     db: &PgPool,
     user_id: i64,
     text: &str,
-    scope: Scope,
+    (scope, order): (Scope, Order),
     at: Cursor,
     limit: i64,
     room_floor: i64,
@@ -124,7 +134,8 @@ async fn page(
                        AND (d.author_id = $1 OR d.recipient_id = $1) \
                      ORDER BY d.id DESC LIMIT $8), \
               page AS (SELECT * FROM (SELECT * FROM rm UNION ALL SELECT * FROM dm) hits \
-                       ORDER BY rank DESC, created_at DESC, id DESC OFFSET $6 LIMIT $7) \
+                       ORDER BY CASE WHEN $10 THEN 0 ELSE rank END DESC, created_at DESC, id DESC \
+                       OFFSET $6 LIMIT $7) \
          SELECT p.id, m.room_id, COALESCE(u.username, a.username) AS author, \
                 CASE WHEN d.author_id = $1 THEN r.username ELSE a.username END AS peer, \
                 COALESCE(m.body, d.body) AS body, \
@@ -137,7 +148,7 @@ async fn page(
          LEFT JOIN room_messages m ON p.in_room AND m.id = p.id LEFT JOIN users u ON u.id = m.user_id \
          LEFT JOIN direct_messages d ON NOT p.in_room AND d.id = p.id \
          LEFT JOIN users a ON a.id = d.author_id LEFT JOIN users r ON r.id = d.recipient_id \
-         ORDER BY p.rank DESC, p.created_at DESC, p.id DESC",
+         ORDER BY CASE WHEN $10 THEN 0 ELSE p.rank END DESC, p.created_at DESC, p.id DESC",
     )
     .bind(user_id)
     .bind(text)
@@ -148,6 +159,7 @@ async fn page(
     .bind(limit)
     .bind(CANDIDATES)
     .bind(room_floor)
+    .bind(order == Order::Newest)
     // Planned for each query's own words: a cached generic plan cannot tell a rare word (read
     // it from the GIN index) from a common one (walk the newest messages until enough match),
     // and picked the walk for every word: 0.7 s for a word nobody wrote, in the benchmark.
