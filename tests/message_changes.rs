@@ -353,3 +353,33 @@ async fn direct_messages_are_edited_deleted_and_reacted_to_by_the_right_people()
         (Some(true), Some(""))
     );
 }
+
+#[tokio::test]
+async fn direct_conversations_show_typing_and_who_is_online() {
+    let app = TestApp::spawn(&[]).await;
+    let [alice, bob] = app.tokens(["alice", "bob"]).await;
+    app.post("/v1/chat/threads/bob", Some(&alice), json!({"message": "hi"}))
+        .await;
+    let (_, inbox) = app.get("/v1/chat/inbox", Some(&alice)).await;
+    assert_eq!(
+        (inbox[0]["username"].as_str(), inbox[0]["online"].as_bool()),
+        (Some("bob"), Some(false))
+    );
+    let mut wb = app.ws(&bob).await;
+    let room = app.create_room(&bob, "bobs").await;
+    wb.join(room, None).await;
+    let (_, inbox) = app.get("/v1/chat/inbox", Some(&alice)).await;
+    assert_eq!(inbox[0]["online"], true);
+    assert!(inbox[0]["last_read_id"].is_null());
+
+    let mut wa = app.ws(&alice).await;
+    wa.send(json!({"type": 5, "recipient": "bob"})).await;
+    let v = wb.next_where(|v| v["type"] == 5).await;
+    assert_eq!(v, json!({"type": 5, "username": "alice"}));
+    // (A second socket: one socket's typing notices are at most one a second.)
+    let mut wa2 = app.ws(&alice).await;
+    wa2.send(json!({"type": 5, "recipient": "nobody_here", "client_id": "t-1"}))
+        .await;
+    let v = wa2.next_where(|v| v["type"] == 6).await;
+    assert_eq!(v["error"]["code"], "unknown_user");
+}

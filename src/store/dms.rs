@@ -19,6 +19,10 @@ pub struct InboxEntry {
     pub latest_id: i64,
     /// Messages from this user after my read marker (all of them before I read any).
     pub unread: i64,
+    /// The last message I read of this conversation (`None`: none yet).
+    pub last_read_id: Option<i64>,
+    /// The other user has a socket in a room now, on any live instance.
+    pub online: bool,
 }
 
 pub(super) const SELECT: &str = "SELECT d.id, d.author_id, a.username AS author, d.recipient_id, \
@@ -148,8 +152,11 @@ pub async fn inbox_page(db: &PgPool, me: i64, offset: i64, limit: i64) -> StoreR
         "SELECT u.username, latest.latest_message, latest.created_at, latest.id AS latest_id, \
                 (SELECT count(*) FROM direct_messages d \
                   WHERE d.recipient_id = $1 AND d.author_id = latest.peer \
-                    AND d.id > COALESCE((SELECT k.last_read_id FROM dm_read_markers k \
-                                         WHERE k.user_id = $1 AND k.peer_id = latest.peer), 0)) AS unread \
+                    AND d.id > COALESCE(marker.last_read_id, 0)) AS unread, \
+                marker.last_read_id, \
+                EXISTS (SELECT 1 FROM room_presence p JOIN instances i ON i.id = p.instance_id \
+                        WHERE p.user_id = latest.peer \
+                          AND i.heartbeat_at > now() - make_interval(secs => $4)) AS online \
          FROM ( \
              SELECT DISTINCT ON (peer) peer, body AS latest_message, created_at, id FROM ( \
                  SELECT recipient_id AS peer, body, created_at, id FROM direct_messages WHERE author_id = $1 \
@@ -157,11 +164,13 @@ pub async fn inbox_page(db: &PgPool, me: i64, offset: i64, limit: i64) -> StoreR
                  SELECT author_id AS peer, body, created_at, id FROM direct_messages WHERE recipient_id = $1 \
              ) AS mine ORDER BY peer, created_at DESC, id DESC \
          ) AS latest JOIN users u ON u.id = latest.peer \
+         LEFT JOIN dm_read_markers marker ON marker.user_id = $1 AND marker.peer_id = latest.peer \
          ORDER BY latest.created_at DESC, latest.id DESC OFFSET $2 LIMIT $3",
     )
     .bind(me)
     .bind(offset)
     .bind(limit)
+    .bind(super::presence::ALIVE_SECS)
     .fetch_all(db)
     .await?)
 }
