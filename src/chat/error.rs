@@ -40,10 +40,10 @@ pub enum ChatError {
     /// The database cannot be reached: nothing was stored, and trying again later may work.
     #[error("database unavailable")]
     Unavailable,
-    /// Too many password checks are waiting (`auth::password::MAX_WAITING`); try again in a
-    /// second. Nothing was done.
-    #[error("server busy checking passwords; try again shortly")]
-    Busy,
+    /// Too many password checks (`auth::password::MAX_WAITING`) or searches are waiting; try
+    /// again in a second. Nothing was done. The text says which, and is safe to show.
+    #[error("{0}")]
+    Busy(&'static str),
     /// A fault of ours; the cause is logged where this is turned into a reply, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,7 +77,7 @@ impl From<StoreError> for ChatError {
 impl From<PasswordError> for ChatError {
     fn from(err: PasswordError) -> Self {
         match err {
-            PasswordError::Busy => ChatError::Busy,
+            PasswordError::Busy => ChatError::Busy("server busy checking passwords; try again shortly"),
             PasswordError::Failed(_) => ChatError::Internal(err.to_string()),
         }
     }

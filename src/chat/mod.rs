@@ -68,8 +68,9 @@ pub struct Chat {
     /// Per-user budget of WebSocket control frames (join, leave, typing) over all the user's
     /// sockets here; a join with `since` (a history replay) costs `REPLAY_COST`.
     controls: RateLimiter,
-    /// Per-user budget of searches (`search.rs`).
+    /// Per-user budget of searches, and the searches one instance runs at once (`search.rs`).
     searches: RateLimiter,
+    search_slots: tokio::sync::Semaphore,
     /// How long a login stays refreshable.
     refresh_ttl: Duration,
     /// Failed logins per key before throttling (`throttle`); 0: off.
@@ -117,6 +118,7 @@ impl Chat {
             ),
             controls: RateLimiter::new(CONTROLS_PER_WINDOW, CONTROL_WINDOW),
             searches: RateLimiter::new(search::SEARCHES_PER_WINDOW, search::SEARCH_WINDOW),
+            search_slots: tokio::sync::Semaphore::new(search::SEARCH_SLOTS),
             refresh_ttl: config.refresh_token_ttl(),
             login_free: i32::try_from(config.login_free_failures).unwrap_or(i32::MAX),
             signups_per_address: i32::try_from(config.signups_per_address).unwrap_or(i32::MAX),

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use tokio::sync::{Semaphore, SemaphorePermit};
+
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::store::{self, search::Cursor, search::Hit, search::Order, search::Scope};
@@ -11,6 +13,12 @@ use crate::store::{self, search::Cursor, search::Hit, search::Order, search::Sco
 /// Searches one user may run per `SEARCH_WINDOW` (on one instance).
 pub const SEARCHES_PER_WINDOW: u32 = 30;
 pub const SEARCH_WINDOW: Duration = Duration::from_secs(10);
+/// Searches running at once on one instance, whoever asks: many users' budgets together must
+/// not take every database connection and core. A search waits this long for a slot, then is
+/// refused as busy (503, try again).
+pub const SEARCH_SLOTS: usize = 4;
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+const BUSY: &str = "server busy searching; try again shortly";
 
 /// A page of hits, and where the next one starts (`None`: this was the last).
 #[derive(Debug)]
@@ -42,6 +50,7 @@ impl Chat {
             }
             None => Scope::Mine,
         };
+        let _slot = slot(&self.search_slots).await?;
         let at = match at {
             Some(at) => at,
             None => store::search::snapshot(&self.db).await?,
@@ -55,5 +64,29 @@ impl Chat {
         });
         hits.truncate(limit as usize);
         Ok(Found { hits, next })
+    }
+}
+
+/// One of the instance's search slots, waiting at most `SLOT_WAIT` for it.
+async fn slot(slots: &Semaphore) -> Result<SemaphorePermit<'_>, ChatError> {
+    match tokio::time::timeout(SLOT_WAIT, slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ChatError::Busy(BUSY)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_search_waits_for_a_slot_then_is_refused_as_busy() {
+        let slots = Semaphore::new(1);
+        let held = slot(&slots).await.unwrap();
+        let started = tokio::time::Instant::now();
+        assert!(matches!(slot(&slots).await, Err(ChatError::Busy(BUSY))));
+        assert_eq!(started.elapsed(), SLOT_WAIT);
+        drop(held);
+        assert!(slot(&slots).await.is_ok(), "a freed slot is taken at once");
     }
 }

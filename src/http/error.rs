@@ -151,7 +151,7 @@ impl From<ChatError> for ApiError {
             ChatError::Unauthorized(why) => ApiError::Unauthorized(why),
             ChatError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
             ChatError::Unavailable => ApiError::Unavailable("database"),
-            ChatError::Busy => ApiError::Busy("server busy checking passwords; try again shortly"),
+            ChatError::Busy(why) => ApiError::Busy(why),
             ChatError::Internal(cause) => ApiError::Internal(cause),
         }
     }

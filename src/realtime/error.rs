@@ -43,7 +43,7 @@ impl SocketError {
                 ChatError::UnknownUser => "unknown_user",
                 ChatError::Text { error, .. } => error.code(),
                 ChatError::RateLimited { .. } => "rate_limited",
-                ChatError::Unavailable | ChatError::Busy => "unavailable",
+                ChatError::Unavailable | ChatError::Busy(_) => "unavailable",
                 ChatError::Invalid(_) => "invalid_frame",
                 ChatError::Taken(Taken::ClientId) => "client_id_reused",
                 ChatError::NotFound(_) => "not_found",
