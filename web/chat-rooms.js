@@ -1,40 +1,28 @@
 // Rooms and messages: the room list (loaded, paged, created, announced by
 // other users), what happens in a room (joining, presence, typing, commands
 // and the bot), and the messages of every conversation: delivered live, paged
-// in from history, marked read, and typed in the composer.
+// in from history and marked read. The message box is chat-composer.js's.
 //
 // Must not decide message rules itself (model.js) or build frames by hand
 // (protocol.js). Posts on their way and the outbox are chat-connection.js's,
 // the inbox and direct frames chat-direct.js's; paths and paging are in
 // chat-api.js, the sending rules in delivery.js.
 
-import { BOT_NAME, sameUser, pendingMessage } from './model.js';
-import { MAX_MESSAGE, joinFrame, typingFrame, parseMessage, parseHistory } from './protocol.js';
+import { BOT_NAME, sameUser } from './model.js';
+import { joinFrame, parseMessage, parseHistory } from './protocol.js';
 import { renderHeader, renderPresence, toast } from './render.js';
 import { renderRoomList } from './sidebar-view.js';
-import { renderComposer, showComposerError, tooLongText } from './composer-view.js';
-import { $, show, newClientId, withBusy } from './util.js';
+import { $, show, withBusy } from './util.js';
 import {
   PAGE_SIZE, ROOMS_PATH, fetchRooms, latestPagePath, olderPagePath, readMarkerPath, createRoomError,
 } from './chat-api.js';
-import {
-  BOT_TYPING_FOR, TYPING_SHOW_FOR, composerKey, lengthCheck, resendAfterJoin, typingDue,
-} from './delivery.js';
+import { BOT_TYPING_FOR, TYPING_SHOW_FOR, resendAfterJoin } from './delivery.js';
 
 export class RoomsController {
   /** @param {import('./chat.js').Chat} chat */
   constructor(chat) {
     this.chat = chat;
     this.lastRoomsFetch = 0;
-    this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
-    /**
-     * A reply or an edit being written in the message box, or null for a new
-     * message. The client starts neither yet; Escape clears one, and
-     * editLastMessage is where an edit will begin.
-     */
-    this.mode = null;
-    /** Set while focusComposer moves the focus, so the box knows the focus is not the user's own. */
-    this.focusingForUser = false;
     this.bind();
   }
 
@@ -272,123 +260,7 @@ export class RoomsController {
     }
   }
 
-  // -------------------------------------------------------------------------
-  // The composer
-  // -------------------------------------------------------------------------
-
-  sendMessage() {
-    const { chat } = this;
-    const conv = chat.current;
-    const text = chat.composer.value.trim();
-    if (!conv || !text) return;
-    const check = this.lengthCheck();
-    if (check.over) {
-      // Refused here, whole: the server would refuse it anyway, and the author keeps every word.
-      showComposerError(tooLongText(check));
-      return;
-    }
-    const msg = pendingMessage({ clientId: newClientId(), author: chat.me, text });
-    if (conv.addPending(msg)) chat.ui(conv).view.addPending(msg);
-    chat.connection.post(conv, msg);
-    chat.composer.value = '';
-    chat.ui(conv).draft = '';
-    this.renderComposer();
-    showComposerError('');
-    chat.scrollToBottom();
-    chat.connection.sendPending(conv, msg);
-  }
-
-  lengthCheck() {
-    return lengthCheck(this.chat.composer.value, MAX_MESSAGE);
-  }
-
-  /** The box and Send as the conversation and the text's length allow. */
-  renderComposer() {
-    renderComposer({ enabled: !!this.chat.current, check: this.lengthCheck() });
-  }
-
-  /**
-   * Focus the message box for the user (on opening a conversation, after
-   * sending): quietly, without the ring their own focus gets (see bind).
-   */
-  focusComposer(options) {
-    this.focusingForUser = true;
-    try {
-      this.chat.composer.focus(options);
-    } finally {
-      this.focusingForUser = false;
-    }
-  }
-
-  /** A key in the message box (delivery.js composerKey says what it means). */
-  onComposerKey(ev) {
-    const { composer } = this.chat;
-    $('composer-form').classList.add('engaged');
-    const action = composerKey(ev, { over: this.lengthCheck().over, mode: this.mode, empty: composer.value === '' });
-    if (action === 'send') {
-      ev.preventDefault();
-      this.sendMessage();
-    } else if (action === 'refuse') {
-      ev.preventDefault();
-      showComposerError(tooLongText(this.lengthCheck()));
-    } else if (action === 'cancel' || action === 'leave') {
-      // One Escape, one thing: not also closing a panel behind the box.
-      ev.preventDefault();
-      ev.stopPropagation();
-      if (action === 'cancel') this.mode = null;
-      else composer.blur();
-    } else if (action === 'edit-last' && this.editLastMessage()) {
-      ev.preventDefault();
-    }
-  }
-
-  /**
-   * ArrowUp in an empty message box: where editing the user's last message
-   * in this conversation starts (setting `mode` to the edit, so Escape
-   * cancels it) once the client edits messages. It does not yet, so this
-   * takes nothing and the key keeps its usual meaning. Returns whether it
-   * took the key.
-   */
-  editLastMessage() {
-    return false;
-  }
-
-  maybeSendTyping() {
-    const { chat } = this;
-    const conv = chat.current;
-    if (!conv || conv.kind !== 'room' || !chat.ui(conv).joined) return;
-    const ui = chat.ui(conv);
-    const now = Date.now();
-    if (!typingDue(chat.composer.value, now, ui.lastTypingSent)) return;
-    if (chat.socket.send(typingFrame(conv.ref))) ui.lastTypingSent = now;
-  }
-
-  /** Grow the message box with its content (CSS field-sizing does it where supported). */
-  autosize() {
-    if (this.nativeAutosize) return;
-    const { composer } = this.chat;
-    composer.style.height = 'auto';
-    composer.style.height = `${Math.min(composer.scrollHeight, 200)}px`;
-  }
-
   bind() {
-    const { composer } = this.chat;
-    composer.addEventListener('keydown', (ev) => this.onComposerKey(ev));
-    // Whose focus it is: the user's own (a click, a tap, Tab, the skip link) or ours (focusComposer).
-    const form = $('composer-form');
-    composer.addEventListener('pointerdown', () => form.classList.add('engaged'));
-    composer.addEventListener('focus', () => form.classList.toggle('engaged', !this.focusingForUser));
-    composer.addEventListener('blur', () => form.classList.remove('engaged'));
-    composer.addEventListener('input', () => {
-      this.renderComposer();
-      this.maybeSendTyping();
-      this.autosize();
-    });
-    $('composer-form').addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      this.sendMessage();
-      this.focusComposer();
-    });
     $('create-room-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.submitCreateRoom(ev.currentTarget);

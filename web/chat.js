@@ -6,7 +6,8 @@
 // page event to the controller of its concern:
 //
 //   chat-connection.js  sockets that open and drop, rejoins, the outbox, posts on their way
-//   chat-rooms.js       rooms and messages: the room list, room frames, history, read markers, the composer
+//   chat-rooms.js       rooms and messages: the room list, room frames, history, read markers
+//   chat-composer.js    the message box: sending, its keys, typing notices
 //   chat-direct.js      direct messages: the inbox, threads, "Message a user"
 //   chat-account.js     the signed-in user: a session's start and end, mentions, notifications
 //
@@ -19,14 +20,15 @@
 
 import { FRAME } from './protocol.js';
 import {
-  MessageListView, renderHeader, renderNoConversation, renderConversation, renderPresence,
-  renderTyping, renderHistoryTop, toast,
+  renderHeader, renderNoConversation, renderConversation, renderPresence, renderTyping, renderHistoryTop, toast,
 } from './render.js';
+import { MessageListView } from './message-list-view.js';
 import { renderUnreadTotals } from './sidebar-view.js';
 import { $, show } from './util.js';
 import { LAST_CONV_KEY, conversationHash, parseConversationHash, unreadForKey } from './navigation.js';
 import { firstUnread, settledRule, unreadMentionsForKey, unreadRule } from './unread.js';
 import { AccountController } from './chat-account.js';
+import { ComposerController } from './chat-composer.js';
 import { ConnectionController } from './chat-connection.js';
 import { DirectController } from './chat-direct.js';
 import { RoomsController } from './chat-rooms.js';
@@ -79,6 +81,7 @@ export class Chat {
     this.composer = $('composer-input');
     this.connection = new ConnectionController(this);
     this.rooms = new RoomsController(this);
+    this.compose = new ComposerController(this);
     this.direct = new DirectController(this);
     this.account = new AccountController(this);
     this.bindControls();
@@ -316,7 +319,7 @@ export class Chat {
     else this.listEl.scrollTop = ui.scroll;
     // Short history that does not fill the screen: fetch more right away.
     if (conv.hasMore && this.listEl.scrollHeight <= this.listEl.clientHeight) this.rooms.loadOlder(conv);
-    if (focus && !this.layout.isNarrow) this.rooms.focusComposer({ preventScroll: true });
+    if (focus && !this.layout.isNarrow) this.compose.focusComposer({ preventScroll: true });
   }
 
   /** Opens the conversation a URL fragment names; false when it names none known. */
@@ -376,11 +379,11 @@ export class Chat {
   }
 
   updateComposerState() {
-    this.rooms.renderComposer();
+    this.compose.renderComposer();
   }
 
   // -------------------------------------------------------------------------
-  // Controls of the conversation on screen (the composer's are in chat-rooms.js)
+  // Controls of the conversation on screen (the message box's are in chat-composer.js)
   // -------------------------------------------------------------------------
 
   bindControls() {
@@ -400,7 +403,7 @@ export class Chat {
     });
     $('jump-latest').addEventListener('click', () => {
       this.scrollToBottom();
-      this.rooms.focusComposer();
+      this.compose.focusComposer();
     });
   }
 }
