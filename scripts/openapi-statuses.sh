@@ -13,10 +13,12 @@
 #   2. the README walk-through (scripts/walkthrough.sh);
 #   3. probes for what newman cannot send: WebSocket handshakes (101) and the per-user socket cap
 #      (429) on /v1/ws and /api/ws, a chunked body over 64 KiB (413) on every /v1 route that
-#      reads one, the room list's paging errors (422, 404), the rooms-per-user quota and the
-#      sign-ups-per-address budget (429), and, last because it blocks the client address, failed logins
-#      until the throttle answers 429 (/v1/auth/login, then /api/auth_token; the tight budget
-#      is per account and address, so this blocks one test account, 15 minutes).
+#      reads one, the per-user message budget (429) on every route that edits, deletes or
+#      reacts, the search budget (429), the room list's paging errors (422, 404), the
+#      rooms-per-user quota (429, also for renaming a room) and the sign-ups-per-address budget
+#      (429), and, last because it blocks the client address, failed logins until the throttle
+#      answers 429 (/v1/auth/login, then /api/auth_token; the tight budget is per account and
+#      address, so this blocks one test account, 15 minutes).
 # Then /metrics is scraped from METRICS_URL (the server's METRICS_ADDR listener, which the
 # public API does not serve) and the check runs. Every step runs even when one before it failed; the exit status is
 # non-zero if any failed.
@@ -71,7 +73,7 @@ import json
 import secrets
 import socket
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 base, routes_file = sys.argv[1], sys.argv[2]
 u = urlsplit(base)
@@ -136,6 +138,23 @@ status, session = call("POST", "/v1/auth/signup", {"username": user, "email": f"
 if status != 201:
     sys.exit(f"probes: cannot sign up the probe user ({status})")
 token = session["token"]
+peer = f"probe_peer_{run}"
+status, _ = call("POST", "/v1/auth/signup", {"username": peer, "email": f"{peer}@example.com", "password": password})
+if status != 201:
+    sys.exit(f"probes: cannot sign up the probe peer ({status})")
+# The probe user's room, with messages and direct messages of its own to edit, delete and react
+# to (several: a change that gets through where a 429 was wanted is tried again on the next).
+status, room = call("POST", "/v1/chat/rooms", {"name": f"probe {run} room"}, token=token)
+if status != 201:
+    sys.exit(f"probes: cannot create the probe room ({status})")
+room_id = room["id"]
+own_messages, own_dms = [], []
+for i in range(4):
+    status, m = call("POST", f"/v1/chat/rooms/{room_id}/messages", {"chatmessage": f"probe {i}"}, token=token)
+    own_messages.append(m["id"] if status == 201 else 0)
+    status, d = call("POST", f"/v1/chat/threads/{peer}", {"message": f"probe {i}"}, token=token)
+    own_dms.append(d["id"] if status == 201 else 0)
+THUMBS = quote("\U0001F44D")
 
 # 1. WebSocket handshakes on both APIs (101), then the per-user cap (MAX_SOCKETS_PER_USER) on both.
 held = []
@@ -162,12 +181,62 @@ with open(routes_file) as f:
         if len(parts) != 2 or parts[0] not in ("POST", "PUT", "PATCH") or not parts[1].startswith("/v1/"):
             continue
         method, pattern = parts
-        path = pattern.replace("{id}", "1").replace("{username}", user)
+        path = (
+            pattern.replace("{id}", "1")
+            .replace("{username}", user)
+            .replace("{mid}", "1")
+            .replace("{emoji}", THUMBS)
+        )
         status, _ = call(method, path, {"text": "x" * 70 * 1024}, token=token, chunked=True)
         expect(f"{method} {pattern} with a chunked body over 64 KiB", status, 413)
 
-# 3. The room list's paging errors, then room creations until the per-user quota answers 429
-#    (the Makefile runs this server with ROOMS_PER_USER=20).
+# 3. The per-user message budget (RATE_LIMIT_MESSAGES, 20 per 10 s here) on every route that
+#    edits, deletes or reacts: posts until 429 spend it, then the change must be refused too. The
+#    budget refills as time passes (2 a second), so a change that got through is tried again, on
+#    the next message.
+def spend_message_budget():
+    for _ in range(100):
+        status, _ = call("POST", f"/v1/chat/rooms/{room_id}/messages", {"chatmessage": "spend"}, token=token)
+        if status == 429:
+            return
+    failures.append("posting never answered 429 (is RATE_LIMIT_MESSAGES set high?)")
+
+
+def changes(i):
+    """(method, path, body) of every change to the probe user's i-th message and direct message."""
+    room_message = f"/v1/chat/rooms/{room_id}/messages/{own_messages[i]}"
+    direct = f"/v1/chat/threads/{peer}/messages/{own_dms[i]}"
+    return [
+        ("PATCH", room_message, {"chatmessage": "edited"}),
+        ("DELETE", room_message, None),
+        ("PUT", f"{room_message}/reactions/{THUMBS}", None),
+        ("DELETE", f"{room_message}/reactions/{THUMBS}", None),
+        ("PATCH", direct, {"message": "edited"}),
+        ("DELETE", direct, None),
+        ("PUT", f"{direct}/reactions/{THUMBS}", None),
+        ("DELETE", f"{direct}/reactions/{THUMBS}", None),
+    ]
+
+
+for k in range(len(changes(0))):
+    for i in range(len(own_messages)):
+        spend_message_budget()
+        method, path, body = changes(i)[k]
+        status, _ = call(method, path, body, token=token)
+        if status == 429:
+            break
+    expect(f"{method} {path} with the message budget spent", status, 429)
+
+# 4. The search budget (30 searches per 10 s on one instance).
+for attempt in range(1, 101):
+    status, _ = call("GET", f"/v1/search?q=probe&room_id={room_id}", token=token)
+    if status != 200:
+        break
+expect(f"GET /v1/search after {attempt - 1} searches", status, 429)
+
+# 5. The room list's paging errors, then room creations until the per-user quota answers 429
+#    (the Makefile runs this server with ROOMS_PER_USER=20); renaming a room takes from the same
+#    budget.
 status, _ = call("GET", "/v1/chat/rooms?limit=0", token=token)
 expect("GET /v1/chat/rooms?limit=0", status, 422)
 status, _ = call("GET", "/v1/chat/rooms?after=999999999", token=token)
@@ -177,7 +246,9 @@ for attempt in range(1, 101):
     if status != 201:
         break
 expect(f"POST /v1/chat/rooms after {attempt - 1} rooms", status, 429)
-# 4. Sign-ups until the address's budget answers 429 (SIGNUPS_PER_ADDRESS=100 here): taken
+status, _ = call("PATCH", f"/v1/chat/rooms/{room_id}", {"name": f"probe {run} renamed"}, token=token)
+expect("PATCH /v1/chat/rooms/{id} (a rename) once the room budget is spent", status, 429)
+# 6. Sign-ups until the address's budget answers 429 (SIGNUPS_PER_ADDRESS=100 here): taken
 #    names, which cost no hashing, count like any other; /api/register shares the budget.
 for attempt in range(1, 201):
     status, _ = call("POST", "/v1/auth/signup", {"username": user, "email": f"{user}@example.com", "password": password})
@@ -188,7 +259,7 @@ status, _ = call("POST", "/api/register", {"username": f"x{run}", "email": f"x{r
                                              "first_name": "P", "last_name": "R", "phone": "1"})
 expect("POST /api/register once the address's sign-ups are spent", status, 429)
 
-# 5. Last: failed logins until the throttle answers 429. This delays the client address too, so
+# 7. Last: failed logins until the throttle answers 429. This delays the client address too, so
 #    nothing may come after it but the metrics scrape. /api/auth_token shares the throttle.
 for attempt in range(1, 41):
     status, _ = call("POST", "/v1/auth/login", {"username": user, "password": "wrong " + run})
