@@ -15,10 +15,18 @@
 # and QA_ROUTES off. A server given with BASE_URL should run with the same settings.
 #
 # Set-up: signs up a fuzzing user (its access token authenticates the run), a peer for the
-# direct-message routes and a user whose sessions the session-ending routes may end; creates a
-# room with a message and a conversation with one. Most valid `{id}` and `{username}` path values
-# are that room and that peer, so the generated requests reach past the lookup; invalid ones are
-# generated (`[dictionaries]` and `[parameters]` below).
+# direct-message routes and a user whose sessions the session-ending routes may end. The fuzzing
+# user creates a room (so it may rename it, set its topic and delete in it) with two messages of
+# its own and one of the peer's, and sends the peer two direct messages; the peer sends one back.
+# The texts hold a word, a cashtag and a mention that searches can find. Before that, filler
+# messages (in a room of the peer's, and between the peer and the sessions user) take the small
+# ids, which generated `{mid}` values often are, so a generated DELETE rarely hits the fuzzing
+# user's messages. Most valid path values are then the set-up's: `{id}` the room, `{username}`
+# the peer, `{mid}` one of those messages (a DELETE gets messages of its own, so edits and
+# reactions keep a live one), `{emoji}` a few real emoji; `reply_to` and `last_read_id` are
+# mostly a live message of the room or conversation, and searches often look for the set-up's
+# words in its room. The rest, and every invalid value, is generated (`[dictionaries]`,
+# `[parameters]` and `[[operations]]` below).
 #
 # Not fuzzed, and why (the `[[operations]]` entries below):
 #   * GET /v1/ws, GET /api/ws: WebSocket upgrades. After a 101 the connection speaks WebSocket
@@ -35,19 +43,25 @@
 #     original server's contract), and the examples reuse one username.
 #   * POST /v1/auth/password answering 422 `current_password: does not match`: the fuzzer cannot
 #     know the password.
-#   * PUT .../read answering 404 "message N is not in this room/conversation" right after the
-#     room was created (ensure_resource_availability): the 404 is about the message in the body,
-#     not the room.
+#   * A 404 "message N is not in this room/conversation" right after the room was created
+#     (ensure_resource_availability), from PUT .../read or a route with `{mid}`: the 404 is
+#     about the message (in the body or the path), not the room.
+#   * POST /v1/chat/rooms/{id}/messages answering 422 `reply_to: must be a message of this room`
+#     for a generated `reply_to`: which ids name a live message of the room is not something a
+#     schema can say (the set-up's message is sent most of the time).
 #   * An email of at most 254 characters but more than 254 UTF-8 bytes refused: the limit is
 #     RFC 5321's, in octets, which JSON Schema cannot state (the document says it in words).
 #   * Known server findings, to be removed when the server is fixed: a JSON integer written as
-#     `41.0` refused with 422 (`last_read_id`); a `client_id` of at most 64 characters but more
-#     than 64 UTF-8 bytes refused with 422.
+#     `41.0` refused with 422 (`last_read_id`, `reply_to`); a `client_id` of at most 64
+#     characters but more than 64 UTF-8 bytes refused with 422; a NUL character in a query
+#     parameter the server passes to PostgreSQL (`q` of GET /v1/search, `after` of GET
+#     /v1/chat/rooms/{id}/members) answered with 500 instead of 422.
 #
 # Environment:
 #   BASE_URL                 a running server (default: start one, as above)
 #   SCHEMATHESIS_SECONDS     time budget of the run (default 60)
 #   SCHEMATHESIS_SEED        a seed, to repeat a run
+#   SCHEMATHESIS_FILLERS     filler messages of each kind the set-up stores first (default 100)
 #   SCHEMATHESIS_DIR         the venv, config, hooks and reports (default target/schemathesis)
 #   TICKERTALK_BIN           server binary for the server it starts (default target/debug/tickertalk)
 # Reports: $SCHEMATHESIS_DIR/report (JUnit). Exit status non-zero when any check failed.
@@ -106,10 +120,25 @@ fuzz_user=fz_$run peer=fp_$run sessions_user=fs_$run
 token=$(signup "$fuzz_user")
 peer_token=$(signup "$peer")
 signup "$sessions_user" >/dev/null
+# Fillers first: they take the small message ids (see the header).
+filler_room=$(call POST /v1/chat/rooms "{\"name\":\"fuzz filler $run\"}" "$peer_token" | field id)
+for i in $(seq 1 "${SCHEMATHESIS_FILLERS:-100}"); do
+    call POST "/v1/chat/rooms/$filler_room/messages" "{\"chatmessage\":\"filler $i\"}" "$peer_token" >/dev/null
+    call POST "/v1/chat/threads/$sessions_user" "{\"message\":\"filler $i\"}" "$peer_token" >/dev/null
+done
+# The words searches look for: a word, a cashtag and a mention.
+cashtag=FZ$run
 room_id=$(call POST /v1/chat/rooms "{\"name\":\"fuzz $run\"}" "$token" | field id)
-call POST "/v1/chat/rooms/$room_id/messages" '{"chatmessage":"first"}' "$token" >/dev/null
-call POST "/v1/chat/threads/$fuzz_user" '{"message":"hello"}' "$peer_token" >/dev/null
-log "set-up: user $fuzz_user, room $room_id, peer $peer; fuzzing $BASE_URL for ${SCHEMATHESIS_SECONDS:-60} s"
+msg_live=$(call POST "/v1/chat/rooms/$room_id/messages" \
+    "{\"chatmessage\":\"first \$$cashtag for @$peer\"}" "$token" | field id)
+msg_doomed=$(call POST "/v1/chat/rooms/$room_id/messages" '{"chatmessage":"to be deleted"}' "$token" | field id)
+msg_peer=$(call POST "/v1/chat/rooms/$room_id/messages" \
+    "{\"chatmessage\":\"the peer's, replying\",\"reply_to\":$msg_live}" "$peer_token" | field id)
+dm_live=$(call POST "/v1/chat/threads/$peer" "{\"message\":\"hello \$$cashtag\"}" "$token" | field id)
+dm_doomed=$(call POST "/v1/chat/threads/$peer" '{"message":"to be deleted"}' "$token" | field id)
+dm_peer=$(call POST "/v1/chat/threads/$fuzz_user" '{"message":"hello"}' "$peer_token" | field id)
+log "set-up: user $fuzz_user, room $room_id (messages $msg_live, $msg_doomed, $msg_peer), peer $peer" \
+    "(direct messages $dm_live, $dm_doomed, $dm_peer); fuzzing $BASE_URL for ${SCHEMATHESIS_SECONDS:-60} s"
 
 # --- configuration and hooks ----------------------------------------------------------------------
 
@@ -129,17 +158,71 @@ directory = "$dir/report"
 [reports.junit]
 enabled = true
 
-# Path parameters: most valid ones are the set-up's room and peer, so requests get past the
-# lookup; invalid ones (and the rest) are generated.
+# Path parameters: most valid ones are the set-up's room, peer and messages, so requests get
+# past the lookup; invalid ones (and the rest) are generated.
 [dictionaries.room]
 values = [$room_id]
 
 [dictionaries.peer]
 values = ["$peer"]
 
+# Messages of the room: the fuzzing user's live one (edited, reacted to, replied to) and the
+# peer's (editing it is 403); a DELETE gets its own (the fuzzing user created the room, so it
+# may delete the peer's too).
+[dictionaries.message]
+values = [$msg_live, $msg_peer]
+
+[dictionaries.doomed]
+values = [$msg_doomed, $msg_peer]
+
+[dictionaries.dm]
+values = [$dm_live, $dm_peer]
+
+[dictionaries.doomed_dm]
+values = [$dm_doomed]
+
+[dictionaries.emoji]
+values = ["\U0001F44D", "\U0001F389", "\u2764\uFE0F", "\U0001F1FA\U0001F1F8", "1\uFE0F\u20E3", "\U0001F468\u200D\U0001F469\u200D\U0001F467"]
+
+[dictionaries.terms]
+values = ["first", "\$$cashtag", "$cashtag", "@$peer", "hello", "\"to be\" -deleted"]
+
 [parameters]
 "path.id" = { dictionary = "room", probability = 0.8 }
 "path.username" = { dictionary = "peer", probability = 0.8 }
+"path.emoji" = { dictionary = "emoji", probability = 0.5 }
+
+[[operations]]
+include-operation-id = ["editRoomMessage", "reactToRoomMessage", "unreactToRoomMessage"]
+parameters = { "path.mid" = { dictionary = "message", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["deleteRoomMessage"]
+parameters = { "path.mid" = { dictionary = "doomed", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["editDirectMessage", "reactToDirectMessage", "unreactToDirectMessage"]
+parameters = { "path.mid" = { dictionary = "dm", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["deleteDirectMessage"]
+parameters = { "path.mid" = { dictionary = "doomed_dm", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["postRoomMessage"]
+parameters = { "body.reply_to" = { dictionary = "message", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["markRoomRead"]
+parameters = { "body.last_read_id" = { dictionary = "message", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["markThreadRead"]
+parameters = { "body.last_read_id" = { dictionary = "dm", probability = 0.8 } }
+
+[[operations]]
+include-operation-id = ["search"]
+parameters = { "query.q" = { dictionary = "terms", probability = 0.5 }, "query.room_id" = { dictionary = "room", probability = 0.5 } }
 
 # WebSocket upgrades: not HTTP after the 101 (see the script's header).
 [[operations]]
@@ -235,6 +318,15 @@ def _is_client_id_bytes_refusal(case, answer):
     )
 
 
+def _query_has_nul(case, names):
+    # Server finding: a NUL in these query parameters reaches PostgreSQL, which refuses it (500).
+    query = case.query or {}
+    return any(isinstance(query.get(n), str) and "\0" in query[n] for n in names)
+
+
+NUL_QUERY_PARAMETERS = {"GET /v1/search": ["q"], "GET /v1/chat/rooms/{id}/members": ["after"]}
+
+
 def _drop(reason):
     with open(os.environ["FUZZ_DROPPED"], "a", encoding="utf-8") as f:
         f.write(reason + "\n")
@@ -259,10 +351,16 @@ def filter_failure(context, failure, case, response):
             return _drop(f"{label}: client_id over 64 UTF-8 bytes refused (server finding)")
         if response.status_code in (400, 422) and _is_email_bytes_refusal(case, answer):
             return _drop(f"{label}: email over 254 UTF-8 bytes refused (RFC 5321 octets)")
-    if failure.code == "ST302" and label.endswith("/read") and response.status_code == 404:
+        if label == "POST /v1/chat/rooms/{id}/messages" and (answer or {}).get("errors") == {
+            "reply_to": "must be a message of this room"
+        }:
+            return _drop(f"{label}: reply_to names no live message of the room (unknowable)")
+    if failure.code == "ST302" and response.status_code == 404:
         detail = (answer or {}).get("detail") or ""
         if detail.startswith("message ") and detail.endswith(("is not in this room", "is not in this conversation")):
             return _drop(f"{label}: 404 for a message not in the new room (not the room)")
+    if response.status_code == 500 and _query_has_nul(case, NUL_QUERY_PARAMETERS.get(label, [])):
+        return _drop(f"{label}: NUL in a query parameter answered 500 (server finding)")
     return True
 EOF
 
