@@ -140,13 +140,29 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("request body must be a JSON object".into()));
     }
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    let Some(object) = value.as_object() else {
+    let Some(object) = value.as_object_mut() else {
         return Err(ApiError::BadRequest("request body must be a JSON object".into()));
     };
+    whole_numbers_as_integers(object);
     crate::domain::fields::check::<T>(object).map_err(ApiError::Invalid)?;
     serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e.to_string()))
+}
+
+/// `1.0` is the integer 1 to JSON (and to JSON Schema, so to the OpenAPI document): a field
+/// holding a whole number written with a fraction is read as that integer. Only exact ones, in
+/// the range where a double holds every integer.
+fn whole_numbers_as_integers(object: &mut serde_json::Map<String, serde_json::Value>) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    for v in object.values_mut() {
+        if let Some(f) = v.as_f64().filter(|_| v.is_f64())
+            && f.fract() == 0.0
+            && f.abs() <= EXACT
+        {
+            *v = serde_json::Value::from(f as i64);
+        }
+    }
 }
 
 /// A JSON response with a status.
@@ -220,6 +236,18 @@ pub fn limit_param(q: &HashMap<String, String>, default: i64, max: i64, errors: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_integers() {
+        #[derive(serde::Deserialize, Debug)]
+        struct B {
+            id: Option<i64>,
+        }
+        assert_eq!(parse_json::<B>(br#"{"id":7.0}"#).unwrap().id, Some(7));
+        assert_eq!(parse_json::<B>(br#"{"id":7}"#).unwrap().id, Some(7));
+        assert!(parse_json::<B>(br#"{"id":7.5}"#).is_err());
+        assert!(parse_json::<B>(br#"{"id":1e300}"#).is_err());
+    }
 
     #[test]
     fn json_bodies_distinguish_malformed_from_invalid() {
