@@ -98,11 +98,7 @@ async fn only_the_author_edits_and_history_shows_edits_tombstones_and_reactions(
             json!({"chatmessage": "x", "reply_to": id}),
         )
         .await;
-    assert_eq!(
-        (status, body["errors"]["reply_to"].is_string()),
-        (422, true),
-        "another room's message"
-    );
+    assert_eq!(status, 404, "another room's message: {body}");
 
     // Deleting: not bob's (he did not create this room); alice's. The message keeps its place.
     let (status, _) = app.delete(&path, Some(&bob)).await;
@@ -382,4 +378,98 @@ async fn direct_conversations_show_typing_and_who_is_online() {
         .await;
     let v = wa2.next_where(|v| v["type"] == 6).await;
     assert_eq!(v["error"]["code"], "unknown_user");
+}
+
+/// Twenty different emoji fit on a message; the twenty-first is refused, in rooms and in direct
+/// conversations alike. Taking a reaction back from a deleted message is already done.
+#[tokio::test]
+async fn a_message_holds_twenty_different_emoji_and_a_deleted_one_none() {
+    const EMOJI: [&str; 21] = [
+        "👍", "❤️", "😂", "🎉", "😮", "😢", "🚀", "👀", "🔥", "✅", "💯", "🙏", "👏", "🤔", "😎", "🥳", "😡",
+        "🤝", "💡", "📈", "📉",
+    ];
+    let app = TestApp::spawn(&["--rate-limit-messages=1000"]).await;
+    let [alice, bob] = app.tokens(["alice", "bob"]).await;
+    let room = app.create_room(&alice, "emoji").await;
+    let id = app.post_message(&alice, room, "react to me").await["id"]
+        .as_i64()
+        .unwrap();
+    let (_, dm) = app
+        .post(
+            "/v1/chat/threads/bob",
+            Some(&alice),
+            json!({"message": "and to me"}),
+        )
+        .await;
+    let dm = dm["id"].as_i64().unwrap();
+    for (base, token) in [
+        (format!("/v1/chat/rooms/{room}/messages/{id}"), &alice),
+        (format!("/v1/chat/threads/alice/messages/{dm}"), &bob),
+    ] {
+        for (i, e) in EMOJI.iter().enumerate() {
+            let url = format!("{base}/reactions/{}", urlencode(e));
+            let (status, body) = app.put(&url, Some(token), json!(null)).await;
+            let want = if i < 20 { 204 } else { 409 };
+            assert_eq!(status, want, "{base} emoji #{} {e}: {body}", i + 1);
+        }
+        // One already there is still fine.
+        let (status, _) = app
+            .put(
+                &format!("{base}/reactions/{}", urlencode("👍")),
+                Some(token),
+                json!(null),
+            )
+            .await;
+        assert_eq!(status, 204);
+    }
+    app.delete(&format!("/v1/chat/rooms/{room}/messages/{id}"), Some(&alice))
+        .await;
+    app.delete(&format!("/v1/chat/threads/bob/messages/{dm}"), Some(&alice))
+        .await;
+    for url in [
+        format!("/v1/chat/rooms/{room}/messages/{id}/reactions/{THUMBS}"),
+        format!("/v1/chat/threads/alice/messages/{dm}/reactions/{THUMBS}"),
+    ] {
+        let (status, _) = app.delete(&url, Some(&bob)).await;
+        assert_eq!(status, 204, "{url}");
+        let (status, _) = app.put(&url, Some(&bob), json!(null)).await;
+        assert_eq!(status, 409, "{url}: a deleted message takes no reaction");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn a_topic_is_not_a_new_room_and_bad_query_text_is_refused() {
+    let app = TestApp::spawn(&["--rooms-per-user=1"]).await;
+    let alice = app.token("alice").await;
+    let room = app.create_room(&alice, "topics").await;
+    for i in 0..3 {
+        let (status, body) = app
+            .patch(
+                &format!("/v1/chat/rooms/{room}"),
+                Some(&alice),
+                json!({"topic": format!("topic {i}")}),
+            )
+            .await;
+        assert_eq!(status, 200, "topics do not spend the room budget: {body}");
+    }
+    let (status, _) = app
+        .patch(
+            &format!("/v1/chat/rooms/{room}"),
+            Some(&alice),
+            json!({"name": "renamed"}),
+        )
+        .await;
+    assert_eq!(status, 429, "a rename does");
+    for (path, field) in [
+        (format!("/v1/chat/rooms/{room}/members?after=%00"), "after"),
+        ("/v1/search?q=a%00b".to_string(), "q"),
+    ] {
+        let (status, body) = app.get(&path, Some(&alice)).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert!(body["errors"][field].is_string(), "{path}: {body}");
+    }
 }

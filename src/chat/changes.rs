@@ -17,6 +17,8 @@ use crate::auth::AuthUser;
 use crate::domain::{BOT_NAME, Emoji, MessageText};
 use crate::store::{self, changes::Applied, changes::Op};
 
+const TOO_MANY_EMOJI: &str = "this message has as many different reactions as it can";
+
 /// What a reaction request asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Toggle {
@@ -88,7 +90,11 @@ impl Chat {
         let emoji = Emoji::parse(emoji).map_err(|why| ChatError::invalid("emoji", why))?;
         let target = self.room_target(room_id, id).await?;
         if target.deleted {
-            return Err(ChatError::Conflict("the message is deleted"));
+            // A deleted message has no reactions: taking one back is already done.
+            return match toggle {
+                Toggle::Remove => Ok(()),
+                Toggle::Add => Err(ChatError::Conflict("the message is deleted")),
+            };
         }
         self.rate_check(user)?;
         let on = toggle == Toggle::Add;
@@ -193,7 +199,7 @@ impl Chat {
             Op::Edit(_) | Op::Delete if author != user.user_id => {
                 return Err(ChatError::Forbidden("only the author may change a message"));
             }
-            Op::Delete if deleted => return Ok(None),
+            Op::Delete | Op::React { on: false, .. } if deleted => return Ok(None),
             _ if deleted => return Err(ChatError::Conflict("the message is deleted")),
             Op::Edit(_) => Change::Edited,
             Op::Delete => Change::Deleted,
@@ -204,13 +210,17 @@ impl Chat {
             },
         };
         self.rate_check(user)?;
-        let changed = store::changes::apply_direct(&self.db, id, op).await?;
-        if let Some(m) = &changed {
-            self.bus.publish(Event::DirectChanged {
-                message: m.clone(),
-                change,
-            });
+        match store::changes::apply_direct(&self.db, id, op).await? {
+            Applied::Changed(m) => {
+                self.bus.publish(Event::DirectChanged {
+                    message: m.clone(),
+                    change,
+                });
+                Ok(Some(m))
+            }
+            Applied::Unchanged => Ok(None),
+            Applied::Gone => Err(ChatError::Conflict("the message is deleted")),
+            Applied::TooManyEmoji => Err(ChatError::Conflict(TOO_MANY_EMOJI)),
         }
-        Ok(changed)
     }
 }

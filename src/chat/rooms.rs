@@ -54,11 +54,18 @@ impl Chat {
     ) -> Result<Room, ChatError> {
         let creator = store::rooms::creator(&self.db, room_id)
             .await
-            .map_err(|_| ChatError::UnknownRoom)?;
+            .map_err(|e| match e {
+                store::StoreError::NotFound(_) => ChatError::UnknownRoom,
+                other => other.into(),
+            })?;
         if creator != Some(me.user_id) {
             return Err(ChatError::Forbidden("only the room's creator may change it"));
         }
-        self.room_creation_attempt(me.user_id).await?;
+        // A new name is spent like a new room (it is one, to everyone's room list); a topic
+        // is not.
+        if name.is_some() {
+            self.room_creation_attempt(me.user_id).await?;
+        }
         let room = store::rooms::update(&self.db, room_id, name, topic)
             .await?
             .ok_or(ChatError::UnknownRoom)?;
@@ -148,7 +155,9 @@ impl Chat {
             && !store::messages::is_in_room(&self.db, room_id, id).await?
         {
             self.room(room_id).await?;
-            return Err(ChatError::invalid("reply_to", "must be a message of this room"));
+            return Err(ChatError::NotFound(format!(
+                "reply_to: message {id} is not in this room (or is deleted)"
+            )));
         }
         let row = NewMessage {
             room_id,

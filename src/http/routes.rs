@@ -373,6 +373,7 @@ impl Route {
             .and(warp::ext::optional::<ConnInfo>())
             .map(
                 |params, query, headers, body: Result<Bytes, ApiError>, upgrade, conn| {
+                    no_nul_in(&query)?;
                     body.map(|body| Request {
                         params,
                         query,
@@ -388,6 +389,25 @@ impl Route {
             .then(move |req| serve(state.clone(), api, handler, req))
             .boxed()
     }
+}
+
+/// The query parameters handlers read, so a refusal can name the field.
+const QUERY_FIELDS: &[&str] = &[
+    "q", "after", "before", "limit", "room_id", "order", "prefix", "dm_since", "page", "per_page", "since",
+];
+
+/// PostgreSQL text cannot hold U+0000: a query parameter holding one is refused (422) before any
+/// handler can pass it to a query, which would fail it as a 500.
+fn no_nul_in(query: &HashMap<String, String>) -> Result<(), ApiError> {
+    let Some((name, _)) = query.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) else {
+        return Ok(());
+    };
+    let field = QUERY_FIELDS
+        .iter()
+        .find(|f| **f == name)
+        .copied()
+        .unwrap_or("query");
+    Err(ApiError::invalid(field, "must not contain NUL characters"))
 }
 
 /// Answers one request of a route: authenticate if the route asks for it, run the handler,

@@ -34,11 +34,12 @@ pub struct Target {
     pub room_creator: Option<i64>,
 }
 
-/// What applying a change did.
+/// What applying a change did (to a room message, or a direct message `M`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Applied {
-    /// Stored; the message as it is now, its `changed_rev` the change's position.
-    Changed(RoomMessage),
+pub enum Applied<M = RoomMessage> {
+    /// Stored; the message as it is now (a room message's `changed_rev` is the change's
+    /// position).
+    Changed(M),
     /// Nothing to do: the reaction was already there (or not), the message already deleted.
     Unchanged,
     /// The message is deleted (or gone): it cannot be edited or reacted to.
@@ -80,7 +81,7 @@ pub async fn apply(db: &PgPool, room_id: i64, id: i64, op: Op<'_>) -> StoreResul
     .await?;
     if live.is_none() {
         return Ok(match op {
-            Op::Delete => Applied::Unchanged,
+            Op::Delete | Op::React { on: false, .. } => Applied::Unchanged,
             _ => Applied::Gone,
         });
     }
@@ -164,6 +165,24 @@ pub async fn apply(db: &PgPool, room_id: i64, id: i64, op: Op<'_>) -> StoreResul
     Ok(Applied::Changed(message))
 }
 
+/// Whether `emoji` may go on message `id` (of `table`'s): it is there already, or the message
+/// has fewer than `MAX_EMOJI_PER_MESSAGE` different ones. (The message row is locked.)
+async fn room_for_emoji(
+    tx: &mut sqlx::PgConnection,
+    table: &'static str,
+    id: i64,
+    emoji: &str,
+) -> StoreResult<bool> {
+    let (present, distinct): (bool, i64) = sqlx::query_as(sql!(
+        "SELECT bool_or(emoji = $2) IS TRUE, count(DISTINCT emoji) FROM {table} WHERE message_id = $1"
+    ))
+    .bind(id)
+    .bind(emoji)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(present || distinct < MAX_EMOJI_PER_MESSAGE)
+}
+
 /// Which of `ids`' reactions are `user_id`'s: `(message id, emoji)` pairs.
 pub async fn mine(db: &PgPool, user_id: i64, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
     Ok(sqlx::query_as(
@@ -191,7 +210,7 @@ pub async fn direct_author(db: &PgPool, me: i64, peer: i64, id: i64) -> StoreRes
 /// Applies `op` to direct message `id` (the caller checked it is of the conversation and may
 /// be changed by them). Direct messages have no stream: the change is announced to both users'
 /// sockets, and a reader that missed it sees it in the conversation's history.
-pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Option<DirectMessage>> {
+pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Applied<DirectMessage>> {
     let mut tx = db.begin().await?;
     let live: Option<(i32,)> =
         sqlx::query_as("SELECT 1 FROM direct_messages WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")
@@ -199,7 +218,15 @@ pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Optio
             .fetch_optional(&mut *tx)
             .await?;
     if live.is_none() {
-        return Ok(None);
+        return Ok(match op {
+            Op::Delete | Op::React { on: false, .. } => Applied::Unchanged,
+            _ => Applied::Gone,
+        });
+    }
+    if let Op::React { emoji, on: true, .. } = op
+        && !room_for_emoji(&mut tx, "direct_reactions", id, emoji).await?
+    {
+        return Ok(Applied::TooManyEmoji);
     }
     let changed = match op {
         Op::Edit(text) => sqlx::query(
@@ -222,15 +249,11 @@ pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Optio
                 .rows_affected()
         }
         Op::React { user_id, emoji, on: true } => sqlx::query(
-            "INSERT INTO direct_reactions (message_id, user_id, emoji) \
-             SELECT $1, $2, $3 WHERE (SELECT count(DISTINCT emoji) FROM direct_reactions WHERE message_id = $1) < $4 \
-                OR EXISTS (SELECT 1 FROM direct_reactions WHERE message_id = $1 AND emoji = $3) \
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO direct_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(user_id)
         .bind(emoji)
-        .bind(MAX_EMOJI_PER_MESSAGE)
         .execute(&mut *tx)
         .await?
         .rows_affected(),
@@ -245,14 +268,14 @@ pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Optio
         }
     };
     if changed == 0 {
-        return Ok(None);
+        return Ok(Applied::Unchanged);
     }
     let Row(message) = sqlx::query_as::<_, Row<DirectMessage>>(sql!("{DIRECT_SELECT} WHERE d.id = $1"))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Some(message))
+    Ok(Applied::Changed(message))
 }
 
 /// Which of direct messages `ids`' reactions are `user_id`'s: `(message id, emoji)` pairs.
