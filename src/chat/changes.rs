@@ -15,6 +15,7 @@ use tickertalk_wire::{Change, DirectMessage, Event, RoomChange, RoomMessage};
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::domain::{BOT_NAME, Emoji, MessageText};
+pub use crate::store::changes::Kind;
 use crate::store::{self, changes::Applied, changes::Op};
 
 const TOO_MANY_EMOJI: &str = "this message has as many different reactions as it can";
@@ -144,31 +145,17 @@ impl Chat {
         });
     }
 
-    /// Which of messages `ids`' reactions are `user_id`'s.
+    /// Which of messages `ids`' reactions (room or direct messages) are `user_id`'s.
     pub async fn my_reactions(
         &self,
+        kind: Kind,
         user_id: i64,
         ids: &[i64],
     ) -> Result<std::collections::HashSet<(i64, String)>, ChatError> {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        Ok(store::changes::mine(&self.db, user_id, ids)
-            .await?
-            .into_iter()
-            .collect())
-    }
-
-    /// Which of direct messages `ids`' reactions are `user_id`'s.
-    pub async fn my_direct_reactions(
-        &self,
-        user_id: i64,
-        ids: &[i64],
-    ) -> Result<std::collections::HashSet<(i64, String)>, ChatError> {
-        if ids.is_empty() {
-            return Ok(Default::default());
-        }
-        Ok(store::changes::mine_direct(&self.db, user_id, ids)
+        Ok(store::changes::mine(&self.db, kind, user_id, ids)
             .await?
             .into_iter()
             .collect())

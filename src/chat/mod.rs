@@ -29,7 +29,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use accounts::{ApiCredentials, Session, SignUp};
-pub use changes::Toggle;
+pub use changes::{Kind, Toggle};
 pub use direct::SentDm;
 pub use error::ChatError;
 pub use ratelimit::RateLimiter;

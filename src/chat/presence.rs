@@ -192,7 +192,7 @@ impl Chat {
             .filter(|m| !m.reactions.is_empty())
             .map(|m| m.id)
             .collect();
-        let mine = self.my_reactions(user_id, &ids).await?;
+        let mine = self.my_reactions(super::Kind::Room, user_id, &ids).await?;
         Ok(Replay { items, mine })
     }
 

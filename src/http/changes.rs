@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
 use super::{AppState, json, no_content};
 use crate::auth::AuthUser;
-use crate::chat::{ChatError, Toggle};
+use crate::chat::{ChatError, Kind, Toggle};
 use crate::domain::MessageText;
 use crate::realtime::protocol::{DirectFrame, RoomMessageFrame};
 use crate::store::changes::Op;
@@ -35,7 +35,7 @@ pub async fn edit_room(state: Arc<AppState>, me: AuthUser, req: Request) -> Hand
         .chat
         .edit_room_message(&me, req.int("id"), req.int("mid"), &text)
         .await?;
-    let mine = state.chat.my_reactions(me.user_id, &[m.id]).await?;
+    let mine = state.chat.my_reactions(Kind::Room, me.user_id, &[m.id]).await?;
     Ok(json(StatusCode::OK, &RoomMessageFrame::of(&m).with_mine(&mine)))
 }
 
@@ -80,7 +80,7 @@ pub async fn edit_direct(state: Arc<AppState>, me: AuthUser, req: Request) -> Ha
         .change_direct(&me, req.text("username"), id, Op::Edit(text.as_str()))
         .await?;
     let m = changed.ok_or_else(|| ApiError::NotFound(format!("message {id} is not in this conversation")))?;
-    let mine = state.chat.my_direct_reactions(me.user_id, &[m.id]).await?;
+    let mine = state.chat.my_reactions(Kind::Direct, me.user_id, &[m.id]).await?;
     Ok(json(StatusCode::OK, &DirectFrame::of(&m).with_mine(&mine)))
 }
 

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
 use super::{AppState, Paging, json};
 use crate::auth::AuthUser;
-use crate::chat::SentDm;
+use crate::chat::{Kind, SentDm};
 use crate::realtime::protocol::DirectFrame;
 
 pub async fn inbox(state: Arc<AppState>, me: AuthUser, _req: Request) -> HandlerResult {
@@ -27,7 +27,10 @@ pub async fn thread(state: Arc<AppState>, me: AuthUser, req: Request) -> Handler
         .filter(|m| !m.reactions.is_empty())
         .map(|m| m.id)
         .collect();
-    let mine = state.chat.my_direct_reactions(me.user_id, &reacted).await?;
+    let mine = state
+        .chat
+        .my_reactions(Kind::Direct, me.user_id, &reacted)
+        .await?;
     let frames: Vec<DirectFrame> = rows.iter().map(|m| DirectFrame::of(m).with_mine(&mine)).collect();
     Ok(json(StatusCode::OK, &frames))
 }

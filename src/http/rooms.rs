@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::routes::{HandlerResult, Request};
 use super::{AppState, Paging, json, json_bytes};
 use crate::auth::AuthUser;
-use crate::chat::Posted;
+use crate::chat::{Kind, Posted};
 use crate::domain::RoomName;
 use crate::realtime::protocol::RoomMessageFrame;
 
@@ -109,7 +109,7 @@ pub async fn history(state: Arc<AppState>, me: AuthUser, req: Request) -> Handle
         .filter(|m| !m.reactions.is_empty())
         .map(|m| m.id)
         .collect();
-    let mine = state.chat.my_reactions(me.user_id, &reacted).await?;
+    let mine = state.chat.my_reactions(Kind::Room, me.user_id, &reacted).await?;
     let frames: Vec<RoomMessageFrame> = rows
         .iter()
         .map(|m| RoomMessageFrame::of(m).with_mine(&mine))

@@ -140,6 +140,26 @@ pub struct ReplyFrame<'a> {
     pub deleted: bool,
 }
 
+/// `(message id, emoji)` pairs of the reader's own reactions.
+pub type Mine = std::collections::HashSet<(i64, String)>;
+
+fn reaction_frames(reactions: &[tickertalk_wire::ReactionCount]) -> Vec<ReactionFrame<'_>> {
+    reactions
+        .iter()
+        .map(|r| ReactionFrame {
+            emoji: &r.emoji,
+            count: r.count,
+            me: None,
+        })
+        .collect()
+}
+
+fn mark_mine(id: i64, reactions: &mut [ReactionFrame<'_>], mine: &Mine) {
+    for r in reactions {
+        r.me = Some(mine.contains(&(id, r.emoji.to_string())));
+    }
+}
+
 /// One emoji's count; `me` (whether the reader is among them) only where the frame is for one
 /// user: HTTP history and the `since` replay.
 #[derive(Debug, Serialize)]
@@ -190,10 +210,8 @@ impl<'a> RoomMessageFrame<'a> {
     }
 
     /// Marks which reactions are the reader's (`mine`: message id and emoji pairs).
-    pub fn with_mine(mut self, mine: &std::collections::HashSet<(i64, String)>) -> Self {
-        for r in &mut self.reactions {
-            r.me = Some(mine.contains(&(self.id, r.emoji.to_string())));
-        }
+    pub fn with_mine(mut self, mine: &Mine) -> Self {
+        mark_mine(self.id, &mut self.reactions, mine);
         self
     }
 
@@ -220,15 +238,7 @@ impl<'a> RoomMessageFrame<'a> {
                 snippet: &r.snippet,
                 deleted: r.deleted,
             }),
-            reactions: m
-                .reactions
-                .iter()
-                .map(|r| ReactionFrame {
-                    emoji: &r.emoji,
-                    count: r.count,
-                    me: None,
-                })
-                .collect(),
+            reactions: reaction_frames(&m.reactions),
             change: None,
             reaction: None,
         }
@@ -281,23 +291,13 @@ impl<'a> DirectFrame<'a> {
             client_id: None,
             edited_at: m.edited_at.as_ref().map(timestamp),
             deleted: m.deleted,
-            reactions: m
-                .reactions
-                .iter()
-                .map(|r| ReactionFrame {
-                    emoji: &r.emoji,
-                    count: r.count,
-                    me: None,
-                })
-                .collect(),
+            reactions: reaction_frames(&m.reactions),
         }
     }
 
     /// Marks which reactions are the reader's (`mine`: message id and emoji pairs).
-    pub fn with_mine(mut self, mine: &std::collections::HashSet<(i64, String)>) -> Self {
-        for r in &mut self.reactions {
-            r.me = Some(mine.contains(&(self.id, r.emoji.to_string())));
-        }
+    pub fn with_mine(mut self, mine: &Mine) -> Self {
+        mark_mine(self.id, &mut self.reactions, mine);
         self
     }
 

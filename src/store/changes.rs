@@ -107,48 +107,9 @@ pub async fn apply(db: &PgPool, room_id: i64, id: i64, op: Op<'_>) -> StoreResul
                 .execute(&mut *tx)
                 .await?;
         }
-        Op::React {
-            user_id,
-            emoji,
-            on: true,
-        } => {
-            let (present, distinct): (bool, i64) = sqlx::query_as(
-                "SELECT bool_or(emoji = $2) IS TRUE, count(DISTINCT emoji) FROM room_reactions WHERE message_id = $1",
-            )
-            .bind(id)
-            .bind(emoji)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !present && distinct >= MAX_EMOJI_PER_MESSAGE {
-                return Ok(Applied::TooManyEmoji);
-            }
-            let added = sqlx::query(
-                "INSERT INTO room_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(user_id)
-            .bind(emoji)
-            .execute(&mut *tx)
-            .await?;
-            if added.rows_affected() == 0 {
-                return Ok(Applied::Unchanged);
-            }
-        }
-        Op::React {
-            user_id,
-            emoji,
-            on: false,
-        } => {
-            let removed = sqlx::query(
-                "DELETE FROM room_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
-            )
-            .bind(id)
-            .bind(user_id)
-            .bind(emoji)
-            .execute(&mut *tx)
-            .await?;
-            if removed.rows_affected() == 0 {
-                return Ok(Applied::Unchanged);
+        Op::React { user_id, emoji, on } => {
+            if let Some(not) = toggle(&mut tx, Kind::Room, id, user_id, emoji, on).await? {
+                return Ok(not);
             }
         }
     }
@@ -165,29 +126,68 @@ pub async fn apply(db: &PgPool, room_id: i64, id: i64, op: Op<'_>) -> StoreResul
     Ok(Applied::Changed(message))
 }
 
-/// Whether `emoji` may go on message `id` (of `table`'s): it is there already, or the message
-/// has fewer than `MAX_EMOJI_PER_MESSAGE` different ones. (The message row is locked.)
-async fn room_for_emoji(
+/// Adds (`on`) or takes back `user_id`'s reaction `emoji` on message `id` (of `kind`; its row
+/// is locked). `None`: done; else why nothing changed: it was already so, or the message
+/// already carries `MAX_EMOJI_PER_MESSAGE` different emoji and this is a new one.
+async fn toggle<M>(
     tx: &mut sqlx::PgConnection,
-    table: &'static str,
+    kind: Kind,
     id: i64,
+    user_id: i64,
     emoji: &str,
-) -> StoreResult<bool> {
-    let (present, distinct): (bool, i64) = sqlx::query_as(sql!(
-        "SELECT bool_or(emoji = $2) IS TRUE, count(DISTINCT emoji) FROM {table} WHERE message_id = $1"
-    ))
+    on: bool,
+) -> StoreResult<Option<Applied<M>>> {
+    let table = kind.reactions();
+    let changed = if on {
+        let (present, distinct): (bool, i64) = sqlx::query_as(sql!(
+            "SELECT bool_or(emoji = $2) IS TRUE, count(DISTINCT emoji) FROM {table} WHERE message_id = $1"
+        ))
+        .bind(id)
+        .bind(emoji)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !present && distinct >= MAX_EMOJI_PER_MESSAGE {
+            return Ok(Some(Applied::TooManyEmoji));
+        }
+        sqlx::query(sql!(
+            "INSERT INTO {table} (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        ))
+    } else {
+        sqlx::query(sql!(
+            "DELETE FROM {table} WHERE message_id = $1 AND user_id = $2 AND emoji = $3"
+        ))
+    }
     .bind(id)
+    .bind(user_id)
     .bind(emoji)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(present || distinct < MAX_EMOJI_PER_MESSAGE)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok((changed == 0).then_some(Applied::Unchanged))
+}
+
+/// Which messages' reactions: room messages' or direct messages'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Room,
+    Direct,
+}
+
+impl Kind {
+    fn reactions(self) -> &'static str {
+        match self {
+            Kind::Room => "room_reactions",
+            Kind::Direct => "direct_reactions",
+        }
+    }
 }
 
 /// Which of `ids`' reactions are `user_id`'s: `(message id, emoji)` pairs.
-pub async fn mine(db: &PgPool, user_id: i64, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT message_id, emoji FROM room_reactions WHERE user_id = $1 AND message_id = ANY($2)",
-    )
+pub async fn mine(db: &PgPool, kind: Kind, user_id: i64, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+    let table = kind.reactions();
+    Ok(sqlx::query_as(sql!(
+        "SELECT message_id, emoji FROM {table} WHERE user_id = $1 AND message_id = ANY($2)"
+    ))
     .bind(user_id)
     .bind(ids)
     .fetch_all(db)
@@ -223,20 +223,15 @@ pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Appli
             _ => Applied::Gone,
         });
     }
-    if let Op::React { emoji, on: true, .. } = op
-        && !room_for_emoji(&mut tx, "direct_reactions", id, emoji).await?
-    {
-        return Ok(Applied::TooManyEmoji);
-    }
     let changed = match op {
-        Op::Edit(text) => sqlx::query(
-            "UPDATE direct_messages SET body = $2, edited_at = clock_timestamp() WHERE id = $1",
-        )
-        .bind(id)
-        .bind(text)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected(),
+        Op::Edit(text) => {
+            sqlx::query("UPDATE direct_messages SET body = $2, edited_at = clock_timestamp() WHERE id = $1")
+                .bind(id)
+                .bind(text)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        }
         Op::Delete => {
             sqlx::query("DELETE FROM direct_reactions WHERE message_id = $1")
                 .bind(id)
@@ -248,23 +243,11 @@ pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Appli
                 .await?
                 .rows_affected()
         }
-        Op::React { user_id, emoji, on: true } => sqlx::query(
-            "INSERT INTO direct_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(emoji)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected(),
-        Op::React { user_id, emoji, on: false } => {
-            sqlx::query("DELETE FROM direct_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
-                .bind(id)
-                .bind(user_id)
-                .bind(emoji)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+        Op::React { user_id, emoji, on } => {
+            if let Some(not) = toggle(&mut tx, Kind::Direct, id, user_id, emoji, on).await? {
+                return Ok(not);
+            }
+            1
         }
     };
     if changed == 0 {
@@ -276,15 +259,4 @@ pub async fn apply_direct(db: &PgPool, id: i64, op: Op<'_>) -> StoreResult<Appli
         .await?;
     tx.commit().await?;
     Ok(Applied::Changed(message))
-}
-
-/// Which of direct messages `ids`' reactions are `user_id`'s: `(message id, emoji)` pairs.
-pub async fn mine_direct(db: &PgPool, user_id: i64, ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT message_id, emoji FROM direct_reactions WHERE user_id = $1 AND message_id = ANY($2)",
-    )
-    .bind(user_id)
-    .bind(ids)
-    .fetch_all(db)
-    .await?)
 }
