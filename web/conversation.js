@@ -67,8 +67,11 @@ export function conversationKey(kind, ref) {
   return kind === 'room' ? `room:${ref}` : `dm:${String(ref).toLowerCase()}`;
 }
 
-/** An optimistic copy of a message we are sending, shown until the server echoes it. */
-export function pendingMessage({ clientId, author, text }) {
+/**
+ * An optimistic copy of a message we are sending, shown until the server
+ * echoes it. `replyTo`: the reply_to ({id, chatuser, snippet}) of a reply.
+ */
+export function pendingMessage({ clientId, author, text, replyTo = null }) {
   return {
     id: null,
     client_id: clientId,
@@ -80,6 +83,7 @@ export function pendingMessage({ clientId, author, text }) {
     reason: null,
     dropped: false,
     command: text.startsWith('/'),
+    ...(replyTo ? { reply_to: replyTo } : {}),
   };
 }
 
@@ -103,6 +107,18 @@ export class Conversation {
     this.pending = new Map();
     /** Highest stored id: the `since` of a rejoin, so a reconnect replays only what we missed. */
     this.maxId = 0;
+    /**
+     * Where the socket left the room (the highest id then), while it is not
+     * in it: messages put in since (the user's own posts, sent over HTTP) may
+     * skip others, so a join asks for everything after this instead.
+     */
+    this.resumeId = null;
+    /**
+     * The room's `last_seq` when the socket left it while the server had no
+     * read marker for the user there (it had no message to mark): unread
+     * counts from there on. Null otherwise.
+     */
+    this.seenSeq = null;
     /** Lowest stored id: the `before` cursor of the next older page. */
     this.oldestId = null;
     /** False once the server has shown us the first message. */
@@ -156,6 +172,27 @@ export class Conversation {
       }
     }
     return { added: this.insert(msg), replaced };
+  }
+
+  /** The `since` of the next join: everything up to it is held. */
+  get since() {
+    return this.resumeId ?? this.maxId;
+  }
+
+  /** The socket left the room (or dropped): later joins replay from here. */
+  markLeft() {
+    if (this.resumeId === null) this.resumeId = this.maxId;
+  }
+
+  /** Joined with `since`: the replay and the live messages after it follow without a gap. */
+  markJoined() {
+    this.resumeId = null;
+    /**
+     * The room's `last_seq` when the socket left it while the server had no
+     * read marker for the user there (it had no message to mark): unread
+     * counts from there on. Null otherwise.
+     */
+    this.seenSeq = null;
   }
 
   /** Show an optimistic message. False when its echo has already arrived. */

@@ -12,6 +12,8 @@
 export const ECHO_TIMEOUT = 15_000;
 /** At most one typing notice per room this often. */
 export const TYPING_SEND_EVERY = 2000;
+/** At most one typing notice to the other person of a direct conversation this often. */
+export const DIRECT_TYPING_EVERY = 1000;
 /** How long someone's typing notice shows. */
 export const TYPING_SHOW_FOR = 3000;
 /** How long "stockbot is fetching a quote…" may show before the answer comes. */
@@ -51,7 +53,7 @@ export function lengthCheck(value, max) {
  * 'send' (Enter), 'refuse' (Enter on a message too long: nothing is sent and
  * the text stays), 'cancel' (Escape while replying or editing: back to a new
  * message), 'leave' (Escape otherwise: the focus leaves the box), 'edit-last'
- * (ArrowUp in an empty box: where editing the last message will start), or
+ * (ArrowUp in an empty box: edit the user's last message), or
  * null: the key is the text's.
  * `state`: {over, mode (a reply or edit in progress, or null), empty}.
  */
@@ -66,11 +68,11 @@ export function composerKey(ev, { over = false, mode = null, empty = false } = {
 
 /**
  * Whether what is in the message box is worth a typing notice now: some text
- * that is not a command, and none sent in the last TYPING_SEND_EVERY ms.
+ * that is not a command, and none sent in the last `every` ms.
  */
-export function typingDue(value, now, lastSent) {
+export function typingDue(value, now, lastSent, every = TYPING_SEND_EVERY) {
   if (!value.trim() || value.trimStart().startsWith('/')) return false;
-  return now - lastSent >= TYPING_SEND_EVERY;
+  return now - lastSent >= every;
 }
 
 /**
@@ -106,7 +108,8 @@ export function inFlight(conv) {
  * never skipped: they are not sent again.
  */
 export function resendAfterJoin(conv) {
-  return inFlight(conv).filter((msg) => !msg.command);
+  // A post on its way over HTTP (to a room the socket was not in) is answered over HTTP.
+  return inFlight(conv).filter((msg) => !msg.command && !msg.overHttp);
 }
 
 /**

@@ -19,16 +19,25 @@ export const FRAME = Object.freeze({
   ROOM_CREATED: 9, // a room was created somewhere: {room: {id, name, created_at}}
   ROOM_ACTIVITY: 10, // rooms with new messages: {rooms: [{id, last_seq}]}, at most once a second
   READ_MARKER: 11, // a read marker of ours moved: {chatroomId, read_seq, ...} or {username, ...}
+  MESSAGE_CHANGED: 12, // a room message as it is now, edited, deleted or reacted to (`change`)
+  DIRECT_CHANGED: 13, // the same for a direct message
+  ROOM_UPDATED: 14, // a room renamed or given a topic: {room: {id, name, created_at, topic}}
 });
 
 /** The server's limit on message text, in characters. */
 export const MAX_MESSAGE = 2000;
 
-/** Post to a room or a direct thread; the echo carries `clientId` back. */
-export function postFrame(kind, ref, text, clientId) {
-  return kind === 'room'
-    ? { type: FRAME.MESSAGE, chatroomId: ref, chatmessage: text, client_id: clientId }
-    : { type: FRAME.DIRECT, recipient: ref, message: text, client_id: clientId };
+/** Post to a room or a direct thread; the echo carries `clientId` back. `replyTo`: a room message's id. */
+export function postFrame(kind, ref, text, clientId, replyTo = null) {
+  if (kind !== 'room') return { type: FRAME.DIRECT, recipient: ref, message: text, client_id: clientId };
+  const frame = { type: FRAME.MESSAGE, chatroomId: ref, chatmessage: text, client_id: clientId };
+  if (replyTo != null) frame.reply_to = replyTo;
+  return frame;
+}
+
+/** The same post over HTTP (`POST /v1/chat/rooms/:id/messages`), for a room the socket is not in. */
+export function postBody(text, clientId, replyTo = null) {
+  return replyTo != null ? { chatmessage: text, client_id: clientId, reply_to: replyTo } : { chatmessage: text, client_id: clientId };
 }
 
 /** `since`: the highest id we hold, so the server replays exactly what we missed. */
@@ -49,13 +58,45 @@ export function typingFrame(roomId) {
   return { type: FRAME.TYPING, chatroomId: roomId };
 }
 
+/** Typing to someone in a direct conversation: they see "… is typing". */
+export function directTypingFrame(username) {
+  return { type: FRAME.TYPING, recipient: username };
+}
+
+export function leaveFrame(roomId) {
+  return { type: FRAME.LEAVE, chatroomId: roomId };
+}
+
+/** What every stored message may carry besides its text: edits, a tombstone, a reply, reactions. */
+function changeable(frame) {
+  const out = {};
+  if (typeof frame.edited_at === 'string') out.edited_at = frame.edited_at;
+  if (frame.deleted === true) out.deleted = true;
+  const r = frame.reply_to;
+  if (r && typeof r === 'object' && Number.isSafeInteger(r.id)) {
+    out.reply_to = { id: r.id, chatuser: String(r.chatuser ?? ''), snippet: String(r.snippet ?? ''), deleted: r.deleted === true };
+  }
+  if (Array.isArray(frame.reactions)) {
+    out.reactions = frame.reactions
+      .filter((x) => x && typeof x.emoji === 'string' && Number.isSafeInteger(x.count))
+      .map((x) => (typeof x.me === 'boolean' ? { emoji: x.emoji, count: x.count, me: x.me } : { emoji: x.emoji, count: x.count }));
+  }
+  // A change frame (type 12 or 13) says what changed; a reaction, whose it was.
+  if (typeof frame.change === 'string') out.change = frame.change;
+  const x = frame.reaction;
+  if (x && typeof x === 'object' && typeof x.emoji === 'string' && typeof x.chatuser === 'string') {
+    out.reaction = { emoji: x.emoji, chatuser: x.chatuser, on: x.on === true };
+  }
+  return out;
+}
+
 /**
  * A room message, bot message or direct message (socket frame or history
  * item: they share a shape) as the model's message.
  */
 export function parseMessage(frame) {
   const id = typeof frame.id === 'number' ? frame.id : null;
-  if (frame.type === FRAME.DIRECT || frame.author !== undefined) {
+  if (frame.type === FRAME.DIRECT || frame.type === FRAME.DIRECT_CHANGED || frame.author !== undefined) {
     return {
       id,
       author: frame.author,
@@ -63,6 +104,7 @@ export function parseMessage(frame) {
       created_at: frame.created_at,
       bot: false,
       client_id: frame.client_id,
+      ...changeable(frame),
     };
   }
   return {
@@ -78,6 +120,7 @@ export function parseMessage(frame) {
     ...(typeof frame.asked_by === 'string' ? { asked_by: frame.asked_by } : {}),
     ...(typeof frame.command === 'string' ? { command: frame.command } : {}),
     ...(frame.quote && typeof frame.quote === 'object' ? { quote: frame.quote } : {}),
+    ...changeable(frame),
   };
 }
 
@@ -113,6 +156,7 @@ const ERROR_TEXT = {
   empty_message: 'Message is empty.',
   unknown_room: 'That room does not exist.',
   unknown_user: 'There is no user with that name.',
+  not_found: 'The message you replied to is not in this room any more.',
   unavailable: 'The server cannot store messages right now. Try again shortly.',
   invalid_frame: 'The server could not read that message.',
   unknown_type: 'The server did not understand that request.',
@@ -125,6 +169,7 @@ const REASON_TEXT = {
   empty_message: 'the message is empty',
   unknown_room: 'the room does not exist',
   unknown_user: 'no such user',
+  not_found: 'the message it replies to is gone',
   unavailable: 'the server could not store it',
 };
 

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  FetchMarks, TYPING_SEND_EVERY, composerKey, failureOutcome, inFlight, isSendKey, lengthCheck, messageLength,
+  DIRECT_TYPING_EVERY, FetchMarks, TYPING_SEND_EVERY, composerKey, failureOutcome, inFlight, isSendKey, lengthCheck, messageLength,
   resendAfterJoin, typingDue,
 } from '../../web/delivery.js';
 import { Conversation, pendingMessage } from '../../web/model.js';
@@ -30,6 +30,11 @@ describe('typingDue', () => {
     assert.equal(typingDue('hel', 10_000, 0), true);
     assert.equal(typingDue('hello', 10_000 + TYPING_SEND_EVERY - 1, 10_000), false);
     assert.equal(typingDue('hello', 10_000 + TYPING_SEND_EVERY, 10_000), true);
+  });
+
+  it('takes another interval: a direct conversation\'s notices go once a second', () => {
+    assert.equal(typingDue('hello', 10_000 + DIRECT_TYPING_EVERY, 10_000, DIRECT_TYPING_EVERY), true);
+    assert.equal(typingDue('hello', 10_000 + DIRECT_TYPING_EVERY - 1, 10_000, DIRECT_TYPING_EVERY), false);
   });
 
   it('is never due for blanks or a command', () => {
@@ -88,6 +93,13 @@ describe('posts in flight', () => {
     add('c-3', 'queued', 'queued');
     const d = add('c-4', 'four', 'pending');
     assert.deepEqual(resendAfterJoin(conv), [a, d]);
+  });
+
+  it('leave out a post on its way over HTTP (to a room the socket was not in): HTTP answers it', () => {
+    const { conv, add } = room();
+    const a = add('c-1', 'one', 'pending');
+    add('c-2', 'two', 'pending').overHttp = true;
+    assert.deepEqual(resendAfterJoin(conv), [a]);
   });
 
   it('are a copy: changing a post while going through them is safe', () => {

@@ -1,5 +1,5 @@
 // Just enough of a document for the views' builders (util.el) under node: elements
-// with attributes, a dataset, children and textContent. innerHTML and
+// with attributes, a dataset, children, textContent and listeners (`fire` calls them). innerHTML and
 // insertAdjacentHTML throw, so a test fails if a builder ever reaches for them.
 
 class FakeText {
@@ -21,6 +21,19 @@ class FakeElement {
 
   setAttribute(name, value) {
     this.attributes.set(name, String(value));
+  }
+
+  addEventListener(type, fn) {
+    (this.listeners ||= []).push({ type, fn });
+  }
+
+  /** Calls this element's listeners of `type`, as a user's action would. */
+  fire(type) {
+    for (const l of this.listeners || []) if (l.type === type) l.fn({ type, target: this });
+  }
+
+  get firstChild() {
+    return this.childNodes[0] || null;
   }
 
   getAttribute(name) {
@@ -70,4 +83,9 @@ export function* elements(roots) {
     yield n;
     yield* elements(n.childNodes);
   }
+}
+
+/** The elements under `roots` with this data-testid. */
+export function byTestId(roots, testid) {
+  return [...elements(roots)].filter((e) => e.dataset.testid === testid);
 }
