@@ -1,8 +1,9 @@
 // The signed-in user's side of the chat: a session's start (a fresh model,
 // the user's outbox, the room list, the socket, the conversation to reopen)
 // and end (everything of it forgotten), whether the user is looking at the
-// page, and what reaches them personally: the Mentions list and, once they
-// opted in, browser notifications.
+// page, and what reaches them personally: the Mentions list (kept by the
+// server: read at start-up with a search for @me, newest first, then added to
+// as mentions arrive) and, once they opted in, browser notifications.
 //
 // Must not handle sign-in, tokens or the account dialog (auth-view.js,
 // api.js, account-view.js). The rules without the DOM are in notices.js and
@@ -15,8 +16,9 @@ import { $, el, show } from './util.js';
 import { LAST_CONV_KEY, defaultRoom } from './navigation.js';
 import { unreadRule } from './unread.js';
 import {
-  NOTIFY_KEY, addMention, isMention, mentionLines, notificationFor, notifyToggleLabel, wantsNotification,
+  MENTIONS_KEPT, NOTIFY_KEY, addMention, isMention, mentionLines, notificationFor, notifyToggleLabel, wantsNotification,
 } from './notices.js';
+import { mentionsPath, readSearchPage, resultMessage } from './search.js';
 
 export class AccountController {
   /** @param {import('./chat.js').Chat} chat */
@@ -37,6 +39,10 @@ export class AccountController {
     const model = new ChatModel(username);
     chat.model = model;
     chat.connection.openOutbox(username);
+    chat.roomInfo.start(username);
+    chat.joins.kept = null;
+    chat.search.reset();
+    chat.direct.start();
     this.mentions = [];
     this.renderMentions();
     this.renderNotifyToggle();
@@ -55,13 +61,16 @@ export class AccountController {
     if (chat.model !== model) return; // signed out while the rooms loaded
     chat.connection.restoreOutbox();
     chat.direct.loadInbox().catch(() => {});
+    this.loadMentions();
     let last = null;
     try {
       last = localStorage.getItem(LAST_CONV_KEY);
     } catch {
       /* ignore */
     }
-    if (chat.openFromHash(location.hash) || chat.openFromHash(last)) return;
+    // A link may name a room the user left (opening it joins it again); the last room opened here
+    // is opened again only while it is listed.
+    if (chat.openFromHash(location.hash) || chat.openFromHash(last, { relist: false })) return;
     const general = defaultRoom(chat.model.rooms);
     if (general) chat.openConversation(chat.roomConv(general.id, general.name), { focus: !chat.layout.isNarrow });
   }
@@ -70,6 +79,10 @@ export class AccountController {
   stop({ stopSocket = true } = {}) {
     const { chat } = this;
     if (stopSocket) chat.socket.stop();
+    chat.direct.stop();
+    chat.search.reset();
+    chat.messages.menu.close({ returnFocus: false });
+    chat.compose.endMode();
     if (chat.model) {
       for (const conv of chat.model.conversations.values()) chat.uis.get(conv)?.clearTimers();
     }
@@ -77,6 +90,9 @@ export class AccountController {
     chat.model = null;
     $('messages-host').replaceChildren();
     $('room-list').replaceChildren();
+    $('left-room-list').replaceChildren();
+    show($('left-rooms'), false);
+    $('member-list').replaceChildren();
     $('dm-list').replaceChildren();
     $('mention-list').replaceChildren();
     this.mentions = [];
@@ -176,8 +192,44 @@ export class AccountController {
     button.title = label.title;
   }
 
+  /**
+   * The Mentions list as the server keeps it: the newest messages naming the
+   * user, in the rooms they are in (a search for @me, newest first). Mentions
+   * that arrived while it loaded stay in it.
+   */
+  async loadMentions() {
+    const { chat } = this;
+    const { model } = chat;
+    let page;
+    try {
+      page = readSearchPage(await chat.session.request('GET', mentionsPath(chat.me, MENTIONS_KEPT)));
+    } catch {
+      return; // the list fills as mentions arrive
+    }
+    if (chat.model !== model) return;
+    let list = [];
+    for (const r of [...page.results].reverse()) {
+      if (typeof r.chatroomId !== 'number') continue; // a direct message is for the user anyway
+      const room = model.rooms.find((x) => x.id === r.chatroomId);
+      list = addMention(list, { conv: chat.roomConv(r.chatroomId, room ? room.name : undefined), msg: resultMessage(r) });
+    }
+    for (const live of [...this.mentions].reverse()) list = addMention(list, live);
+    this.mentions = list;
+    this.renderMentions();
+  }
+
+  /** A message of `conv` changed: a deleted mention leaves the list, an edited one shows its new text. */
+  onMessageChanged(conv, msg) {
+    const i = this.mentions.findIndex((m) => m.msg === msg || (m.conv.key === conv.key && m.msg.id === msg.id));
+    if (i < 0) return;
+    if (msg.deleted) this.mentions = this.mentions.filter((_, j) => j !== i);
+    else this.mentions[i] = { ...this.mentions[i], msg };
+    this.renderMentions();
+  }
+
   /** The sidebar's list of recent messages that mention us; a click opens the room at them. */
   renderMentions() {
+    this.chat.rooms.renderRooms(); // a room's "@" badge counts the list's mentions too
     const list = $('mention-list');
     const items = this.mentions || [];
     $('mention-count').textContent = String(items.length);
@@ -188,7 +240,7 @@ export class AccountController {
         attrs: { type: 'button' }, dataset: { id: msg.id ?? undefined },
       }, [el('span', { className: 'conv-name', text: lines.name }),
         el('span', { className: 'conv-preview', text: lines.preview })]);
-      b.addEventListener('click', () => this.chat.openConversation(conv));
+      b.addEventListener('click', () => (msg.id != null ? this.chat.messages.goTo(conv, msg.id) : this.chat.openConversation(conv)));
       return el('li', {}, [b]);
     }));
   }

@@ -29,6 +29,46 @@ export function historyPath(conv) {
     : `/v1/chat/threads/${encodeURIComponent(conv.ref)}`;
 }
 
+/** One stored message: PATCH edits it, DELETE leaves its tombstone. */
+export function messagePath(conv, id) {
+  return conv.kind === 'room'
+    ? `/v1/chat/rooms/${encodeURIComponent(conv.ref)}/messages/${id}`
+    : `/v1/chat/threads/${encodeURIComponent(conv.ref)}/messages/${id}`;
+}
+
+/** One emoji of a message's reactions (PUT adds the user's, DELETE takes it back). */
+export function reactionPath(conv, id, emoji) {
+  return `${messagePath(conv, id)}/reactions/${encodeURIComponent(emoji)}`;
+}
+
+/** The body of an edit: rooms and direct messages name their text differently. */
+export function editBody(conv, text) {
+  return conv.kind === 'room' ? { chatmessage: text } : { message: text };
+}
+
+/** Why an edit, a deletion or a reaction was refused, in words. */
+export function changeProblem(err, what) {
+  if (err.status === 409) return `Could not ${what}: the message was deleted meanwhile.`;
+  if (err.status === 403) return `Could not ${what}: only its author can.`;
+  if (err.status === 404) return `Could not ${what}: the message is not there any more.`;
+  return `Could not ${what}: ${err.friendly || err.message}`;
+}
+
+/** A room: GET it, PATCH its name or topic (its creator). */
+export function roomPath(id) {
+  return `${ROOMS_PATH}/${encodeURIComponent(id)}`;
+}
+
+/** Who joined a room (and is online in it). */
+export function membersPath(id) {
+  return `${roomPath(id)}/members?limit=500`;
+}
+
+/** Leaving a room (DELETE): it leaves the user's room list until they open it again. */
+export function leavePath(id) {
+  return `${roomPath(id)}/members/me`;
+}
+
 /** The latest page of a conversation's history. */
 export function latestPagePath(conv) {
   return `${historyPath(conv)}?limit=${PAGE_SIZE}`;

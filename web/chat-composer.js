@@ -1,16 +1,18 @@
 // The message box: sending what is typed (as an optimistic message the
-// connection controller delivers), its length against the server's limit, its
-// keys (Enter, Escape, ArrowUp), typing notices, and its size.
+// connection controller delivers), a reply or an edit being written (the line
+// above the box says which, Escape or Cancel ends it), its length against the
+// server's limit, its keys (Enter, Escape, ArrowUp), typing notices, and its size.
 //
 // Must not decide the rules itself: what a key means, how long a message may
 // be and when a typing notice is due are delivery.js's; the box's looks are
 // composer-view.js's; posts on their way are chat-connection.js's.
 
 import { pendingMessage } from './model.js';
-import { MAX_MESSAGE, typingFrame } from './protocol.js';
-import { renderComposer, showComposerError, tooLongText } from './composer-view.js';
+import { MAX_MESSAGE, directTypingFrame, typingFrame } from './protocol.js';
+import { renderComposer, renderComposerMode, showComposerError, tooLongText } from './composer-view.js';
 import { $, newClientId } from './util.js';
-import { composerKey, lengthCheck, typingDue } from './delivery.js';
+import { DIRECT_TYPING_EVERY, TYPING_SEND_EVERY, composerKey, lengthCheck, typingDue } from './delivery.js';
+import { lastEditable, replyRef } from './changes.js';
 
 export class ComposerController {
   /** @param {import('./chat.js').Chat} chat */
@@ -19,8 +21,8 @@ export class ComposerController {
     this.nativeAutosize = !!(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
     /**
      * A reply or an edit being written in the message box, or null for a new
-     * message. The client starts neither yet; Escape clears one, and
-     * editLastMessage is where an edit will begin.
+     * message: {kind: 'reply'|'edit', conv, msg}, and for an edit the draft
+     * the box held before, given back when the edit ends.
      */
     this.mode = null;
     /** Set while focusComposer moves the focus, so the box knows the focus is not the user's own. */
@@ -39,7 +41,14 @@ export class ComposerController {
       showComposerError(tooLongText(check));
       return;
     }
-    const msg = pendingMessage({ clientId: newClientId(), author: chat.me, text });
+    const mode = this.mode && this.mode.conv === conv ? this.mode : null;
+    if (mode && mode.kind === 'edit') {
+      this.saveEdit(mode, text);
+      return;
+    }
+    const replyTo = mode ? replyRef(mode.msg) : null;
+    if (mode) this.endMode();
+    const msg = pendingMessage({ clientId: newClientId(), author: chat.me, text, replyTo });
     if (conv.addPending(msg)) chat.ui(conv).view.addPending(msg);
     chat.connection.post(conv, msg);
     chat.composer.value = '';
@@ -48,6 +57,72 @@ export class ComposerController {
     showComposerError('');
     chat.scrollToBottom();
     chat.connection.sendPending(conv, msg);
+  }
+
+  /** Sends an edit; the box keeps the text until the server has taken it. */
+  async saveEdit(mode, text) {
+    const { chat } = this;
+    if (text === mode.msg.text.trim()) {
+      this.endMode();
+      return;
+    }
+    const saved = await chat.messages.saveEdit(mode.conv, mode.msg, text);
+    if (saved && this.mode === mode) this.endMode();
+  }
+
+  // -------------------------------------------------------------------------
+  // A reply or an edit in the box
+  // -------------------------------------------------------------------------
+
+  /** Reply to `msg`: the line above the box says to whom; the next message sent is the reply. */
+  startReply(conv, msg) {
+    if (!this.chat.isCurrent(conv)) return;
+    this.endMode();
+    this.mode = { kind: 'reply', conv, msg };
+    this.renderMode();
+    this.focusComposer();
+  }
+
+  /** Edit `msg`: its text in the box (what was typed is kept for after), Enter saves. */
+  startEdit(conv, msg) {
+    const { chat } = this;
+    if (!chat.isCurrent(conv)) return;
+    this.endMode();
+    this.mode = { kind: 'edit', conv, msg, draft: chat.composer.value };
+    chat.composer.value = msg.text;
+    this.renderMode();
+    this.renderComposer();
+    this.autosize();
+    this.focusComposer();
+    const end = chat.composer.value.length;
+    chat.composer.setSelectionRange?.(end, end);
+  }
+
+  /** Back to a new message (Escape, Cancel, sent, or the conversation changed). */
+  endMode() {
+    const { mode } = this;
+    if (!mode) return;
+    this.mode = null;
+    if (mode.kind === 'edit') {
+      this.chat.composer.value = mode.draft || '';
+      this.renderComposer();
+      this.autosize();
+    }
+    this.renderMode();
+  }
+
+  renderMode() {
+    renderComposerMode(this.mode);
+  }
+
+  /** A message changed: an edit or a reply of it can no longer go on once it is deleted. */
+  onMessageChanged(conv, msg) {
+    const { mode } = this;
+    if (!mode || mode.msg !== msg) return;
+    if (msg.deleted) {
+      this.endMode();
+      showComposerError(mode.kind === 'edit' ? 'The message you were editing was deleted.' : 'The message you were replying to was deleted.');
+    } else this.renderMode();
   }
 
   lengthCheck() {
@@ -87,7 +162,7 @@ export class ComposerController {
       // One Escape, one thing: not also closing a panel behind the box.
       ev.preventDefault();
       ev.stopPropagation();
-      if (action === 'cancel') this.mode = null;
+      if (action === 'cancel') this.endMode();
       else composer.blur();
     } else if (action === 'edit-last' && this.editLastMessage()) {
       ev.preventDefault();
@@ -95,24 +170,30 @@ export class ComposerController {
   }
 
   /**
-   * ArrowUp in an empty message box: where editing the user's last message
-   * in this conversation starts (setting `mode` to the edit, so Escape
-   * cancels it) once the client edits messages. It does not yet, so this
-   * takes nothing and the key keeps its usual meaning. Returns whether it
-   * took the key.
+   * ArrowUp in an empty message box: edit the user's last message in this
+   * conversation (Escape cancels). Returns whether it took the key: with no
+   * message to edit, the key keeps its usual meaning.
    */
   editLastMessage() {
-    return false;
+    const conv = this.chat.current;
+    const msg = conv && lastEditable(conv, this.chat.me);
+    if (!msg) return false;
+    this.startEdit(conv, msg);
+    return true;
   }
 
+  /** Tells the room (or the other person of a direct conversation) that the user is typing. */
   maybeSendTyping() {
     const { chat } = this;
     const conv = chat.current;
-    if (!conv || conv.kind !== 'room' || !chat.ui(conv).joined) return;
+    if (!conv || (this.mode && this.mode.kind === 'edit')) return;
+    if (conv.kind === 'room' && !chat.ui(conv).joined) return;
     const ui = chat.ui(conv);
     const now = Date.now();
-    if (!typingDue(chat.composer.value, now, ui.lastTypingSent)) return;
-    if (chat.socket.send(typingFrame(conv.ref))) ui.lastTypingSent = now;
+    const every = conv.kind === 'room' ? TYPING_SEND_EVERY : DIRECT_TYPING_EVERY;
+    if (!typingDue(chat.composer.value, now, ui.lastTypingSent, every)) return;
+    const frame = conv.kind === 'room' ? typingFrame(conv.ref) : directTypingFrame(conv.ref);
+    if (chat.socket.send(frame)) ui.lastTypingSent = now;
   }
 
   /** Grow the message box with its content (CSS field-sizing does it where supported). */
@@ -139,6 +220,10 @@ export class ComposerController {
     $('composer-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.sendMessage();
+      this.focusComposer();
+    });
+    $('composer-mode-cancel').addEventListener('click', () => {
+      this.endMode();
       this.focusComposer();
     });
   }

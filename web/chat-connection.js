@@ -9,10 +9,12 @@
 // in delivery.js.
 
 import { pendingMessage } from './model.js';
-import { postFrame, errorText, failureReason, socketParams } from './protocol.js';
+import { postBody, postFrame, errorText, failureReason, parseMessage, socketParams } from './protocol.js';
 import { toast } from './render.js';
 import { Outbox } from './outbox.js';
+import { historyPath } from './chat-api.js';
 import { ECHO_TIMEOUT, FetchMarks, failureOutcome, inFlight } from './delivery.js';
+import { postRoute } from './joins.js';
 
 export class ConnectionController {
   /** @param {import('./chat.js').Chat} chat */
@@ -38,7 +40,7 @@ export class ConnectionController {
   }
 
   /**
-   * A (re)connected socket: rejoin every room we were in, asking for what we
+   * A (re)connected socket: rejoin the room we were in, asking for what we
    * missed. Direct messages missed come by themselves when the socket was
    * opened with `dm_since`; without one (none held yet), loaded threads are
    * fetched again and merged (deduplicated by id).
@@ -48,7 +50,7 @@ export class ConnectionController {
     this.marks.changed();
     if (!chat.started) return;
     for (const conv of chat.model.conversations.values()) {
-      if (conv.kind === 'room' && chat.ui(conv).joined) chat.rooms.joinRoom(conv);
+      if (conv.kind === 'room' && chat.ui(conv).joined) chat.joins.joinRoom(conv);
     }
     if (params.dm_since === undefined) {
       for (const conv of chat.model.conversations.values()) {
@@ -65,10 +67,19 @@ export class ConnectionController {
     const { chat } = this;
     this.marks.changed();
     if (!chat.started) return;
+    const kept = chat.joins.kept;
     for (const conv of chat.model.conversations.values()) {
-      for (const msg of inFlight(conv)) this.failPending(conv, msg, 'connection lost', { dropped: true });
+      for (const msg of inFlight(conv)) {
+        if (!msg.overHttp) this.failPending(conv, msg, 'connection lost', { dropped: true });
+      }
       const ui = chat.uis.get(conv);
-      if (ui) for (const user of [...ui.typing.keys()]) chat.rooms.clearTyping(conv, user);
+      if (!ui) continue;
+      for (const user of [...ui.typing.keys()]) chat.rooms.clearTyping(conv, user);
+      // The server forgot the socket's rooms: only the one looked at is joined again.
+      if (conv.kind === 'room' && ui.joined) {
+        chat.joins.forgetJoin(conv);
+        if (conv === kept) ui.joined = true;
+      }
     }
   }
 
@@ -126,7 +137,7 @@ export class ConnectionController {
     }
     const shown = conv.pending.get(item.client_id);
     if (shown) return { conv, msg: shown };
-    const msg = conv.queuePending(pendingMessage({ clientId: item.client_id, author: chat.me, text: item.text }));
+    const msg = conv.queuePending(pendingMessage({ clientId: item.client_id, author: chat.me, text: item.text, replyTo: item.reply_to }));
     conv.addPending(msg);
     chat.ui(conv).view.addPending(msg);
     return { conv, msg };
@@ -164,12 +175,15 @@ export class ConnectionController {
 
   /** A new post from the composer: kept in the outbox until the server answers for it. */
   post(conv, msg) {
-    this.outbox.add({ kind: conv.kind, ref: conv.ref, client_id: msg.client_id, text: msg.text });
+    this.outbox.add({ kind: conv.kind, ref: conv.ref, client_id: msg.client_id, text: msg.text, reply_to: msg.reply_to });
   }
 
   sendPending(conv, msg) {
     const ui = this.chat.ui(conv);
-    if (!this.chat.socket.send(postFrame(conv.kind, conv.ref, msg.text, msg.client_id))) {
+    const replyTo = msg.reply_to ? msg.reply_to.id : null;
+    msg.overHttp = postRoute(conv, ui.joined, this.chat.current) === 'http';
+    if (msg.overHttp) this.postOverHttp(conv, msg, replyTo);
+    else if (!this.chat.socket.send(postFrame(conv.kind, conv.ref, msg.text, msg.client_id, replyTo))) {
       this.failPending(conv, msg, 'you are offline', { dropped: true });
       return;
     }
@@ -180,6 +194,29 @@ export class ConnectionController {
         this.failPending(conv, msg, 'no reply from the server', { unanswered: true });
       }
     }, ECHO_TIMEOUT));
+  }
+
+  /**
+   * A post to a room the socket is not in (joins.js postRoute): its answer is
+   * the stored message, as the echo would be, or the command's acceptance.
+   * No answer (no network, the server down) keeps it for the next try; a slow
+   * one fails after ECHO_TIMEOUT like a post on the socket (sendPending).
+   */
+  async postOverHttp(conv, msg, replyTo) {
+    const { chat } = this;
+    const { model } = chat;
+    let answer;
+    try {
+      answer = await chat.session.request('POST', historyPath(conv), postBody(msg.text, msg.client_id, replyTo));
+    } catch (err) {
+      if (chat.model !== model || !conv.pending.has(msg.client_id)) return;
+      if (err.status === 0 || err.status >= 500) this.failPending(conv, msg, err.friendly, { unanswered: true });
+      else this.failPending(conv, msg, err.status === 429 ? failureReason({ code: 'rate_limited' }) : err.friendly);
+      return;
+    }
+    if (chat.model !== model) return;
+    if (answer && answer.status === 'accepted') this.dropPending(conv, msg.client_id); // the bot answers in the room
+    else if (answer && typeof answer.id === 'number') chat.rooms.deliver(conv, parseMessage({ ...answer, client_id: answer.client_id ?? msg.client_id }));
   }
 
   retry(conv, msg) {
@@ -201,6 +238,7 @@ export class ConnectionController {
       if (outcome === 'refused') this.outbox.remove(msg.client_id);
     }
     ui.view.updatePending(msg);
+    this.chat.joins.settleJoins();
   }
 
   dropPending(conv, clientId) {
@@ -215,5 +253,6 @@ export class ConnectionController {
     clearTimeout(ui.echoTimers.get(msg.client_id));
     ui.echoTimers.delete(msg.client_id);
     ui.view.removePending(msg);
+    this.chat.joins.settleJoins();
   }
 }

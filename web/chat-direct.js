@@ -1,27 +1,75 @@
-// Direct messages: the inbox (the Direct tab's list, its errors, a message
-// that moves a conversation to the top), direct frames live or replayed after
-// a reconnect, threads fetched again when no `dm_since` could be asked for,
-// and "Message a user" with its suggestions.
+// Direct messages: the inbox (the Direct tab's list with who is online, its
+// errors, a message that moves a conversation to the top; read again every
+// 30 s while the page is shown and after direct messages), direct frames live
+// or replayed after a reconnect, "… is typing", threads fetched again when no
+// `dm_since` could be asked for, and "Message a user" with its suggestions.
 //
 // Must not decide message rules itself (model.js); delivering a message and
 // paging history are chat-rooms.js's, whatever the conversation. Paths are in
 // chat-api.js, usernames and their checks in navigation.js.
 
 import { directPeer, parseMessage, parseHistory } from './protocol.js';
+import { renderHeader } from './render.js';
 import { renderDmList, renderDmListError } from './sidebar-view.js';
+import { sameUser } from './model.js';
+import { TYPING_SHOW_FOR } from './delivery.js';
 import { $, el, show, withBusy } from './util.js';
 import { INBOX_PATH, canSuggest, latestPagePath, suggestedNames, usersPath } from './chat-api.js';
 import { dmTargetProblem, typedUsername } from './navigation.js';
 
 /** How long the typing in "Message a user" must pause before names are asked for. */
 const SUGGEST_AFTER = 200;
+/** The inbox (who is online, unread counts) is read again this often while the page is shown. */
+export const INBOX_EVERY = 30_000;
+/** After a direct message, the inbox is read again this much later (several arriving: once). */
+const INBOX_AFTER_MESSAGE = 1_000;
 
 export class DirectController {
   /** @param {import('./chat.js').Chat} chat */
   constructor(chat) {
     this.chat = chat;
     this.suggestTimer = null;
+    this.inboxTimer = null;
+    this.inboxSoon = null;
     this.bind();
+  }
+
+  /** A session starts: the inbox is kept fresh while the page is shown. */
+  start() {
+    this.stop();
+    this.inboxTimer = setInterval(() => {
+      if (this.chat.started && document.visibilityState === 'visible') this.loadInbox().catch(() => {});
+    }, INBOX_EVERY);
+  }
+
+  stop() {
+    clearInterval(this.inboxTimer);
+    clearTimeout(this.inboxSoon);
+    this.inboxTimer = null;
+    this.inboxSoon = null;
+  }
+
+  /** Reads the inbox again shortly (after direct messages: who is online, the server's counts). */
+  refreshSoon() {
+    if (this.inboxSoon) return;
+    this.inboxSoon = setTimeout(() => {
+      this.inboxSoon = null;
+      if (this.chat.started) this.loadInbox().catch(() => {});
+    }, INBOX_AFTER_MESSAGE);
+  }
+
+  /** The inbox's entry of a direct conversation (its `online`, `last_read_id`), or null. */
+  entryOf(conv) {
+    if (!conv || conv.kind !== 'dm' || !this.chat.started) return null;
+    return this.chat.model.inbox.find((e) => sameUser(e.username, conv.ref)) || null;
+  }
+
+  /** `{"type":5,"username":X}`: X is typing to the user; shown for their conversation, a few seconds. */
+  onTyping(frame) {
+    const { chat } = this;
+    if (typeof frame.username !== 'string' || sameUser(frame.username, chat.me)) return;
+    const conv = chat.model.find('dm', frame.username);
+    if (conv) chat.rooms.setTyping(conv, conv.ref, TYPING_SHOW_FOR);
   }
 
   /** A direct message from the socket: live, or replayed after a reconnect (`dm_since`). */
@@ -37,6 +85,7 @@ export class DirectController {
     if (!chat.rooms.deliver(chat.dmConv(other), msg)) return;
     chat.model.bumpInbox(other, msg.text, msg.created_at);
     this.renderInbox();
+    this.refreshSoon();
   }
 
   async loadInbox() {
@@ -53,6 +102,7 @@ export class DirectController {
     renderDmListError('');
     model.setInbox(inbox);
     this.renderInbox();
+    if (chat.current && chat.current.kind === 'dm') renderHeader(chat.current, this.entryOf(chat.current));
   }
 
   renderInbox() {

@@ -1,7 +1,8 @@
 // Rooms and messages: the room list (loaded, paged, created, announced by
-// other users), what happens in a room (joining, presence, typing, commands
-// and the bot), and the messages of every conversation: delivered live, paged
-// in from history and marked read. The message box is chat-composer.js's.
+// other users), what happens in a room (presence, typing, commands and the
+// bot), and the messages of every conversation: delivered live, paged in from
+// history and marked read. Which rooms the socket is in is chat-joins.js's,
+// the message box chat-composer.js's.
 //
 // Must not decide message rules itself (model.js) or build frames by hand
 // (protocol.js). Posts on their way and the outbox are chat-connection.js's,
@@ -9,20 +10,24 @@
 // chat-api.js, the sending rules in delivery.js.
 
 import { BOT_NAME, sameUser } from './model.js';
-import { joinFrame, parseMessage, parseHistory } from './protocol.js';
+import { parseMessage, parseHistory } from './protocol.js';
 import { renderHeader, renderPresence, toast } from './render.js';
 import { renderRoomList } from './sidebar-view.js';
 import { $, show, withBusy } from './util.js';
 import {
   PAGE_SIZE, ROOMS_PATH, fetchRooms, latestPagePath, olderPagePath, readMarkerPath, createRoomError,
 } from './chat-api.js';
-import { BOT_TYPING_FOR, TYPING_SHOW_FOR, resendAfterJoin } from './delivery.js';
+import { BOT_TYPING_FOR, TYPING_SHOW_FOR } from './delivery.js';
+
+/** How long after activity in rooms the socket is not in the room list is read again (mention counts). */
+const ROOMS_AFTER_ACTIVITY = 1500;
 
 export class RoomsController {
   /** @param {import('./chat.js').Chat} chat */
   constructor(chat) {
     this.chat = chat;
     this.lastRoomsFetch = 0;
+    this.roomsSoon = null;
     this.bind();
   }
 
@@ -36,9 +41,32 @@ export class RoomsController {
     this.lastRoomsFetch = Date.now();
     const rooms = await fetchRooms((method, path) => chat.session.request(method, path));
     if (!model || chat.model !== model) return; // signed out meanwhile
+    // The room on screen stays listed: a join that lists it again may still be on its way.
+    const shown = this.entryOf(chat.current);
+    if (shown && !rooms.some((r) => r.id === shown.id)) rooms.push(shown);
+    const mentionsBefore = new Map(model.rooms.map((r) => [r.id, r.unread_mentions || 0]));
     model.setRooms(rooms);
+    model.sortRooms();
+    if (mentionsBefore.size && rooms.some((r) => (r.unread_mentions || 0) > (mentionsBefore.get(r.id) || 0))) {
+      chat.account.loadMentions(); // mentioned in a room the socket is not in
+    }
     this.renderRooms();
-    if (chat.current && chat.current.kind === 'room') renderHeader(chat.current);
+    chat.roomInfo.onRoomsLoaded(rooms);
+    if (chat.current && chat.current.kind === 'room') renderHeader(chat.current, this.entryOf(chat.current));
+  }
+
+  /** The room list's entry of a room conversation, or null (a room left, or not listed yet). */
+  entryOf(conv) {
+    return conv && conv.kind === 'room' && this.chat.started ? this.chat.model.rooms.find((r) => r.id === conv.ref) || null : null;
+  }
+
+  /** A room opened again after it was left (or from a link): back in the list. */
+  relist(room) {
+    const { chat } = this;
+    chat.model.addRoom({ ...room, last_seq: room.last_seq ?? 0 });
+    chat.roomInfo.left?.remove(room.id);
+    this.renderRooms();
+    chat.roomInfo.renderLeft();
   }
 
   /** Reads the room list again unless it was read less than `ms` ago. */
@@ -88,26 +116,44 @@ export class RoomsController {
     const room = frame.room;
     if (!room || typeof room.id !== 'number' || typeof room.name !== 'string') return;
     if (this.chat.model.hasRoom(room.id)) return;
-    this.chat.model.addRoom({ id: room.id, name: room.name, created_at: room.created_at });
+    // Just made: no message yet (room activity counts the ones to come).
+    this.chat.model.addRoom({ id: room.id, name: room.name, created_at: room.created_at, last_seq: 0 });
     this.renderRooms();
   }
 
-  /** Rooms that got messages (joined or not): their unread counts move. */
+  /**
+   * Rooms that got messages (joined or not): their unread counts move. The
+   * socket is in one room only, so the messages of the others are not seen
+   * here: whether they mention the user, the room list says (unread_mentions),
+   * read again shortly after.
+   */
   onRoomActivity(frame) {
-    if (this.chat.model.noteActivity(frame.rooms)) this.chat.renderUnread();
-    if (this.chat.current) this.scheduleMarkRead(this.chat.current);
+    const { chat } = this;
+    if (chat.model.noteActivity(frame.rooms)) chat.renderUnread();
+    if (chat.current) this.scheduleMarkRead(chat.current);
+    const unseen = (Array.isArray(frame.rooms) ? frame.rooms : []).filter((r) => chat.model.hasRoom(r.id))
+      .map((r) => chat.model.find('room', r.id)).filter((conv) => !(conv && chat.uis.get(conv)?.joined));
+    if (!unseen.length) return;
+    // A room the server keeps no read marker of counts no mentions: the Mentions list does.
+    this.loadRoomsSoon({ mentions: unseen.some((conv) => conv && typeof conv.seenSeq === 'number') });
+  }
+
+  /** Reads the room list (and the Mentions list) again in a moment, once for any number of calls meanwhile. */
+  loadRoomsSoon({ mentions = false } = {}) {
+    this.mentionsDue ||= mentions;
+    if (this.roomsSoon) return;
+    this.roomsSoon = setTimeout(() => {
+      this.roomsSoon = null;
+      if (!this.chat.started) return;
+      this.loadRooms().catch(() => {});
+      if (this.mentionsDue) this.chat.account.loadMentions();
+      this.mentionsDue = false;
+    }, ROOMS_AFTER_ACTIVITY);
   }
 
   // -------------------------------------------------------------------------
   // In a room
   // -------------------------------------------------------------------------
-
-  /** Joins on the current socket, asking for what came after the newest message held. */
-  joinRoom(conv) {
-    this.chat.ui(conv).joined = true;
-    if (!this.chat.socket.send(joinFrame(conv.ref, conv.maxId))) return;
-    for (const msg of resendAfterJoin(conv)) this.chat.connection.sendPending(conv, msg);
-  }
 
   onRoomMessage(frame) {
     if (typeof frame.chatroomId !== 'number') return;
@@ -115,19 +161,25 @@ export class RoomsController {
     this.deliver(this.chat.roomConv(frame.chatroomId), parseMessage(frame));
   }
 
+  /** Who is here: the whole list answers a join (after its replay), then one join or leave at a time. */
   onPresence(frame) {
+    const { chat } = this;
     if (typeof frame.chatroomId !== 'number') return;
-    const conv = this.chat.model.find('room', frame.chatroomId);
-    if (!conv) return;
+    const conv = chat.model.find('room', frame.chatroomId);
+    if (!conv || !chat.uis.get(conv)?.joined) return; // a late frame of a room just left
     conv.applyPresence(frame);
     if (frame.left) this.clearTyping(conv, frame.left);
-    if (this.chat.isCurrent(conv)) renderPresence(conv, this.chat.me);
+    if (Array.isArray(frame.users)) chat.joins.replayed(conv);
+    if (chat.isCurrent(conv)) {
+      renderPresence(conv, chat.me);
+      chat.roomInfo.onPresence(conv);
+    }
   }
 
   onTyping(frame) {
     if (typeof frame.chatroomId !== 'number' || !frame.chatuser || sameUser(frame.chatuser, this.chat.me)) return;
     const conv = this.chat.model.find('room', frame.chatroomId);
-    if (conv) this.setTyping(conv, frame.chatuser, TYPING_SHOW_FOR);
+    if (conv && this.chat.uis.get(conv)?.joined) this.setTyping(conv, frame.chatuser, TYPING_SHOW_FOR);
   }
 
   onCommandAccepted(frame) {
@@ -200,12 +252,21 @@ export class RoomsController {
     return ui.loading;
   }
 
-  async loadOlder(conv) {
+  /** The page before the oldest message held; a call while one loads waits for that one. */
+  loadOlder(conv) {
+    const ui = this.chat.ui(conv);
+    if (ui.loadingOlder) return ui.loadingOlder;
+    if (!conv.canLoadOlder) return Promise.resolve();
+    ui.loadingOlder = this.fetchOlder(conv, ui).finally(() => {
+      ui.loadingOlder = null;
+      if (this.chat.isCurrent(conv)) this.chat.renderHistoryTop();
+    });
+    this.chat.renderHistoryTop();
+    return ui.loadingOlder;
+  }
+
+  async fetchOlder(conv, ui) {
     const { chat } = this;
-    const ui = chat.ui(conv);
-    if (ui.loadingOlder || !conv.canLoadOlder) return;
-    ui.loadingOlder = true;
-    chat.renderHistoryTop();
     try {
       const list = await chat.session.request('GET', olderPagePath(conv));
       const isCurrent = chat.isCurrent(conv);
@@ -216,9 +277,6 @@ export class RoomsController {
       if (isCurrent) chat.listEl.scrollTop = chat.listEl.scrollHeight - fromBottom; // keep the view still
     } catch (err) {
       toast(`Could not load older messages: ${err.friendly || err.message}`);
-    } finally {
-      ui.loadingOlder = false;
-      if (chat.isCurrent(conv)) chat.renderHistoryTop();
     }
   }
 

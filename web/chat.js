@@ -1,18 +1,23 @@
 // The chat's hub: the signed-in screen's shared state and the conversation on
 // screen. Holds the session's model (model.js) and each conversation's DOM
-// view and timers, opens conversations (their URL fragment, scroll position
-// and draft), renders what several concerns share (sidebar lists, unread
+// view and timers, renders what several concerns share (sidebar lists, unread
 // totals, typing line, top of the history), and hands every socket frame and
 // page event to the controller of its concern:
 //
+//   chat-open.js        opening a conversation: its fragment, draft, scroll, divider, join
 //   chat-connection.js  sockets that open and drop, rejoins, the outbox, posts on their way
 //   chat-rooms.js       rooms and messages: the room list, room frames, history, read markers
-//   chat-composer.js    the message box: sending, its keys, typing notices
-//   chat-direct.js      direct messages: the inbox, threads, "Message a user"
+//   chat-joins.js       which rooms the socket is in: the one looked at, joined with `since`
+//   chat-room-info.js   one room's topic and name, its members, leaving it, rooms left
+//   chat-messages.js    stored messages changing: edits, deletions, reactions, replies, going to one
+//   chat-composer.js    the message box: sending, replying, editing, its keys, typing notices
+//   chat-direct.js      direct messages: the inbox, threads, typing, who is online, "Message a user"
+//   chat-search.js      message search and its results
 //   chat-account.js     the signed-in user: a session's start and end, mentions, notifications
 //
-// Their rules without the DOM are in chat-api.js, navigation.js, delivery.js
-// and notices.js (unit-tested under node, like model.js).
+// Their rules without the DOM are in chat-api.js, navigation.js, delivery.js,
+// joins.js, changes.js, jump.js, search.js and notices.js (unit-tested under
+// node, like model.js).
 //
 // Must not decide message rules itself (order, de-duplication, unread: ask
 // the model), build frames by hand (protocol.js) or handle sign-in and
@@ -20,18 +25,23 @@
 
 import { FRAME } from './protocol.js';
 import {
-  renderHeader, renderNoConversation, renderConversation, renderPresence, renderTyping, renderHistoryTop, toast,
+  renderNoConversation, renderPresence, renderTyping, renderHistoryTop,
 } from './render.js';
 import { MessageListView } from './message-list-view.js';
 import { renderUnreadTotals } from './sidebar-view.js';
 import { $, show } from './util.js';
-import { LAST_CONV_KEY, conversationHash, parseConversationHash, unreadForKey } from './navigation.js';
-import { firstUnread, settledRule, unreadMentionsForKey, unreadRule } from './unread.js';
+import { conversationHash, unreadForKey } from './navigation.js';
+import { firstUnread, settledRule, unreadMentionsForKey } from './unread.js';
 import { AccountController } from './chat-account.js';
 import { ComposerController } from './chat-composer.js';
 import { ConnectionController } from './chat-connection.js';
 import { DirectController } from './chat-direct.js';
+import { JoinsController } from './chat-joins.js';
+import { MessagesController } from './chat-messages.js';
+import { OpenController } from './chat-open.js';
+import { RoomInfoController } from './chat-room-info.js';
 import { RoomsController } from './chat-rooms.js';
+import { SearchController } from './chat-search.js';
 
 /** What the controllers track about one conversation besides its messages. */
 class ConversationUi {
@@ -39,9 +49,14 @@ class ConversationUi {
     this.view = view;
     /** The first page's request while it runs, shared by everyone who asks. */
     this.loading = null;
-    this.loadingOlder = false;
-    /** Joined on the current socket; a new socket rejoins every joined room with `since`. */
+    /** The older page's request while it runs. */
+    this.loadingOlder = null;
+    /** Joined on the current socket (joins.js: the room looked at, at most). */
     this.joined = false;
+    /** While a join's replay runs: {promise, resolve}, resolved by the presence list that ends it. */
+    this.replaying = null;
+    /** The room's `last_seq` when the socket left it (joins.js rejoinPlan). */
+    this.leftAtSeq = null;
     this.typing = new Map(); // username -> timeout that clears them
     this.echoTimers = new Map(); // client_id -> timeout that fails the pending message
     this.lastTypingSent = 0;
@@ -80,9 +95,14 @@ export class Chat {
     this.listEl = $('message-list');
     this.composer = $('composer-input');
     this.connection = new ConnectionController(this);
+    this.opener = new OpenController(this);
     this.rooms = new RoomsController(this);
+    this.joins = new JoinsController(this);
+    this.roomInfo = new RoomInfoController(this);
+    this.messages = new MessagesController(this);
     this.compose = new ComposerController(this);
     this.direct = new DirectController(this);
+    this.search = new SearchController(this);
     this.account = new AccountController(this);
     this.bindControls();
   }
@@ -159,13 +179,16 @@ export class Chat {
       case FRAME.MESSAGE: return this.rooms.onRoomMessage(frame);
       case FRAME.LEAVE: return undefined; // leave confirmed
       case FRAME.DIRECT: return this.direct.onDirectMessage(frame);
-      case FRAME.TYPING: return this.rooms.onTyping(frame);
+      case FRAME.TYPING: return typeof frame.chatroomId === 'number' ? this.rooms.onTyping(frame) : this.direct.onTyping(frame);
       case FRAME.ERROR: return this.connection.onError(frame);
       case FRAME.PRESENCE: return this.rooms.onPresence(frame);
       case FRAME.COMMAND_ACCEPTED: return this.rooms.onCommandAccepted(frame);
       case FRAME.ROOM_CREATED: return this.rooms.onRoomCreated(frame);
       case FRAME.ROOM_ACTIVITY: return this.rooms.onRoomActivity(frame);
       case FRAME.READ_MARKER: return this.rooms.onReadMarker(frame);
+      case FRAME.MESSAGE_CHANGED:
+      case FRAME.DIRECT_CHANGED: return this.messages.onChanged(frame);
+      case FRAME.ROOM_UPDATED: return this.roomInfo.onRoomUpdated(frame);
       default: return undefined;
     }
   }
@@ -182,11 +205,7 @@ export class Chat {
   ui(conv) {
     let ui = this.uis.get(conv);
     if (!ui) {
-      ui = new ConversationUi(new MessageListView(conv.name, {
-        me: this.me,
-        onRetry: (msg) => this.connection.retry(conv, msg),
-        onDismiss: (msg) => this.connection.dropPending(conv, msg.client_id),
-      }));
+      ui = new ConversationUi(new MessageListView(conv.name, this.messages.viewHandlers(conv)));
       this.uis.set(conv, ui);
     }
     return ui;
@@ -253,89 +272,14 @@ export class Chat {
   // Opening a conversation
   // -------------------------------------------------------------------------
 
-  async openConversation(conv, { focus = true } = {}) {
-    const prev = this.current;
-    if (prev && prev !== conv) {
-      const prevUi = this.uis.get(prev);
-      if (prevUi) {
-        prevUi.scroll = this.nearBottom() ? null : this.listEl.scrollTop;
-        prevUi.draft = this.composer.value;
-      }
-    }
-    // What is new is decided before opening: an open conversation counts as read.
-    const rule = prev === conv ? undefined : unreadRule(this.model, conv);
-    this.model.open(conv);
-    const ui = this.ui(conv);
-    if (rule !== undefined) ui.unreadRule = rule;
-    if (rule === null) ui.view.setFirstUnread(null); // read since the last visit
-    this.rooms.scheduleMarkRead(conv);
-    const hash = conversationHash(conv);
-    try {
-      localStorage.setItem(LAST_CONV_KEY, hash);
-    } catch {
-      /* ignore */
-    }
-    if (location.hash !== hash) history.replaceState(null, '', hash);
-    if (conv.kind === 'dm' && this.layout.tab !== 'dms') this.layout.setTab('dms');
-    if (conv.kind === 'room' && this.layout.tab !== 'rooms') this.layout.setTab('rooms');
-
-    renderConversation(ui.view);
-    const input = this.composer;
-    input.value = ui.draft || '';
-    input.placeholder = conv.kind === 'room' ? `Message #${conv.name}` : `Message @${conv.name}`;
-    // Commands work in rooms only: no /stock= hint in a direct conversation.
-    show($('composer-stock-hint'), conv.kind === 'room');
-    renderHeader(conv);
-    this.rooms.renderRooms();
-    this.direct.renderInbox();
-    this.renderUnread();
-    renderPresence(conv, this.me);
-    this.renderTyping();
-    this.renderHistoryTop();
-    this.updateComposerState();
-    this.layout.closeDrawer(false);
-    this.scrollToBottom();
-
-    try {
-      await this.rooms.loadInitial(conv);
-    } catch (err) {
-      if (this.isCurrent(conv)) {
-        if (conv.kind === 'dm' && err.status === 404) {
-          toast(`There is no user named ${conv.name}.`);
-          this.forget(conv);
-          return;
-        }
-        toast(`Could not load messages: ${err.friendly || err.message}`);
-      }
-      return;
-    }
-    if (!this.started) return;
-    if (conv.kind === 'room' && !ui.joined) this.rooms.joinRoom(conv);
-    if (!this.isCurrent(conv)) return;
-    this.renderHistoryTop();
-    const divider = rule ? this.placeUnreadDivider(conv) : null;
-    if (divider) this.scrollToDivider(divider);
-    else if (ui.scroll == null) this.scrollToBottom();
-    else this.listEl.scrollTop = ui.scroll;
-    // Short history that does not fill the screen: fetch more right away.
-    if (conv.hasMore && this.listEl.scrollHeight <= this.listEl.clientHeight) this.rooms.loadOlder(conv);
-    if (focus && !this.layout.isNarrow) this.compose.focusComposer({ preventScroll: true });
+  /** Opens a conversation (chat-open.js); resolves with the conversation opened. */
+  openConversation(conv, options) {
+    return this.opener.open(conv, options);
   }
 
-  /** Opens the conversation a URL fragment names; false when it names none known. */
-  openFromHash(hash) {
-    const target = parseConversationHash(hash);
-    if (target && target.kind === 'room') {
-      const room = this.model.rooms.find((r) => r.id === target.id);
-      if (!room) return false;
-      this.openConversation(this.roomConv(room.id, room.name));
-      return true;
-    }
-    if (target && target.kind === 'dm') {
-      this.openConversation(this.dmConv(target.name));
-      return true;
-    }
-    return false;
+  /** Opens the conversation a URL fragment names; false when it names none. */
+  openFromHash(hash, options) {
+    return this.opener.fromHash(hash, options);
   }
 
   // -------------------------------------------------------------------------
@@ -347,7 +291,7 @@ export class Chat {
     return {
       isActive: (key) => !!this.current && this.current.key === key,
       unreadOf: (key) => unreadForKey(this.model, key),
-      mentionsOf: (key) => unreadMentionsForKey(this.model, key),
+      mentionsOf: (key) => unreadMentionsForKey(this.model, key, this.account.mentions),
       onOpen: open,
     };
   }

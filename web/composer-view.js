@@ -7,6 +7,7 @@
 // (chat-rooms.js). The text in the box is never changed here: a message too
 // long stays whole until its author shortens it.
 
+import { quoteText, replyRef } from './changes.js';
 import { $, show } from './util.js';
 
 const number = new Intl.NumberFormat();
@@ -41,6 +42,21 @@ export function renderComposer({ enabled, check }) {
 function counterText({ count, max, over, excess }) {
   const base = `${number.format(count)} / ${number.format(max)}`;
   return over ? `${base} · ${number.format(excess)} too many` : base;
+}
+
+/**
+ * The line above the box while a reply or an edit is being written ({kind,
+ * msg} or null): to whom, or which message, and how to stop.
+ */
+export function renderComposerMode(mode) {
+  const box = $('composer-mode');
+  show(box, !!mode);
+  $('composer-form').classList.toggle('editing', !!mode && mode.kind === 'edit');
+  if (!mode) return;
+  box.dataset.kind = mode.kind;
+  $('composer-mode-text').textContent = mode.kind === 'edit'
+    ? 'Editing your message · Enter saves, Escape cancels'
+    : `Replying to ${mode.msg.author}: ${quoteText(replyRef(mode.msg))}`;
 }
 
 /** Why the message was not sent (Enter on a message too long); '' hides it. */

@@ -14,8 +14,9 @@ import { el } from './util.js';
  * so switching back is instant and keeps the scroll position.
  */
 export class MessageListView {
-  constructor(name, { me, onRetry, onDismiss }) {
-    this.handlers = { me, onRetry, onDismiss };
+  /** `handlers`: what renderMessage (message-view.js) calls back, and `me`. */
+  constructor(name, handlers) {
+    this.handlers = handlers;
     this.nodes = new WeakMap(); // message -> its <li>
     /** The <li> that carries the "New messages" divider, or null. */
     this.firstUnread = null;
@@ -38,6 +39,35 @@ export class MessageListView {
 
   placeAll(insertions) {
     for (const at of insertions) this.place(at);
+  }
+
+  /** The bubble of a message, or null when it is not shown. */
+  nodeOf(msg) {
+    return (msg && this.nodes.get(msg)) || null;
+  }
+
+  /**
+   * Draw a stored message again where it is, after it changed (edited,
+   * deleted, reacted to). Its divider stays with it, and so does the focus,
+   * on the same control, when it was inside (a reaction toggled by keyboard).
+   */
+  update(msg) {
+    const old = this.nodes.get(msg);
+    if (!old) return null;
+    const focused = focusedControl(old);
+    const fresh = renderMessage(msg, this.handlers);
+    const divider = old === this.firstUnread ? old.querySelector('.unread-divider') : null;
+    if (divider) {
+      fresh.classList.add('first-unread');
+      fresh.prepend(divider);
+      this.firstUnread = fresh;
+    }
+    old.replaceWith(fresh);
+    this.nodes.set(msg, fresh);
+    restyle(fresh);
+    restyle(fresh.nextElementSibling);
+    if (focused) (fresh.querySelector(focused) || fresh.querySelector('[data-testid="message-menu-button"]'))?.focus();
+    return fresh;
   }
 
   /**
@@ -85,4 +115,14 @@ export class MessageListView {
     if (node) node.remove();
     this.nodes.delete(msg);
   }
+}
+
+/** A selector for the control inside `node` that has the focus, to find its twin in a redrawn node. */
+function focusedControl(node) {
+  const active = typeof document !== 'undefined' ? document.activeElement : null;
+  if (!active || active === node || typeof node.contains !== 'function' || !node.contains(active)) return null;
+  const id = active.dataset && active.dataset.testid;
+  if (!id) return null;
+  const emoji = active.dataset.emoji;
+  return emoji ? `[data-testid="reaction"][data-emoji="${emoji}"]` : `[data-testid="${id}"]`;
 }

@@ -11,6 +11,7 @@ import { sameUser } from './model.js';
 import { quoteFigures } from './protocol.js';
 import { mentionsUser, parseMarkdown } from './markdown.js';
 import { renderMessageText } from './message-text.js';
+import { editedMark, menuButton, reactionBar, replyQuote, tombstone } from './message-parts-view.js';
 import { el, formatTime, formatFullTime, avatar } from './util.js';
 
 function dayKey(iso) {
@@ -53,15 +54,22 @@ export function restyle(node) {
   node.classList.toggle('grouped', grouped);
 }
 
-/** One bubble. `own` decides the side; pending/failed ones carry their status line. */
-export function renderMessage(msg, { me, onRetry, onDismiss }) {
+/**
+ * One bubble. `own` decides the side; pending/failed ones carry their status
+ * line. Handlers: onRetry, onDismiss (a post on its way), and for a stored
+ * message actionsOf(msg) (what its menu offers), onMenu(msg, button),
+ * onReact(msg, emoji, on), onJump(id) (a reply's quote).
+ */
+export function renderMessage(msg, handlers) {
+  const { me, onRetry, onDismiss } = handlers;
   const own = !msg.bot && sameUser(msg.author, me);
-  const tree = parseMarkdown(msg.text);
-  const mentionsMe = !own && !msg.bot && mentionsUser(tree, me);
+  const tree = parseMarkdown(msg.deleted ? '' : msg.text);
+  const mentionsMe = !own && !msg.bot && !msg.deleted && mentionsUser(tree, me);
   const classes = ['msg'];
   if (mentionsMe) classes.push('mentions-me');
   if (own) classes.push('own');
   if (msg.bot) classes.push('bot');
+  if (msg.deleted) classes.push('deleted');
   if (msg.state === 'pending' || msg.state === 'queued') classes.push('pending');
   if (msg.state === 'failed') classes.push('failed');
 
@@ -78,15 +86,19 @@ export function renderMessage(msg, { me, onRetry, onDismiss }) {
         attrs: { datetime: msg.created_at, title: formatFullTime(msg.created_at) },
       })
       : null,
+    editedMark(msg),
   ]);
 
+  const actions = msg.state || !handlers.actionsOf ? [] : handlers.actionsOf(msg);
   const body = el('div', { className: 'msg-body' }, [
     meta,
-    msg.asked_by
+    msg.reply_to && !msg.deleted ? replyQuote(msg.reply_to, handlers.onJump) : null,
+    msg.asked_by && !msg.deleted
       ? el('p', { className: 'msg-asked', testid: 'message-asked', text: `${msg.asked_by} asked ${msg.command || ''}`.trim() })
       : null,
-    el('div', { className: 'msg-text', testid: 'message-text' }, renderMessageText(tree, me)),
-    msg.bot ? renderQuoteCard(msg.quote) : null,
+    msg.deleted ? tombstone() : el('div', { className: 'msg-text', testid: 'message-text' }, renderMessageText(tree, me)),
+    msg.bot && !msg.deleted ? renderQuoteCard(msg.quote) : null,
+    msg.state ? null : reactionBar(msg, handlers.onReact),
   ]);
 
   if (msg.state === 'pending' || msg.state === 'failed' || msg.state === 'queued') {
@@ -124,7 +136,8 @@ export function renderMessage(msg, { me, onRetry, onDismiss }) {
       at: msg.created_at ?? undefined,
       state: msg.state || (msg.bot ? 'bot' : 'sent'),
     },
-  }, [avatar(msg.bot ? 'bot' : msg.author, msg.bot ? 'avatar-bot' : ''), body]);
+  }, [avatar(msg.bot ? 'bot' : msg.author, msg.bot ? 'avatar-bot' : ''), body,
+    actions.length ? menuButton(msg, handlers.onMenu) : null]);
   if (msg.bot) li.firstChild.textContent = '$';
   return li;
 }

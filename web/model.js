@@ -27,7 +27,7 @@ export class ChatModel {
     this.active = null;
     /** False while the page is hidden: then even the active conversation counts unread. */
     this.attentive = true;
-    this.rooms = []; // [{id, name, created_at}], sorted by name
+    this.rooms = []; // [{id, name, created_at, topic, created_by, last_seq, read_seq, ...}], sorted by name
     this.inbox = []; // [{username, latest_message, created_at}], newest first
     /**
      * The `dm_since` of the next socket: every direct message to or from us
@@ -124,13 +124,14 @@ export class ChatModel {
    * only what arrived here.
    */
   roomUnread(id) {
-    const conv0 = this.find('room', id);
-    if (conv0 && conv0 === this.active && this.attentive) return 0; // being read right now
-    const entry = this.rooms.find((r) => r.id === id);
-    if (entry && typeof entry.read_seq === 'number' && typeof entry.last_seq === 'number') {
-      return Math.max(0, entry.last_seq - entry.read_seq);
-    }
     const conv = this.find('room', id);
+    if (conv && conv === this.active && this.attentive) return 0; // being read right now
+    const entry = this.rooms.find((r) => r.id === id);
+    // No marker on the server (the room had no message to mark when it was read): where it was left.
+    const read = entry && typeof entry.read_seq === 'number' ? entry.read_seq : conv && conv.seenSeq;
+    if (entry && typeof read === 'number' && typeof entry.last_seq === 'number') {
+      return Math.max(0, entry.last_seq - read);
+    }
     return conv ? conv.unread : 0;
   }
 
@@ -169,12 +170,17 @@ export class ChatModel {
         entry.read_seq = marker.read_seq;
         entry.last_read_id = marker.last_read_id;
         if (typeof marker.last_seq === 'number' && !(marker.last_seq < entry.last_seq)) entry.last_seq = marker.last_seq;
+        // Read to the end: none of its mentions is unread any more (the server counts the rest).
+        if (entry.read_seq >= entry.last_seq) entry.unread_mentions = 0;
       }
       const conv = this.find('room', id);
       if (conv) conv.unread = 0;
     } else if (typeof marker.username === 'string') {
       const entry = this.inbox.find((e) => sameUser(e.username, marker.username));
       if (entry && typeof marker.unread === 'number') entry.unread = marker.unread;
+      if (entry && typeof marker.last_read_id === 'number' && !(marker.last_read_id < (entry.last_read_id ?? 0))) {
+        entry.last_read_id = marker.last_read_id;
+      }
       const conv = this.find('dm', marker.username);
       if (conv) conv.unread = 0;
     }
@@ -204,6 +210,26 @@ export class ChatModel {
 
   addRoom(room) {
     if (!this.hasRoom(room.id)) this.rooms.push(room);
+    this.sortRooms();
+  }
+
+  /** A room renamed or given a topic (or read again): its entry follows, and the list's order. */
+  updateRoom(room) {
+    const entry = this.rooms.find((r) => r.id === room.id);
+    if (!entry) return false;
+    entry.name = room.name;
+    if (typeof room.topic === 'string') entry.topic = room.topic;
+    if (room.created_by !== undefined) entry.created_by = room.created_by;
+    this.sortRooms();
+    return true;
+  }
+
+  /** A room the user left: out of the list, so out of the unread counts. */
+  removeRoom(id) {
+    this.rooms = this.rooms.filter((r) => r.id !== id);
+  }
+
+  sortRooms() {
     this.rooms.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
   }
 

@@ -18,9 +18,15 @@ export function isMention(conv, msg, me) {
   return !msg.bot && conv.kind === 'room' && mentionsUser(msg.text, me);
 }
 
-/** The Mentions list with `entry` ({conv, msg}) first, once, and at most MENTIONS_KEPT long. */
+/**
+ * The Mentions list with `entry` ({conv, msg}) first, once (the same message,
+ * or one with the same id: the server's list and a live copy), and at most
+ * MENTIONS_KEPT long.
+ */
 export function addMention(mentions, entry) {
-  return [entry, ...(mentions || []).filter((m) => m.msg !== entry.msg)].slice(0, MENTIONS_KEPT);
+  const same = (m) => m.msg === entry.msg
+    || (entry.msg.id != null && m.msg.id === entry.msg.id && m.conv.key === entry.conv.key);
+  return [entry, ...(mentions || []).filter((m) => !same(m))].slice(0, MENTIONS_KEPT);
 }
 
 /** A mention, or a direct message from a person: worth a notification while the tab is hidden. */

@@ -60,9 +60,11 @@ export class Outbox {
   }
 
   /** Keeps a message until `remove`; the order of adding is the order of sending. */
-  add({ kind, ref, client_id: clientId, text }) {
+  add({ kind, ref, client_id: clientId, text, reply_to: replyTo }) {
     if (this.has(clientId)) return;
-    this.items.push({ kind, ref, client_id: clientId, text });
+    const item = { kind, ref, client_id: clientId, text };
+    if (replyTo && Number.isSafeInteger(replyTo.id)) item.reply_to = replyTo; // a reply stays one after a reload
+    this.items.push(item);
     this.save();
   }
 

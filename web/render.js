@@ -15,13 +15,26 @@ import { $, el, show, avatar } from './util.js';
 // The conversation on screen
 // ---------------------------------------------------------------------------
 
-export function renderHeader(conv) {
+/**
+ * The conversation's title, and under it a room's topic (`entry`: the room
+ * list's entry) or whether the other person of a direct conversation is
+ * online (`entry`: the inbox's).
+ */
+export function renderHeader(conv, entry = null) {
   if (!conv) return;
   const title = $('room-title');
   title.textContent = conv.kind === 'room' ? `# ${conv.name}` : `@ ${conv.name}`;
   title.dataset.kind = conv.kind;
   title.dataset.name = conv.name;
-  if (conv.kind === 'dm') $('room-subtitle').textContent = 'Direct message';
+  const topic = conv.kind === 'room' && entry && typeof entry.topic === 'string' ? entry.topic : '';
+  const topicLine = $('room-topic');
+  topicLine.textContent = topic;
+  topicLine.title = topic;
+  show(topicLine, !!topic);
+  if (conv.kind === 'dm') {
+    const online = !!entry && entry.online === true;
+    $('room-subtitle').textContent = online ? 'Direct message · online' : 'Direct message';
+  }
 }
 
 /** Nothing open: the welcome text instead of messages. */
@@ -30,6 +43,7 @@ export function renderNoConversation() {
   show($('empty-state'), true);
   $('room-title').textContent = 'Select a room';
   $('room-subtitle').textContent = '';
+  show($('room-topic'), false);
 }
 
 export function renderConversation(view) {

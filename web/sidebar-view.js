@@ -55,10 +55,14 @@ export function renderDmList(entries, { isActive, unreadOf, onOpen }) {
     const btn = el('button', {
       className: `conv-item dm-item${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
       testid: 'dm-item',
-      attrs: { type: 'button', 'aria-current': active ? 'page' : null },
-      dataset: { username: entry.username },
+      attrs: { type: 'button', 'aria-current': active ? 'page' : null, title: entry.online ? `${entry.username} is online` : null },
+      dataset: { username: entry.username, online: entry.online ? 'true' : 'false' },
     }, [
-      avatar(entry.username, 'avatar-small'),
+      el('span', { className: 'presence-avatar' }, [
+        avatar(entry.username, 'avatar-small'),
+        entry.online ? el('span', { className: 'online-dot', testid: 'dm-online', attrs: { 'aria-hidden': 'true' } }) : null,
+      ]),
+      entry.online ? el('span', { className: 'sr-only', text: 'online, ' }) : null,
       el('span', { className: 'dm-text' }, [
         el('span', { className: 'dm-top' }, [
           el('span', { className: 'conv-name', text: entry.username }),

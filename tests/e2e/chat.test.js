@@ -462,6 +462,8 @@ describe('tickertalk web client in Chromium', { timeout: 300_000 }, () => {
   it('signs out and stays signed out after a reload', { timeout: 60_000 }, () => step('logout', async () => {
     const refresh = await alice.evaluate(() => localStorage.getItem('tickertalk.refresh_token'));
     assert.ok(refresh, 'refresh token kept in localStorage while signed in');
+    // "Here" lists the people looking at the room: alice comes back to bob's General first.
+    await openRoom(alice, 'General');
     await bob.locator(`[data-testid="presence-user"][data-username="${ALICE.username}"]`).waitFor();
     await alice.getByTestId('logout-button').click();
     await alice.getByTestId('auth-screen').waitFor({ state: 'visible' });

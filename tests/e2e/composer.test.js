@@ -113,10 +113,16 @@ describe('the message box in Chromium', { timeout: 180_000 }, () => {
     await ann.keyboard.press('Escape');
     assert.notEqual(await ann.evaluate(() => document.activeElement?.id), 'composer-input', 'the focus left the box');
     assert.equal(await box.inputValue(), 'a draft');
-    // ArrowUp in an empty box is kept for editing the last message: until then it changes nothing.
+    // ArrowUp in an empty box edits the last message; Escape cancels that, and gives back the
+    // empty box (a second Escape leaves it).
     await box.fill('');
     await box.press('ArrowUp');
+    assert.notEqual(await box.inputValue(), '', 'the last message, to edit');
+    assert.equal(await ann.getByTestId('composer-mode').isVisible(), true);
+    await box.press('Escape');
     assert.equal(await box.inputValue(), '');
+    assert.equal(await ann.getByTestId('composer-mode').isVisible(), false);
+    assert.equal(await ann.evaluate(() => document.activeElement?.id), 'composer-input', 'the first Escape cancels only the edit');
     assert.equal(await ann.getByTestId('composer-error').isVisible(), false);
   }));
 

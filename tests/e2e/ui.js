@@ -86,3 +86,65 @@ export function assertNoDuplicateIds(list, who) {
   const nums = ids.map(Number);
   assert.deepEqual(nums, [...nums].sort((a, b) => a - b), `${who}: stored messages are oldest-first`);
 }
+
+/**
+ * The bubble of the message whose text is exactly `text` (not a reply quoting it; a
+ * tombstone has no text: find it by id).
+ */
+export function bubble(page, text) {
+  return page.locator('[data-testid="message-list"] [data-testid="message"]', {
+    has: page.locator('[data-testid="message-text"]').getByText(text, { exact: true }),
+  });
+}
+
+/** The bubble of the stored message `id`. */
+export function bubbleById(page, id) {
+  return page.locator(`[data-testid="message-list"] [data-testid="message"][data-id="${id}"]`);
+}
+
+/** Opens a message's menu (its "⋯" button) and waits for it. */
+export async function openMessageMenu(page, message) {
+  await message.hover();
+  await message.getByTestId('message-menu-button').click();
+  await page.getByTestId('message-menu').waitFor();
+}
+
+/** A message's reactions as {emoji: [count, pressed]}. */
+export async function reactionsOf(message) {
+  return message.locator('[data-testid="reaction"]').evaluateAll((els) => Object.fromEntries(els.map((e) => [
+    e.dataset.emoji, [Number(e.dataset.count), e.getAttribute('aria-pressed') === 'true'],
+  ])));
+}
+
+/** Opens a room from the sidebar's Rooms tab and waits until its history is there. */
+export async function openRoom(page, name) {
+  await page.getByTestId('tab-rooms').click();
+  await page.locator(`[data-testid="room-item"][data-room-name="${name}"]`).click();
+  await waitForConversation(page, name);
+}
+
+/** A user's access token, by logging in over HTTP (a session of its own). */
+export async function tokenOf(origin, user) {
+  const res = await fetch(`${origin}/v1/auth/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: user.username, password: user.password }),
+  });
+  assert.equal(res.status, 200, `log in ${user.username}`);
+  return (await res.json()).token;
+}
+
+/**
+ * Runs axe-core (WCAG 2.1 A and AA rules) on the page as it is and returns its serious and
+ * critical violations. The page must have been opened with `bypassCSP: true` for the script.
+ */
+export async function axeSerious(page) {
+  const { createRequire } = await import('node:module');
+  const { readFileSync } = await import('node:fs');
+  const source = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  await page.addScriptTag({ content: source });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
