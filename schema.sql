@@ -472,7 +472,7 @@ CREATE INDEX direct_messages_recipient_idx ON public.direct_messages USING btree
 -- Name: direct_messages_search; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX direct_messages_search ON public.direct_messages USING gin (search);
+CREATE INDEX direct_messages_search ON public.direct_messages USING gin (search) WITH (gin_pending_list_limit='128');
 
 
 --
@@ -535,7 +535,7 @@ CREATE INDEX room_messages_room_time_idx ON public.room_messages USING btree (ro
 -- Name: room_messages_search; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX room_messages_search ON public.room_messages USING gin (search);
+CREATE INDEX room_messages_search ON public.room_messages USING gin (search) WITH (gin_pending_list_limit='128');
 
 
 --
