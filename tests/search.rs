@@ -63,6 +63,18 @@ async fn search_finds_what_the_user_can_read_ranked_highlighted_and_paged() {
     );
     let (_, page) = search(&app, &alice, "tsla", "").await;
     assert_eq!(texts(&page).len(), 2);
+    // Text that looks like markup is shown as written in the highlight (ts_headline alone
+    // dropped it).
+    app.post_message(&alice, room, "<b>$NVDA</b> in private & more")
+        .await;
+    let (_, page) = search(&app, &alice, "$NVDA", "").await;
+    let shown: String = page["results"][0]["highlight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert!(shown.contains("NVDA</b> in private"), "{shown:?}");
     // Mentions, and direct messages (with the other user named).
     let (_, page) = search(&app, &alice, "@alice", "").await;
     assert_eq!(texts(&page), vec!["@alice have you seen the earnings?"]);

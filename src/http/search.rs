@@ -117,7 +117,15 @@ fn pieces(headline: &str) -> Vec<Piece> {
         }
         if !part.is_empty() {
             out.push(Piece {
-                text: part.to_string(),
+                text: part
+                    .chars()
+                    .map(|c| match c {
+                        '\u{4}' => '<',
+                        '\u{5}' => '>',
+                        '\u{6}' => '&',
+                        c => c,
+                    })
+                    .collect(),
                 matched,
             });
         }
@@ -153,6 +161,11 @@ mod tests {
             })
         );
         assert!(pieces("").is_empty());
+        let tags = pieces("\u{2}TSLA\u{3}\u{4}/b\u{5} \u{6}amp;");
+        assert_eq!(
+            tags[1].text, "</b> &amp;",
+            "markup-looking text comes back as written"
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub struct Cursor {
 }
 
 /// One hit, with its text cut around the matches: `\u{2}` and `\u{3}` mark where each match
-/// starts and ends (taken out of the text first, so they can only be marks).
+/// starts and ends (taken out of the text first, so they can only be marks). `<`, `>` and `&`
+/// come as `\u{4}`, `\u{5}` and `\u{6}`: `ts_headline` reads `<b>` as markup and drops it,
+/// and the headline must show the text as it was written (`http::search` puts them back).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Hit {
     pub id: i64,
@@ -139,7 +141,7 @@ async fn page(
          SELECT p.id, m.room_id, COALESCE(u.username, a.username) AS author, \
                 CASE WHEN d.author_id = $1 THEN r.username ELSE a.username END AS peer, \
                 COALESCE(m.body, d.body) AS body, \
-                ts_headline('english', translate(COALESCE(m.body, d.body), E'\\x02\\x03', ''), q.q, \
+                ts_headline('english', translate(COALESCE(m.body, d.body), E'<>&\\x02\\x03\\x04\\x05\\x06', E'\\x04\\x05\\x06'), q.q, \
                             'StartSel=\u{2}, StopSel=\u{3}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"') \
                     AS headline, \
                 p.created_at, COALESCE(m.edited_at, d.edited_at) AS edited_at, \
