@@ -623,7 +623,9 @@ async fn direct_messages_reach_both_users_on_every_instance_and_are_stored() {
     assert_eq!(
         inbox,
         json!([{"username": "alice", "latest_message": "psst", "created_at": theirs["created_at"],
-                "latest_id": theirs["id"], "unread": 1}])
+                "latest_id": theirs["id"], "unread": 1, "last_read_id": null,
+                // alice's socket is in no room: `online` means a socket in a room.
+                "online": false}])
     );
 }
 
