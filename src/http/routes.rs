@@ -396,18 +396,17 @@ const QUERY_FIELDS: &[&str] = &[
     "q", "after", "before", "limit", "room_id", "order", "prefix", "dm_since", "page", "per_page", "since",
 ];
 
-/// PostgreSQL text cannot hold U+0000: a query parameter holding one is refused (422) before any
-/// handler can pass it to a query, which would fail it as a 500.
+/// PostgreSQL text cannot hold U+0000: a query parameter a handler reads holding one is refused
+/// (422) before the handler can pass it to a query, which would fail it as a 500.
 fn no_nul_in(query: &HashMap<String, String>) -> Result<(), ApiError> {
-    let Some((name, _)) = query.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) else {
-        return Ok(());
-    };
-    let field = QUERY_FIELDS
+    // Parameters no handler reads are ignored, as they always were, NUL or not.
+    match QUERY_FIELDS
         .iter()
-        .find(|f| **f == name)
-        .copied()
-        .unwrap_or("query");
-    Err(ApiError::invalid(field, "must not contain NUL characters"))
+        .find(|f| query.get(**f).is_some_and(|v| v.contains('\0')))
+    {
+        Some(field) => Err(ApiError::invalid(field, "must not contain NUL characters")),
+        None => Ok(()),
+    }
 }
 
 /// Answers one request of a route: authenticate if the route asks for it, run the handler,
