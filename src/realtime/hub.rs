@@ -296,7 +296,7 @@ impl Hub {
             Event::DirectChanged { message, change } => {
                 let frame: Utf8Bytes = protocol::direct_changed(&message, &change).into();
                 let inner = self.lock();
-                for conn in both_users(&inner, message.author_id, message.recipient_id) {
+                for (conn, _) in both_users(&inner, message.author_id, message.recipient_id) {
                     if let Some(c) = inner.conns.get(&conn).filter(|c| c.dialect == Dialect::V1) {
                         send(c, Outbound::Frame(frame.clone()));
                     }
@@ -352,15 +352,7 @@ impl Hub {
             Event::DirectMessage { message, client_id } => {
                 let mut frames = DirectFrames::of(&message, client_id.as_deref());
                 let inner = self.lock();
-                let author: Vec<ConnId> = inner
-                    .users
-                    .get(&message.author_id)
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .collect();
-                for conn in both_users(&inner, message.author_id, message.recipient_id) {
-                    let is_author = author.contains(&conn);
+                for (conn, is_author) in both_users(&inner, message.author_id, message.recipient_id) {
                     let Some(c) = inner.conns.get(&conn) else { continue };
                     let frame = frames.for_socket(c.dialect, is_author);
                     send(
@@ -540,13 +532,13 @@ impl Hub {
 
 /// One frame to every `/v1` socket of this instance (the original `/api` dialect knows no rooms).
 /// Every socket of both users of a conversation, once each (a user writing to themself has
-/// one set).
-fn both_users(inner: &Inner, a: i64, b: i64) -> Vec<ConnId> {
-    let mut targets: Vec<ConnId> = Vec::new();
-    for user in [a, b] {
+/// one set), each with whether it is the author's (`author` first).
+fn both_users(inner: &Inner, author: i64, recipient: i64) -> Vec<(ConnId, bool)> {
+    let mut targets: Vec<(ConnId, bool)> = Vec::new();
+    for (user, is_author) in [(author, true), (recipient, false)] {
         for conn in inner.users.get(&user).into_iter().flatten() {
-            if !targets.contains(conn) {
-                targets.push(*conn);
+            if !targets.iter().any(|(c, _)| c == conn) {
+                targets.push((*conn, is_author));
             }
         }
     }
