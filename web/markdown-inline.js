@@ -1,5 +1,5 @@
 // Markdown inside a block: code spans, links, **bold**, *italic* and _italic_,
-// and the mentions and bare links of the plain text between them (text.js).
+// and the mentions, cashtags and bare links of the plain text between them (text.js).
 // Two passes: scan finds code spans, links and delimiter runs (in that order of
 // precedence); emphasize pairs the delimiters and builds the nodes. The tree's
 // shape is described in markdown.js, which is the module to import.
@@ -284,12 +284,13 @@ function emphasize(items, inLink) {
   return root;
 }
 
-/** Plain text as nodes: mentions and links (text.js); inside a link, only text. */
+/** Plain text as nodes: mentions, cashtags and links (text.js); inside a link, only text. */
 function leaves(text, inLink) {
   if (inLink) return [{ type: 'text', text }];
   return tokenize(text).map((p) => {
     if (p.kind === 'link') return { type: 'link', href: p.href, children: [{ type: 'text', text: p.text }] };
     if (p.kind === 'mention') return { type: 'mention', user: p.user, text: p.text };
+    if (p.kind === 'cashtag') return { type: 'cashtag', symbol: p.symbol, text: p.text };
     return { type: 'text', text: p.text };
   });
 }

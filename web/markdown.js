@@ -5,8 +5,8 @@
 //
 // What is read: **bold**, *italic* and _italic_, `inline code`, ``` fenced code
 // blocks ```, > quoted lines, [text](https://…) links and bare http(s) URLs,
-// and @mentions (text.js). Inside code nothing is read. A link's target must be
-// an absolute http or https URL; anything else stays text.
+// @mentions and $cashtags (text.js). Inside code nothing is read. A link's
+// target must be an absolute http or https URL; anything else stays text.
 //
 // The cost stays linear in the text's length, whatever it holds: no regular
 // expression with nested or overlapping quantifiers, every delimiter pushed and
@@ -17,7 +17,7 @@
 //   {type: 'root', children: blocks}
 //   blocks:  paragraph {children: inlines} · code_block {text} · quote {children: blocks}
 //   inlines: text {text} · code {text} · strong {children} · em {children}
-//            · link {href, children} · mention {user, text}
+//            · link {href, children} · mention {user, text} · cashtag {symbol, text}
 
 import { parseInline } from './markdown-inline.js';
 

@@ -1,4 +1,4 @@
-// Message text as the client shows it: links and @mentions found in plain text.
+// Message text as the client shows it: links, @mentions and $cashtags found in plain text.
 // The text itself is never parsed as HTML; this only splits it into pieces, and
 // the renderer builds text nodes and elements from them. Markdown (markdown.js)
 // hands its plain-text leaves to tokenize, so a link or a mention means the same
@@ -9,10 +9,13 @@
 // and without trailing punctuation (a sentence's full stop, or the `*`/`_` of
 // markdown around the link, is not part of it). Mentions: `@` and a username (a
 // letter, then letters, digits or `_`, 3 to 32 long, as sign-up allows), not
-// inside a word or an email address.
+// inside a word or an email address. Cashtags: `$` and a symbol (stocks.js
+// findCashtags), not inside a word or a link.
 //
 // Both patterns are single passes with no nested quantifiers: their cost grows
 // with the text's length, whatever the text.
+
+import { findCashtags } from './stocks.js';
 
 const LINK = /(?<![A-Za-z0-9])https?:\/\/[^\s<>"'`]+/gi;
 const MENTION = /(^|[^A-Za-z0-9_@.])@([A-Za-z][A-Za-z0-9_]{2,31})\b/g;
@@ -59,8 +62,9 @@ export function findLinks(text) {
 }
 
 /**
- * Splits `text` into [{kind: 'text'|'link'|'mention', text, href?, user?}], in
- * order. `links: false` finds mentions only (text that is already a link's).
+ * Splits `text` into [{kind: 'text'|'link'|'mention'|'cashtag', text, href?,
+ * user?, symbol?}], in order. `links: false` finds mentions and cashtags only
+ * (text that is already a link's).
  */
 export function tokenize(text, { links = true } = {}) {
   const found = links ? findLinks(text).map((l) => ({ ...l, kind: 'link' })) : [];
@@ -69,6 +73,10 @@ export function tokenize(text, { links = true } = {}) {
     const end = start + 1 + m[2].length;
     if (found.some((f) => start < f.end && end > f.start)) continue; // inside a link
     found.push({ start, end, kind: 'mention', text: `@${m[2]}`, user: m[2] });
+  }
+  for (const c of findCashtags(text)) {
+    if (found.some((f) => c.start < f.end && c.end > f.start)) continue; // inside a link
+    found.push({ start: c.start, end: c.end, kind: 'cashtag', text: c.text, symbol: c.symbol });
   }
   found.sort((a, b) => a.start - b.start);
   const out = [];
