@@ -42,6 +42,7 @@ export class AccountController {
     chat.roomInfo.start(username);
     chat.joins.kept = null;
     chat.search.reset();
+    chat.stocks.reset();
     chat.direct.start();
     this.mentions = [];
     this.renderMentions();
@@ -81,6 +82,7 @@ export class AccountController {
     if (stopSocket) chat.socket.stop();
     chat.direct.stop();
     chat.search.reset();
+    chat.stocks.reset();
     chat.messages.menu.close({ returnFocus: false });
     chat.compose.endMode();
     if (chat.model) {

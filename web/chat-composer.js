@@ -9,7 +9,9 @@
 
 import { pendingMessage } from './model.js';
 import { MAX_MESSAGE, directTypingFrame, typingFrame } from './protocol.js';
-import { renderComposer, renderComposerMode, showComposerError, tooLongText } from './composer-view.js';
+import {
+  renderCommandHint, renderComposer, renderComposerMode, showComposerError, tooLongText,
+} from './composer-view.js';
 import { $, newClientId } from './util.js';
 import { DIRECT_TYPING_EVERY, TYPING_SEND_EVERY, composerKey, lengthCheck, typingDue } from './delivery.js';
 import { lastEditable, replyRef } from './changes.js';
@@ -57,6 +59,32 @@ export class ComposerController {
     showComposerError('');
     chat.scrollToBottom();
     chat.connection.sendPending(conv, msg);
+  }
+
+  /**
+   * Sends `text` to `conv` as if it had been typed, leaving the box as it is: a
+   * command from a control (an alert's ✕ sends `/unalert=ID`). It waits in the
+   * outbox and shows as pending like any post until the server answers.
+   */
+  sendCommand(conv, text) {
+    const { chat } = this;
+    if (!conv || !chat.started) return;
+    const msg = pendingMessage({ clientId: newClientId(), author: chat.me, text });
+    if (conv.addPending(msg)) chat.ui(conv).view.addPending(msg);
+    chat.connection.post(conv, msg);
+    chat.connection.sendPending(conv, msg);
+  }
+
+  /** Puts `text` in the message box (a bot's suggestion), replacing a new message's draft, and focuses it. */
+  fill(text) {
+    const { chat } = this;
+    if (!chat.current) return;
+    if (this.mode && this.mode.kind === 'edit') this.endMode();
+    chat.composer.value = text;
+    this.renderComposer();
+    this.autosize();
+    this.focusComposer();
+    chat.composer.setSelectionRange?.(text.length, text.length);
   }
 
   /** Sends an edit; the box keeps the text until the server has taken it. */
@@ -129,9 +157,11 @@ export class ComposerController {
     return lengthCheck(this.chat.composer.value, MAX_MESSAGE);
   }
 
-  /** The box and Send as the conversation and the text's length allow. */
+  /** The box and Send as the conversation and the text's length allow; the commands a `/` may start. */
   renderComposer() {
-    renderComposer({ enabled: !!this.chat.current, check: this.lengthCheck() });
+    const conv = this.chat.current;
+    renderComposer({ enabled: !!conv, check: this.lengthCheck() });
+    renderCommandHint(conv && conv.kind === 'room' && !(this.mode && this.mode.kind === 'edit') ? this.chat.composer.value : '');
   }
 
   /**

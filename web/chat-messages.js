@@ -41,6 +41,8 @@ export class MessagesController {
       onMenu: (msg, button) => this.openMenu(conv, msg, button),
       onReact: (msg, emoji, on) => this.react(conv, msg, emoji, on),
       onJump: (id) => this.goTo(conv, id),
+      onCashtag: (tag) => chat.stocks.openCashtag(tag),
+      onSuggest: (command) => chat.stocks.suggest(command),
     };
   }
 

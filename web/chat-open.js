@@ -68,6 +68,7 @@ export class OpenController {
     chat.renderUnread();
     renderPresence(conv, chat.me);
     chat.roomInfo.onOpen(conv);
+    chat.stocks.onOpen(conv);
     chat.renderTyping();
     chat.renderHistoryTop();
     chat.updateComposerState();

@@ -169,7 +169,10 @@ export class RoomsController {
     if (!conv || !chat.uis.get(conv)?.joined) return; // a late frame of a room just left
     conv.applyPresence(frame);
     if (frame.left) this.clearTyping(conv, frame.left);
-    if (Array.isArray(frame.users)) chat.joins.replayed(conv);
+    if (Array.isArray(frame.users)) {
+      chat.joins.replayed(conv);
+      chat.stocks.onJoined(conv); // a join answered: a watchlist frame may have been missed
+    }
     if (chat.isCurrent(conv)) {
       renderPresence(conv, chat.me);
       chat.roomInfo.onPresence(conv);

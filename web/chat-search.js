@@ -1,14 +1,21 @@
 // Message search from the sidebar: a query, its results a page at a time
 // ("More results" asks with the last page's `next`), and a result opened: its
 // room or direct conversation, at the message (loading older history until it
-// is there). A refusal for searching too often says when to try again.
+// is there). A refusal for searching too often says when to try again. A
+// cashtag chosen in a message searches for it, and its symbol's past quotes
+// (the bot's answers) show above what was said about it.
 //
 // Must not build requests or read answers by hand (search.js) or draw
 // (search-view.js); going to the message is chat-messages.js's.
 
 import { toast } from './render.js';
-import { hideSearch, renderSearchResults, renderSearchStatus } from './search-view.js';
-import { queryProblem, readSearchPage, resultTarget, searchPath, searchProblem } from './search.js';
+import {
+  hideSearch, renderPastQuotes, renderSearchResults, renderSearchStatus,
+} from './search-view.js';
+import {
+  pastQuotes, pastQuotesPath, queryProblem, readSearchPage, resultTarget, searchPath, searchProblem,
+} from './search.js';
+import { quoteSymbol } from './stocks.js';
 import { $ } from './util.js';
 
 export class SearchController {
@@ -21,11 +28,14 @@ export class SearchController {
     this.results = [];
     /** The request running, so a second Enter does not send another. */
     this.running = null;
+    /** The symbol whose past quotes are asked for or shown, or null. */
+    this.quotesFor = null;
     this.bind();
   }
 
   /** A session ends (or starts): nothing of the last one's searches stays. */
   reset() {
+    this.quotesFor = null;
     this.query = '';
     this.next = null;
     this.results = [];
@@ -66,6 +76,45 @@ export class SearchController {
     renderSearchStatus(n ? `${n} message${n === 1 ? '' : 's'} found for "${query}"${this.next ? ', more below' : ''}.` : `Nothing found for "${query}".`);
   }
 
+  /**
+   * A cashtag chosen in a message ("$AAPL"): the search for it (who talked
+   * about it lately), and above that its symbol's past quotes, in the sidebar
+   * (opened on a phone); the focus goes to the search box.
+   */
+  async runCashtag(tag) {
+    const { chat } = this;
+    if (!chat.started) return;
+    const input = $('search-input');
+    input.value = tag;
+    if (chat.layout.isNarrow) chat.layout.openDrawer();
+    input.focus();
+    const symbol = quoteSymbol(tag);
+    renderPastQuotes(symbol, null, {});
+    const discussion = this.run(tag);
+    await this.loadPastQuotes(symbol);
+    await discussion;
+  }
+
+  /** The bot's answers that name `symbol`, newest first; nothing shown when the search fails. */
+  async loadPastQuotes(symbol) {
+    const { chat } = this;
+    const { model } = chat;
+    const asked = symbol;
+    this.quotesFor = asked;
+    let page;
+    try {
+      page = readSearchPage(await chat.session.request('GET', pastQuotesPath(symbol)));
+    } catch {
+      return;
+    }
+    // Signed out, or another search (or Close) since.
+    if (chat.model !== model || this.quotesFor !== asked) return;
+    renderPastQuotes(symbol, pastQuotes(page.results, symbol), {
+      rooms: model.rooms,
+      onOpen: (result) => this.open(result),
+    });
+  }
+
   render() {
     renderSearchResults(this.results, {
       rooms: this.chat.model.rooms,
@@ -93,6 +142,9 @@ export class SearchController {
   bind() {
     $('search-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
+      // A search typed is not a cashtag's: no past quotes with it.
+      this.quotesFor = null;
+      renderPastQuotes('', null, {});
       this.run($('search-input').value);
     });
     $('search-more').addEventListener('click', () => this.run(this.query, { more: true }));

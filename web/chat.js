@@ -12,12 +12,13 @@
 //   chat-messages.js    stored messages changing: edits, deletions, reactions, replies, going to one
 //   chat-composer.js    the message box: sending, replying, editing, its keys, typing notices
 //   chat-direct.js      direct messages: the inbox, threads, typing, who is online, "Message a user"
-//   chat-search.js      message search and its results
+//   chat-search.js      message search and its results, a cashtag's discussion and past quotes
+//   chat-stocks.js      the ticker strip (watched symbols, price alerts), cashtags, the bot's suggestions
 //   chat-account.js     the signed-in user: a session's start and end, mentions, notifications
 //
 // Their rules without the DOM are in chat-api.js, navigation.js, delivery.js,
-// joins.js, changes.js, jump.js, search.js and notices.js (unit-tested under
-// node, like model.js).
+// joins.js, changes.js, jump.js, search.js, stocks.js and notices.js
+// (unit-tested under node, like model.js).
 //
 // Must not decide message rules itself (order, de-duplication, unread: ask
 // the model), build frames by hand (protocol.js) or handle sign-in and
@@ -42,6 +43,7 @@ import { OpenController } from './chat-open.js';
 import { RoomInfoController } from './chat-room-info.js';
 import { RoomsController } from './chat-rooms.js';
 import { SearchController } from './chat-search.js';
+import { StocksController } from './chat-stocks.js';
 
 /** What the controllers track about one conversation besides its messages. */
 class ConversationUi {
@@ -103,6 +105,7 @@ export class Chat {
     this.compose = new ComposerController(this);
     this.direct = new DirectController(this);
     this.search = new SearchController(this);
+    this.stocks = new StocksController(this);
     this.account = new AccountController(this);
     this.bindControls();
   }
@@ -189,6 +192,7 @@ export class Chat {
       case FRAME.MESSAGE_CHANGED:
       case FRAME.DIRECT_CHANGED: return this.messages.onChanged(frame);
       case FRAME.ROOM_UPDATED: return this.roomInfo.onRoomUpdated(frame);
+      case FRAME.WATCHLIST: return this.stocks.onWatchlist(frame);
       default: return undefined;
     }
   }
@@ -316,6 +320,7 @@ export class Chat {
 
   renderEmpty() {
     renderNoConversation();
+    this.stocks.render();
     renderPresence(null, this.me);
     this.renderTyping();
     this.renderHistoryTop();

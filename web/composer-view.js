@@ -1,6 +1,7 @@
 // The message box's state on screen: enabled or not, the length counter near
 // and over the limit, Send disabled while the text is too long, and what a
-// screen reader hears when the text goes over the limit or back under it.
+// screen reader hears when the text goes over the limit or back under it,
+// and the commands a `/` at its start may be.
 //
 // Turns what it is given into DOM; the rules (how long a message is, what a
 // key does) are delivery.js's and the decisions the rooms controller's
@@ -8,7 +9,8 @@
 // long stays whole until its author shortens it.
 
 import { quoteText, replyRef } from './changes.js';
-import { $, show } from './util.js';
+import { commandHints } from './stocks.js';
+import { $, el, show } from './util.js';
 
 const number = new Intl.NumberFormat();
 
@@ -70,4 +72,16 @@ export function showComposerError(text) {
 export function tooLongText({ excess, max }) {
   return `This message is ${number.format(excess)} characters too long to send (at most ${number.format(max)}). `
     + 'Shorten it or split it in two; the text stays in the box.';
+}
+
+/** Under the box while a command is being typed: the commands it may be (stocks.js commandHints). */
+export function renderCommandHint(text) {
+  const hints = commandHints(text);
+  const box = $('composer-commands');
+  box.replaceChildren(...hints.flatMap(([form, what], i) => [
+    i ? document.createTextNode(' · ') : null,
+    el('code', { text: form }),
+    document.createTextNode(` ${what}`),
+  ].filter(Boolean)));
+  show(box, hints.length > 0);
 }

@@ -1,6 +1,6 @@
 // One message on the page: its bubble (author, time, text, a stock answer's
-// quote card, a pending one's status line) and its place in a run of messages
-// (day separators, grouping).
+// quote card (quote-card-view.js), a pending one's status line) and its place
+// in a run of messages (day separators, grouping).
 //
 // Turns the message it is given into DOM. Must not keep chat state, talk to the
 // network or decide anything about messages (model.js); user actions go back
@@ -8,7 +8,7 @@
 // through textContent (util.el), never innerHTML.
 
 import { sameUser } from './model.js';
-import { quoteFigures } from './protocol.js';
+import { renderQuoteCard, renderSuggestion } from './quote-card-view.js';
 import { mentionsUser, parseMarkdown } from './markdown.js';
 import { renderMessageText } from './message-text.js';
 import { editedMark, menuButton, reactionBar, replyQuote, tombstone } from './message-parts-view.js';
@@ -58,7 +58,8 @@ export function restyle(node) {
  * One bubble. `own` decides the side; pending/failed ones carry their status
  * line. Handlers: onRetry, onDismiss (a post on its way), and for a stored
  * message actionsOf(msg) (what its menu offers), onMenu(msg, button),
- * onReact(msg, emoji, on), onJump(id) (a reply's quote).
+ * onReact(msg, emoji, on), onJump(id) (a reply's quote); onCashtag(text) (a
+ * $cashtag chosen) and onSuggest(command) (a bot's "Did you mean …?").
  */
 export function renderMessage(msg, handlers) {
   const { me, onRetry, onDismiss } = handlers;
@@ -69,6 +70,10 @@ export function renderMessage(msg, handlers) {
   if (mentionsMe) classes.push('mentions-me');
   if (own) classes.push('own');
   if (msg.bot) classes.push('bot');
+  // The bot's words to the typist alone (usage, /help, lists): no id, never stored.
+  if (msg.bot && msg.id == null && !msg.state) classes.push('bot-note');
+  const alert = msg.bot && msg.outcome === 'alert';
+  if (alert) classes.push('price-alert');
   if (msg.deleted) classes.push('deleted');
   if (msg.state === 'pending' || msg.state === 'queued') classes.push('pending');
   if (msg.state === 'failed') classes.push('failed');
@@ -78,6 +83,7 @@ export function renderMessage(msg, handlers) {
     msg.bot ? el('span', { className: 'bot-badge', testid: 'bot-badge', text: 'Bot' }) : null,
     // Not by colour alone: a mention of the user says so in words too.
     mentionsMe ? el('span', { className: 'mention-tag', testid: 'mention-tag', text: 'Mentions you' }) : null,
+    alert && !msg.deleted ? el('span', { className: 'alert-tag', testid: 'alert-tag', text: 'Price alert' }) : null,
     msg.created_at
       ? el('time', {
         className: 'msg-time',
@@ -96,8 +102,9 @@ export function renderMessage(msg, handlers) {
     msg.asked_by && !msg.deleted
       ? el('p', { className: 'msg-asked', testid: 'message-asked', text: `${msg.asked_by} asked ${msg.command || ''}`.trim() })
       : null,
-    msg.deleted ? tombstone() : el('div', { className: 'msg-text', testid: 'message-text' }, renderMessageText(tree, me)),
+    msg.deleted ? tombstone() : el('div', { className: 'msg-text', testid: 'message-text' }, renderMessageText(tree, me, { onCashtag: handlers.onCashtag })),
     msg.bot && !msg.deleted ? renderQuoteCard(msg.quote) : null,
+    msg.bot && !msg.deleted && !msg.quote ? renderSuggestion(msg.suggestion, handlers.onSuggest) : null,
     msg.state ? null : reactionBar(msg, handlers.onReact),
   ]);
 
@@ -140,43 +147,4 @@ export function renderMessage(msg, handlers) {
     actions.length ? menuButton(msg, handlers.onMenu) : null]);
   if (msg.bot) li.firstChild.textContent = '$';
   return li;
-}
-
-/** Two decimals, or as many as the price needs up to four (penny stocks). */
-function price(n) {
-  const digits = Math.abs(n) >= 1 ? 2 : 4;
-  return n.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: digits });
-}
-
-/**
- * A stock answer's quote as a card: the price, the day's change from the open
- * (colour and a sign, so it does not rely on colour alone) and the day's
- * low–high range as a small bar with the close marked. Nothing when the
- * answer has no usable quote (the sentence says it all then).
- */
-export function renderQuoteCard(quote) {
-  const q = quoteFigures(quote);
-  if (!q) return null;
-  const dir = q.change > 0 ? 'up' : q.change < 0 ? 'down' : 'flat';
-  const sign = q.change > 0 ? '+' : q.change < 0 ? '−' : '±';
-  const changeText = `${sign}${price(Math.abs(q.change))} (${sign}${Math.abs(q.pct).toFixed(2)}%)`;
-  const bar = el('div', {
-    className: 'quote-range-bar',
-    attrs: { role: 'img', 'aria-label': `Day's range ${price(q.low)} to ${price(q.high)}, closed at ${price(Number(q.close))}` },
-  }, [el('span', { className: 'quote-range-mark' })]);
-  // Set through the CSSOM: the CSP (style-src 'self') refuses style attributes.
-  bar.firstChild.style.left = `${(q.position * 100).toFixed(1)}%`;
-  return el('div', { className: 'quote-card', testid: 'quote-card' }, [
-    el('div', { className: 'quote-head' }, [
-      el('span', { className: 'quote-symbol', testid: 'quote-symbol', text: q.symbol }),
-      el('span', { className: 'quote-price', testid: 'quote-price', text: `$${price(Number(q.close))}` }),
-      el('span', { className: `quote-change ${dir}`, testid: 'quote-change', text: changeText, attrs: { title: 'Change since the open' } }),
-    ]),
-    el('div', { className: 'quote-range', testid: 'quote-range' }, [
-      el('span', { className: 'quote-low', text: price(q.low) }),
-      bar,
-      el('span', { className: 'quote-high', text: price(q.high) }),
-    ]),
-    q.date ? el('p', { className: 'quote-when', text: `${q.date}${q.time ? ` ${q.time}` : ''} · open ${price(q.open)}` }) : null,
-  ]);
 }

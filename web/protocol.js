@@ -22,6 +22,7 @@ export const FRAME = Object.freeze({
   MESSAGE_CHANGED: 12, // a room message as it is now, edited, deleted or reacted to (`change`)
   DIRECT_CHANGED: 13, // the same for a direct message
   ROOM_UPDATED: 14, // a room renamed or given a topic: {room: {id, name, created_at, topic}}
+  WATCHLIST: 15, // a room's watched symbols and alerts, the whole state: {chatroomId, symbols, alerts}
 });
 
 /** The server's limit on message text, in characters. */
@@ -116,10 +117,14 @@ export function parseMessage(frame) {
     bot: frame.bot === true || (frame.id == null && sameUser(frame.chatuser, BOT_NAME)),
     client_id: frame.client_id,
     // A stored stock answer: who asked what, and the quote's fields (strings, as the
-    // quote service wrote them).
+    // quote service wrote them); how it went (`quote`, `no_data`, `alert`, ...), a
+    // symbol it suggests instead, and a fired alert's condition.
     ...(typeof frame.asked_by === 'string' ? { asked_by: frame.asked_by } : {}),
     ...(typeof frame.command === 'string' ? { command: frame.command } : {}),
     ...(frame.quote && typeof frame.quote === 'object' ? { quote: frame.quote } : {}),
+    ...(typeof frame.outcome === 'string' ? { outcome: frame.outcome } : {}),
+    ...(typeof frame.suggestion === 'string' && frame.suggestion ? { suggestion: frame.suggestion } : {}),
+    ...(frame.alert && typeof frame.alert === 'object' ? { alert: frame.alert } : {}),
     ...changeable(frame),
   };
 }

@@ -1,7 +1,8 @@
 // The sidebar's search results: each says where it was written (a room or a
 // direct conversation) and when, who wrote it, and the text around what was
-// found, the found words in <mark>. Everything from the server goes in with
-// textContent: its pieces are text, never markup.
+// found, the found words in <mark>; for a cashtag, its symbol's past quotes
+// too. Everything from the server goes in with textContent: its pieces are
+// text, never markup.
 //
 // Turns what it is given into DOM; a click goes back through `onOpen`.
 
@@ -15,11 +16,11 @@ export function highlightNodes(result) {
     : document.createTextNode(run.text)));
 }
 
-function resultItem(result, rooms, onOpen) {
+function resultItem(result, rooms, onOpen, testid = 'search-result') {
   const place = resultPlace(result, rooms);
   const b = el('button', {
     className: 'search-result',
-    testid: 'search-result',
+    testid,
     dataset: { id: result.id, place },
     attrs: { type: 'button' },
   }, [
@@ -51,7 +52,26 @@ export function renderSearchStatus(text) {
   $('search-status').textContent = text;
 }
 
+/**
+ * A cashtag's symbol's past quotes (the bot's answers), above its discussion:
+ * `results` null hides the list; [] says there are none.
+ */
+export function renderPastQuotes(symbol, results, { rooms, onOpen }) {
+  const box = $('search-quotes');
+  if (!results) {
+    show(box, false);
+    $('search-quote-list').replaceChildren();
+    return;
+  }
+  $('search-quotes-title').textContent = `Past quotes of ${symbol}`;
+  $('search-quote-list').replaceChildren(...results.map((r) => resultItem(r, rooms, onOpen, 'past-quote')));
+  $('search-quotes-empty').textContent = results.length ? '' : `No quote of ${symbol} asked for yet.`;
+  show($('search-quotes-empty'), !results.length);
+  show(box, true);
+}
+
 export function hideSearch() {
+  renderPastQuotes('', null, {});
   show($('search-panel'), false);
   $('search-results').replaceChildren();
   $('search-status').textContent = '';

@@ -1,7 +1,8 @@
 // Message search (`GET /v1/search`): the request's path, reading its answer,
 // where each result was written (a room or a direct conversation), its
 // highlighted pieces, and the words for a refusal. The Mentions list is a
-// search too: `@me`, newest first.
+// search too: `@me`, newest first; so are a symbol's past quotes (the bot's
+// answers that name it, newest first) shown with a cashtag's discussion.
 //
 // Must not touch the DOM or hold a session: the search controller
 // (chat-search.js) asks and draws (search-view.js), so node can unit-test all
@@ -9,6 +10,7 @@
 // are plain text: the view puts them in <mark> with textContent.
 
 import { plainText } from './markdown.js';
+import { BOT_NAME, sameUser } from './model.js';
 
 export const SEARCH_PATH = '/v1/search';
 /** Results per page. */
@@ -73,6 +75,33 @@ export function highlightRuns(result) {
   }
   if (runs.length) return runs;
   return [{ text: [...plainText(result.chatmessage)].slice(0, 200).join(''), match: false }];
+}
+
+/** How many past quotes a cashtag shows, and how many results are read to find them. */
+export const PAST_QUOTES = 5;
+export const PAST_QUOTES_READ = 50;
+
+/**
+ * The search for a symbol's past quotes (`AAPL.US`: the bot's answers say it,
+ * "AAPL.US quote is $93.42 per share"), newest first.
+ */
+export function pastQuotesPath(symbol) {
+  return searchPath(symbol, { order: 'newest', limit: PAST_QUOTES_READ });
+}
+
+/** Of a page of results, the bot's answers that name `symbol`: at most PAST_QUOTES, newest first. */
+export function pastQuotes(results, symbol) {
+  const want = String(symbol || '').toUpperCase();
+  if (!want) return [];
+  const names = (text) => {
+    const t = text.toUpperCase();
+    for (let at = t.indexOf(want); at >= 0; at = t.indexOf(want, at + 1)) {
+      // The whole symbol: AAPL.US is not named by "AAPL.USD" nor "XAAPL.US".
+      if (!/[A-Z0-9.]/.test(t[at - 1] || ' ') && !/[A-Z0-9]/.test(t[at + want.length] || ' ')) return true;
+    }
+    return false;
+  };
+  return results.filter((r) => sameUser(r.chatuser, BOT_NAME) && names(r.chatmessage)).slice(0, PAST_QUOTES);
 }
 
 /** A result as the model's message, for the Mentions list. */

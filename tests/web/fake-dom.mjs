@@ -1,6 +1,7 @@
 // Just enough of a document for the views' builders (util.el) under node: elements
-// with attributes, a dataset, children, textContent and listeners (`fire` calls them). innerHTML and
-// insertAdjacentHTML throw, so a test fails if a builder ever reaches for them.
+// (SVG ones too) with attributes, a dataset, a style, children, textContent and
+// listeners (`fire` calls them). innerHTML and insertAdjacentHTML throw, so a
+// test fails if a builder ever reaches for them.
 
 class FakeText {
   constructor(text) {
@@ -10,9 +11,12 @@ class FakeText {
 }
 
 class FakeElement {
-  constructor(tag) {
+  constructor(tag, namespace = null) {
     this.nodeType = 1;
-    this.tagName = tag.toUpperCase();
+    this.namespaceURI = namespace;
+    // An SVG element keeps its name's case, as in a browser.
+    this.tagName = namespace ? tag : tag.toUpperCase();
+    this.style = {};
     this.className = '';
     this.attributes = new Map();
     this.dataset = {};
@@ -70,6 +74,7 @@ export function installFakeDocument() {
   if (!globalThis.document) {
     globalThis.document = {
       createElement: (tag) => new FakeElement(tag),
+      createElementNS: (namespace, tag) => new FakeElement(tag, namespace),
       createTextNode: (text) => new FakeText(text),
     };
   }
