@@ -57,7 +57,10 @@ async function openRoom(page, name) {
 }
 
 /** Back to the Rooms tab and room General (used to recover after a failed step). */
-/** The AAPL.US answer: who asked, and its card (price, change since the open, the day's range). */
+/**
+ * The AAPL.US answer: who asked, and its card (price, change since the previous close, the
+ * day's range; stocks.test.js tests the rest of it).
+ */
 async function assertQuoteCard(page) {
   const answer = page.locator('[data-testid="message"]', { has: page.getByText(QUOTE, { exact: true }) });
   const card = answer.getByTestId('quote-card');
@@ -65,7 +68,8 @@ async function assertQuoteCard(page) {
   assert.equal(await answer.getByTestId('message-asked').textContent(), `${ALICE.username} asked /stock=aapl.us`);
   assert.equal(await card.getByTestId('quote-symbol').textContent(), 'AAPL.US');
   assert.equal(await card.getByTestId('quote-price').textContent(), '$93.42');
-  assert.equal(await card.getByTestId('quote-change').textContent(), '+1.31 (+1.42%)');
+  assert.equal(await card.getByTestId('quote-change').textContent(), '+1.62 (+1.76%)');
+  assert.equal(await card.getByTestId('quote-basis').textContent(), 'vs prev close');
   assert.match(await card.getByTestId('quote-range').textContent(), /91\.50.*94\.10/);
   assert.ok(await answer.getAttribute('data-id'), 'the answer is a stored message with an id');
 }

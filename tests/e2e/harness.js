@@ -106,29 +106,92 @@ export async function waitFor(fn, { timeout = 30_000, interval = 200, what = 'co
 }
 
 // ---------------------------------------------------------------------------
-// Fake quote service (the bot's QUOTE_URL points here)
+// Fake quote service (the bot's QUOTE_URL and QUOTE_HISTORY_URL point here)
 // ---------------------------------------------------------------------------
 
 const QUOTES = {
   'aapl.us': 'AAPL.US,2024-05-03,22:00:09,92.11,94.10,91.50,93.42,163224109',
   'msft.us': 'MSFT.US,2023-09-08,22:00:10,331.29,336.85,331.17,334.27,17843230',
 };
+/** The close of the trading day before each quote's (the history's second-to-last row). */
+const PREVIOUS_CLOSE = { 'aapl.us': '91.80', 'msft.us': '333.55' };
+/** Trading days of history served, ending on the quote's day. */
+export const HISTORY_DAYS = 60;
 
+const FIELDS = ['symbol', 'date', 'time', 'open', 'high', 'low', 'close', 'volume'];
+
+function parseRow(row) {
+  return Object.fromEntries(row.split(',').map((v, i) => [FIELDS[i], v]));
+}
+
+/** The HISTORY_DAYS weekdays up to and including `date` (YYYY-MM-DD), oldest first. */
+function tradingDays(date, n) {
+  const days = [];
+  for (let t = Date.parse(`${date}T00:00:00Z`); days.length < n; t -= 86_400_000) {
+    const d = new Date(t);
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6) days.push(d.toISOString().slice(0, 10));
+  }
+  return days.reverse();
+}
+
+/**
+ * Daily history as stooq's CSV (`Date,Open,High,Low,Close,Volume`, CRLF), oldest first, ending
+ * on the quote's day at its current close, the day before at PREVIOUS_CLOSE; the days before
+ * that drift back from there in a made-up but steady walk (the same every run). Null when the
+ * symbol has no quote (stooq then answers "No data").
+ */
+export function historyCsv(symbol, row) {
+  const q = parseRow(row);
+  const close = Number(q.close);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(q.date) || !Number.isFinite(close)) return null;
+  const days = tradingDays(q.date, HISTORY_DAYS);
+  const closes = new Array(days.length);
+  closes[days.length - 1] = close;
+  closes[days.length - 2] = Number(PREVIOUS_CLOSE[symbol] ?? (close * 0.99).toFixed(2));
+  for (let i = days.length - 3; i >= 0; i -= 1) {
+    closes[i] = Math.round(closes[i + 1] * (1 - 0.011 * Math.sin(i * 1.7) - 0.0015) * 100) / 100;
+  }
+  const lines = ['Date,Open,High,Low,Close,Volume'];
+  days.forEach((day, i) => {
+    const c = closes[i];
+    const o = i ? closes[i - 1] : c;
+    const hi = Math.max(o, c) * 1.006;
+    const lo = Math.min(o, c) * 0.994;
+    lines.push([day, o.toFixed(2), hi.toFixed(2), lo.toFixed(2), c.toFixed(2), 40_000_000 + ((i * 7_919_993) % 90_000_000)].join(','));
+  });
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/**
+ * The fake stooq: `/q/l/?s=SYM` a quote row (unknown symbols all `N/D`), `/q/d/l/?s=SYM&i=d` its
+ * daily history (unknown: `No data`). `setQuote(symbol, row)` changes what a symbol's quote is
+ * from then on: a whole CSV row, or some fields ({close: '101.50', high: '102.00'}) over the
+ * current ones. `requests` and `historyRequests` list the symbols asked for, in order.
+ */
 export async function startQuoteServer() {
   const requests = [];
+  const historyRequests = [];
+  const rows = { ...QUOTES };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     const symbol = (url.searchParams.get('s') || '').toLowerCase();
-    requests.push(symbol);
-    if (url.pathname !== '/q/l/' && url.pathname !== '/q/l') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('not found');
+    const send = (body) => {
+      res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (url.pathname === '/q/l/' || url.pathname === '/q/l') {
+      requests.push(symbol);
+      const row = rows[symbol] || `${symbol.toUpperCase()},N/D,N/D,N/D,N/D,N/D,N/D,N/D`;
+      send(`Symbol,Date,Time,Open,High,Low,Close,Volume\r\n${row}\r\n`);
       return;
     }
-    const row = QUOTES[symbol] || `${symbol.toUpperCase()},N/D,N/D,N/D,N/D,N/D,N/D,N/D`;
-    const body = `Symbol,Date,Time,Open,High,Low,Close,Volume\r\n${row}\r\n`;
-    res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
+    if (url.pathname === '/q/d/l/' || url.pathname === '/q/d/l') {
+      historyRequests.push(symbol);
+      send((rows[symbol] && historyCsv(symbol, rows[symbol])) || 'No data');
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
@@ -137,7 +200,24 @@ export async function startQuoteServer() {
     server.close(() => resolve());
   }));
   log(`fake quote server on 127.0.0.1:${port}`);
-  return { port, requests, url: `http://127.0.0.1:${port}/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv` };
+  return {
+    port,
+    requests,
+    historyRequests,
+    url: `http://127.0.0.1:${port}/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv`,
+    historyUrl: `http://127.0.0.1:${port}/q/d/l/?s={symbol}&i=d`,
+    /** The quote row `symbol` (lower case, `aapl.us`) has now. */
+    row: (symbol) => rows[symbol] || null,
+    setQuote(symbol, row) {
+      const key = symbol.toLowerCase();
+      if (typeof row === 'string') rows[key] = row;
+      else {
+        const fields = { ...parseRow(rows[key] || `${key.toUpperCase()},,,,,,,`), ...row };
+        rows[key] = FIELDS.map((f) => fields[f] ?? '').join(',');
+      }
+      log(`fake quote server: ${key} is now ${rows[key]}`);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -255,6 +335,12 @@ export async function startStack(options = {}) {
     JWT_SECRET: randomBytes(32).toString('hex'),
     BROKER_PREFIX: `e2e${rand(8)}`,
     QUOTE_URL: quotes.url,
+    QUOTE_HISTORY_URL: quotes.historyUrl,
+    // Every request reaches the fake service, so a test that changes a price sees it at once.
+    QUOTE_CACHE_SECS: '0',
+    QUOTE_HISTORY_CACHE_SECS: '0',
+    // Watched symbols and alerts are priced again every 2 s (the server's default is 60).
+    WATCH_REFRESH_SECS: '2',
     // The bot's /metrics port stays closed: a developer's `make run` bot may hold the default.
     METRICS_ADDR: '',
     // No ALLOWED_ORIGINS: a page on the server's own address needs none, wherever that is.
