@@ -5,8 +5,11 @@
 //! both sides link, so they agree on them without the bot linking the server.
 
 pub mod fetch;
+pub mod history;
 pub mod metrics_http;
 pub mod quote;
+pub mod refresh;
+pub mod suggest;
 pub mod worker;
 
 use std::time::Duration;
@@ -46,6 +49,19 @@ pub struct BotConfig {
     )]
     pub quote_url: String,
 
+    /// Daily history CSV URL (`Date,Open,High,Low,Close,Volume`); `{symbol}` as in QUOTE_URL.
+    /// Empty: quotes go without history (no chart, no change against the previous close).
+    #[arg(
+        long,
+        env = "QUOTE_HISTORY_URL",
+        default_value = "https://stooq.com/q/d/l/?s={symbol}&i=d"
+    )]
+    pub quote_history_url: String,
+
+    /// The time zone of the quote service's dates and times (an IANA name; stooq's is Warsaw).
+    #[arg(long, env = "QUOTE_TIME_ZONE", default_value = "Europe/Warsaw")]
+    pub quote_time_zone: String,
+
     /// Prefix of exchange and queue names (must match the server's).
     #[arg(long, env = "BROKER_PREFIX", default_value = "tickertalk")]
     pub broker_prefix: String,
@@ -71,6 +87,10 @@ pub struct BotConfig {
     #[arg(long, env = "QUOTE_CACHE_SECS", default_value_t = 30)]
     pub quote_cache_secs: u64,
 
+    /// Seconds a symbol's history is reused (daily closes change once a day).
+    #[arg(long, env = "QUOTE_HISTORY_CACHE_SECS", default_value_t = 600)]
+    pub quote_history_cache_secs: u64,
+
     /// Where `GET /metrics` (Prometheus) and `GET /healthz` are served; empty: nowhere.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9102")]
     pub metrics_addr: String,
@@ -81,6 +101,8 @@ impl std::fmt::Debug for BotConfig {
         f.debug_struct("BotConfig")
             .field("amqp_url", &tickertalk_wire::redact_url(&self.amqp_url))
             .field("quote_url", &self.quote_url)
+            .field("quote_history_url", &self.quote_history_url)
+            .field("quote_time_zone", &self.quote_time_zone)
             .field("broker_prefix", &self.broker_prefix)
             .field("prefetch", &self.prefetch)
             .field("metrics_addr", &self.metrics_addr)
@@ -103,15 +125,39 @@ impl BotConfig {
         if !self.quote_url.contains("{symbol}") {
             return Err("QUOTE_URL: must contain {symbol}".into());
         }
+        if !self.quote_history_url.is_empty() {
+            let probe = self.quote_history_url.replace("{symbol}", "aapl.us");
+            let history =
+                url::Url::parse(&probe).map_err(|e| format!("QUOTE_HISTORY_URL: not a valid URL ({e})"))?;
+            if !matches!(history.scheme(), "http" | "https") {
+                return Err("QUOTE_HISTORY_URL: scheme must be http or https".into());
+            }
+            if !self.quote_history_url.contains("{symbol}") {
+                return Err("QUOTE_HISTORY_URL: must contain {symbol}".into());
+            }
+        }
+        self.zone()?;
         if self.prefetch == 0 {
             return Err("BOT_PREFETCH: must be at least 1".into());
         }
         Ok(())
     }
 
+    fn zone(&self) -> Result<chrono_tz::Tz, String> {
+        self.quote_time_zone.parse().map_err(|_| {
+            format!(
+                "QUOTE_TIME_ZONE: {:?} is not an IANA time zone name",
+                self.quote_time_zone
+            )
+        })
+    }
+
     pub fn fetch_config(&self) -> fetch::FetchConfig {
         fetch::FetchConfig {
             url: self.quote_url.clone(),
+            history_url: self.quote_history_url.clone(),
+            history_cache_ttl: Duration::from_secs(self.quote_history_cache_secs),
+            zone: self.zone().unwrap_or(chrono_tz::Europe::Warsaw),
             connect_timeout: Duration::from_millis(self.quote_connect_timeout_ms),
             total_timeout: Duration::from_millis(self.quote_timeout_ms),
             retries: self.quote_retries,
@@ -143,6 +189,14 @@ pub fn describe_metrics() {
     describe_counter!(
         "tickertalk_bot_quote_cache_total",
         "Quote lookups, by result (hit, miss)"
+    );
+    describe_counter!(
+        "tickertalk_bot_history_total",
+        "History lookups, by result (hit, fetched, failed)"
+    );
+    describe_counter!(
+        "tickertalk_bot_refreshes_total",
+        "Price refreshes answered (one per scheduled refresh of watched and alerted symbols)"
     );
     describe_gauge!(
         "tickertalk_bot_broker_connected",
@@ -178,6 +232,12 @@ pub fn describe_metrics() {
         ],
     );
     zero("tickertalk_bot_quote_cache_total", "result", &["hit", "miss"]);
+    zero(
+        "tickertalk_bot_history_total",
+        "result",
+        &["hit", "fetched", "failed"],
+    );
+    metrics::counter!("tickertalk_bot_refreshes_total").increment(0);
     metrics::counter!("tickertalk_bot_commands_total").increment(0);
     metrics::counter!("tickertalk_bot_broker_reconnects_total").increment(0);
     metrics::gauge!("tickertalk_bot_consuming").set(0.0);
@@ -229,6 +289,17 @@ mod tests {
         assert!(c.validate().unwrap_err().starts_with("QUOTE_URL"));
         c.quote_url = "not a url {symbol}".into();
         assert!(c.validate().unwrap_err().starts_with("QUOTE_URL"));
+    }
+
+    #[test]
+    fn the_history_url_and_the_zone_are_checked_too() {
+        let mut c = BotConfig::try_parse_from(["bot"]).unwrap();
+        c.quote_history_url = "http://127.0.0.1/history".into();
+        assert!(c.validate().unwrap_err().starts_with("QUOTE_HISTORY_URL"));
+        c.quote_history_url = String::new();
+        assert!(c.validate().is_ok(), "empty turns history off");
+        c.quote_time_zone = "Mars/Olympus".into();
+        assert!(c.validate().unwrap_err().starts_with("QUOTE_TIME_ZONE"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ use chrono::{NaiveDate, NaiveTime};
 use tickertalk_wire::{QuoteFields, StockCode};
 
 /// What the CSV said about a symbol.
+// A quote lives for one answer (and in a small cache); boxing it buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Quote {
     /// The quote row: the symbol asked for, every other field validated and re-written from its
@@ -114,12 +116,13 @@ pub fn parse(body: &str, requested: &StockCode) -> Result<Quote, QuoteError> {
         low: field("Low", number)?,
         close,
         volume: field("Volume", number)?,
+        ..Default::default()
     }))
 }
 
 /// A non-negative decimal (`123`, `93.42`; no sign, exponent, `inf` or `NaN`), written again
 /// from its parsed value with the same number of fraction digits.
-fn number(raw: &str) -> Option<String> {
+pub(crate) fn number(raw: &str) -> Option<String> {
     if raw.len() > MAX_NUMBER_LEN {
         return None;
     }
@@ -139,7 +142,7 @@ fn number(raw: &str) -> Option<String> {
 }
 
 /// A calendar date, `YYYY-MM-DD`.
-fn date(raw: &str) -> Option<String> {
+pub(crate) fn date(raw: &str) -> Option<String> {
     let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
     Some(d.format("%Y-%m-%d").to_string())
 }
@@ -201,6 +204,7 @@ mod tests {
                 low: "177.79".into(),
                 close: "178.18".into(),
                 volume: "65602066".into(),
+                ..Default::default()
             })
         );
     }

@@ -16,7 +16,9 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tickertalk_wire::topology::{ANSWER_KEY, name};
-use tickertalk_wire::{Backoff, BotMeta, StockAnswer, StockCommand, Topology};
+use tickertalk_wire::{
+    Backoff, BotMeta, PRICES_TYPE, PriceRefresh, REFRESH_TYPE, StockAnswer, StockCommand, Topology,
+};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -150,6 +152,9 @@ async fn handle(
     publish: Channel,
     exchange: String,
 ) -> Result<(), PublishBroken> {
+    if delivery.properties.kind().as_ref().map(|k| k.as_str()) == Some(REFRESH_TYPE) {
+        return refresh(delivery, source, publish, exchange).await;
+    }
     let cmd: StockCommand = match serde_json::from_slice(&delivery.data) {
         Ok(c) => c,
         Err(e) => {
@@ -194,14 +199,58 @@ async fn answer(
             command: cmd.command_text(),
             outcome: found.outcome.to_string(),
             quote: found.quote,
+            suggestion: found.suggestion,
+            alert: None,
         },
         answered_at: Utc::now(),
         trace_id: cmd.trace_id.clone(),
     };
-    match publish_reply(&publish, &exchange, &reply).await {
+    let published = publish_reply(&publish, &exchange, &reply, None).await;
+    if published.is_ok() {
+        metrics::counter!("tickertalk_bot_answers_total", "outcome" => found.outcome).increment(1);
+        tracing::info!(outcome = found.outcome, "replied");
+    }
+    settle(delivery, &publish, published).await
+}
+
+/// A scheduled price refresh: every symbol's quote, one report back on the answer queue, then
+/// the acknowledgement (as for a command: only once the broker confirmed the report).
+async fn refresh(
+    delivery: Delivery,
+    source: Arc<QuoteSource>,
+    publish: Channel,
+    exchange: String,
+) -> Result<(), PublishBroken> {
+    let asked: PriceRefresh = match serde_json::from_slice(&delivery.data) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable price refresh dropped");
+            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+            return Ok(());
+        }
+    };
+    let span = tracing::info_span!("refresh", refresh_id = %asked.refresh_id, symbols = asked.symbols.len());
+    async move {
+        let report = crate::refresh::prices(&source, &asked).await;
+        let published = publish_reply(&publish, &exchange, &report, Some(PRICES_TYPE)).await;
+        if published.is_ok() {
+            metrics::counter!("tickertalk_bot_refreshes_total").increment(1);
+            tracing::info!(priced = report.prices.len(), "prices reported");
+        }
+        settle(delivery, &publish, published).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// Acknowledges a delivery whose answer the broker confirmed, or returns it to the queue.
+async fn settle(
+    delivery: Delivery,
+    publish: &Channel,
+    published: Result<(), String>,
+) -> Result<(), PublishBroken> {
+    match published {
         Ok(()) => {
-            metrics::counter!("tickertalk_bot_answers_total", "outcome" => found.outcome).increment(1);
-            tracing::info!(outcome = found.outcome, "replied");
             if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                 // The reply went out; the command may come back and be answered twice. That is
                 // the price of at-least-once; the alternative (ack first) could lose the reply.
@@ -226,11 +275,19 @@ async fn answer(
     }
 }
 
-async fn publish_reply(ch: &Channel, exchange: &str, reply: &StockAnswer) -> Result<(), String> {
+async fn publish_reply<T: serde::Serialize>(
+    ch: &Channel,
+    exchange: &str,
+    reply: &T,
+    kind: Option<&str>,
+) -> Result<(), String> {
     let payload = serde_json::to_vec(reply).map_err(|e| e.to_string())?;
-    let props = BasicProperties::default()
+    let mut props = BasicProperties::default()
         .with_content_type("application/json".into())
         .with_delivery_mode(2);
+    if let Some(kind) = kind {
+        props = props.with_type(name(kind));
+    }
     let confirm = ch
         .basic_publish(
             name(exchange),

@@ -163,10 +163,14 @@ async fn read_request(mut stream: TcpStream, written: Arc<AtomicU64>) -> Option<
 fn config(url: String, total_timeout: Duration) -> FetchConfig {
     FetchConfig {
         url,
+        // History is tested on its own (below): these tests are about the quote.
+        history_url: String::new(),
         connect_timeout: Duration::from_secs(1),
         total_timeout,
         retries: 2,
         cache_ttl: Duration::ZERO,
+        history_cache_ttl: Duration::ZERO,
+        zone: chrono_tz::Europe::Warsaw,
     }
 }
 
@@ -369,6 +373,102 @@ async fn an_answer_just_under_the_cap_is_still_read() {
     .await;
     let answer = ask(quotes.url(), "aapl.us").await;
     assert_eq!(answer.text, "AAPL.US quote is $93.42 per share");
+}
+
+// ---------------------------------------------------------------------------------------------
+// History: the same limits; whatever it does, the price still goes out
+// ---------------------------------------------------------------------------------------------
+
+const QUOTE_ROW: &str = "AAPL.US,2024-05-03,22:00:09,92.11,94.10,91.50,93.42,163224109\r\n";
+
+/// The service's quote at `/q/l/`, and `history` answering `/q/d/l/`.
+async fn with_history<F, Fut>(history: F) -> FakeQuotes
+where
+    F: Fn(Conn) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let history = Arc::new(history);
+    FakeQuotes::start(move |conn: Conn| {
+        let history = history.clone();
+        async move {
+            if conn.target.starts_with("/q/d/l/") {
+                history(conn).await
+            } else {
+                conn.csv(&format!("{HEADER}{QUOTE_ROW}")).await
+            }
+        }
+    })
+    .await
+}
+
+async fn ask_with_history(quotes: &FakeQuotes) -> Answer {
+    let mut cfg = config(quotes.url(), Duration::from_secs(5));
+    cfg.history_url = format!("http://{}/q/d/l/?s={{symbol}}&i=d", quotes.addr);
+    let source = QuoteSource::new(cfg).unwrap();
+    let code = StockCode::parse("aapl.us").unwrap();
+    tokio::time::timeout(Duration::from_secs(60), source.answer(&code))
+        .await
+        .expect("the bot never answered")
+}
+
+#[tokio::test]
+async fn decades_of_history_are_streamed_and_only_their_end_kept() {
+    // About 11,000 rows (AAPL since 1984 is about that), 500 KiB: read whole, kept as a tail.
+    let quotes = with_history(|conn: Conn| async move {
+        let mut body = String::from("Date,Open,High,Low,Close,Volume\r\n");
+        let mut d = chrono::NaiveDate::from_ymd_opt(1984, 9, 7).unwrap();
+        while d < chrono::NaiveDate::from_ymd_opt(2024, 5, 3).unwrap() {
+            body.push_str(&format!("{d},1.0,1.0,1.0,90.5,1000\r\n"));
+            d = d.succ_opt().unwrap();
+        }
+        conn.csv(&body).await
+    })
+    .await;
+    let answer = ask_with_history(&quotes).await;
+    let q = answer.quote.expect("a quote");
+    assert_eq!(q.previous_close, "90.5");
+    assert_eq!(q.history.len(), 32, "a month of days, then the quote's");
+    assert_eq!(q.history.last().unwrap().close, "93.42");
+    assert_eq!(q.at, "2024-05-03T22:00:09+02:00");
+}
+
+#[tokio::test]
+async fn an_endless_or_hostile_history_never_holds_back_or_taints_the_price() {
+    let quotes = with_history(|conn: Conn| huge(conn, false)).await;
+    let answer = ask_with_history(&quotes).await;
+    assert_eq!(answer.text, "AAPL.US quote is $93.42 per share");
+    let q = answer.quote.expect("a quote");
+    assert!(q.history.is_empty() && q.previous_close.is_empty(), "{q:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        quotes.written() < 16 * 1024 * 1024,
+        "the bot read {} bytes of history",
+        quotes.written()
+    );
+
+    let quotes = with_history(|conn: Conn| async move {
+        conn.csv(&format!(
+            "Date,Close\r\n{HOSTILE},1\r\n2024-05-02,<script>1</script>\r\n2024-05-01,90\r\n2024-05-02,91\r\n"
+        ))
+        .await
+    })
+    .await;
+    let answer = ask_with_history(&quotes).await;
+    assert_no_hostile_text(&answer);
+    let q = answer.quote.expect("a quote");
+    assert_eq!(q.previous_close, "91");
+    assert_eq!(
+        q.history.iter().map(|p| p.close.as_str()).collect::<Vec<_>>(),
+        ["90", "91", "93.42"]
+    );
+
+    // A redirect elsewhere: not followed; the price goes out without history.
+    let elsewhere = other_host().await;
+    let target = format!("http://{}/q/d/l/?s=aapl.us&i=d", elsewhere.addr);
+    let quotes = with_history(move |conn: Conn| conn.redirect(target.clone())).await;
+    let answer = ask_with_history(&quotes).await;
+    assert!(answer.quote.expect("a quote").history.is_empty());
+    assert!(elsewhere.hits().is_empty(), "the other host was never asked");
 }
 
 // ---------------------------------------------------------------------------------------------

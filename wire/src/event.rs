@@ -120,24 +120,32 @@ pub struct RoomChange {
 
 /// What a stored `stockbot` answer says besides its sentence: who asked, what, and how the bot
 /// fared, so clients can draw a card instead of parsing the text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BotMeta {
     /// The username of the asker.
     pub asked_by: String,
-    /// The command as the asker typed it (`/stock=aapl.us`).
+    /// The command as the asker typed it (`/stock=aapl.us`, `$AAPL`).
     pub command: String,
     /// How the bot fared: `quote`, `no_data` (the service knows no such symbol), `failed`
-    /// (the quote service failed) or `unanswered` (no bot answered in time).
+    /// (the quote service failed), `unanswered` (no bot answered in time) or `alert` (a price
+    /// alert fired; the server's own message).
     pub outcome: String,
     /// The quote, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<QuoteFields>,
+    /// On `no_data`: a symbol the asker may have meant (the bot's own list, never the service's
+    /// text), upper-case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// On `alert`: which alert fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertView>,
 }
 
 /// One quote row. No text of the quote service's reaches it: `symbol` is the one the user asked
 /// for, the date and time are re-written from their parsed values, and each number is re-written
 /// from its parsed value (with the service's number of decimals); an empty field was `N/D`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteFields {
     pub symbol: String,
     pub date: String,
@@ -147,7 +155,79 @@ pub struct QuoteFields {
     pub low: String,
     pub close: String,
     pub volume: String,
+    /// The zone `date` and `time` are in (IANA name, the quote service's: `QUOTE_TIME_ZONE`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub time_zone: String,
+    /// `date` and `time` as an RFC 3339 instant with that zone's offset; empty without both.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub at: String,
+    /// The close of the trading day before `date`, from the history (empty without it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub previous_close: String,
+    /// About one month of daily closes up to `date`, oldest first (empty without history).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryPoint>,
 }
+
+/// One day of a quote's history: `YYYY-MM-DD` and the close, re-written like the quote's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    pub date: String,
+    pub close: String,
+}
+
+/// A price alert as rooms see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub id: i64,
+    pub symbol: String,
+    /// `>` (above), `<` (below) or `%` (a move of at least `threshold` percent either way from
+    /// the previous close).
+    pub op: String,
+    pub threshold: String,
+    pub set_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// One symbol of a room's ticker strip: its latest refreshed quote (without history), if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TickerItem {
+    pub symbol: String,
+    pub quote: Option<QuoteFields>,
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// A room's watchlist and active alerts, whole (the ticker strip replaces what it shows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticker {
+    pub room_id: i64,
+    pub symbols: Vec<TickerItem>,
+    pub alerts: Vec<AlertView>,
+}
+
+/// The server's scheduled price refresh, on the command queue (AMQP `type` [`REFRESH_TYPE`]):
+/// the symbols every room watches or has an alert on, each asked once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceRefresh {
+    pub refresh_id: Uuid,
+    pub symbols: Vec<StockCode>,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// The bot's prices for one refresh, on the answer queue (AMQP `type` [`PRICES_TYPE`]): one
+/// quote (with `previous_close`, without history) per symbol that has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceReport {
+    pub refresh_id: Uuid,
+    pub prices: Vec<QuoteFields>,
+    pub answered_at: DateTime<Utc>,
+}
+
+/// AMQP `type` property of a [`PriceRefresh`] (a message without one is a `StockCommand`).
+pub const REFRESH_TYPE: &str = "price_refresh";
+/// AMQP `type` property of a [`PriceReport`] (a message without one is a `StockAnswer`).
+pub const PRICES_TYPE: &str = "price_report";
 
 /// The answer to one stock command, on the durable answer queue: the bot's (or a server's,
 /// when no bot answered in time). One server instance stores it as a room message by
@@ -243,6 +323,9 @@ pub enum Event {
         username: String,
         conn_id: Uuid,
     },
+    /// A room's ticker strip changed (a price refresh, a watch, an alert set, fired or
+    /// cancelled): every socket in the room gets the whole state.
+    Ticker(Ticker),
     /// Users whose first socket entered, or last socket left, a room: the changes one instance
     /// recorded in one batch. Each change's `conn_id` is the socket that caused it, which
     /// already knows (it gets the full list instead).
@@ -293,6 +376,7 @@ impl Event {
             Event::DirectTyping { recipient_id, .. } => format!("user.{recipient_id}.typing"),
             Event::BotReply(r) => format!("room.{}.bot", r.room_id),
             Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
+            Event::Ticker(t) => format!("room.{}.ticker", t.room_id),
             Event::UsageReply { user_id, .. } => format!("user.{user_id}.usage"),
             Event::Presences { .. } => "rooms.presence".into(),
             Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),

@@ -17,9 +17,9 @@ pub mod topology;
 
 pub use backoff::Backoff;
 pub use event::{
-    BotMeta, BotReply, Change, DirectMessage, Event, PostedMessage, PresenceChange, QuoteFields,
-    ReactionCount, ReadMarker, ReplyRef, RoomChange, RoomCreated, RoomMessage, RoomTip, StockAnswer,
-    StockCommand,
+    AlertView, BotMeta, BotReply, Change, DirectMessage, Event, HistoryPoint, PRICES_TYPE, PostedMessage,
+    PresenceChange, PriceRefresh, PriceReport, QuoteFields, REFRESH_TYPE, ReactionCount, ReadMarker,
+    ReplyRef, RoomChange, RoomCreated, RoomMessage, RoomTip, StockAnswer, StockCommand, Ticker, TickerItem,
 };
 pub use stock::StockCode;
 pub use topology::Topology;
