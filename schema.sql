@@ -254,6 +254,69 @@ CREATE TABLE public.sessions (
 
 
 --
+-- Name: stock_alerts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stock_alerts (
+    id bigint NOT NULL,
+    room_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    symbol text NOT NULL,
+    op text NOT NULL,
+    threshold numeric NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    fired_at timestamp with time zone,
+    fired_price numeric,
+    fired_quote jsonb,
+    message_id bigint,
+    CONSTRAINT stock_alerts_op_check CHECK ((op = ANY (ARRAY['>'::text, '<'::text, '%'::text]))),
+    CONSTRAINT stock_alerts_symbol_check CHECK (((length(symbol) >= 1) AND (length(symbol) <= 20))),
+    CONSTRAINT stock_alerts_threshold_check CHECK ((threshold > (0)::numeric))
+);
+
+
+--
+-- Name: stock_alerts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.stock_alerts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+--
+-- Name: stock_alerts_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.stock_alerts_id_seq OWNED BY public.stock_alerts.id;
+
+
+--
+-- Name: stock_prices; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stock_prices (
+    symbol text NOT NULL,
+    quote jsonb NOT NULL,
+    refreshed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: stock_refreshes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stock_refreshes (
+    refresh_id uuid NOT NULL,
+    symbols text[] NOT NULL,
+    asked_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: stock_requests; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -264,6 +327,29 @@ CREATE TABLE public.stock_requests (
     username text NOT NULL,
     command text NOT NULL,
     asked_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: stock_schedule; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stock_schedule (
+    name text NOT NULL,
+    due_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: stock_watches; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stock_watches (
+    room_id bigint NOT NULL,
+    symbol text NOT NULL,
+    added_by bigint,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stock_watches_symbol_check CHECK (((length(symbol) >= 1) AND (length(symbol) <= 20)))
 );
 
 
@@ -295,6 +381,13 @@ ALTER TABLE public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: stock_alerts id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_alerts ALTER COLUMN id SET DEFAULT nextval('public.stock_alerts_id_seq'::regclass);
 
 
 --
@@ -418,11 +511,51 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: stock_alerts stock_alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_alerts
+    ADD CONSTRAINT stock_alerts_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: stock_prices stock_prices_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_prices
+    ADD CONSTRAINT stock_prices_pkey PRIMARY KEY (symbol);
+
+
+--
+-- Name: stock_refreshes stock_refreshes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_refreshes
+    ADD CONSTRAINT stock_refreshes_pkey PRIMARY KEY (refresh_id);
+
+
+--
 -- Name: stock_requests stock_requests_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.stock_requests
     ADD CONSTRAINT stock_requests_pkey PRIMARY KEY (request_id);
+
+
+--
+-- Name: stock_schedule stock_schedule_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_schedule
+    ADD CONSTRAINT stock_schedule_pkey PRIMARY KEY (name);
+
+
+--
+-- Name: stock_watches stock_watches_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_watches
+    ADD CONSTRAINT stock_watches_pkey PRIMARY KEY (room_id, symbol);
 
 
 --
@@ -567,10 +700,52 @@ CREATE INDEX sessions_user_id_idx ON public.sessions USING btree (user_id);
 
 
 --
+-- Name: stock_alerts_active; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_alerts_active ON public.stock_alerts USING btree (symbol) WHERE (fired_at IS NULL);
+
+
+--
+-- Name: stock_alerts_room_active; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_alerts_room_active ON public.stock_alerts USING btree (room_id) WHERE (fired_at IS NULL);
+
+
+--
+-- Name: stock_alerts_unposted; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_alerts_unposted ON public.stock_alerts USING btree (id) WHERE ((fired_at IS NOT NULL) AND (message_id IS NULL));
+
+
+--
+-- Name: stock_alerts_user_active; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_alerts_user_active ON public.stock_alerts USING btree (user_id) WHERE (fired_at IS NULL);
+
+
+--
+-- Name: stock_refreshes_asked_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_refreshes_asked_at ON public.stock_refreshes USING btree (asked_at);
+
+
+--
 -- Name: stock_requests_asked_at; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX stock_requests_asked_at ON public.stock_requests USING btree (asked_at);
+
+
+--
+-- Name: stock_watches_symbol; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stock_watches_symbol ON public.stock_watches USING btree (symbol);
 
 
 --
@@ -756,6 +931,30 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: stock_alerts stock_alerts_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_alerts
+    ADD CONSTRAINT stock_alerts_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.room_messages(id) ON DELETE SET NULL;
+
+
+--
+-- Name: stock_alerts stock_alerts_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_alerts
+    ADD CONSTRAINT stock_alerts_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
+-- Name: stock_alerts stock_alerts_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_alerts
+    ADD CONSTRAINT stock_alerts_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: stock_requests stock_requests_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -769,6 +968,22 @@ ALTER TABLE ONLY public.stock_requests
 
 ALTER TABLE ONLY public.stock_requests
     ADD CONSTRAINT stock_requests_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: stock_watches stock_watches_added_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_watches
+    ADD CONSTRAINT stock_watches_added_by_fkey FOREIGN KEY (added_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: stock_watches stock_watches_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_watches
+    ADD CONSTRAINT stock_watches_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
 
 
 --

@@ -140,6 +140,16 @@ pub struct Config {
     #[arg(long, env = "ROOMS_PER_USER", default_value_t = 20, global = true)]
     pub rooms_per_user: u32,
 
+    /// Quotes one user may ask for per minute: each `/stock` symbol, each cashtag answered,
+    /// each `/watch` and `/alert`. Over it, `/stock` gets 429 and cashtags go unanswered.
+    #[arg(long, env = "QUOTES_PER_MINUTE", default_value_t = 30, global = true)]
+    pub quotes_per_minute: u32,
+
+    /// Seconds between price refreshes of every watched or alerted symbol (ticker strips,
+    /// alerts); 0: no scheduled refreshes.
+    #[arg(long, env = "WATCH_REFRESH_SECS", default_value_t = 60, global = true)]
+    pub watch_refresh_secs: u64,
+
     /// Sign-ups one client address may attempt per hour (taken names included); more get 429
     /// with `Retry-After`. 0: no limit.
     #[arg(long, env = "SIGNUPS_PER_ADDRESS", default_value_t = 20, global = true)]

@@ -58,6 +58,7 @@ impl Redo {
             | Event::DirectChanged { .. }
             | Event::RoomCreated(_)
             | Event::RoomUpdated(_)
+            | Event::Ticker(_)
             | Event::ReadMarker(_) => Redo::Again,
             Event::BotReply(_)
             | Event::Typing { .. }

@@ -9,7 +9,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
 use lapin::types::AMQPValue;
 use std::time::Duration;
-use tickertalk_wire::{BotMeta, Event, StockAnswer, StockCommand};
+use tickertalk_wire::{BotMeta, Event, PRICES_TYPE, PriceReport, REFRESH_TYPE, StockAnswer, StockCommand};
 use tracing::Instrument;
 
 use super::codec::{self, Received};
@@ -77,6 +77,12 @@ pub(super) async fn answer_dead_letter(store: Arc<dyn AnswerStore>, delivery: De
             _ => None,
         })
         .unwrap_or_default();
+    if is_kind(&delivery, REFRESH_TYPE) {
+        // A refresh no bot took in time: the next period asks again.
+        tracing::info!(%reason, "price refresh dead-lettered; dropped");
+        let _ = tokio::time::timeout(CALL_TIMEOUT, delivery.ack(BasicAckOptions::default())).await;
+        return;
+    }
     let Ok(cmd) = serde_json::from_slice::<StockCommand>(&delivery.data) else {
         tracing::warn!(%reason, "undecodable dead-lettered command dropped");
         let _ = tokio::time::timeout(CALL_TIMEOUT, delivery.ack(BasicAckOptions::default())).await;
@@ -96,6 +102,9 @@ pub(super) async fn answer_dead_letter(store: Arc<dyn AnswerStore>, delivery: De
 
 /// An answer from the answer queue: stored (and published by the store), then acknowledged.
 pub(super) async fn take_answer(store: Arc<dyn AnswerStore>, delivery: Delivery) {
+    if is_kind(&delivery, PRICES_TYPE) {
+        return take_prices(store, delivery).await;
+    }
     let answer = match serde_json::from_slice::<StockAnswer>(&delivery.data) {
         Ok(a) => a,
         Err(e) => {
@@ -120,6 +129,31 @@ pub(super) async fn take_answer(store: Arc<dyn AnswerStore>, delivery: Delivery)
     }
     .instrument(span)
     .await;
+}
+
+/// A bot's prices for a refresh: stored (alerts fired, tickers published), then acknowledged.
+async fn take_prices(store: Arc<dyn AnswerStore>, delivery: Delivery) {
+    let report = match serde_json::from_slice::<PriceReport>(&delivery.data) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable price report dropped");
+            let reject = delivery.reject(BasicRejectOptions { requeue: false });
+            let _ = tokio::time::timeout(CALL_TIMEOUT, reject).await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("price_report", refresh_id = %report.refresh_id);
+    async {
+        let stored = store.store_prices(report).await;
+        settle(delivery, stored).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Whether the delivery's AMQP `type` is `kind`.
+fn is_kind(delivery: &Delivery, kind: &str) -> bool {
+    delivery.properties.kind().as_ref().map(|k| k.as_str()) == Some(kind)
 }
 
 /// Acknowledges a delivery whose work is done, or returns it to its queue after a pause.
@@ -153,7 +187,7 @@ pub fn unanswered(cmd: &StockCommand, why: &str) -> StockAnswer {
             asked_by: cmd.username.clone(),
             command: cmd.command_text(),
             outcome: "unanswered".into(),
-            quote: None,
+            ..Default::default()
         },
         answered_at: chrono::Utc::now(),
         trace_id: cmd.trace_id.clone(),

@@ -36,7 +36,7 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tickertalk_wire::topology::{STOCK_KEY, name};
-use tickertalk_wire::{Event, StockAnswer, StockCommand, Topology};
+use tickertalk_wire::{Event, PriceRefresh, PriceReport, REFRESH_TYPE, StockAnswer, StockCommand, Topology};
 use tokio::sync::{Notify, RwLock, mpsc, oneshot, watch};
 use uuid::Uuid;
 
@@ -76,6 +76,9 @@ pub trait AnswerStore: Send + Sync {
     /// Stores the answer in its room (once per request id) and publishes it; `Err` when it
     /// could not be stored now (the answer then goes back to its queue).
     fn store(&self, answer: StockAnswer) -> BoxFuture<'_, Result<(), String>>;
+    /// Stores a bot's prices for a refresh this side asked for (and fires the alerts they
+    /// cross); `Err` when it could not be done now (the report then goes back to its queue).
+    fn store_prices(&self, report: PriceReport) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// Why a publish failed. Every variant means "not delivered through the broker"; callers fall
@@ -263,7 +266,7 @@ impl Bus {
         let payload = codec::encode(event);
         // Events are a fan-out of data already stored in PostgreSQL: transient delivery mode is
         // enough (a lost event is re-read from the database by the gap filler).
-        self.send(&self.topology.events, &event.routing_key(), &payload, 1)
+        self.send(&self.topology.events, &event.routing_key(), &payload, 1, None)
             .await
     }
 
@@ -312,9 +315,24 @@ impl Bus {
             return Err(BusError::NoBot);
         }
         let payload = serde_json::to_vec(cmd).expect("commands always serialise");
-        self.send(&self.topology.commands, STOCK_KEY, &payload, 2).await?;
+        self.send(&self.topology.commands, STOCK_KEY, &payload, 2, None)
+            .await?;
         metrics::counter!("tickertalk_stock_commands_total").increment(1);
         Ok(())
+    }
+
+    /// Queues a price refresh for the bots (persistent, confirmed; it expires like a command
+    /// when no bot takes it, and the next period's refresh asks again).
+    pub async fn publish_refresh(&self, refresh: &PriceRefresh) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(refresh).expect("refreshes always serialise");
+        self.send(
+            &self.topology.commands,
+            STOCK_KEY,
+            &payload,
+            2,
+            Some(REFRESH_TYPE),
+        )
+        .await
     }
 
     /// How many bots consume the command queue now (a passive declare); also kept in the

@@ -63,7 +63,10 @@ pub(super) async fn publisher(bus: Weak<Bus>, mut queued: mpsc::Receiver<Outgoin
 /// Hands one queued event to the broker; its confirm is awaited in `confirms`.
 async fn send_one(bus: Arc<Bus>, out: Outgoing, confirms: &mut JoinSet<()>) {
     let events = bus.topology.events.clone();
-    match bus.start_send(&events, &out.key, &out.payload, 1, true).await {
+    match bus
+        .start_send(&events, &out.key, &out.payload, 1, true, None)
+        .await
+    {
         Ok(confirm) => {
             bus.lock_confirms().started(Instant::now());
             confirms.spawn(async move {
@@ -126,9 +129,10 @@ impl Bus {
         key: &str,
         payload: &[u8],
         delivery_mode: u8,
+        kind: Option<&str>,
     ) -> Result<(), BusError> {
         let confirm = self
-            .start_send(exchange, key, payload, delivery_mode, false)
+            .start_send(exchange, key, payload, delivery_mode, false, kind)
             .await?;
         confirmed(confirm).await
     }
@@ -143,6 +147,7 @@ impl Bus {
         payload: &[u8],
         delivery_mode: u8,
         from_here: bool,
+        kind: Option<&str>,
     ) -> Result<PublisherConfirm, BusError> {
         let guard = self.live.read().await;
         let live = guard.as_ref().ok_or(BusError::Down)?;
@@ -154,6 +159,9 @@ impl Bus {
         }
         if from_here {
             props = props.with_app_id(self.instance_id.to_string().into());
+        }
+        if let Some(kind) = kind {
+            props = props.with_type(name(kind));
         }
         let handed = live.publish.basic_publish(
             name(exchange),

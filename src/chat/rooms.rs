@@ -3,13 +3,13 @@
 //! instead: never stored, queued for the bot or answered at once.
 
 use chrono::Utc;
-use tickertalk_wire::{BotReply, Event, RoomCreated, RoomMessage, StockAnswer, StockCommand};
+use tickertalk_wire::{BotReply, Event, PriceReport, RoomCreated, RoomMessage, StockAnswer, StockCommand};
 use uuid::Uuid;
 
 use super::{Chat, ChatError};
 use crate::auth::AuthUser;
 use crate::bus::{AnswerStore, BusError, unanswered};
-use crate::domain::{BOT_NAME, Command, MessageText, RoomName};
+use crate::domain::{BOT_NAME, Command, MessageText, RoomName, StockCode};
 use crate::store::messages::{NewMessage, Outcome};
 use crate::store::{self, Taken, rooms::Room};
 
@@ -148,7 +148,7 @@ impl Chat {
         if let Some(cmd) = Command::parse(text.as_str()) {
             self.room(room_id).await?;
             self.rate_check(user)?;
-            return Ok(self.run_command(user, room_id, cmd, text.as_str()).await);
+            return self.run_command(user, room_id, cmd, text.as_str()).await;
         }
         self.rate_check(user)?;
         if let Some(id) = reply_to
@@ -172,6 +172,10 @@ impl Chat {
         match self.writer.store(row).await? {
             Outcome::New(stored) => {
                 tracing::debug!(room_id, message_id = stored.id, user = %user.username, "message stored");
+                // Asked after the store: the answers follow the message in the room.
+                if text.as_str().contains('$') {
+                    self.cashtag_quotes(user, room_id, text.as_str()).await;
+                }
                 Ok(Posted::Stored(stored))
             }
             Outcome::Repeat(stored) => {
@@ -183,71 +187,97 @@ impl Chat {
         }
     }
 
-    async fn run_command(&self, user: &AuthUser, room_id: i64, cmd: Command, typed: &str) -> Posted {
+    async fn run_command(
+        &self,
+        user: &AuthUser,
+        room_id: i64,
+        cmd: Command,
+        typed: &str,
+    ) -> Result<Posted, ChatError> {
         let request_id = Uuid::new_v4();
-        match cmd {
-            Command::Stock(symbol) => {
-                let command = StockCommand {
-                    request_id,
-                    room_id,
-                    user_id: user.user_id,
-                    username: user.username.clone(),
-                    symbol: symbol.clone(),
-                    requested_at: Utc::now(),
-                    command: typed.to_string(),
-                    trace_id: Some(crate::trace::current_or_new()),
-                };
-                let waiting = store::stock::Request {
-                    request_id,
-                    room_id,
-                    user_id: user.user_id,
-                    username: user.username.clone(),
-                    command: typed.to_string(),
-                };
-                // Recorded first: an answer is stored only for a request that waits.
-                if let Err(e) = store::stock::remember(&self.db, &waiting).await {
-                    tracing::warn!(error = %e, %request_id, "stock command not recorded; not queued");
-                    let answer = unanswered(&command, "the server cannot record requests right now");
-                    self.bot_reply(room_id, request_id, answer.text).await;
-                    return Posted::Command {
-                        command: "stock",
-                        request_id,
-                    };
+        let command = match &cmd {
+            Command::Stock(_) => "stock",
+            Command::Help | Command::Usage { .. } => "help",
+            Command::Watch(_) => "watch",
+            Command::Unwatch(_) => "unwatch",
+            Command::Alert(_) => "alert",
+            Command::Alerts => "alerts",
+            Command::Unalert(_) => "unalert",
+        };
+        let reply = match cmd {
+            Command::Stock(symbols) => {
+                self.quote_check(user, symbols.len() as u32)?;
+                // One request (and one stored answer) per symbol; the first one's id is the
+                // command's.
+                let mut id = request_id;
+                for symbol in symbols {
+                    self.queue_quote(user, room_id, symbol, typed, id).await;
+                    id = Uuid::new_v4();
                 }
-                if let Err(e) = self.bus.publish_command(&command).await {
-                    tracing::warn!(error = %e, %request_id, "stock command not queued");
-                    // Never silence: say so in the room, stored like the bot's answer would be.
-                    let (why, label) = match e {
-                        BusError::NoBot => ("the quote bot is offline", "no_bot"),
-                        _ => ("the bot cannot be reached", "broker_unreachable"),
-                    };
-                    let answer = unanswered(&command, why);
-                    metrics::counter!("tickertalk_stock_unanswered_total", "why" => label).increment(1);
-                    if let Err(e) = self.store_answer(answer.clone()).await {
-                        tracing::warn!(error = %e, %request_id, "could not store the answer; saying it unstored");
-                        self.bot_reply(room_id, request_id, answer.text).await;
-                    }
-                } else {
-                    tracing::info!(%request_id, trace_id = command.trace_id.as_deref(), room_id, symbol = symbol.as_str(), "stock command queued");
-                }
-                Posted::Command {
-                    command: "stock",
-                    request_id,
-                }
+                return Ok(Posted::Command { command, request_id });
             }
-            Command::Help { reason } => {
-                // A typo is the typist's business: only their sockets in this room hear why.
-                self.bus.publish(Event::UsageReply {
-                    user_id: user.user_id,
-                    room_id,
-                    text: Command::help_text(&reason),
-                    created_at: Utc::now(),
-                });
-                Posted::Command {
-                    command: "help",
-                    request_id,
-                }
+            // A typo is the typist's business: only their sockets in this room hear why.
+            Command::Usage { reason } => Command::help_text(&reason),
+            other => self.ticker_command(user, room_id, other).await?,
+        };
+        self.bus.publish(Event::UsageReply {
+            user_id: user.user_id,
+            room_id,
+            text: reply,
+            created_at: Utc::now(),
+        });
+        Ok(Posted::Command { command, request_id })
+    }
+
+    /// Records one quote request and queues it for the bot; when it cannot be queued, the room
+    /// hears why (stored like the bot's answer would be).
+    pub(super) async fn queue_quote(
+        &self,
+        user: &AuthUser,
+        room_id: i64,
+        symbol: StockCode,
+        typed: &str,
+        request_id: Uuid,
+    ) {
+        let command = StockCommand {
+            request_id,
+            room_id,
+            user_id: user.user_id,
+            username: user.username.clone(),
+            symbol: symbol.clone(),
+            requested_at: Utc::now(),
+            command: typed.to_string(),
+            trace_id: Some(crate::trace::current_or_new()),
+        };
+        let waiting = store::stock::Request {
+            request_id,
+            room_id,
+            user_id: user.user_id,
+            username: user.username.clone(),
+            command: typed.to_string(),
+        };
+        // Recorded first: an answer is stored only for a request that waits.
+        if let Err(e) = store::stock::remember(&self.db, &waiting).await {
+            tracing::warn!(error = %e, %request_id, "stock command not recorded; not queued");
+            let answer = unanswered(&command, "the server cannot record requests right now");
+            self.bot_reply(room_id, request_id, answer.text).await;
+            return;
+        }
+        if let Err(e) = self.bus.publish_command(&command).await {
+            tracing::warn!(error = %e, %request_id, "stock command not queued");
+            // Never silence: say so in the room, stored like the bot's answer would be.
+            let (why, label) = match e {
+                BusError::NoBot => ("the quote bot is offline", "no_bot"),
+                _ => ("the bot cannot be reached", "broker_unreachable"),
+            };
+            let answer = unanswered(&command, why);
+            metrics::counter!("tickertalk_stock_unanswered_total", "why" => label).increment(1);
+            if let Err(e) = self.store_answer(answer.clone()).await {
+                tracing::warn!(error = %e, %request_id, "could not store the answer; saying it unstored");
+                self.bot_reply(room_id, request_id, answer.text).await;
             }
+        } else {
+            tracing::info!(%request_id, trace_id = command.trace_id.as_deref(), room_id, symbol = symbol.as_str(), "stock command queued");
         }
     }
 
@@ -302,7 +332,7 @@ impl Chat {
     }
 
     /// The `stockbot` account's id (made by a migration), looked up once.
-    async fn bot_user_id(&self) -> Result<i64, ChatError> {
+    pub(super) async fn bot_user_id(&self) -> Result<i64, ChatError> {
         if let Some(id) = self.bot_id.get() {
             return Ok(*id);
         }
@@ -326,5 +356,9 @@ impl Chat {
 impl AnswerStore for Chat {
     fn store(&self, answer: StockAnswer) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { self.store_answer(answer).await.map_err(|e| e.to_string()) })
+    }
+
+    fn store_prices(&self, report: PriceReport) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.store_prices(report).await.map_err(|e| e.to_string()) })
     }
 }

@@ -5,14 +5,14 @@
 //! timestamp are. It must not use any other module of this crate, touch I/O, or know about HTTP,
 //! SQL or the broker; everything above may use it.
 
-mod command;
+pub mod command;
 mod emoji;
 pub mod fields;
 mod names;
 mod text;
 pub mod time;
 
-pub use command::{Command, StockCode};
+pub use command::{Command, HELP_TEXT, StockCode};
 pub use emoji::Emoji;
 pub use names::{Email, Password, RoomName, Username};
 pub use text::{ClientId, MessageText, OptionalField, TextError};

@@ -173,6 +173,17 @@ pub async fn members(state: Arc<AppState>, _me: AuthUser, req: Request) -> Handl
     Ok(json(StatusCode::OK, &members))
 }
 
+/// `GET /v1/chat/rooms/:id/watchlist`: the room's ticker strip (watched symbols with their
+/// latest prices, active alerts); the type 15 frame carries the same. At most 10 symbols and
+/// 20 alerts: a bounded read.
+pub async fn watchlist(state: Arc<AppState>, _me: AuthUser, req: Request) -> HandlerResult {
+    let t = state.chat.watchlist(req.int("id")).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"symbols": t.symbols, "alerts": t.alerts}),
+    ))
+}
+
 /// `DELETE /v1/chat/rooms/:id/members/me`: leave the room (204).
 pub async fn leave(state: Arc<AppState>, me: AuthUser, req: Request) -> HandlerResult {
     state.chat.leave_room(&me, req.int("id")).await?;

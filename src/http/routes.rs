@@ -148,6 +148,11 @@ pub static ROUTES: &[Route] = &[
         user!(rooms::leave),
     ),
     route(
+        Method::GET,
+        "/v1/chat/rooms/{id:int}/watchlist",
+        user!(rooms::watchlist),
+    ),
+    route(
         Method::PATCH,
         "/v1/chat/rooms/{id:int}/messages/{mid:int}",
         user!(changes::edit_room),

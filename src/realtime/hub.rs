@@ -314,6 +314,18 @@ impl Hub {
                     }
                 }
             }
+            Event::Ticker(t) => {
+                let frame: Utf8Bytes = protocol::ticker(&t).into();
+                let inner = self.lock();
+                let Some(room) = inner.rooms.get(&t.room_id) else {
+                    return;
+                };
+                for conn in &room.members {
+                    if let Some(c) = inner.conns.get(conn).filter(|c| c.dialect == Dialect::V1) {
+                        send(c, Outbound::Frame(frame.clone()));
+                    }
+                }
+            }
             Event::RoomUpdated(room) => {
                 to_every_v1_socket(&self.lock(), protocol::room_updated(&room).into());
             }

@@ -35,6 +35,7 @@ pub mod kind {
     pub const MESSAGE_CHANGED: i64 = 12;
     pub const DIRECT_CHANGED: i64 = 13;
     pub const ROOM_UPDATED: i64 = 14;
+    pub const TICKER: i64 = 15;
 }
 
 /// A client frame, as far as it parsed. Unknown fields (such as a spoofed `chatuser`) are ignored.
@@ -113,6 +114,12 @@ pub struct RoomMessageFrame<'a> {
     pub outcome: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote: Option<&'a QuoteFields>,
+    /// On `no_data`: a symbol the asker may have meant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<&'a str>,
+    /// On `alert`: the alert that fired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<&'a tickertalk_wire::AlertView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<String>,
     /// A tombstone: `chatmessage` is empty.
@@ -230,6 +237,8 @@ impl<'a> RoomMessageFrame<'a> {
             command: meta.map(|b| b.command.as_str()),
             outcome: meta.map(|b| b.outcome.as_str()),
             quote: meta.and_then(|b| b.quote.as_ref()),
+            suggestion: meta.and_then(|b| b.suggestion.as_deref()),
+            alert: meta.and_then(|b| b.alert.as_ref()),
             edited_at: m.edited_at.as_ref().map(timestamp),
             deleted: m.deleted,
             reply_to: m.reply_to.as_deref().map(|r| ReplyFrame {
@@ -385,6 +394,17 @@ pub fn room_updated(room: &tickertalk_wire::RoomCreated) -> String {
     json!({
         "type": kind::ROOM_UPDATED,
         "room": {"id": room.id, "name": room.name, "created_at": timestamp(&room.created_at), "topic": room.topic},
+    })
+    .to_string()
+}
+
+/// A room's ticker strip, whole: `{"type":15,"chatroomId":1,"symbols":[...],"alerts":[...]}`.
+pub fn ticker(t: &tickertalk_wire::Ticker) -> String {
+    json!({
+        "type": kind::TICKER,
+        "chatroomId": t.room_id,
+        "symbols": t.symbols,
+        "alerts": t.alerts,
     })
     .to_string()
 }

@@ -206,6 +206,10 @@ impl Application {
         phases.work.spawn("heartbeat", |stop| heartbeat(c, h, stop));
         let probed = db.clone();
         phases.work.spawn("pool probe", |stop| pool_probe(probed, stop));
+        let priced = chat.clone();
+        phases
+            .work
+            .spawn("price refresh", |stop| price_refresh(priced, stop));
         let state = Arc::new(AppState {
             chat,
             hub,
@@ -360,6 +364,24 @@ async fn heartbeat(chat: Arc<Chat>, hub: Arc<realtime::Hub>, mut shutdown: Shutd
                         }
                         Err(e) => tracing::warn!(error = %e, "presence not restored; retrying at the next heartbeat"),
                     }
+                }
+            }
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
+/// Checks a few times per `WATCH_REFRESH_SECS` whether the scheduled price refresh is due
+/// (one server per period asks the bots: `chat::tickers`), and posts fired alerts left unposted.
+async fn price_refresh(chat: Arc<Chat>, mut shutdown: Shutdown) {
+    let every = (chat.refresh_period / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = chat.tick_prices().await {
+                    tracing::warn!(error = %e, "price refresh not asked; retrying");
                 }
             }
             _ = shutdown.recv() => break,

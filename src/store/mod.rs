@@ -67,6 +67,7 @@ pub mod search;
 pub mod sessions;
 pub mod stock;
 pub mod throttle;
+pub mod tickers;
 pub mod users;
 
 use std::str::FromStr;
