@@ -18,7 +18,8 @@ trap 'kill $quotes ${bot:+$bot} 2>/dev/null || true; wait ${bot:+$bot} 2>/dev/nu
 for _ in $(seq 50); do [[ -s $quotes_out ]] && break; sleep 0.1; done
 port=$(head -1 "$quotes_out")
 [[ -n $port ]] || die "the fake quote service did not start"
-QUOTE_URL="http://127.0.0.1:$port/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv" RUST_LOG=warn \
+QUOTE_URL="http://127.0.0.1:$port/q/l/?s={symbol}&f=sd2t2ohlcv&h&e=csv" \
+    QUOTE_HISTORY_URL="http://127.0.0.1:$port/q/d/l/?s={symbol}&i=d" RUST_LOG=warn \
     METRICS_ADDR="" "${BENCH_BOT_BIN:-target/release/tickertalk-bot}" >target/bench/bot.log 2>&1 &
 bot=$!
 # The bot logs nothing at warn once started; it connects within a second here. A command sent

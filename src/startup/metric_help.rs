@@ -89,7 +89,15 @@ pub(super) fn describe_metrics() {
     );
     describe_counter!(
         "tickertalk_stock_answers_refused_total",
-        "Answers from the answer queue not stored, by why (no_request, other_room, invalid_text)"
+        "Answers from the answer queue not stored, by why (no_request, other_room, invalid_text, no_refresh)"
+    );
+    describe_counter!(
+        "tickertalk_price_refreshes_total",
+        "Price refreshes asked of the bots (scheduled, or for a symbol just watched or alerted)"
+    );
+    describe_counter!(
+        "tickertalk_price_alerts_fired_total",
+        "Price alerts fired by a refresh (each once)"
     );
     describe_counter!(
         "tickertalk_refresh_reuse_total",
@@ -119,7 +127,7 @@ pub(super) fn describe_metrics() {
     zero(
         "tickertalk_stock_answers_refused_total",
         "why",
-        &["no_request", "other_room", "invalid_text"],
+        &["no_request", "other_room", "invalid_text", "no_refresh"],
     );
     zero(
         "tickertalk_logins_total",
@@ -140,6 +148,8 @@ pub(super) fn describe_metrics() {
         "tickertalk_stock_commands_total",
         "tickertalk_refresh_reuse_total",
         "tickertalk_broker_unsent_dropped_total",
+        "tickertalk_price_refreshes_total",
+        "tickertalk_price_alerts_fired_total",
     ] {
         metrics::counter!(name).increment(0);
     }
