@@ -89,19 +89,21 @@ export function pastQuotesPath(symbol) {
   return searchPath(symbol, { order: 'newest', limit: PAST_QUOTES_READ });
 }
 
-/** Of a page of results, the bot's answers that name `symbol`: at most PAST_QUOTES, newest first. */
+/**
+ * Of a page of results, the bot's answers that quote `symbol`: at most
+ * PAST_QUOTES, newest first. A quote names the symbol first and a price
+ * ("AAPL.US quote is $93.42 per share", "Alert: AAPL.US is $101.50, ..."); an
+ * answer without one ("not available", "Did you mean AAPL.US?") is no quote.
+ */
 export function pastQuotes(results, symbol) {
   const want = String(symbol || '').toUpperCase();
   if (!want) return [];
-  const names = (text) => {
-    const t = text.toUpperCase();
-    for (let at = t.indexOf(want); at >= 0; at = t.indexOf(want, at + 1)) {
-      // The whole symbol: AAPL.US is not named by "AAPL.USD" nor "XAAPL.US".
-      if (!/[A-Z0-9.]/.test(t[at - 1] || ' ') && !/[A-Z0-9]/.test(t[at + want.length] || ' ')) return true;
-    }
-    return false;
+  const quotes = (text) => {
+    const t = text.toUpperCase().replace(/^ALERT: /, '');
+    // The whole symbol: AAPL.US is not named by "AAPL.USD".
+    return t.startsWith(want) && !/[A-Z0-9]/.test(t[want.length] || ' ') && /\$\d/.test(t);
   };
-  return results.filter((r) => sameUser(r.chatuser, BOT_NAME) && names(r.chatmessage)).slice(0, PAST_QUOTES);
+  return results.filter((r) => sameUser(r.chatuser, BOT_NAME) && quotes(r.chatmessage)).slice(0, PAST_QUOTES);
 }
 
 /** A result as the model's message, for the Mentions list. */

@@ -238,16 +238,19 @@ describe('the commands hint', () => {
 describe('a cashtag\'s past quotes', () => {
   const result = (id, chatuser, chatmessage) => ({ id, chatroomId: 1, chatuser, chatmessage, created_at: '2024-05-03T20:00:00Z', highlight: [] });
 
-  it('are the bot\'s answers that name the symbol, newest first, five at most', () => {
+  it('are the bot\'s answers that quote the symbol, newest first, five at most', () => {
     const results = [
-      result(1, 'alice', 'AAPL.US is cheap'),
+      result(1, 'alice', 'AAPL.US is cheap at $90'),
       result(2, 'stockbot', 'AAPL.US quote is $93.42 per share'),
       result(3, 'stockbot', 'AAPL.USD quote is $1 per share'),
-      result(4, 'StockBot', 'Alert: AAPL.US is $201.50, above $200 (set by alice)'),
+      result(4, 'StockBot', 'Alert: AAPL.US is $201.50, above 200 (set by alice).'),
       result(5, 'stockbot', 'MSFT.US quote is $334.27 per share'),
+      result(10, 'stockbot', 'APPL.US quote is not available. Did you mean AAPL.US (Apple)? Try /stock=aapl.us'),
+      result(11, 'stockbot', 'AAPL.US quote is not available'),
+      result(12, 'stockbot', 'Alert 2 set: #2 AAPL.US below 50 (ann). It posts here once.'),
       ...[6, 7, 8, 9].map((id) => result(id, 'stockbot', `AAPL.US quote is $9${id} per share`)),
     ];
-    assert.deepEqual(pastQuotes(results, 'AAPL.US').map((r) => r.id), [2, 4, 6, 7, 8], 'AAPL.USD is another symbol');
+    assert.deepEqual(pastQuotes(results, 'AAPL.US').map((r) => r.id), [2, 4, 6, 7, 8], 'no other symbol, no answer without a price');
     assert.deepEqual(pastQuotes(results, ''), []);
     assert.equal(pastQuotesPath('AAPL.US'), '/v1/search?q=AAPL.US&limit=50&order=newest');
   });
