@@ -4,7 +4,7 @@
 // /watch and following the fake quote service's price on the server's refresh (every 2 s
 // here), after a reload too; an alert firing once when the price crosses it, and another
 // cancelled with its ✕; a cashtag opening the search for it with the symbol's past quotes;
-// and /help readable on its lines, for the typist only.
+// /help readable on its lines, for the typist only; and axe-core on all of it, in both themes.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import {
   cleanupAll, launchBrowser, newPage, rand, screenshot, startStack,
 } from './harness.js';
 import {
-  bubble, messages, send, signUp, waitForConversation, waitForMessage, waitOnline,
+  axeSerious, bubble, messages, send, signUp, waitForConversation, waitForMessage, waitOnline,
 } from './ui.js';
 
 const RUN = rand(6);
@@ -275,6 +275,30 @@ describe('stocks: the card\'s chart, the ticker strip, alerts and cashtags, in C
     await screenshot(ann, 'stock-help');
     await delay(1000);
     assert.equal((await messages(ben)).filter((m) => (m.text || '').includes('/watch') && m.bot).length, 0, 'not for the room');
+  }));
+
+  it('has no serious accessibility violations: cards, the strip with an alert, past quotes (axe-core, both themes)', { timeout: 120_000 }, () => step('axe', async () => {
+    await send(ann, '/watch=aapl.us');
+    for (const [i, scheme] of ['light', 'dark'].entries()) {
+      const page = await newPage(browser, `axe-${scheme}`, { bypassCSP: true, colorScheme: scheme });
+      try {
+        await page.goto(stack.origin);
+        await signUp(page, { username: `axe${scheme}_${RUN}`, email: `axe${scheme}_${RUN}@example.com`, password: 'axe password here' });
+        await waitForConversation(page, 'General');
+        await waitOnline(page);
+        // An alert of this user's own, so the strip has its ✕.
+        await send(page, `/alert=aapl.us<${40 - i}`);
+        await waitForStrip(page, (x) => x.items.length > 0 && x.alerts.some((a) => a.cancel), 'the strip with an alert of ours');
+        await bubble(page, CASHTAG).getByTestId('cashtag').click();
+        await page.getByTestId('past-quote').first().waitFor();
+        await bubble(page, QUOTE).scrollIntoViewIfNeeded();
+        assert.deepEqual(await axeSerious(page), [], `axe (${scheme})`);
+        await page.locator('[data-testid="ticker-alert-cancel"]').first().click();
+        await waitForStrip(page, (x) => !x.alerts.some((a) => a.cancel), 'our alert cancelled');
+      } finally {
+        await page.context().close();
+      }
+    }
   }));
 
   it('logged no CSP violations or script errors', () => {
