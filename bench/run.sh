@@ -67,7 +67,7 @@ for scenario in "${scenarios[@]}"; do
         ;;
     stock)
         TICKERTALK_BIN=$BENCH_BIN WITH_SERVER_DB_PREFIX=tt_bench WITH_SERVER_LOG=target/bench/server-stock.log \
-            RATE_LIMIT_MESSAGES=1000000 RUST_LOG=warn bash scripts/with-server.sh bash bench/stock.sh |
+            RATE_LIMIT_MESSAGES=1000000 QUOTES_PER_MINUTE=0 RUST_LOG=warn bash scripts/with-server.sh bash bench/stock.sh |
             tee -a target/bench/results.jsonl
         ;;
     *) die "unknown scenario '$scenario' (fanout, fanout2, room, idle, logins, logins-fanout, history, stock, search)" ;;

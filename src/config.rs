@@ -142,6 +142,7 @@ pub struct Config {
 
     /// Quotes one user may ask for per minute: each `/stock` symbol, each cashtag answered,
     /// each `/watch` and `/alert`. Over it, `/stock` gets 429 and cashtags go unanswered.
+    /// 0: no limit.
     #[arg(long, env = "QUOTES_PER_MINUTE", default_value_t = 30, global = true)]
     pub quotes_per_minute: u32,
 

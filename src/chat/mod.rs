@@ -89,8 +89,9 @@ pub struct Chat {
     exits: tokio::sync::mpsc::Sender<presence::Exit>,
     /// The `stockbot` account's id, once looked up (`rooms.rs`).
     bot_id: std::sync::OnceLock<i64>,
-    /// Per-user budget of quotes (`/stock` symbols, cashtags, watches, alerts), `tickers.rs`.
-    quotes: RateLimiter,
+    /// Per-user budget of quotes (`/stock` symbols, cashtags, watches, alerts), `tickers.rs`;
+    /// none when `QUOTES_PER_MINUTE` is 0.
+    quotes: Option<RateLimiter>,
     /// When each room last got a cashtag quote for each symbol (`tickers.rs`).
     cashtags: tickers::CashtagMemory,
     /// How often watched and alerted symbols are refreshed (`WATCH_REFRESH_SECS`; zero: never).
@@ -131,7 +132,8 @@ impl Chat {
             signups_per_address: i32::try_from(config.signups_per_address).unwrap_or(i32::MAX),
             rooms_per_user: i32::try_from(config.rooms_per_user).unwrap_or(i32::MAX),
             bot_id: std::sync::OnceLock::new(),
-            quotes: RateLimiter::new(config.quotes_per_minute, Duration::from_secs(60)),
+            quotes: (config.quotes_per_minute > 0)
+                .then(|| RateLimiter::new(config.quotes_per_minute, Duration::from_secs(60))),
             cashtags: Default::default(),
             refresh_period: Duration::from_secs(config.watch_refresh_secs),
         }

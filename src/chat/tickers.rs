@@ -63,9 +63,12 @@ impl CashtagMemory {
 }
 
 impl Chat {
-    /// Takes `n` quotes from the user's quote budget (`QUOTES_PER_MINUTE`).
+    /// Takes `n` quotes from the user's quote budget (`QUOTES_PER_MINUTE`; 0: no budget).
     pub(super) fn quote_check(&self, user: &AuthUser, n: u32) -> Result<(), ChatError> {
-        self.quotes
+        let Some(quotes) = &self.quotes else {
+            return Ok(());
+        };
+        quotes
             .take(user.user_id, n)
             .map_err(|wait| ChatError::RateLimited {
                 retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,

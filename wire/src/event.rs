@@ -186,7 +186,7 @@ pub struct AlertView {
     pub op: String,
     pub threshold: String,
     pub set_by: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "micros")]
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -195,7 +195,26 @@ pub struct AlertView {
 pub struct TickerItem {
     pub symbol: String,
     pub quote: Option<QuoteFields>,
+    #[serde(with = "micros")]
     pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// Instants as every timestamp of the API: RFC 3339, UTC, always six fraction digits
+/// (`2026-11-21T10:00:00.123456Z`), so clients can compare them as text.
+mod micros {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<DateTime<Utc>>::deserialize(d)
+    }
 }
 
 /// A room's watchlist and active alerts, whole (the ticker strip replaces what it shows).
@@ -455,6 +474,31 @@ impl StockCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticker_times_always_have_six_fraction_digits() {
+        let whole = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let item = TickerItem {
+            symbol: "AAPL.US".into(),
+            quote: None,
+            refreshed_at: Some(whole),
+        };
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(
+            json.contains(r#""refreshed_at":"2026-12-07T12:00:00.000000Z""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<TickerItem>(&json).unwrap(), item);
+        let none = TickerItem {
+            refreshed_at: None,
+            ..item
+        };
+        let json = serde_json::to_string(&none).unwrap();
+        assert!(json.contains(r#""refreshed_at":null"#), "{json}");
+        assert_eq!(serde_json::from_str::<TickerItem>(&json).unwrap(), none);
+    }
 
     #[test]
     fn events_round_trip_through_json() {
