@@ -84,6 +84,37 @@ async fn refreshed_after(
     }
 }
 
+/// Two servers and two bots on one database and broker prefix, AAPL.US at 93.42 until the
+/// test moves it, no quote cache (every refresh fetches).
+struct Pair {
+    app: TestApp,
+    peer: TestApp,
+    aapl: Arc<Mutex<String>>,
+    quotes: FakeQuotes,
+    bots: [Bot; 2],
+}
+
+impl Pair {
+    async fn start() -> Pair {
+        let app = TestApp::spawn(&[HOURLY]).await;
+        let peer = app.spawn_peer(&[HOURLY]).await;
+        let aapl = price("93.42");
+        let quotes = market(aapl.clone()).await;
+        let bots = [
+            Bot::start(&app.env.prefix, &quotes.url("a"), &["--quote-cache-secs=0"]),
+            Bot::start(&app.env.prefix, &quotes.url("b"), &["--quote-cache-secs=0"]),
+        ];
+        wait_consumers(&app.env.prefix, 2).await;
+        Pair {
+            app,
+            peer,
+            aapl,
+            quotes,
+            bots,
+        }
+    }
+}
+
 /// The stored messages of `room` that are fired alerts.
 async fn alert_messages(app: &TestApp, token: &str, room: i64) -> Vec<Value> {
     stored_bodies(app, token, room)
@@ -287,15 +318,13 @@ async fn history_is_cached_and_its_failures_still_give_the_price() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchlists_refresh_once_per_period_with_two_servers_and_two_bots() {
-    let app = TestApp::spawn(&[HOURLY]).await;
-    let peer = app.spawn_peer(&[HOURLY]).await;
-    let aapl = price("93.42");
-    let quotes = market(aapl.clone()).await;
-    let bots = [
-        Bot::start(&app.env.prefix, &quotes.url("a"), &["--quote-cache-secs=0"]),
-        Bot::start(&app.env.prefix, &quotes.url("b"), &["--quote-cache-secs=0"]),
-    ];
-    wait_consumers(&app.env.prefix, 2).await;
+    let Pair {
+        app,
+        peer,
+        aapl,
+        quotes,
+        bots,
+    } = Pair::start().await;
     let [alice, bob] = app.tokens(["alice", "bob"]).await;
     let rooms = [
         app.create_room(&alice, "One").await,
@@ -389,15 +418,13 @@ async fn watchlists_refresh_once_per_period_with_two_servers_and_two_bots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_fires_once_when_a_refresh_crosses_it_and_is_listed_and_cancellable() {
-    let app = TestApp::spawn(&[HOURLY]).await;
-    let peer = app.spawn_peer(&[HOURLY]).await;
-    let aapl = price("93.42");
-    let quotes = market(aapl.clone()).await;
-    let bots = [
-        Bot::start(&app.env.prefix, &quotes.url("a"), &["--quote-cache-secs=0"]),
-        Bot::start(&app.env.prefix, &quotes.url("b"), &["--quote-cache-secs=0"]),
-    ];
-    wait_consumers(&app.env.prefix, 2).await;
+    let Pair {
+        app,
+        peer,
+        aapl,
+        quotes: _quotes,
+        bots,
+    } = Pair::start().await;
     let (alice, room, mut wa) = app.user_in_room("alice", "Lobby").await;
     let bob = app.token("bob").await;
     let mut wb = peer.ws(&bob).await;
