@@ -227,6 +227,9 @@ async fn cashtags_are_quoted_after_the_message_once_per_room_and_within_the_budg
     let stored = app.post_message(&alice, room, "$AMD is quiet").await;
     assert_eq!(stored["chatmessage"], "$AMD is quiet");
     assert_eq!(quotes.hits_for("amd.us"), 0);
+    // Pinning needs no budget: the symbol waits for the next scheduled refresh.
+    let pinned = usage_reply(&mut ws, room, "/watch=msft", "w").await;
+    assert!(pinned.starts_with("MSFT.US is on this room's ticker (1 of 10)"), "{pinned}");
 
     bot.stop().await;
     drop(ws);
@@ -548,6 +551,14 @@ async fn the_same_prices_stored_by_two_servers_at_once_fire_an_alert_once_and_fo
         fired[0]["chatmessage"],
         "Alert: AAPL.US is $89.10, below 90 (set by alice)."
     );
+    // AAPL is tracked by nothing now: its price goes once it is a day old, not before.
+    let prune = || tickertalk::store::tickers::prune_prices(&app.db, 86_400.0);
+    assert_eq!(prune().await.unwrap(), 0);
+    sqlx::query("UPDATE stock_prices SET refreshed_at = now() - interval '2 days'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(prune().await.unwrap(), 1);
     drop(ws);
 }
 

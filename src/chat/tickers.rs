@@ -34,6 +34,8 @@ pub const CASHTAG_QUIET: Duration = Duration::from_secs(300);
 const REFRESH_MAX_SYMBOLS: i64 = 500;
 /// Refreshes older than this are forgotten: a report for one is refused.
 const REFRESH_KEPT_SECS: f64 = 600.0;
+/// The last price of a symbol nobody watches or alerts on any more is kept this long.
+const PRICES_KEPT_SECS: f64 = 86_400.0;
 /// Remembered (room, symbol) cashtag answers per instance before old ones are dropped.
 const CASHTAG_MEMORY: usize = 10_000;
 
@@ -121,7 +123,6 @@ impl Chat {
                 }
             }
             Command::Watch(Some(code)) => {
-                self.quote_check(user, 1)?;
                 let shown = code.as_str().to_ascii_uppercase();
                 match store::tickers::watch(&self.db, room_id, code.as_str(), user.user_id, WATCHES_PER_ROOM)
                     .await?
@@ -132,7 +133,11 @@ impl Chat {
                     ),
                     Added::New(n) => {
                         self.publish_tickers(&[room_id]).await;
-                        self.ask_prices(vec![code.as_str().to_string()]).await;
+                        // Priced at once while the user's quote budget lasts; otherwise at the
+                        // next scheduled refresh (pinning costs no fetch of its own).
+                        if self.quote_check(user, 1).is_ok() {
+                            self.ask_prices(vec![code.as_str().to_string()]).await;
+                        }
                         format!(
                             "{shown} is on this room's ticker ({n} of {WATCHES_PER_ROOM}); prices refresh every {}.",
                             self.refresh_period_text()
@@ -240,6 +245,7 @@ impl Chat {
             return Ok(false);
         }
         store::tickers::prune_refreshes(&self.db, REFRESH_KEPT_SECS).await?;
+        store::tickers::prune_prices(&self.db, PRICES_KEPT_SECS).await?;
         let symbols = store::tickers::tracked(&self.db, REFRESH_MAX_SYMBOLS).await?;
         if !symbols.is_empty() {
             self.ask_prices(symbols).await;

@@ -167,6 +167,20 @@ pub async fn prune_refreshes(db: &PgPool, secs: f64) -> StoreResult<u64> {
     Ok(done.rows_affected())
 }
 
+/// Deletes the prices of symbols no room watches or has an active alert on, refreshed more
+/// than `secs` ago; how many.
+pub async fn prune_prices(db: &PgPool, secs: f64) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM stock_prices p WHERE p.refreshed_at < now() - make_interval(secs => $1) \
+           AND NOT EXISTS (SELECT 1 FROM stock_watches w WHERE w.symbol = p.symbol) \
+           AND NOT EXISTS (SELECT 1 FROM stock_alerts a WHERE a.symbol = p.symbol AND a.fired_at IS NULL)",
+    )
+    .bind(secs)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Stores the latest prices (lower-case symbol, quote) and fires the active alerts they cross,
 /// in one transaction. Returns the ids of the alerts fired (each exactly once: another server
 /// storing the same prices finds them fired already).
