@@ -229,7 +229,10 @@ async fn cashtags_are_quoted_after_the_message_once_per_room_and_within_the_budg
     assert_eq!(quotes.hits_for("amd.us"), 0);
     // Pinning needs no budget: the symbol waits for the next scheduled refresh.
     let pinned = usage_reply(&mut ws, room, "/watch=msft", "w").await;
-    assert!(pinned.starts_with("MSFT.US is on this room's ticker (1 of 10)"), "{pinned}");
+    assert!(
+        pinned.starts_with("MSFT.US is on this room's ticker (1 of 10)"),
+        "{pinned}"
+    );
 
     bot.stop().await;
     drop(ws);
