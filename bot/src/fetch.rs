@@ -135,16 +135,27 @@ impl QuoteSource {
     /// Never fails, and is ready within `total_timeout` (plus [`HISTORY_GRACE`] at most when
     /// the history is slower than the quote).
     pub async fn answer(&self, symbol: &StockCode) -> Answer {
-        match self.full_quote(symbol).await {
-            Ok(Quote::Price(fields)) => Answer {
-                text: quote::reply(&Quote::Price(fields.clone())),
+        let q = match self.full_quote(symbol).await {
+            Ok(q) => q,
+            Err(why) => {
+                return Answer {
+                    text: quote::failure_reply(symbol.as_str(), &why),
+                    outcome: "failed",
+                    quote: None,
+                    suggestion: None,
+                };
+            }
+        };
+        let mut text = quote::reply(&q);
+        match q {
+            Quote::Price(fields) => Answer {
+                text,
                 outcome: "quote",
                 quote: Some(fields),
                 suggestion: None,
             },
-            Ok(q @ Quote::NoData { .. }) => {
+            Quote::NoData { .. } => {
                 let hint = suggest::suggest(symbol.as_str());
-                let mut text = quote::reply(&q);
                 if let Some(k) = hint {
                     text = format!("{text}. {}", suggest::sentence(k));
                 }
@@ -155,12 +166,6 @@ impl QuoteSource {
                     suggestion: hint.map(|k| k.symbol.to_ascii_uppercase()),
                 }
             }
-            Err(why) => Answer {
-                text: quote::failure_reply(symbol.as_str(), &why),
-                outcome: "failed",
-                quote: None,
-                suggestion: None,
-            },
         }
     }
 

@@ -105,15 +105,8 @@ pub(super) async fn take_answer(store: Arc<dyn AnswerStore>, delivery: Delivery)
     if is_kind(&delivery, PRICES_TYPE) {
         return take_prices(store, delivery).await;
     }
-    let answer = match serde_json::from_slice::<StockAnswer>(&delivery.data) {
-        Ok(a) => a,
-        Err(e) => {
-            // Never storable: dropped (the queue has no dead-letter exchange), and said.
-            tracing::error!(error = %e, "undecodable stock answer dropped");
-            let reject = delivery.reject(BasicRejectOptions { requeue: false });
-            let _ = tokio::time::timeout(CALL_TIMEOUT, reject).await;
-            return;
-        }
+    let Some(answer) = decode::<StockAnswer>(&delivery, "stock answer").await else {
+        return;
     };
     // Logged under the asking request's id (`trace_id`), which the bot handed back.
     let span = tracing::info_span!(
@@ -133,14 +126,8 @@ pub(super) async fn take_answer(store: Arc<dyn AnswerStore>, delivery: Delivery)
 
 /// A bot's prices for a refresh: stored (alerts fired, tickers published), then acknowledged.
 async fn take_prices(store: Arc<dyn AnswerStore>, delivery: Delivery) {
-    let report = match serde_json::from_slice::<PriceReport>(&delivery.data) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "undecodable price report dropped");
-            let reject = delivery.reject(BasicRejectOptions { requeue: false });
-            let _ = tokio::time::timeout(CALL_TIMEOUT, reject).await;
-            return;
-        }
+    let Some(report) = decode::<PriceReport>(&delivery, "price report").await else {
+        return;
     };
     let span = tracing::info_span!("price_report", refresh_id = %report.refresh_id);
     async {
@@ -149,6 +136,20 @@ async fn take_prices(store: Arc<dyn AnswerStore>, delivery: Delivery) {
     }
     .instrument(span)
     .await;
+}
+
+/// The delivery from the answer queue, decoded; or, when it does not decode, rejected
+/// (never storable: dropped, as the queue has no dead-letter exchange, and said) and `None`.
+async fn decode<T: serde::de::DeserializeOwned>(delivery: &Delivery, what: &str) -> Option<T> {
+    match serde_json::from_slice::<T>(&delivery.data) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable {what} dropped");
+            let reject = delivery.reject(BasicRejectOptions { requeue: false });
+            let _ = tokio::time::timeout(CALL_TIMEOUT, reject).await;
+            None
+        }
+    }
 }
 
 /// Whether the delivery's AMQP `type` is `kind`.

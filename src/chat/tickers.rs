@@ -308,7 +308,7 @@ impl Chat {
         }
         self.sweep_alerts().await?;
         let symbols: Vec<String> = prices.into_iter().map(|(s, _)| s).collect();
-        let rooms = store::tickers::rooms_showing(&self.db, &symbols, &[]).await?;
+        let rooms = store::tickers::rooms_showing(&self.db, &symbols).await?;
         self.publish_tickers(&rooms).await;
         Ok(())
     }
@@ -369,31 +369,33 @@ impl Chat {
 
 /// `AAPL.US above 200 (alice)`.
 fn alert_line(a: &AlertView) -> String {
-    let what = match a.op.as_str() {
-        ">" => format!("above {}", a.threshold),
-        "<" => format!("below {}", a.threshold),
-        _ => format!("moves {}% from the previous close", a.threshold),
-    };
+    let what =
+        price_threshold(a).unwrap_or_else(|| format!("moves {}% from the previous close", a.threshold));
     format!("#{} {} {} ({})", a.id, a.symbol, what, a.set_by)
+}
+
+/// `above 200` or `below 150`; `None` for a move (`%`), which each caller words its own way.
+fn price_threshold(a: &AlertView) -> Option<String> {
+    match a.op.as_str() {
+        ">" => Some(format!("above {}", a.threshold)),
+        "<" => Some(format!("below {}", a.threshold)),
+        _ => None,
+    }
 }
 
 /// The fired alert's message: `Alert: AAPL.US is $201.50, above 200 (set by alice).`
 fn fired_text(a: &AlertView, price: &str, quote: Option<&QuoteFields>) -> String {
-    let how = match a.op.as_str() {
-        ">" => format!("above {}", a.threshold),
-        "<" => format!("below {}", a.threshold),
-        _ => {
-            let prev = quote.map(|q| q.previous_close.as_str()).unwrap_or_default();
-            match (price.parse::<f64>(), prev.parse::<f64>()) {
-                (Ok(p), Ok(b)) if b > 0.0 => format!(
-                    "{:+.2}% from the previous close ${prev}, past {}%",
-                    (p - b) / b * 100.0,
-                    a.threshold
-                ),
-                _ => format!("a move past {}%", a.threshold),
-            }
+    let how = price_threshold(a).unwrap_or_else(|| {
+        let prev = quote.map(|q| q.previous_close.as_str()).unwrap_or_default();
+        match (price.parse::<f64>(), prev.parse::<f64>()) {
+            (Ok(p), Ok(b)) if b > 0.0 => format!(
+                "{:+.2}% from the previous close ${prev}, past {}%",
+                (p - b) / b * 100.0,
+                a.threshold
+            ),
+            _ => format!("a move past {}%", a.threshold),
         }
-    };
+    });
     format!("Alert: {} is ${price}, {how} (set by {}).", a.symbol, a.set_by)
 }
 

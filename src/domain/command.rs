@@ -355,30 +355,21 @@ mod tests {
             Command::parse("/unwatch aapl.us"),
             Some(Command::Unwatch(code("aapl.us")))
         );
-        assert_eq!(
-            Command::parse("/alert=aapl.us>200"),
-            Some(Command::Alert(AlertSpec {
-                symbol: code("aapl.us"),
-                op: AlertOp::Above,
-                threshold: "200".into()
-            }))
-        );
-        assert_eq!(
-            Command::parse("/alert aapl < $150.50"),
-            Some(Command::Alert(AlertSpec {
-                symbol: code("aapl.us"),
-                op: AlertOp::Below,
-                threshold: "150.50".into()
-            }))
-        );
-        assert_eq!(
-            Command::parse("/alert=tsla%5"),
-            Some(Command::Alert(AlertSpec {
-                symbol: code("tsla.us"),
-                op: AlertOp::Move,
-                threshold: "5".into()
-            }))
-        );
+        for (text, symbol, op, threshold) in [
+            ("/alert=aapl.us>200", "aapl.us", AlertOp::Above, "200"),
+            ("/alert aapl < $150.50", "aapl.us", AlertOp::Below, "150.50"),
+            ("/alert=tsla%5", "tsla.us", AlertOp::Move, "5"),
+        ] {
+            assert_eq!(
+                Command::parse(text),
+                Some(Command::Alert(AlertSpec {
+                    symbol: code(symbol),
+                    op,
+                    threshold: threshold.into()
+                })),
+                "{text}"
+            );
+        }
         assert_eq!(Command::parse("/alerts"), Some(Command::Alerts));
         assert_eq!(Command::parse("/unalert=#12"), Some(Command::Unalert(12)));
     }

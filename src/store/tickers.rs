@@ -262,16 +262,13 @@ pub async fn posted(db: &PgPool, alert_id: i64, message_id: i64) -> StoreResult<
     Ok(())
 }
 
-/// Rooms whose strip shows one of `symbols` (watched, or with an active alert on it), plus
-/// `also`.
-pub async fn rooms_showing(db: &PgPool, symbols: &[String], also: &[i64]) -> StoreResult<Vec<i64>> {
+/// Rooms whose strip shows one of `symbols` (watched, or with an active alert on it).
+pub async fn rooms_showing(db: &PgPool, symbols: &[String]) -> StoreResult<Vec<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT room_id FROM stock_watches WHERE symbol = ANY($1) \
-         UNION SELECT room_id FROM stock_alerts WHERE symbol = ANY($1) AND fired_at IS NULL \
-         UNION SELECT unnest($2::bigint[])",
+         UNION SELECT room_id FROM stock_alerts WHERE symbol = ANY($1) AND fired_at IS NULL",
     )
     .bind(symbols)
-    .bind(also)
     .fetch_all(db)
     .await?)
 }
