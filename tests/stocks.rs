@@ -631,3 +631,47 @@ async fn a_fired_alert_left_unposted_by_a_crash_is_posted_once_by_the_sweep() {
         "Alert: AAPL.US is $101, above 100 (set by alice)."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_holds_ten_symbols_and_twenty_alerts_and_a_user_twenty_alerts() {
+    // No bot and no budget: only the bounds on what one user can pile up are under test.
+    let app = TestApp::spawn(&[
+        "--watch-refresh-secs=0",
+        "--quotes-per-minute=0",
+        "--rate-limit-messages=1000",
+    ])
+    .await;
+    let (alice, room, mut ws) = app.user_in_room("alice", "Lobby").await;
+    let symbols = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+    for (i, s) in symbols.iter().enumerate() {
+        let reply = usage_reply(&mut ws, room, &format!("/watch={s}"), &format!("w{i}")).await;
+        assert!(reply.contains(&format!("({} of 10)", i + 1)), "{reply}");
+    }
+    let full = usage_reply(&mut ws, room, "/watch=k", "w-full").await;
+    assert!(
+        full.starts_with("This room's ticker is full (10 symbols)"),
+        "{full}"
+    );
+    for i in 1..=20 {
+        let reply = usage_reply(&mut ws, room, &format!("/alert=aapl>{i}"), &format!("a{i}")).await;
+        assert!(reply.starts_with(&format!("Alert {i} set")), "{reply}");
+    }
+    let too_many = usage_reply(&mut ws, room, "/alert=aapl>21", "a21").await;
+    assert!(too_many.starts_with("Too many alerts"), "{too_many}");
+    // The per-user bound holds in another room too.
+    let other = app.create_room(&alice, "Elsewhere").await;
+    ws.join(other, None).await;
+    let elsewhere = usage_reply(&mut ws, other, "/alert=aapl>22", "a22").await;
+    assert!(elsewhere.starts_with("Too many alerts"), "{elsewhere}");
+    let (_, list) = app
+        .get(&format!("/v1/chat/rooms/{room}/watchlist"), Some(&alice))
+        .await;
+    assert_eq!(
+        (
+            list["symbols"].as_array().unwrap().len(),
+            list["alerts"].as_array().unwrap().len()
+        ),
+        (10, 20)
+    );
+    drop(ws);
+}
