@@ -31,7 +31,8 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// RabbitMQ URL. Contains a password, so it is never logged as is.
+    /// RabbitMQ URL, or a comma-separated list of cluster node URLs (each process connects to
+    /// one, and moves on to the next when it is lost). Contains passwords: never logged as is.
     #[arg(
         long,
         env = "AMQP_URL",
@@ -218,7 +219,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen_addr", &self.listen_addr)
             .field("database_url", &redact_url(&self.database_url))
-            .field("amqp_url", &redact_url(&self.amqp_url))
+            .field("amqp_url", &tickertalk_wire::nodes::redact_list(&self.amqp_url))
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("allowed_origins", &self.allowed_origins)
             .field("broker_prefix", &self.broker_prefix)
@@ -256,25 +257,21 @@ impl Config {
                 _ => {}
             }
         }
-        for (variable, value, schemes) in [
-            (
-                "DATABASE_URL",
-                &self.database_url,
-                &["postgres", "postgresql"][..],
-            ),
-            ("AMQP_URL", &self.amqp_url, &["amqp", "amqps"][..]),
-        ] {
-            let parsed = url::Url::parse(value).map_err(|e| ConfigError {
-                variable,
-                message: format!("not a valid URL ({e})"),
-            })?;
-            if !schemes.contains(&parsed.scheme()) {
-                return Err(ConfigError {
-                    variable,
-                    message: format!("scheme must be one of {schemes:?}"),
-                });
-            }
+        let database = url::Url::parse(&self.database_url).map_err(|e| ConfigError {
+            variable: "DATABASE_URL",
+            message: format!("not a valid URL ({e})"),
+        })?;
+        if !matches!(database.scheme(), "postgres" | "postgresql") {
+            return Err(ConfigError {
+                variable: "DATABASE_URL",
+                message: "scheme must be one of [\"postgres\", \"postgresql\"]".into(),
+            });
         }
+        // One URL or a comma-separated list of cluster nodes.
+        tickertalk_wire::Nodes::parse_in_order(&self.amqp_url).map_err(|message| ConfigError {
+            variable: "AMQP_URL",
+            message,
+        })?;
         self.proxies()?;
         for origin in &self.allowed_origins {
             if url::Url::parse(origin).is_err() {

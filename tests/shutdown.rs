@@ -52,7 +52,7 @@ async fn a_stop_answers_every_queued_post_and_publishes_every_acknowledged_one()
     ch.queue_bind(
         queue.name().clone(),
         sname(&format!("{}.events", app.env.prefix)),
-        sname("rooms.messages"),
+        sname("shard.*.messages"),
         QueueBindOptions::default(),
         FieldTable::default(),
     )

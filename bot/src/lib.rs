@@ -99,7 +99,7 @@ pub struct BotConfig {
 impl std::fmt::Debug for BotConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BotConfig")
-            .field("amqp_url", &tickertalk_wire::redact_url(&self.amqp_url))
+            .field("amqp_url", &tickertalk_wire::nodes::redact_list(&self.amqp_url))
             .field("quote_url", &self.quote_url)
             .field("quote_history_url", &self.quote_history_url)
             .field("quote_time_zone", &self.quote_time_zone)
@@ -113,10 +113,7 @@ impl std::fmt::Debug for BotConfig {
 impl BotConfig {
     /// One line naming the variable when something is malformed.
     pub fn validate(&self) -> Result<(), String> {
-        let amqp = url::Url::parse(&self.amqp_url).map_err(|e| format!("AMQP_URL: not a valid URL ({e})"))?;
-        if !matches!(amqp.scheme(), "amqp" | "amqps") {
-            return Err("AMQP_URL: scheme must be amqp or amqps".into());
-        }
+        tickertalk_wire::Nodes::parse_in_order(&self.amqp_url).map_err(|e| format!("AMQP_URL: {e}"))?;
         let probe = self.quote_url.replace("{symbol}", "aapl.us");
         let quote = url::Url::parse(&probe).map_err(|e| format!("QUOTE_URL: not a valid URL ({e})"))?;
         if !matches!(quote.scheme(), "http" | "https") {
@@ -244,15 +241,27 @@ pub fn describe_metrics() {
     metrics::gauge!("tickertalk_bot_broker_connected").set(0.0);
 }
 
-/// `tickertalk-bot healthcheck`: the broker answers within 5 s and the command queue of
-/// BROKER_PREFIX has a consumer (in a container: this bot, once it is connected).
+/// `tickertalk-bot healthcheck`: a node of AMQP_URL answers within 5 s and the command queue
+/// of BROKER_PREFIX has a consumer (in a container: this bot, once it is connected).
 pub async fn healthcheck(cfg: &BotConfig) -> Result<(), String> {
     let topology = tickertalk_wire::Topology::new(&cfg.broker_prefix);
     let queue = topology.stock_queue.clone();
+    let nodes =
+        tickertalk_wire::Nodes::parse_in_order(&cfg.amqp_url).map_err(|e| format!("AMQP_URL: {e}"))?;
     let check = async {
-        let conn = lapin::Connection::connect(&cfg.amqp_url, lapin::ConnectionProperties::default())
-            .await
-            .map_err(|e| format!("AMQP_URL: cannot reach the broker ({e})"))?;
+        let mut reached = Err("AMQP_URL: no node listed".to_string());
+        for _ in 0..nodes.len() {
+            let (url, endpoint) = nodes.current();
+            match lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await {
+                Ok(conn) => {
+                    reached = Ok(conn);
+                    break;
+                }
+                Err(e) => reached = Err(format!("AMQP_URL: cannot reach {endpoint} ({e})")),
+            }
+            nodes.advance();
+        }
+        let conn = reached?;
         let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
         let passive = lapin::options::QueueDeclareOptions {
             passive: true,

@@ -17,7 +17,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tickertalk_wire::topology::{ANSWER_KEY, name};
 use tickertalk_wire::{
-    Backoff, BotMeta, PRICES_TYPE, PriceRefresh, REFRESH_TYPE, StockAnswer, StockCommand, Topology,
+    Backoff, BotMeta, Nodes, PRICES_TYPE, PriceRefresh, REFRESH_TYPE, StockAnswer, StockCommand, Topology,
 };
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -34,30 +34,43 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
     let source =
         Arc::new(QuoteSource::new(cfg.fetch_config()).map_err(|e| format!("QUOTE_URL: http client: {e}"))?);
     let topology = Topology::new(&cfg.broker_prefix);
+    let nodes = Nodes::parse(&cfg.amqp_url).map_err(|e| format!("AMQP_URL: {e}"))?;
     let mut backoff = Backoff::default();
     let mut sessions = 0u64;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let ended = session(&cfg, &topology, &source, &mut stop, &mut sessions).await;
+        let ended = session(
+            &cfg,
+            nodes.current().0,
+            &topology,
+            &source,
+            &mut stop,
+            &mut sessions,
+        )
+        .await;
         metrics::gauge!("tickertalk_bot_consuming").set(0.0);
         metrics::gauge!("tickertalk_bot_broker_connected").set(0.0);
         match ended {
             Ok(Ended::Stopped) => return Ok(()),
             Ok(Ended::Lost) => {
                 backoff.reset();
-                tracing::warn!("broker connection lost; reconnecting");
+                tracing::warn!(broker = %nodes.current().1, "broker connection lost; reconnecting to the next node");
             }
             Err(e) => {
                 tracing::warn!(
                     error = %e,
                     variable = "AMQP_URL",
+                    broker = %nodes.current().1,
+                    nodes = nodes.len(),
                     retry_in_ms = backoff.delay().as_millis() as u64,
                     "cannot reach the broker; retrying"
                 )
             }
         }
+        // The node may be gone: the next attempt goes to the next one of AMQP_URL.
+        nodes.advance();
         let stopped = async {
             let _ = stop.wait_for(|stop| *stop).await;
         };
@@ -72,16 +85,24 @@ enum Ended {
     Lost,
 }
 
-/// One connection's lifetime.
+/// One connection's lifetime, to the node at `url`.
 async fn session(
     cfg: &BotConfig,
+    url: &str,
     topology: &Topology,
     source: &Arc<QuoteSource>,
     stop: &mut watch::Receiver<bool>,
     sessions: &mut u64,
 ) -> Result<Ended, lapin::Error> {
     let props = ConnectionProperties::default().with_connection_name("tickertalk-bot".into());
-    let conn = Connection::connect(&cfg.amqp_url, props).await?;
+    // A node that accepts TCP and then says nothing must not hold the bot: try the next one.
+    let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
+        .await
+        .map_err(|_| {
+            lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(
+                lapin::ConnectionState::Closed,
+            ))
+        })??;
     metrics::gauge!("tickertalk_bot_broker_connected").set(1.0);
     *sessions += 1;
     if *sessions > 1 {

@@ -18,7 +18,16 @@ pub(super) struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn of(event: &Event) -> Outgoing {
+    /// The publishes of one event: one, or one per room shard of a batch that spans several
+    /// (routing by interest: `tickertalk_wire::routing`).
+    pub fn all(event: &Event) -> Vec<Outgoing> {
+        match event.split_by_shard() {
+            None => vec![Outgoing::of(event)],
+            Some(parts) => parts.iter().map(Outgoing::of).collect(),
+        }
+    }
+
+    fn of(event: &Event) -> Outgoing {
         Outgoing {
             key: event.routing_key(),
             payload: encode(event),
@@ -167,7 +176,7 @@ mod tests {
             messages: vec![posted(3, 1)],
         };
         let out = Outgoing::of(&event);
-        assert_eq!(out.key, "rooms.messages");
+        assert_eq!(out.key, "shard.3.messages");
         let props = BasicProperties::default();
         assert_eq!(
             decode(Uuid::new_v4(), &props, &out.payload),

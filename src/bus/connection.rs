@@ -1,9 +1,10 @@
-//! The connection and its reconnects: connect and declare the topology (`docs/rabbitmq.md`),
-//! consume this instance's queue and the two shared ones, and on any failure reconnect with
-//! capped exponential backoff.
+//! The connection and its reconnects: connect to a node of `AMQP_URL` and declare the topology
+//! (`docs/rabbitmq.md`), bind this instance's queue to its room shards, consume it and the two
+//! shared queues, and on any failure move on to the next node and reconnect with capped,
+//! jittered exponential backoff.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
@@ -14,6 +15,7 @@ use tickertalk_wire::topology::name;
 use tokio::task::JoinSet;
 
 use super::consumer::{answer_dead_letter, take_answer};
+use super::interest::SWEEP_EVERY;
 use super::{AnswerStore, Bus, BusError, Live};
 use crate::shutdown::Shutdown;
 
@@ -64,7 +66,7 @@ impl Bus {
                     if std::mem::replace(&mut connected_before, true) {
                         metrics::counter!("tickertalk_broker_reconnects_total").increment(1);
                     }
-                    tracing::info!("broker connected");
+                    tracing::info!(broker = %self.nodes.current().1, "broker connected");
                     self.up_tx.send_replace(true);
                     // Messages stored while we were away never reached this instance's queue:
                     // read them from the database for every room with local sockets.
@@ -76,6 +78,8 @@ impl Bus {
                         break;
                     }
                     self.disconnected("bye").await;
+                    // The node may be gone: the next attempt goes to the next one.
+                    self.nodes.advance();
                 }
                 Err(e) => {
                     // Named by its setting, so a wrong AMQP_URL is recognisable at a glance;
@@ -83,10 +87,12 @@ impl Bus {
                     tracing::warn!(
                         error = %e,
                         variable = "AMQP_URL",
-                        broker = %self.endpoint,
+                        broker = %self.nodes.current().1,
+                        nodes = self.nodes.len(),
                         retry_in_ms = backoff.delay().as_millis() as u64,
                         "cannot reach the broker; retrying"
                     );
+                    self.nodes.advance();
                 }
             }
             if !backoff.wait(intake.recv()).await {
@@ -169,21 +175,32 @@ impl Bus {
         }
     }
 
-    /// Connects and sets up, all within 10 s (a frozen broker may accept the TCP connection).
+    /// Connects and sets up, all within 10 s plus 2 ms per room shard to bind (a frozen broker
+    /// may accept the TCP connection).
     async fn connect_once(&self) -> Result<Consumers, BusError> {
-        tokio::time::timeout(Duration::from_secs(10), self.connect_and_declare())
+        let limit = Duration::from_secs(10) + Duration::from_millis(2 * self.interest.shards() as u64);
+        tokio::time::timeout(limit, self.connect_and_declare())
             .await
             .map_err(|_| BusError::Timeout)?
     }
 
     async fn connect_and_declare(&self) -> Result<Consumers, BusError> {
         let props = ConnectionProperties::default().with_connection_name("tickertalk-server".into());
-        let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(&self.url, props))
+        let (url, endpoint) = self.nodes.current();
+        let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
             .await
             .map_err(|_| BusError::Timeout)??;
         let setup = conn.create_channel().await?;
         self.topology.declare(&setup).await?;
+        self.topology.retire_legacy(&conn).await;
+        // Held until the bus is live: a join meanwhile waits, then finds its shard bound.
+        let turn = self.interest.turn().await;
         let queue = self.topology.declare_instance_queue(&setup).await?;
+        let shards = self
+            .interest
+            .rebind(&setup, &queue, &self.topology.events)
+            .await?;
+        tracing::debug!(shards, "room shards bound");
         let events = setup
             .basic_consume(
                 name(&queue),
@@ -220,7 +237,14 @@ impl Bus {
             .await?;
         let publish = conn.create_channel().await?;
         publish.confirm_select(ConfirmSelectOptions::default()).await?;
-        *self.live.write().await = Some(Live { conn, publish });
+        *self.live.write().await = Some(Live {
+            conn,
+            publish,
+            control: setup,
+            queue,
+            endpoint,
+        });
+        drop(turn);
         Ok(Consumers {
             events,
             dead,
@@ -229,10 +253,15 @@ impl Bus {
     }
 }
 
-/// `host:port` of an AMQP URL (no user, no password), or a placeholder.
-pub(super) fn endpoint(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port().unwrap_or(5672))))
-        .unwrap_or_else(|| "(unparsable URL)".into())
+/// Every `SWEEP_EVERY`, unbinds the room shards that have been idle long enough.
+pub(super) async fn sweeper(bus: Weak<Bus>, mut stop: Shutdown) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.recv() => break,
+            _ = tick.tick() => {}
+        }
+        let Some(bus) = bus.upgrade() else { break };
+        bus.interest.sweep(&bus, Instant::now()).await;
+    }
 }

@@ -25,7 +25,10 @@ impl Bus {
         match codec::decode(self.instance_id, &delivery.properties, &delivery.data) {
             // Published here: `publish` delivered it here already.
             Received::Own => {}
-            Received::Event(event) => self.consumed(event),
+            Received::Event(event) => {
+                self.interest.count(&event);
+                self.consumed(event)
+            }
             Received::Undecodable(e) => tracing::warn!(error = %e, "undecodable event dropped"),
         }
     }

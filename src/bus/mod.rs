@@ -24,6 +24,7 @@
 mod codec;
 mod connection;
 mod consumer;
+mod interest;
 mod publisher;
 mod unsent;
 
@@ -36,13 +37,16 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tickertalk_wire::topology::{STOCK_KEY, name};
-use tickertalk_wire::{Event, PriceRefresh, PriceReport, REFRESH_TYPE, StockAnswer, StockCommand, Topology};
+use tickertalk_wire::{
+    Event, Nodes, PriceRefresh, PriceReport, REFRESH_TYPE, StockAnswer, StockCommand, Topology,
+};
 use tokio::sync::{Notify, RwLock, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::shutdown::ShutdownSignal;
 use codec::Outgoing;
 pub use consumer::unanswered;
+pub use interest::Interest;
 use unsent::{Confirms, UNSENT_KEPT, Unsent};
 
 /// How long a logout waits for every instance to acknowledge it.
@@ -103,15 +107,22 @@ struct Live {
     /// Confirm-mode channel shared by every publisher of this instance (lapin channels are
     /// safe to use concurrently; confirms are matched per publish).
     publish: Channel,
+    /// The channel that declared `queue`, where its room-shard bindings change (`interest`).
+    control: Channel,
+    /// This instance's event queue on this connection (server-named).
+    queue: String,
+    /// `host:port` of the node this connection is to.
+    endpoint: String,
 }
 
 /// A server instance's handle on RabbitMQ: publish from anywhere, consume in `supervise`.
 pub struct Bus {
-    /// Secret-bearing; never logged as is.
-    url: String,
-    /// Where the broker is (host and port, no credentials), for the log.
-    endpoint: String,
+    /// The nodes of `AMQP_URL` (secret-bearing URLs; only their `host:port` is ever logged),
+    /// and which one to connect to next.
+    nodes: Nodes,
     pub topology: Topology,
+    /// The room shards this instance's queue is bound to (routing by interest).
+    pub interest: Arc<Interest>,
     /// `None` while disconnected: publishers fail fast instead of queueing behind a reconnect.
     live: RwLock<Option<Live>>,
     /// Flips to true while connected; `/readyz` and tests read it.
@@ -142,9 +153,15 @@ struct Awaiting {
 
 impl Bus {
     /// A bus handing every event to `sink`, with its publisher and resender tasks started
-    /// under `outbox` (the stop drains the publish queue and waits for its confirms); nothing
-    /// connects before `supervise`.
-    pub fn new(url: &str, prefix: &str, sink: Arc<dyn EventSink>, outbox_stop: &ShutdownSignal) -> Arc<Self> {
+    /// under `outbox` (the stop drains the publish queue and waits for its confirms), and the
+    /// sweeper of `interest`'s idle bindings; nothing connects before `supervise`.
+    pub fn new(
+        nodes: Nodes,
+        prefix: &str,
+        sink: Arc<dyn EventSink>,
+        interest: Arc<Interest>,
+        outbox_stop: &ShutdownSignal,
+    ) -> Arc<Self> {
         let (outbox, queued) = mpsc::channel(PUBLISH_QUEUE);
         let up_tx = watch::channel(false).0;
         let resend = Arc::new(Notify::new());
@@ -153,11 +170,14 @@ impl Bus {
             outbox_stop.spawn("publisher", |stop| publisher::publisher(weak, queued, stop));
             let (weak, wake, up) = (bus.clone(), resend.clone(), up_tx.subscribe());
             outbox_stop.spawn("resender", |stop| publisher::resender(weak, wake, up, stop));
+            let weak = bus.clone();
+            outbox_stop.spawn("binding sweeper", |stop| connection::sweeper(weak, stop));
+            interest.attach(bus.clone());
             Bus {
                 instance_id: Uuid::new_v4(),
-                url: url.to_string(),
-                endpoint: connection::endpoint(url),
+                nodes,
                 topology: Topology::new(prefix),
+                interest,
                 live: RwLock::new(None),
                 up_tx,
                 sink,
@@ -175,6 +195,11 @@ impl Bus {
         *self.up_tx.borrow()
     }
 
+    /// `host:port` of the node connected to now, if any (tests kill that node).
+    pub async fn node(&self) -> Option<String> {
+        Some(self.live.read().await.as_ref()?.endpoint.clone())
+    }
+
     /// Watches the connected/disconnected state.
     pub fn watch(&self) -> watch::Receiver<bool> {
         self.up_tx.subscribe()
@@ -184,9 +209,11 @@ impl Bus {
     /// (in call order, without waiting: see the module comment). Never fails: the event
     /// describes something already stored (or ephemeral, like typing).
     pub fn publish(self: &Arc<Self>, event: Event) {
-        let out = Outgoing::of(&event);
+        let outs = Outgoing::all(&event);
         self.consumed(event);
-        self.enqueue(out);
+        for out in outs {
+            self.enqueue(out);
+        }
     }
 
     /// Queues an event for the publisher task, or remembers it as unsent when the queue is full.
@@ -261,7 +288,8 @@ impl Bus {
         (self.lock_confirms().in_flight(), self.lock_unsent().len())
     }
 
-    /// Publishes an event to every instance and waits for the broker's confirm.
+    /// Publishes an event (not a multi-shard batch) to the instances it concerns and waits for
+    /// the broker's confirm.
     pub async fn publish_event(&self, event: &Event) -> Result<(), BusError> {
         let payload = codec::encode(event);
         // Events are a fan-out of data already stored in PostgreSQL: transient delivery mode is

@@ -55,8 +55,8 @@ impl Unsent {
         usize::from(!self.tips.is_empty()) + self.again.len()
     }
 
-    /// Everything, as the events to publish now: the tips first (one event), then the rest in
-    /// the order they failed.
+    /// Everything, as the events to publish now: the tips first (one event per room shard),
+    /// then the rest in the order they failed.
     pub fn take(&mut self) -> Vec<Outgoing> {
         let mut out = Vec::new();
         if !self.tips.is_empty() {
@@ -66,7 +66,7 @@ impl Unsent {
                 .map(|(room_id, seq)| RoomTip { room_id, seq })
                 .collect();
             tips.sort_unstable_by_key(|t| t.room_id);
-            out.push(Outgoing::of(&Event::RoomTips { tips }));
+            out.extend(Outgoing::all(&Event::RoomTips { tips }));
         }
         out.extend(self.again.drain(..).map(|(key, payload)| Outgoing {
             key,
@@ -147,18 +147,22 @@ mod tests {
         assert!(unsent.add(failed(Redo::Nothing, b"typing")));
         assert_eq!(unsent.len(), 2);
         let out = unsent.take();
-        assert_eq!(out.len(), 2);
-        let tips = Event::RoomTips {
-            tips: vec![tip(1, 3), tip(2, 9)],
-        };
-        assert_eq!(out[0].payload, encode(&tips));
-        assert_eq!(out[0].key, "rooms.tips");
-        assert_eq!(
-            out[0].redo,
-            Redo::Tips(vec![tip(1, 3), tip(2, 9)]),
-            "fails again the same way"
-        );
-        assert_eq!(out[1].payload, b"created");
+        // Rooms 1 and 2 are in different shards: one tips event each, then the rest.
+        assert_eq!(out.len(), 3);
+        for (i, room) in [1, 2].into_iter().enumerate() {
+            let seq = if room == 1 { 3 } else { 9 };
+            let tips = Event::RoomTips {
+                tips: vec![tip(room, seq)],
+            };
+            assert_eq!(out[i].payload, encode(&tips));
+            assert_eq!(out[i].key, format!("shard.{room}.tips"));
+            assert_eq!(
+                out[i].redo,
+                Redo::Tips(vec![tip(room, seq)]),
+                "fails again the same way"
+            );
+        }
+        assert_eq!(out[2].payload, b"created");
         assert!(unsent.take().is_empty(), "taken once");
     }
 

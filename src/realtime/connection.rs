@@ -637,6 +637,8 @@ impl Connection {
         // whose sequence this instance already follows exists and needs no floor read.
         let joined = self.hub.join(self.conn_id, room_id);
         if !joined.has_floor {
+            // The room's events must reach this instance before its floor is read.
+            self.hub.follow(room_id).await;
             let last_rev = match self.chat.last_rev(room_id).await {
                 Ok(s) => s,
                 Err(e) => {

@@ -22,7 +22,7 @@ use super::protocol::{self, Dialect, DirectFrames, RoomFrames};
 use super::sequencer::{RoomSequencer, Step};
 use super::ticks::{Notice, Ticks};
 use crate::auth::SessionCache;
-use crate::bus::EventSink;
+use crate::bus::{EventSink, Interest};
 
 /// One socket's id: random, so it can also key its presence rows across instances.
 pub type ConnId = Uuid;
@@ -125,6 +125,9 @@ pub struct Hub {
     ticks: Arc<Ticks>,
     /// Revocations heard here drop the session from the authentication cache at once.
     sessions: Arc<SessionCache>,
+    /// Told when a room gains its first local socket or loses its last, so this instance
+    /// receives the events of its rooms (and not every room's).
+    interest: Arc<Interest>,
 }
 
 /// The bus hands this instance's events to the hub.
@@ -141,12 +144,18 @@ impl EventSink for Hub {
 }
 
 impl Hub {
-    pub fn new(sessions: Arc<SessionCache>, gaps: GapRequests, ticks: Arc<Ticks>) -> Arc<Hub> {
+    pub fn new(
+        sessions: Arc<SessionCache>,
+        gaps: GapRequests,
+        ticks: Arc<Ticks>,
+        interest: Arc<Interest>,
+    ) -> Arc<Hub> {
         Arc::new(Hub {
             inner: Mutex::default(),
             gaps,
             ticks,
             sessions,
+            interest,
         })
     }
 
@@ -192,7 +201,7 @@ impl Hub {
             }
         }
         for room in &c.rooms {
-            Self::drop_member(&mut inner, *room, conn);
+            self.drop_member(&mut inner, *room, conn);
         }
         c.rooms.into_iter().collect()
     }
@@ -232,6 +241,9 @@ impl Hub {
             return Joined::default();
         };
         let newly = c.rooms.insert(room_id);
+        if !inner.rooms.contains_key(&room_id) {
+            self.interest.enter(room_id);
+        }
         let room = inner.rooms.entry(room_id).or_default();
         if newly {
             room.members.insert(conn);
@@ -240,6 +252,13 @@ impl Hub {
             newly,
             has_floor: room.order.has_floor(),
         }
+    }
+
+    /// Returns once this instance receives the room's events (its shard is bound), or at once
+    /// while the broker is down (the reconnect binds it and re-reads every room). A join calls
+    /// it before it reads the room's floor: what is stored after that read reaches it.
+    pub async fn follow(&self, room_id: i64) {
+        self.interest.follow(room_id).await;
     }
 
     /// Tells a room where its sequence stands (`rooms.last_seq` read after the join). Only the
@@ -255,7 +274,7 @@ impl Hub {
             .get_mut(&conn)
             .is_some_and(|c| c.rooms.remove(&room_id));
         if was {
-            Self::drop_member(&mut inner, room_id, conn);
+            self.drop_member(&mut inner, room_id, conn);
         }
         was
     }
@@ -267,13 +286,14 @@ impl Hub {
             .is_some_and(|c| c.rooms.contains(&room_id))
     }
 
-    fn drop_member(inner: &mut Inner, room_id: i64, conn: ConnId) {
+    fn drop_member(&self, inner: &mut Inner, room_id: i64, conn: ConnId) {
         if let Some(room) = inner.rooms.get_mut(&room_id) {
             room.members.remove(&conn);
             if room.members.is_empty() {
                 // Nobody here listens to this room any more: forget its sequence too; the next
                 // joiner reads a fresh floor.
                 inner.rooms.remove(&room_id);
+                self.interest.exit(room_id);
             }
         }
     }
@@ -624,7 +644,7 @@ mod tests {
     fn hub_and_gaps() -> (Arc<Hub>, GapQueue) {
         let (gaps, queue) = crate::realtime::gaps::channel();
         let sessions = Arc::new(SessionCache::new(Duration::ZERO));
-        (Hub::new(sessions, gaps, Arc::default()), queue)
+        (Hub::new(sessions, gaps, Arc::default(), Arc::default()), queue)
     }
 
     #[tokio::test]
@@ -704,7 +724,12 @@ mod tests {
     async fn presence_notices_of_a_tick_arrive_together_and_not_to_their_own_socket() {
         let ticks = Arc::new(Ticks::default());
         let (gaps, _queue) = crate::realtime::gaps::channel();
-        let hub = Hub::new(Arc::new(SessionCache::new(Duration::ZERO)), gaps, ticks.clone());
+        let hub = Hub::new(
+            Arc::new(SessionCache::new(Duration::ZERO)),
+            gaps,
+            ticks.clone(),
+            Arc::default(),
+        );
         let signal = ShutdownSignal::new();
         let h = hub.clone();
         signal.spawn("presence tick", |stop| ticks::presence(ticks, h, stop));

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::SessionCache;
+use crate::bus::Interest;
 use crate::shutdown::ShutdownSignal;
 
 pub use connection::{Opening, SocketSettings};
@@ -32,12 +33,13 @@ pub use protocol::Dialect;
 pub fn start(
     db: sqlx::PgPool,
     sessions: Arc<SessionCache>,
+    interest: Arc<Interest>,
     gap_wait: Duration,
     work: &ShutdownSignal,
 ) -> Arc<Hub> {
     let ticks = Arc::new(ticks::Ticks::default());
     let (requests, queue) = gaps::channel();
-    let hub = Hub::new(sessions, requests, ticks.clone());
+    let hub = Hub::new(sessions, requests, ticks.clone(), interest);
     let h = hub.clone();
     work.spawn("gap fills", |stop| gaps::run(h, db, gap_wait, queue, stop));
     let (h, t) = (hub.clone(), ticks.clone());

@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tickertalk_wire::Nodes;
 use tokio::net::TcpListener;
 
 use crate::auth::SessionCache;
-use crate::bus::{AnswerStore, Bus};
+use crate::bus::{AnswerStore, Bus, Interest};
 use crate::chat::Chat;
 use crate::config::{Config, ConfigError};
 use crate::http::{self, AppState};
@@ -175,11 +176,23 @@ impl Application {
             outbox: ShutdownSignal::new(),
             connection: ShutdownSignal::new(),
         };
-        let hub = realtime::start(db.clone(), sessions.clone(), GAP_WAIT, &phases.work);
+        let interest = Arc::new(Interest::default());
+        let hub = realtime::start(
+            db.clone(),
+            sessions.clone(),
+            interest.clone(),
+            GAP_WAIT,
+            &phases.work,
+        );
+        let nodes = Nodes::parse(&config.amqp_url).map_err(|message| ConfigError {
+            variable: "AMQP_URL",
+            message,
+        })?;
         let bus = Bus::new(
-            &config.amqp_url,
+            nodes,
             &config.broker_prefix,
             hub.clone(),
+            interest,
             &phases.outbox,
         );
         let chat = Arc::new(Chat::new(

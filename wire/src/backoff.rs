@@ -1,6 +1,6 @@
 //! The reconnect delay shared by the server's broker supervisor and the bot: 250 ms, doubling
-//! up to 5 s, back to 250 ms after a connection that worked. One type, so the two processes
-//! (and `docs/rabbitmq.md`) cannot drift apart.
+//! up to 5 s, back to 250 ms after a connection that worked, each sleep jittered down to half of
+//! it. One type, so the two processes (and `docs/rabbitmq.md`) cannot drift apart.
 
 use std::time::Duration;
 
@@ -33,18 +33,31 @@ impl Backoff {
         self.next
     }
 
-    /// Sleeps the current delay (then doubles it, up to the cap). Returns false, at once, when
-    /// `stop` resolves first (a process shutting down must not sit out a 5 s delay); a `stop`
-    /// that is already resolved wins over a zero delay.
+    /// Sleeps the current delay, jittered (then doubles it, up to the cap). Returns false, at
+    /// once, when `stop` resolves first (a process shutting down must not sit out a 5 s delay);
+    /// a `stop` that is already resolved wins over a zero delay.
     pub async fn wait(&mut self, stop: impl Future<Output = ()>) -> bool {
         tokio::select! {
             biased;
             _ = stop => return false,
-            _ = tokio::time::sleep(self.next) => {}
+            _ = tokio::time::sleep(jittered(self.next)) => {}
         }
         self.next = (self.next * 2).min(CAP);
         true
     }
+}
+
+/// A random delay between half of `d` and `d`: when a node dies, every process that was on it
+/// reconnects at once, and without jitter they would all arrive at the next node in the same
+/// millisecond, again and again at each doubling ("equal jitter").
+pub fn jittered(d: Duration) -> Duration {
+    let half = d / 2;
+    let spread = half.as_micros() as u64;
+    if spread == 0 {
+        return d;
+    }
+    let r = (uuid::Uuid::new_v4().as_u128() as u64) % (spread + 1);
+    half + Duration::from_micros(r)
 }
 
 #[cfg(test)]
@@ -62,6 +75,14 @@ mod tests {
         assert_eq!(seen, vec![250, 500, 1000, 2000, 4000, 5000, 5000]);
         b.reset();
         assert_eq!(b.delay(), FIRST);
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_all_and_varies() {
+        let d = Duration::from_millis(1000);
+        let seen: std::collections::HashSet<Duration> = (0..100).map(|_| jittered(d)).collect();
+        assert!(seen.iter().all(|j| *j >= d / 2 && *j <= d), "{seen:?}");
+        assert!(seen.len() > 50, "only {} distinct delays", seen.len());
     }
 
     #[tokio::test(start_paused = true)]

@@ -312,7 +312,8 @@ pub struct PostedMessage {
 }
 
 /// What server instances tell each other (and what the bot tells them) on the events exchange.
-/// Every instance receives every event and delivers it to its own sockets.
+/// Room events reach the instances with sockets in the room's shard; the rest reach every
+/// instance (`routing`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -381,30 +382,6 @@ pub enum Event {
     /// Instance `instance_id` has acted on `SessionRevoked`; the logout waits for every live
     /// instance's before it answers.
     RevocationHeard { session_id: Uuid, instance_id: Uuid },
-}
-
-impl Event {
-    /// Topic routing key, `room.<id>.<what>`, `user.<id>.dm` or `session.revoked`.
-    pub fn routing_key(&self) -> String {
-        match self {
-            Event::RoomMessages { .. } => "rooms.messages".into(),
-            Event::RoomTips { .. } => "rooms.tips".into(),
-            Event::RoomChanges { .. } => "rooms.changes".into(),
-            Event::DirectChanged { message, .. } => format!("user.{}.dm_changed", message.recipient_id),
-            Event::RoomUpdated(r) => format!("room.{}.updated", r.id),
-            Event::DirectTyping { recipient_id, .. } => format!("user.{recipient_id}.typing"),
-            Event::BotReply(r) => format!("room.{}.bot", r.room_id),
-            Event::Typing { room_id, .. } => format!("room.{room_id}.typing"),
-            Event::Ticker(t) => format!("room.{}.ticker", t.room_id),
-            Event::UsageReply { user_id, .. } => format!("user.{user_id}.usage"),
-            Event::Presences { .. } => "rooms.presence".into(),
-            Event::DirectMessage { message, .. } => format!("user.{}.dm", message.recipient_id),
-            Event::RoomCreated(r) => format!("room.{}.created", r.id),
-            Event::ReadMarker(m) => format!("user.{}.read", m.user_id),
-            Event::SessionRevoked { .. } => "session.revoked".into(),
-            Event::RevocationHeard { .. } => "session.revocation_heard".into(),
-        }
-    }
 }
 
 /// A new room, as room lists show it.
@@ -511,7 +488,7 @@ mod tests {
         let json = serde_json::to_string(&ev).unwrap();
         assert!(json.contains(r#""kind":"bot_reply""#));
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);
-        assert_eq!(ev.routing_key(), "room.3.bot");
+        assert_eq!(ev.routing_key(), "shard.3.bot");
     }
 
     /// A batch's JSON: the messages with their fields as `RoomMessage` names them.
@@ -522,7 +499,7 @@ mod tests {
         assert!(
             matches!(&ev, Event::RoomMessages { messages } if messages[0].client_id.as_deref() == Some("c-1") && messages[0].message.seq == 2)
         );
-        assert_eq!(ev.routing_key(), "rooms.messages");
+        assert_eq!(ev.routing_key(), "shard.3.messages");
         assert_eq!(
             serde_json::to_value(&ev).unwrap(),
             serde_json::from_str::<serde_json::Value>(batch).unwrap()

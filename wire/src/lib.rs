@@ -3,14 +3,17 @@
 //! or how long to wait before reconnecting.
 //!
 //! This crate owns: the JSON shapes on the broker (`event`), the stock-code type commands carry
-//! (`stock`), the exchange and queue names and their declaration (`topology`), the reconnect
-//! delay (`backoff`), and the log set-up both processes use (`telemetry`).
+//! (`stock`), the exchange and queue names and their declaration (`topology`), which instances
+//! an event reaches (`routing`), the broker nodes of
+//! `AMQP_URL` (`nodes`), the reconnect delay (`backoff`), and the log set-up both processes use (`telemetry`).
 //! It must not: know about HTTP, SQL, passwords or WebSocket frames. Anything that needs those
 //! belongs in the server crate; the bot's dependency tree stays free of them.
 
 pub mod backoff;
 pub mod event;
+pub mod nodes;
 pub mod prometheus;
+pub mod routing;
 pub mod stock;
 pub mod telemetry;
 pub mod topology;
@@ -21,6 +24,7 @@ pub use event::{
     PresenceChange, PriceRefresh, PriceReport, QuoteFields, REFRESH_TYPE, ReactionCount, ReadMarker,
     ReplyRef, RoomChange, RoomCreated, RoomMessage, RoomTip, StockAnswer, StockCommand, Ticker, TickerItem,
 };
+pub use nodes::Nodes;
 pub use stock::StockCode;
 pub use topology::Topology;
 

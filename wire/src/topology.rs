@@ -19,8 +19,12 @@ pub struct Topology {
     pub stock_queue: String,
     /// Where commands go after too many failed deliveries.
     pub dead_exchange: String,
-    /// Dead-lettered commands: the servers consume it and answer the room (and log them).
+    /// Dead-lettered commands: the servers consume it and answer the room (and log them). A
+    /// quorum queue, like the command queue: a classic one lives on one node, and while that
+    /// node is down no process could even declare it, so none could (re)connect.
     pub dead_queue: String,
+    /// The classic dead-letter queue of earlier versions (removed at declaration when empty).
+    legacy_dead_queue: String,
     /// Durable quorum queue of answers (`StockAnswer`), bound to the commands exchange: the
     /// bots publish, the server instances consume (competing) and store.
     pub answer_queue: String,
@@ -45,7 +49,8 @@ impl Topology {
             commands: format!("{prefix}.commands"),
             stock_queue: format!("{prefix}.stock.commands"),
             dead_exchange: format!("{prefix}.dead"),
-            dead_queue: format!("{prefix}.stock.commands.dead"),
+            dead_queue: format!("{prefix}.stock.dead_letters"),
+            legacy_dead_queue: format!("{prefix}.stock.commands.dead"),
             answer_queue: format!("{prefix}.stock.answers"),
         }
     }
@@ -82,7 +87,8 @@ impl Topology {
             durable: true,
             ..Default::default()
         };
-        ch.queue_declare(name(&self.dead_queue), durable_q, FieldTable::default())
+        // A dead letter is delivered to the servers until one has answered the room with it.
+        ch.queue_declare(name(&self.dead_queue), durable_q, quorum(ANSWER_DELIVERY_LIMIT))
             .await?;
         bind(ch, &self.dead_queue, &self.dead_exchange, STOCK_KEY).await?;
 
@@ -106,11 +112,34 @@ impl Topology {
         Ok(())
     }
 
+    /// Removes the classic dead-letter queue of earlier versions, if it is empty (it has no
+    /// consumer any more and would fill up). A non-empty one is left, with a warning, for an
+    /// operator to read. Best effort, on a channel of its own (a refusal closes the channel).
+    pub async fn retire_legacy(&self, conn: &lapin::Connection) {
+        let Ok(ch) = conn.create_channel().await else {
+            return;
+        };
+        let opts = QueueDeleteOptions {
+            if_empty: true,
+            ..Default::default()
+        };
+        if let Err(e) = ch.queue_delete(name(&self.legacy_dead_queue), opts).await {
+            tracing::warn!(queue = %self.legacy_dead_queue, error = %e,
+                "the old dead-letter queue is not empty: read its commands and delete it");
+        }
+        let _ = ch.close(200, name("bye")).await;
+    }
+
     /// Deletes every durable queue and exchange of this prefix (tearing down a tenant, or a
     /// test run: quorum queues left behind pile up and slow every broker restart). Deleting
     /// something that does not exist succeeds.
     pub async fn delete(&self, ch: &Channel) -> lapin::Result<()> {
-        for q in [&self.stock_queue, &self.dead_queue, &self.answer_queue] {
+        for q in [
+            &self.stock_queue,
+            &self.dead_queue,
+            &self.legacy_dead_queue,
+            &self.answer_queue,
+        ] {
             ch.queue_delete(name(q), QueueDeleteOptions::default()).await?;
         }
         for x in [&self.events, &self.commands, &self.dead_exchange] {
@@ -120,17 +149,33 @@ impl Topology {
         Ok(())
     }
 
-    /// Connects, deletes this prefix's topology, disconnects.
-    pub async fn delete_at(&self, amqp_url: &str) -> lapin::Result<()> {
-        let conn = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
-        let ch = conn.create_channel().await?;
-        let result = self.delete(&ch).await;
-        let _ = conn.close(200, name("bye")).await;
+    /// Connects to the first node of `amqp_url` (one URL or a comma-separated list) that
+    /// answers, deletes this prefix's topology, disconnects.
+    pub async fn delete_at(&self, amqp_url: &str) -> Result<(), String> {
+        let nodes = crate::Nodes::parse_in_order(amqp_url)?;
+        let mut result = Err("no node".to_string());
+        for _ in 0..nodes.len() {
+            let (url, endpoint) = nodes.current();
+            match lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await {
+                Ok(conn) => {
+                    let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
+                    let result = self.delete(&ch).await.map_err(|e| e.to_string());
+                    let _ = conn.close(200, name("bye")).await;
+                    return result;
+                }
+                Err(e) => result = Err(format!("{endpoint}: {e}")),
+            }
+            nodes.advance();
+        }
         result
     }
 
     /// Declares this server instance's own queue: server-named, exclusive and auto-delete (it
-    /// dies with the connection), bound to every event. One queue per instance, never per socket.
+    /// dies with the connection), and a classic queue on the node the instance is connected to
+    /// (its events are transient: a quorum queue would replicate what nobody needs twice).
+    /// Bound to the events every instance gets (`routing::BROADCAST_BINDINGS`); room events come
+    /// through the shard bindings the instance adds as its sockets join rooms. One queue per
+    /// instance, never per socket.
     pub async fn declare_instance_queue(&self, ch: &Channel) -> lapin::Result<String> {
         let opts = QueueDeclareOptions {
             exclusive: true,
@@ -139,14 +184,9 @@ impl Topology {
         };
         let q = ch.queue_declare(name(""), opts, FieldTable::default()).await?;
         let queue = q.name().as_str().to_string();
-        ch.queue_bind(
-            name(&queue),
-            name(&self.events),
-            name("#"),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+        for key in crate::routing::BROADCAST_BINDINGS {
+            bind(ch, &queue, &self.events, key).await?;
+        }
         Ok(queue)
     }
 }
