@@ -139,3 +139,12 @@ stress: deps
 ## make soak: 30 minutes of steady load on two instances (bench/soak.sh): nothing lost, RSS flat.
 soak: deps
 	bash bench/soak.sh
+
+## make cluster: three clustered RabbitMQ nodes on 127.0.0.1:5681-5683 (issue #28); prints AMQP_URL.
+.PHONY: cluster cluster-stop
+cluster:
+	bash scripts/cluster.sh start
+
+## make cluster-stop: stops that cluster, keeping its data (scripts/cluster.sh reset deletes it).
+cluster-stop:
+	bash scripts/cluster.sh stop
