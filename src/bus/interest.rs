@@ -16,6 +16,7 @@
 //! with rooms here again, under the same lock that `follow` takes, before the bus is marked up.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,10 @@ pub struct Interest {
     /// Serialises binding changes with each other and with a connect's re-binding.
     binder: tokio::sync::Mutex<()>,
     bus: OnceLock<Weak<Bus>>,
+    /// Room items received from the broker, and those of rooms with local sockets (also in
+    /// `/metrics`, which in-process test instances share).
+    received: AtomicU64,
+    needed: AtomicU64,
 }
 
 #[derive(Default)]
@@ -206,8 +211,18 @@ impl Interest {
             let s = self.lock();
             items.iter().filter(|room| s.rooms.contains(room)).count()
         };
+        self.received.fetch_add(items.len() as u64, Ordering::Relaxed);
+        self.needed.fetch_add(needed as u64, Ordering::Relaxed);
         metrics::counter!("tickertalk_room_items_received_total").increment(items.len() as u64);
         metrics::counter!("tickertalk_room_items_needed_total").increment(needed as u64);
+    }
+
+    /// Room items received from the broker so far, and how many of them were needed here.
+    pub fn items(&self) -> (u64, u64) {
+        (
+            self.received.load(Ordering::Relaxed),
+            self.needed.load(Ordering::Relaxed),
+        )
     }
 
     /// Shards with rooms here (what a connect binds).

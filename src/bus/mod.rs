@@ -46,7 +46,7 @@ use uuid::Uuid;
 use crate::shutdown::ShutdownSignal;
 use codec::Outgoing;
 pub use consumer::unanswered;
-pub use interest::Interest;
+pub use interest::{Interest, LINGER};
 use unsent::{Confirms, UNSENT_KEPT, Unsent};
 
 /// How long a logout waits for every instance to acknowledge it.
@@ -193,6 +193,12 @@ impl Bus {
 
     pub fn is_up(&self) -> bool {
         *self.up_tx.borrow()
+    }
+
+    /// Unbinds the room shards that would be idle for `LINGER` at `at` (the sweeper does this
+    /// every few seconds; tests call it with a later `at` to unbind at a moment they choose).
+    pub async fn sweep_bindings(&self, at: Instant) {
+        self.interest.sweep(self, at).await;
     }
 
     /// `host:port` of the node connected to now, if any (tests kill that node).

@@ -35,6 +35,22 @@ pub(super) fn describe_metrics() {
         "tickertalk_broker_reconnects_total",
         "Broker connections after the first"
     );
+    describe_counter!(
+        "tickertalk_room_items_received_total",
+        "Room messages and changes this instance received from the broker"
+    );
+    describe_counter!(
+        "tickertalk_room_items_needed_total",
+        "Of those, the ones for rooms with a socket on this instance"
+    );
+    describe_gauge!(
+        "tickertalk_broker_shard_bindings",
+        "Room shards this instance's event queue is bound to"
+    );
+    describe_counter!(
+        "tickertalk_broker_binding_changes_total",
+        "Room-shard bindings added (change=bind) and removed (change=unbind)"
+    );
     describe_histogram!(
         "tickertalk_broker_publish_seconds",
         Unit::Seconds,
@@ -120,6 +136,11 @@ pub(super) fn describe_metrics() {
         &["room", "direct", "answer"],
     );
     zero(
+        "tickertalk_broker_binding_changes_total",
+        "change",
+        &["bind", "unbind"],
+    );
+    zero(
         "tickertalk_sockets_cut_total",
         "reason",
         &["slow", "idle", "refused"],
@@ -150,6 +171,8 @@ pub(super) fn describe_metrics() {
         "tickertalk_broker_unsent_dropped_total",
         "tickertalk_price_refreshes_total",
         "tickertalk_price_alerts_fired_total",
+        "tickertalk_room_items_received_total",
+        "tickertalk_room_items_needed_total",
     ] {
         metrics::counter!(name).increment(0);
     }
