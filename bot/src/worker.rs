@@ -43,7 +43,7 @@ pub async fn run(cfg: BotConfig, mut stop: watch::Receiver<bool>) -> Result<(), 
         }
         let ended = session(
             &cfg,
-            nodes.current().0,
+            nodes.current(),
             &topology,
             &source,
             &mut stop,
@@ -85,10 +85,10 @@ enum Ended {
     Lost,
 }
 
-/// One connection's lifetime, to the node at `url`.
+/// One connection's lifetime, to the node at `url` (`endpoint`: its `host:port`, for the log).
 async fn session(
     cfg: &BotConfig,
-    url: &str,
+    (url, endpoint): (&str, String),
     topology: &Topology,
     source: &Arc<QuoteSource>,
     stop: &mut watch::Receiver<bool>,
@@ -123,7 +123,7 @@ async fn session(
             FieldTable::default(),
         )
         .await?;
-    tracing::info!(queue = %topology.stock_queue, prefetch = cfg.prefetch, "bot consuming");
+    tracing::info!(queue = %topology.stock_queue, prefetch = cfg.prefetch, broker = %endpoint, "bot consuming");
     metrics::gauge!("tickertalk_bot_consuming").set(1.0);
 
     let mut in_hand = JoinSet::new();

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use crate::Event;
 
 /// Shards of the room id space. Every process of a deployment must agree on it (it is part of
-/// the routing key), so it is a constant, not a setting. 4,096: with rooms spread evenly, an
-/// instance with sockets in a fifth of 5,000 rooms binds ~900 shards and receives ~1.2 times
-/// the events it needs (docs/scaling.md works it out).
+/// the routing key), so it is a constant, not a setting. 4,096: room ids are consecutive, so
+/// 5,000 rooms put one or two rooms in each shard, and an instance with sockets in a fifth of
+/// them receives about 1.3 times the events it needs (docs/scaling.md works it out).
 pub const ROOM_SHARDS: i64 = 4096;
 
 /// The bindings every instance queue has whatever its sockets do.
