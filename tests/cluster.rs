@@ -221,7 +221,7 @@ async fn losing_the_node_of_each_process_in_turn_loses_and_repeats_nothing() {
                         _ => acked.refused.push(format!("{status} {body}")),
                     }
                 }
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     let resp = post(
                         &url_a,
                         &alice,
