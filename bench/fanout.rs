@@ -66,6 +66,14 @@ struct Args {
     /// Needs a bot and a quote service (bench/run.sh stock starts both).
     #[arg(long, default_value = "", value_parser = parse_rates)]
     stock_rates: Rates,
+    /// Places each socket on a random instance (seeded, the same every run) instead of splitting
+    /// each room's sockets evenly: the many-small-rooms routing measurement.
+    #[arg(long)]
+    random_placement: bool,
+    /// Only the first N rooms post (0: all): a low total rate over many rooms, since rates are
+    /// whole messages per second per room.
+    #[arg(long, default_value_t = 0)]
+    sending_rooms: usize,
     /// A name for this run in the JSON lines and the table.
     #[arg(long, default_value = "fanout")]
     label: String,
@@ -191,10 +199,21 @@ async fn main() {
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let mut joining = Vec::with_capacity(total);
+    // Which instances have a socket in each room.
+    let mut placed = vec![vec![false; args.base_url.len()]; args.rooms];
+    // The instance of each room's sockets, in the order they post (round-robin).
+    let mut socket_at: Vec<Vec<usize>> = vec![Vec::new(); args.rooms];
     for (r, &room) in rooms.iter().enumerate() {
         for j in 0..args.per_room {
             let i = r * args.per_room + j;
-            let base = args.base_url[j % args.base_url.len()].clone();
+            let at = if args.random_placement {
+                (mix(i as u64) % args.base_url.len() as u64) as usize
+            } else {
+                j % args.base_url.len()
+            };
+            placed[r][at] = true;
+            socket_at[r].push(at);
+            let base = args.base_url[at].clone();
             let token = tokens[i % tokens.len()].clone();
             let gate = gate.clone();
             joining.push(tokio::spawn(async move {
@@ -238,6 +257,13 @@ async fn main() {
         per_socket / 1024.0
     );
 
+    let metrics_urls: Vec<String> = std::env::var("METRICS_URLS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    let items_before = room_items(&http, &metrics_urls).await;
     let mut results = Vec::new();
     for (step, &rate) in args.rates.0.iter().enumerate().take(MAX_STEPS) {
         let logins = args.logins_per_sec.0.get(step).copied().unwrap_or(0);
@@ -266,6 +292,46 @@ async fn main() {
         if !passed {
             break;
         }
+    }
+    if !args.rates.0.is_empty() && !metrics_urls.is_empty() {
+        // Room items each instance received from the broker against those its sockets needed
+        // (its own counters), beside what all-to-all would have delivered to it.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = room_items(&http, &metrics_urls).await;
+        // What all-to-all would have delivered, counted the same way as the counters do: an
+        // instance receives from the broker every post made through another instance (its own
+        // are delivered locally), and needs those of rooms it has sockets in.
+        let posts_per_room: u64 = results
+            .iter()
+            .map(|r| r["rate_per_room"].as_u64().unwrap_or(0) * args.step_secs)
+            .sum();
+        let sending = sending_rooms(&args);
+        let per: Vec<Value> = (0..metrics_urls.len())
+            .map(|k| {
+                let (received, needed) = match (after.get(k), items_before.get(k)) {
+                    (Some(a), Some(b)) => (a.0 - b.0, a.1 - b.1),
+                    _ => (f64::NAN, f64::NAN),
+                };
+                let (mut all, mut need) = (0u64, 0u64);
+                for r in 0..sending {
+                    for n in 0..posts_per_room {
+                        let from = socket_at[r][n as usize % socket_at[r].len()];
+                        if from != k {
+                            all += 1;
+                            need += u64::from(placed[r][k]);
+                        }
+                    }
+                }
+                json!({"instance": k, "received": received, "needed": needed,
+                       "received_per_needed": round(received / needed, 2),
+                       "needed_by_placement": need,
+                       "all_to_all_received": all,
+                       "all_to_all_per_needed": round(all as f64 / need as f64, 2)})
+            })
+            .collect();
+        let v = json!({"scenario": "interest", "label": args.label, "rooms": args.rooms,
+                       "per_room": args.per_room, "instances": args.base_url.len(), "per_instance": per});
+        println!("{v}");
     }
     let mut stock = Vec::new();
     for (step, &rate) in args.stock_rates.0.iter().enumerate().take(MAX_STEPS) {
@@ -590,11 +656,13 @@ async fn run_step(
     let errors_before = shared.errors.load(Ordering::Relaxed);
     let cpu_before = CpuSample::take(servers);
     let per_room_msgs = rate as u64 * args.step_secs;
+    let sending = sending_rooms(args);
     let started = Instant::now();
     let mut senders = Vec::new();
     for (r, room_sinks) in sinks.iter_mut().enumerate() {
         let room = rooms[r];
         let mine = std::mem::take(room_sinks);
+        let per_room_msgs = if r < sending { per_room_msgs } else { 0 };
         // Rooms start spread over one tick, not all at the same instant.
         let offset = Duration::from_micros(1_000_000 / rate.max(1) as u64 * r as u64 / rooms.len() as u64);
         senders.push(tokio::spawn(async move {
@@ -623,7 +691,7 @@ async fn run_step(
     let cpu_after = CpuSample::take(servers);
     let rss = rss_kib(servers);
     // Wait for the stragglers (anything later than 5 s fails the step anyway).
-    let expected = per_room_msgs * rooms.len() as u64 * args.per_room as u64;
+    let expected = per_room_msgs * sending as u64 * args.per_room as u64;
     let s = &shared.steps[step];
     let received = s.wait_for(expected, Duration::from_secs(5)).await;
     let errors = shared.errors.load(Ordering::Relaxed) - errors_before;
@@ -634,7 +702,7 @@ async fn run_step(
         "scenario": "fanout", "label": args.label, "instances": args.base_url.len(),
         "rooms": rooms.len(), "per_room": args.per_room, "rate_per_room": rate,
         "step_secs": args.step_secs,
-        "sent_per_s": (per_room_msgs * rooms.len() as u64) as f64 / args.step_secs as f64,
+        "sent_per_s": (per_room_msgs * sending as u64) as f64 / args.step_secs as f64,
         "deliveries_per_s": (received as f64 / send_secs).round(),
         "expected": expected, "received": received, "lost": expected.saturating_sub(received),
         "errors": errors, "sockets_closed": shared.closed.load(Ordering::Relaxed),
@@ -784,6 +852,51 @@ fn parse_rates(s: &str) -> Result<Rates, String> {
         .map(|r| r.trim().parse().map_err(|e| format!("rate {r:?}: {e}")))
         .collect::<Result<_, _>>()
         .map(Rates)
+}
+
+/// How many rooms post (the first ones).
+fn sending_rooms(args: &Args) -> usize {
+    match args.sending_rooms {
+        0 => args.rooms,
+        n => n.min(args.rooms),
+    }
+}
+
+/// splitmix64: a fixed pseudo-random placement without a dependency.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// `(received, needed)` room-item counters of each instance's `/metrics` (NaN where absent:
+/// a server from before routing by interest has no such counters).
+async fn room_items(http: &reqwest::Client, urls: &[String]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    for url in urls {
+        let url = format!("{}/metrics", url.trim_end_matches("/metrics"));
+        let text = match http.get(&url).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let read = |name: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)?
+                        .strip_prefix(' ')?
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+                .unwrap_or(f64::NAN)
+        };
+        out.push((
+            read("tickertalk_room_items_received_total"),
+            read("tickertalk_room_items_needed_total"),
+        ));
+    }
+    out
 }
 
 fn round(x: f64, digits: i32) -> f64 {

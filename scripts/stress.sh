@@ -9,7 +9,7 @@
 #   STRESS_TESTS  space-separated `test-file::filter` pairs (default: the message writer's
 #                 broker and database fault tests, a stop with posts in flight, and edits in
 #                 order across instances and through a broker outage, price refreshes and
-#                 alerts with two servers and two bots)
+#                 alerts with two servers and two bots, joins and leaves racing shard unbinds)
 #   TEST_DATABASE_URL, TEST_AMQP_URL  as for `make unit-test`
 # Prints one line per failed run (its log is kept in target/test-output/stress/) and ends with
 # "stress: N passed, M failed"; exits non-zero when any run failed.
@@ -20,7 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 runs=${STRESS_RUNS:-50}
-tests=${STRESS_TESTS:-"message_writer::confirms_lost message_writer::a_connection_dropped message_writer::database_connections_killed shutdown::a_stop message_changes::changes_stored_while_the_broker_was_down message_changes::changes_reach_the_other_instance stocks::watchlists_refresh stocks::an_alert_fires stocks::the_same_prices"}
+tests=${STRESS_TESTS:-"message_writer::confirms_lost message_writer::a_connection_dropped message_writer::database_connections_killed shutdown::a_stop message_changes::changes_stored_while_the_broker_was_down message_changes::changes_reach_the_other_instance stocks::watchlists_refresh stocks::an_alert_fires stocks::the_same_prices interest::joins_and_leaves interest::a_shard_unbound"}
 out=target/test-output/stress
 mkdir -p "$out"
 rm -f "$out"/*.log "$out"/*.bin

@@ -84,22 +84,33 @@ impl Drop for Cluster {
     }
 }
 
-/// Every frame a socket receives until `stop`, read continuously (a socket that stops reading
-/// is cut by the server).
-fn collect(mut ws: Ws, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<Value>> {
+/// Every frame a socket receives until `stop`, with when it arrived, read continuously (a
+/// socket that stops reading is cut by the server).
+fn collect(mut ws: Ws, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<(Instant, Value)>> {
     tokio::spawn(async move {
         let mut frames = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             if let Some(v) = ws.next_within(Duration::from_millis(200)).await {
-                frames.push(v);
+                frames.push((Instant::now(), v));
             }
         }
         // What is still on its way.
         while let Some(v) = ws.next_within(Duration::from_secs(3)).await {
-            frames.push(v);
+            frames.push((Instant::now(), v));
         }
         frames
     })
+}
+
+/// When the first message posted through the other instance (`prefix` "a" or "b") reached a
+/// socket after `after`: what users of an instance whose node died wait for.
+fn first_from_other(frames: &[(Instant, Value)], prefix: &str, after: Instant) -> Option<Instant> {
+    frames
+        .iter()
+        .find(|(at, v)| {
+            *at > after && v["type"] == 1 && v["chatmessage"].as_str().is_some_and(|t| t.starts_with(prefix))
+        })
+        .map(|(at, _)| *at)
 }
 
 /// The `host:port` a bot process last said it consumes from.
@@ -250,6 +261,7 @@ async fn losing_the_node_of_each_process_in_turn_loses_and_repeats_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     // The node of a, then of b, then of each bot: killed, traffic goes on, started again.
     let mut report = Vec::new();
+    let mut kills = Vec::new();
     for who in ["server a", "server b", "bot 1", "bot 2"] {
         let endpoint = match who {
             "server a" => a.bus().node().await,
@@ -276,6 +288,7 @@ async fn losing_the_node_of_each_process_in_turn_loses_and_repeats_nothing() {
                     assert!(Instant::now() < deadline, "{who} did not move off node {node}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
+                kills.push((who, killed, Instant::now()));
                 Some(killed.elapsed())
             }
             _ => None,
@@ -307,7 +320,23 @@ async fn losing_the_node_of_each_process_in_turn_loses_and_repeats_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let (got_a, got_b) = (frames_a.await.unwrap(), frames_b.await.unwrap());
+    let (timed_a, timed_b) = (frames_a.await.unwrap(), frames_b.await.unwrap());
+    for (who, killed, moved) in &kills {
+        let (frames, other) = match *who {
+            "server a" => (&timed_a, "b"),
+            "server b" => (&timed_b, "a"),
+            _ => continue,
+        };
+        // Through the new node: the first after the instance was connected to it (anything
+        // earlier was already on its way before the kill).
+        let first = first_from_other(frames, other, *moved).expect("messages flow again after the kill");
+        report.push(format!(
+            "{who}: first message from the other instance through the new node {} ms after the kill",
+            (first - *killed).as_millis()
+        ));
+    }
+    let got_a: Vec<Value> = timed_a.into_iter().map(|(_, v)| v).collect();
+    let got_b: Vec<Value> = timed_b.into_iter().map(|(_, v)| v).collect();
 
     // Acknowledged room messages are stored; every socket got every stored message, once, in order.
     for id in &acked.room {
