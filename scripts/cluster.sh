@@ -20,7 +20,9 @@
 #
 # Knobs: CLUSTER_PORT (AMQP port of tt1, default 5681; ttN uses CLUSTER_PORT+N-1 and Erlang
 # distribution on that +20000), CLUSTER_DIR (data, logs, pid files and the Erlang cookie; default
-# /var/tmp/tickertalk-cluster), CLUSTER_TIMEOUT (seconds per wait, default 120).
+# /var/tmp/tickertalk-cluster), CLUSTER_TIMEOUT (seconds per wait, default 120), CLUSTER_NAME
+# (node name prefix, default tt: a second cluster on the same machine, such as the failover
+# test's, needs names of its own).
 #
 # The nodes run as the invoking user, straight from /usr/lib/rabbitmq/bin as the tests' private
 # brokers do (tests/common/children.rs), not through Debian's /usr/sbin wrappers: those `su` to
@@ -54,7 +56,7 @@ fi
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "CLUSTER_TIMEOUT must be a number of seconds (got '$TIMEOUT')"
 [[ -n ${CLUSTER_DIR//\//} ]] || die "CLUSTER_DIR cannot be /"
 
-node() { printf 'tt%s@localhost' "$1"; }
+node() { printf '%s%s@localhost' "${CLUSTER_NAME:-tt}" "$1"; }
 amqp_port() { printf '%s' $((BASE_PORT + $1 - 1)); }
 dist_port() { printf '%s' $((BASE_PORT + $1 - 1 + 20000)); }
 node_dir() { printf '%s/tt%s' "$CLUSTER_DIR" "$1"; }

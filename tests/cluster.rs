@@ -2,8 +2,8 @@
 //! instances and two bots, all given the three nodes in `AMQP_URL`. Under steady room traffic,
 //! direct messages and `/stock=` commands, the node each process is connected to is killed with
 //! SIGKILL, one after the other, and started again. Every acknowledged message must reach every
-//! socket of its room (or its recipient) exactly once and in order, and every command must get
-//! its answer.
+//! socket of its room exactly once and in order, every acknowledged direct message its
+//! recipient's socket exactly once, and every command must get its answer.
 
 mod common;
 mod fake_quotes;
@@ -24,6 +24,9 @@ use tokio::sync::Mutex;
 struct Cluster {
     dir: PathBuf,
     port: u16,
+    /// Node name prefix: its own, so `make cluster` (or a run killed before it could clean up)
+    /// does not stand in the way.
+    name: String,
     urls: String,
 }
 
@@ -34,6 +37,7 @@ impl Cluster {
             .args(args)
             .env("CLUSTER_DIR", &self.dir)
             .env("CLUSTER_PORT", self.port.to_string())
+            .env("CLUSTER_NAME", &self.name)
             .output()
             .expect("scripts/cluster.sh runs")
     }
@@ -59,10 +63,12 @@ impl Cluster {
             .map(|i| 24_000 + (std::process::id() as u16 % 50) * 100 + i * 7)
             .find(|&p| (0..3).all(|k| free(p + k) && free(p + k + 20_000)))
             .expect("free ports for the cluster");
-        let dir = std::env::temp_dir().join(format!("tt-cluster-{}", uuid::Uuid::new_v4().simple()));
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("tt-cluster-{id}"));
         let mut cluster = Cluster {
             dir,
             port,
+            name: format!("ttc{}n", &id[..8]),
             urls: String::new(),
         };
         cluster.run(&["start"]);
@@ -90,8 +96,16 @@ fn collect(mut ws: Ws, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<(In
     tokio::spawn(async move {
         let mut frames = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            if let Some(v) = ws.next_within(Duration::from_millis(200)).await {
-                frames.push((Instant::now(), v));
+            let asked = Instant::now();
+            match ws.next_within(Duration::from_millis(200)).await {
+                Some(v) => frames.push((Instant::now(), v)),
+                // Nothing, at once: the server closed the socket (the check below fails on the
+                // messages it then missed).
+                None if asked.elapsed() < Duration::from_millis(150) => {
+                    eprintln!("a socket was closed by the server");
+                    return frames;
+                }
+                None => {}
             }
         }
         // What is still on its way.
@@ -351,37 +365,31 @@ async fn losing_the_node_of_each_process_in_turn_loses_and_repeats_nothing() {
     };
     assert_eq!(room_ids(&got_a), stored, "alice's socket on a");
     assert_eq!(room_ids(&got_b), stored, "bob's socket on b");
-    // Direct messages: every acknowledged one is stored (bob's thread has it), and his socket
-    // got them in order and none twice. It may miss some live: a direct message published while
-    // b is moving to another node never reaches b's new queue, and unlike rooms (sequence gap
-    // fill) nothing re-reads them until the client reconnects with `dm_since`. Counted, and
-    // reported, not hidden: the next step of docs/scaling.md.
+    // Direct messages: bob's socket got every acknowledged one, once. Those published while b
+    // was moving node are caught up from PostgreSQL after it reconnects, so they can arrive
+    // after newer ones (clients order a thread by id): counted and reported.
     let live: Vec<i64> = got_b
         .iter()
         .filter(|v| v["type"] == 4)
         .filter_map(|v| v["id"].as_i64())
         .collect();
-    let mut rest = acked.direct.iter();
-    assert!(
-        live.iter().all(|id| rest.any(|a| a == id)),
-        "bob's socket got direct messages out of order or twice: {live:?}"
+    let late = live.windows(2).filter(|w| w[1] < w[0]).count();
+    let mut sorted = live.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        live.len(),
+        "a direct message reached bob's socket twice"
     );
-    let (_, thread) = b.get("/v1/chat/threads/alice?limit=100", Some(&bob)).await;
-    let in_thread: Vec<i64> = thread
-        .as_array()
-        .map(|page| page.iter().filter_map(|m| m["id"].as_i64()).collect())
-        .unwrap_or_default();
-    let missed_live = acked.direct.len() - live.len();
-    for id in acked.direct.iter().rev().take(100) {
-        assert!(
-            in_thread.contains(id),
-            "direct message {id} is not in the thread: {thread}"
-        );
-    }
+    assert_eq!(
+        sorted, acked.direct,
+        "bob's socket: every acknowledged direct message"
+    );
     assert!(acked.refused.is_empty(), "refused: {:?}", acked.refused);
 
     eprintln!(
-        "cluster failover: {} room messages, {} direct messages ({missed_live} missed live, stored), {} commands answered; {}",
+        "cluster failover: {} room messages, {} direct messages ({late} caught up after newer ones), {} commands answered; {}",
         acked.room.len(),
         acked.direct.len(),
         acked.commands,

@@ -95,7 +95,16 @@ struct Conn {
     tx: mpsc::Sender<Outbound>,
     closer: Arc<Closer>,
     rooms: HashSet<i64>,
+    /// The latest direct-message ids sent to it (at most `RECENT_DIRECT`): a reconnect's
+    /// catch-up reads back some it has, and ids do not arrive in order, so a cursor cannot tell.
+    direct_sent: std::collections::BTreeSet<i64>,
+    /// The highest direct-message id delivered here when it registered: a catch-up does not
+    /// push it older ones (its client read those with the thread).
+    direct_floor: i64,
 }
+
+/// Direct-message ids a socket's entry remembers having sent.
+const RECENT_DIRECT: usize = 512;
 
 /// One room with local sockets: its members and its delivery order.
 #[derive(Default)]
@@ -111,7 +120,14 @@ struct Inner {
     rooms: HashMap<i64, Room>,
     /// A user's sockets, for direct messages (which go to users, not rooms).
     users: HashMap<i64, HashSet<ConnId>>,
+    /// The highest direct-message id delivered here: where a reconnect's catch-up starts from
+    /// (less `DIRECT_SLACK`).
+    direct_high: i64,
 }
+
+/// Direct-message ids are not delivered in id order across instances (two commits race), so a
+/// catch-up re-reads this many ids below the highest seen; sockets skip what they already have.
+const DIRECT_SLACK: i64 = 200;
 
 /// This instance's registry of sockets and rooms, and the broadcast of events to them.
 ///
@@ -140,6 +156,14 @@ impl EventSink for Hub {
         // Logouts announced while the connection was down were never heard here.
         self.sessions.clear();
         self.resync();
+        // Direct messages published meanwhile never reached this instance either.
+        let (users, high) = {
+            let inner = self.lock();
+            (inner.users.keys().copied().collect::<Vec<_>>(), inner.direct_high)
+        };
+        if high > 0 {
+            self.gaps.request_direct(users, (high - DIRECT_SLACK).max(0));
+        }
     }
 }
 
@@ -174,6 +198,7 @@ impl Hub {
         closer: Arc<Closer>,
     ) {
         let mut inner = self.lock();
+        let direct_floor = inner.direct_high;
         inner.conns.insert(
             conn,
             Conn {
@@ -183,6 +208,8 @@ impl Hub {
                 tx,
                 closer,
                 rooms: HashSet::new(),
+                direct_sent: Default::default(),
+                direct_floor,
             },
         );
         inner.users.entry(user_id).or_default().insert(conn);
@@ -381,21 +408,7 @@ impl Hub {
                     self.notice(change);
                 }
             }
-            Event::DirectMessage { message, client_id } => {
-                let mut frames = DirectFrames::of(&message, client_id.as_deref());
-                let inner = self.lock();
-                for (conn, is_author) in both_users(&inner, message.author_id, message.recipient_id) {
-                    let Some(c) = inner.conns.get(&conn) else { continue };
-                    let frame = frames.for_socket(c.dialect, is_author);
-                    send(
-                        c,
-                        Outbound::Direct {
-                            id: message.id,
-                            frame,
-                        },
-                    );
-                }
-            }
+            Event::DirectMessage { message, client_id } => self.direct(&message, client_id.as_deref(), false),
             Event::ReadMarker(marker) => {
                 let frame: Utf8Bytes = protocol::read_marker(&marker).into();
                 let inner = self.lock();
@@ -418,6 +431,38 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// A direct message for the sockets of its two users, each socket at most once; `caught_up`
+    /// (read back after a reconnect) also skips sockets that registered after it was sent.
+    fn direct(&self, message: &tickertalk_wire::DirectMessage, client_id: Option<&str>, caught_up: bool) {
+        let mut frames = DirectFrames::of(message, client_id);
+        let mut inner = self.lock();
+        inner.direct_high = inner.direct_high.max(message.id);
+        for (conn, is_author) in both_users(&inner, message.author_id, message.recipient_id) {
+            let Some(c) = inner.conns.get_mut(&conn) else {
+                continue;
+            };
+            if (caught_up && message.id <= c.direct_floor) || !c.direct_sent.insert(message.id) {
+                continue;
+            }
+            if c.direct_sent.len() > RECENT_DIRECT {
+                c.direct_sent.pop_first();
+            }
+            let frame = frames.for_socket(c.dialect, is_author);
+            send(
+                c,
+                Outbound::Direct {
+                    id: message.id,
+                    frame,
+                },
+            );
+        }
+    }
+
+    /// A direct message read back after a broker reconnect (`gaps`).
+    pub fn caught_up_direct(&self, message: &tickertalk_wire::DirectMessage) {
+        self.direct(message, None, true);
     }
 
     /// After a broker reconnect: fetch what was stored meanwhile for every room with sockets.

@@ -69,6 +69,10 @@ pub(super) fn describe_metrics() {
         "tickertalk_gap_fills_total",
         "Reads of missed room messages from PostgreSQL (a gap in the broker's stream, or a reconnect)"
     );
+    describe_counter!(
+        "tickertalk_direct_fills_total",
+        "Direct-message catch-ups read after a broker reconnect"
+    );
     describe_gauge!(
         "tickertalk_db_pool_connections",
         "PostgreSQL pool connections, by state (idle, busy)"
@@ -173,6 +177,7 @@ pub(super) fn describe_metrics() {
         "tickertalk_price_alerts_fired_total",
         "tickertalk_room_items_received_total",
         "tickertalk_room_items_needed_total",
+        "tickertalk_direct_fills_total",
     ] {
         metrics::counter!(name).increment(0);
     }

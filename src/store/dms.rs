@@ -199,6 +199,25 @@ pub async fn thread_newest_first(
 
 /// Direct messages to or from `me` with an id above `since`, oldest first, at most `limit`: what
 /// a socket missed while it was away (a `dm_since` reconnect, or a broker outage).
+/// Direct messages to or from any of `users` after id `since`, oldest first, at most `limit`
+/// (the catch-up of an instance whose broker connection was lost).
+pub async fn since_for_users(
+    db: &PgPool,
+    users: &[i64],
+    since: i64,
+    limit: i64,
+) -> StoreResult<Vec<DirectMessage>> {
+    Ok(sqlx::query_as::<_, Row<DirectMessage>>(sql!(
+        "{SELECT} WHERE d.id > $2 AND (d.author_id = ANY($1) OR d.recipient_id = ANY($1)) ORDER BY d.id LIMIT $3"
+    ))
+    .bind(users)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .map(unwrap_rows)?)
+}
+
 pub async fn since(db: &PgPool, me: i64, since: i64, limit: i64) -> StoreResult<Vec<DirectMessage>> {
     Ok(sqlx::query_as::<_, Row<DirectMessage>>(sql!(
         "{SELECT} WHERE d.id > $2 AND (d.author_id = $1 OR d.recipient_id = $1) ORDER BY d.id LIMIT $3"
