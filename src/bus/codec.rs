@@ -70,6 +70,7 @@ impl Redo {
             | Event::Ticker(_)
             | Event::ReadMarker(_) => Redo::Again,
             Event::BotReply(_)
+            | Event::RoomActivity { .. }
             | Event::Typing { .. }
             | Event::DirectTyping { .. }
             | Event::UsageReply { .. }

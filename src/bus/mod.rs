@@ -143,7 +143,14 @@ pub struct Bus {
     held: watch::Sender<bool>,
     /// Outstanding confirms of the publisher task (for readiness).
     confirms: std::sync::Mutex<Confirms>,
+    /// Rooms this instance stored messages in since the last `RoomActivity` it published, with
+    /// their latest `seq`.
+    activity: std::sync::Mutex<HashMap<i64, i64>>,
 }
+
+/// How often an instance tells every other which rooms it stored messages in (for room lists'
+/// unread counts, which every socket shows, joined or not).
+const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
 
 /// A logout waiting for instances to acknowledge its revocation.
 struct Awaiting {
@@ -172,6 +179,8 @@ impl Bus {
             outbox_stop.spawn("resender", |stop| publisher::resender(weak, wake, up, stop));
             let weak = bus.clone();
             outbox_stop.spawn("binding sweeper", |stop| connection::sweeper(weak, stop));
+            let weak = bus.clone();
+            outbox_stop.spawn("activity announcer", |stop| announce_activity(weak, stop));
             interest.attach(bus.clone());
             Bus {
                 instance_id: Uuid::new_v4(),
@@ -187,6 +196,7 @@ impl Bus {
                 resend,
                 held: watch::channel(false).0,
                 confirms: std::sync::Mutex::new(Confirms::new(Instant::now())),
+                activity: Default::default(),
             }
         })
     }
@@ -215,6 +225,13 @@ impl Bus {
     /// (in call order, without waiting: see the module comment). Never fails: the event
     /// describes something already stored (or ephemeral, like typing).
     pub fn publish(self: &Arc<Self>, event: Event) {
+        if let Event::RoomMessages { messages } = &event {
+            let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+            for p in messages {
+                let seq = activity.entry(p.message.room_id).or_insert(p.message.seq);
+                *seq = (*seq).max(p.message.seq);
+            }
+        }
         let outs = Outgoing::all(&event);
         self.consumed(event);
         for out in outs {
@@ -386,5 +403,29 @@ impl Bus {
             .map_err(|_| BusError::Timeout)??;
         metrics::gauge!("tickertalk_stock_bot_consumers").set(f64::from(queue.consumer_count()));
         Ok(queue.consumer_count())
+    }
+}
+
+/// Every `ACTIVITY_EVERY`, publishes the rooms this instance stored messages in meanwhile to
+/// every instance: room events reach only the instances with sockets in the room's shard, but
+/// every socket's room list shows unread counts.
+async fn announce_activity(bus: Weak<Bus>, mut stop: crate::shutdown::Shutdown) {
+    let mut tick = tokio::time::interval(ACTIVITY_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.recv() => break,
+            _ = tick.tick() => {}
+        }
+        let Some(bus) = bus.upgrade() else { break };
+        let mut rooms: Vec<tickertalk_wire::RoomTip> =
+            std::mem::take(&mut *bus.activity.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .map(|(room_id, seq)| tickertalk_wire::RoomTip { room_id, seq })
+                .collect();
+        if !rooms.is_empty() {
+            rooms.sort_unstable_by_key(|t| t.room_id);
+            // Not through `publish`: this instance recorded its own activity already.
+            bus.enqueue(Outgoing::all(&Event::RoomActivity { rooms }).remove(0));
+        }
     }
 }

@@ -403,6 +403,8 @@ impl Hub {
                 self.to_room(room_id, Some(conn_id), &frame);
             }
             Event::RoomTips { tips } => self.tips(&tips),
+            // Another instance's stored rooms, for room lists here (`Bus::announce_activity`).
+            Event::RoomActivity { rooms } => self.ticks.activity(rooms.iter().map(|t| (t.room_id, t.seq))),
             Event::Presences { changes } => {
                 for change in &changes {
                     self.notice(change);

@@ -376,6 +376,11 @@ pub enum Event {
     /// again; an instance following such a room and behind `seq` reads the rest from
     /// PostgreSQL at once instead of waiting for the room's next message to show the gap.
     RoomTips { tips: Vec<RoomTip> },
+    /// Rooms in which the publishing instance stored messages during its last second, up to
+    /// `seq`: for every socket's room list (unread counts), including rooms whose events do
+    /// not reach this instance (routing by interest). Sent to every instance, once a second at
+    /// most per instance.
+    RoomActivity { rooms: Vec<RoomTip> },
     /// A session was logged out: every instance closes that session's sockets (and stops
     /// trusting it), then answers with `RevocationHeard`.
     SessionRevoked { session_id: Uuid },

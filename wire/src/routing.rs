@@ -7,7 +7,8 @@
 //! `ROOM_SHARDS` bindings however many rooms its users join, which bounds what a join flood can
 //! cost the broker and what an instance's crash removes at once (`docs/scaling.md`).
 //!
-//! Everything else (direct messages, read markers, logouts, new and renamed rooms) is keyed
+//! Everything else (direct messages, read markers, logouts, new and renamed rooms, and each
+//! instance's once-a-second summary of the rooms it stored messages in) is keyed
 //! `user.…`, `session.…` or `room.…` and reaches every instance through `BROADCAST_BINDINGS`.
 
 use std::collections::BTreeMap;
@@ -56,6 +57,7 @@ impl Event {
             Event::ReadMarker(m) => format!("user.{}.read", m.user_id),
             Event::RoomUpdated(r) => format!("room.{}.updated", r.id),
             Event::RoomCreated(r) => format!("room.{}.created", r.id),
+            Event::RoomActivity { .. } => "room.activity".into(),
             Event::SessionRevoked { .. } => "session.revoked".into(),
             Event::RevocationHeard { .. } => "session.revocation_heard".into(),
         }
